@@ -1,0 +1,118 @@
+import { envSchema, type Env } from './env.schema.js';
+
+export interface KeyturnConfig {
+  env: Env['NODE_ENV'];
+  isProduction: boolean;
+  logLevel: Env['LOG_LEVEL'];
+  database: { url: string; migrationsRun: boolean; createDatabase: boolean };
+  redis: { url: string; prefix: string };
+  crypto: { masterKey?: string; previousMasterKeys: string[]; masterKeyFile: string };
+  http: { host: string; port: number; trustProxy: boolean; bootstrapAdminToken?: string };
+  aws: { region: string; maxAttempts: number; timeoutMs: number; ratePerAccount: number };
+  rotation: {
+    concurrency: number;
+    verifyWindowMs: number;
+    verifyInitialDelayMs: number;
+    leaseMs: number;
+    jobAttempts: number;
+  };
+  heartbeat: { intervalSeconds: number; tickMs: number; batch: number };
+}
+
+/** Thrown at boot when the environment is invalid; the message names each variable, never its value. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): KeyturnConfig {
+  // Empty strings count as unset, so `FOO=` in a compose file means "default".
+  const raw = Object.fromEntries(
+    Object.keys(envSchema.shape)
+      .map((k) => [k, source[k]])
+      .filter(([, v]) => v !== undefined && v !== ''),
+  );
+  const parsed = envSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => `${i.path.join('.') || '(environment)'}: ${i.message}`),
+    );
+  }
+  const e = parsed.data;
+  const isProduction = e.NODE_ENV === 'production';
+  const problems: string[] = [];
+  if (isProduction && !e.KEYTURN_MASTER_KEY) {
+    problems.push('KEYTURN_MASTER_KEY: required when NODE_ENV=production (generate one with `npm run cli -- master-key generate`)');
+  }
+  if (problems.length) throw new ConfigError(problems);
+
+  return {
+    env: e.NODE_ENV,
+    isProduction,
+    logLevel: e.LOG_LEVEL,
+    database: {
+      url: e.DATABASE_URL,
+      migrationsRun: e.KEYTURN_MIGRATIONS_RUN ?? !isProduction,
+      createDatabase: e.KEYTURN_CREATE_DATABASE ?? !isProduction,
+    },
+    redis: { url: e.REDIS_URL, prefix: e.KEYTURN_QUEUE_PREFIX },
+    crypto: {
+      masterKey: e.KEYTURN_MASTER_KEY,
+      previousMasterKeys: (e.KEYTURN_PREVIOUS_MASTER_KEYS ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+      masterKeyFile: e.KEYTURN_MASTER_KEY_FILE,
+    },
+    http: {
+      host: e.HOST,
+      port: e.PORT,
+      trustProxy: e.KEYTURN_TRUST_PROXY,
+      bootstrapAdminToken: e.KEYTURN_BOOTSTRAP_ADMIN_TOKEN,
+    },
+    aws: {
+      region: e.AWS_REGION,
+      maxAttempts: e.KEYTURN_AWS_MAX_ATTEMPTS,
+      timeoutMs: e.KEYTURN_AWS_TIMEOUT_MS,
+      ratePerAccount: e.KEYTURN_AWS_RATE_PER_ACCOUNT,
+    },
+    rotation: {
+      concurrency: e.KEYTURN_WORKER_CONCURRENCY,
+      verifyWindowMs: e.KEYTURN_VERIFY_WINDOW_MS,
+      verifyInitialDelayMs: e.KEYTURN_VERIFY_INITIAL_DELAY_MS,
+      leaseMs: e.KEYTURN_LEASE_MS,
+      jobAttempts: e.KEYTURN_JOB_ATTEMPTS,
+    },
+    heartbeat: {
+      intervalSeconds: e.KEYTURN_HEARTBEAT_INTERVAL_SECONDS,
+      tickMs: e.KEYTURN_SCHEDULER_TICK_MS,
+      batch: e.KEYTURN_SCHEDULER_BATCH,
+    },
+  };
+}
+
+/** A URL with its password replaced, for log lines. */
+export function redactUrl(value: string): string {
+  try {
+    const u = new URL(value);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparseable url)';
+  }
+}
+
+/** For main.ts: a bad environment ends the process with the list of problems, before anything starts. */
+export function loadConfigOrExit(source: NodeJS.ProcessEnv = process.env): KeyturnConfig {
+  try {
+    return loadConfig(source);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`keyturn: ${e.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,76 @@
+import { z } from 'zod';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const url = (protocols: string[]) =>
+  z.string().refine(
+    (v) => {
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { message: `must be a URL starting with ${protocols.map((p) => p + '//').join(' or ')}` },
+  );
+
+/**
+ * Every environment variable Keyturn reads. Sensitive ones are listed in
+ * SENSITIVE_ENV so that error messages and logs never print their values.
+ */
+export const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+  DATABASE_URL: url(['postgres:', 'postgresql:']).default('postgres://postgres@127.0.0.1:5432/keyturn'),
+  /** Apply pending migrations at start; defaults to on outside production. */
+  KEYTURN_MIGRATIONS_RUN: bool.optional(),
+  /** Create the database named in DATABASE_URL if it does not exist (outside production by default). */
+  KEYTURN_CREATE_DATABASE: bool.optional(),
+
+  REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+  /** BullMQ key prefix; wrap in {braces} for Redis Cluster (one hash slot per queue). */
+  KEYTURN_QUEUE_PREFIX: z
+    .string()
+    .regex(/^[\w{}:.-]{1,64}$/, 'must be 1-64 of letters, digits, _ { } : . -')
+    .default('keyturn'),
+
+  KEYTURN_MASTER_KEY: z.string().min(1).optional(),
+  KEYTURN_PREVIOUS_MASTER_KEYS: z.string().optional(),
+  KEYTURN_MASTER_KEY_FILE: z.string().min(1).default('.keyturn/master.key'),
+
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: int(0, 65535).default(8080),
+  KEYTURN_BOOTSTRAP_ADMIN_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
+  KEYTURN_TRUST_PROXY: bool.default(false),
+
+  AWS_REGION: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must look like us-east-1').default('us-east-1'),
+  KEYTURN_AWS_MAX_ATTEMPTS: int(1, 20).default(5),
+  KEYTURN_AWS_TIMEOUT_MS: int(100, 120_000).default(15_000),
+  /** IAM calls per second per AWS account, shared by every worker (IAM throttles per account). */
+  KEYTURN_AWS_RATE_PER_ACCOUNT: z.coerce.number().positive().max(1000).default(10),
+
+  KEYTURN_WORKER_CONCURRENCY: int(1, 256).default(4),
+  /** How long a new key may take to start working (IAM is eventually consistent). */
+  KEYTURN_VERIFY_WINDOW_MS: int(1_000, 600_000).default(60_000),
+  KEYTURN_VERIFY_INITIAL_DELAY_MS: int(0, 60_000).default(500),
+  /** A worker holds a rotation for this long; after it, the reconciler may hand it to another. */
+  KEYTURN_LEASE_MS: int(5_000, 3_600_000).default(120_000),
+  KEYTURN_JOB_ATTEMPTS: int(1, 100).default(5),
+
+  KEYTURN_HEARTBEAT_INTERVAL_SECONDS: int(10, 30 * 86_400).default(3_600),
+  KEYTURN_SCHEDULER_TICK_MS: int(100, 600_000).default(5_000),
+  KEYTURN_SCHEDULER_BATCH: int(1, 100_000).default(1_000),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export const SENSITIVE_ENV: ReadonlySet<keyof Env> = new Set([
+  'KEYTURN_MASTER_KEY',
+  'KEYTURN_PREVIOUS_MASTER_KEYS',
+  'KEYTURN_BOOTSTRAP_ADMIN_TOKEN',
+]);
