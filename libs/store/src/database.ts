@@ -1,0 +1,67 @@
+import pg from 'pg';
+import { DataSource } from 'typeorm';
+import { dataSourceOptions } from './data-source.js';
+
+export interface PrepareOptions {
+  url: string;
+  createDatabase: boolean;
+  migrationsRun: boolean;
+  log?: (msg: string) => void;
+}
+
+// Any constant works; it only has to be the same in every Keyturn process.
+const MIGRATION_LOCK = 7_264_001;
+
+/** Creates the database named in `url` when missing (for a fresh developer machine). */
+export async function ensureDatabase(url: string, log?: (msg: string) => void): Promise<void> {
+  const target = new URL(url);
+  const name = decodeURIComponent(target.pathname.replace(/^\//, ''));
+  if (!name) return;
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: admin.toString() });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (!rowCount) {
+      try {
+        await client.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
+        log?.(`created database ${name}`);
+      } catch (e) {
+        // Another process created it between our check and our CREATE.
+        if ((e as { code?: string }).code !== '42P04') throw e;
+      }
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Applies pending migrations under a Postgres advisory lock, so that several
+ * processes starting at once (npm start runs three) never race on the schema.
+ */
+export async function runMigrations(url: string, log?: (msg: string) => void): Promise<string[]> {
+  const ds = new DataSource(dataSourceOptions(url));
+  await ds.initialize();
+  const runner = ds.createQueryRunner();
+  try {
+    await runner.connect();
+    await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    try {
+      const done = await ds.runMigrations({ transaction: 'each' });
+      for (const m of done) log?.(`applied migration ${m.name}`);
+      return done.map((m) => m.name);
+    } finally {
+      await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
+    }
+  } finally {
+    await runner.release();
+    await ds.destroy();
+  }
+}
+
+export async function prepareDatabase(opts: PrepareOptions): Promise<void> {
+  if (opts.createDatabase) await ensureDatabase(opts.url, opts.log);
+  if (opts.migrationsRun) await runMigrations(opts.url, opts.log);
+}

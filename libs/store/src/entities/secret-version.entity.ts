@@ -1,0 +1,52 @@
+import { Column, CreateDateColumn, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+
+/**
+ * current: what the secret is now. previous: what it was before the last change
+ * (for keys: the key the retire step inactivates or deletes). pending: created
+ * in AWS by a change that has not been promoted yet. retired: older history
+ * (kept for password reuse checks). discarded: a pending value that was
+ * abandoned (deleted in AWS).
+ */
+export type VersionState = 'current' | 'previous' | 'pending' | 'retired' | 'discarded';
+
+export interface EncryptedFieldRow {
+  iv: string;
+  ct: string;
+  tag: string;
+}
+
+@Entity({ name: 'secret_versions' })
+export class SecretVersionEntity {
+  @PrimaryColumn('uuid')
+  id: string;
+
+  @Column({ name: 'secret_id', type: 'uuid' })
+  secretId: string;
+
+  @Column({ type: 'int' })
+  version: number;
+
+  @Column({ type: 'text' })
+  state: VersionState;
+
+  @Column({ name: 'kek_id', type: 'varchar', length: 32 })
+  kekId: string;
+
+  /** The version's data key, wrapped by the key-encryption key `kekId`. */
+  @Column({ name: 'wrapped_key', type: 'text' })
+  wrappedKey: string;
+
+  /** Field name → AES-256-GCM ciphertext bound to (secret id, version, field). */
+  @Column({ type: 'jsonb' })
+  fields: Record<string, EncryptedFieldRow>;
+
+  /** A masked access key id ("AKIA…WXYZ") so people can tell keys apart without the value. */
+  @Column({ name: 'key_hint', type: 'varchar', length: 32, nullable: true })
+  keyHint: string | null;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt: Date;
+
+  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
+  updatedAt: Date;
+}

@@ -1,0 +1,70 @@
+import { Column, CreateDateColumn, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+import type { HeartbeatStatus, SecretType } from '@keyturn/contracts';
+
+/** Per-secret settings; absent fields fall back to the global settings. */
+export interface SecretSettings {
+  shouldInactivatePreviousKey?: boolean;
+  shouldDeletePreviousKey?: boolean;
+  autoChangeIntervalDays?: number;
+  heartbeatIntervalSeconds?: number;
+  passwordLength?: number;
+  passwordExcludeCharacters?: string;
+  passwordRequireSymbols?: boolean;
+  passwordReuseHistory?: number;
+  passwordResetRequired?: boolean;
+}
+
+@Entity({ name: 'secrets' })
+export class SecretEntity {
+  /** UUIDv7: time-ordered, so the primary key is also the keyset pagination order. */
+  @PrimaryColumn('uuid')
+  id: string;
+
+  @Column({ type: 'text' })
+  type: SecretType;
+
+  @Column({ type: 'varchar', length: 128 })
+  name: string;
+
+  @Column({ type: 'varchar', length: 512 })
+  folder: string;
+
+  /** The IAM user name the secret belongs to. */
+  @Column({ type: 'varchar', length: 64 })
+  username: string;
+
+  @Column({ name: 'account_id', type: 'char', length: 12 })
+  accountId: string;
+
+  /** AWS's UserId, learned at the first rotation: a re-created user with the same name has another. */
+  @Column({ name: 'iam_user_id', type: 'varchar', length: 128, nullable: true })
+  iamUserId: string | null;
+
+  @Column({ name: 'privileged_secret_id', type: 'uuid', nullable: true })
+  privilegedSecretId: string | null;
+
+  @Column({ type: 'jsonb', default: () => `'{}'::jsonb` })
+  settings: SecretSettings;
+
+  @Column({ name: 'heartbeat_status', type: 'text', default: 'unknown' })
+  heartbeatStatus: HeartbeatStatus;
+
+  @Column({ name: 'last_heartbeat_at', type: 'timestamptz', nullable: true })
+  lastHeartbeatAt: Date | null;
+
+  @Column({ name: 'next_heartbeat_at', type: 'timestamptz', nullable: true })
+  nextHeartbeatAt: Date | null;
+
+  @Column({ name: 'last_rotated_at', type: 'timestamptz', nullable: true })
+  lastRotatedAt: Date | null;
+
+  /** The highest version number handed out so far (versions are never reused). */
+  @Column({ name: 'version_counter', type: 'int', default: 0 })
+  versionCounter: number;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt: Date;
+
+  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
+  updatedAt: Date;
+}
