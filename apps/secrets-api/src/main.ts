@@ -1,10 +1,9 @@
-import { NestFactory } from '@nestjs/core';
-import { Module } from '@nestjs/common';
-import { FastifyAdapter } from '@nestjs/platform-fastify';
-import { QUEUE } from '@keyturn/contracts';
-@Module({})
-class AppModule {}
-const app = await NestFactory.create(AppModule, new FastifyAdapter());
-await app.listen(3000);
-process.stdout.write(QUEUE + '\n');
-await app.close();
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import { loadConfigOrExit } from '@keyturn/config';
+import { createApi } from './bootstrap.js';
+
+const config = loadConfigOrExit();
+const app = await createApi(config);
+await app.listen({ host: config.http.host, port: config.http.port });
+new Logger('SecretsApi').log(`listening on http://${config.http.host}:${config.http.port} (docs at /docs)`);

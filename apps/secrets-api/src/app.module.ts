@@ -1,0 +1,29 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
+import { ConfigModule, type KeyturnConfig } from '@keyturn/config';
+import { StoreModule } from '@keyturn/store';
+import { RedisModule } from '@keyturn/queue';
+import { VaultModule } from '@keyturn/vault';
+import { AuthModule } from '@keyturn/auth';
+import { SecretsController } from './secrets/secrets.controller.js';
+import { ApiKeysController, AuditController, SettingsController } from './admin/admin.controller.js';
+import { HealthController } from './health/health.controller.js';
+import { AuthGuard } from './common/auth.guard.js';
+import { AuditInterceptor } from './common/audit.interceptor.js';
+import { ErrorFilter } from './common/error.filter.js';
+
+@Module({})
+export class AppModule {
+  static forRoot(config: KeyturnConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [ConfigModule.forRoot(config), StoreModule.forRoot(config.database.url), RedisModule.forRoot(), VaultModule, AuthModule],
+      controllers: [SecretsController, SettingsController, ApiKeysController, AuditController, HealthController],
+      providers: [
+        { provide: APP_GUARD, useClass: AuthGuard },
+        { provide: APP_INTERCEPTOR, useClass: AuditInterceptor },
+        { provide: APP_FILTER, useClass: ErrorFilter },
+      ],
+    };
+  }
+}

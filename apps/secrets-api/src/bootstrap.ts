@@ -1,0 +1,51 @@
+import { randomUUID } from 'node:crypto';
+import { Logger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { KeyturnConfig } from '@keyturn/config';
+import { createLogger, PinoNestLogger } from '@keyturn/logging';
+import { prepareDatabase } from '@keyturn/store';
+import { ApiKeysService } from '@keyturn/auth';
+import { AppModule } from './app.module.js';
+import { validationPipe } from './common/pipes.js';
+
+/** Builds the API (used by main.ts and by e2e tests, which listen on port 0). */
+export async function createApi(config: KeyturnConfig): Promise<NestFastifyApplication> {
+  const log = createLogger({ level: config.logLevel, app: 'secrets-api' });
+  await prepareDatabase({ ...config.database, url: config.database.url, log: (m) => log.info(m) });
+
+  const adapter = new FastifyAdapter({
+    loggerInstance: log.child({ context: 'http' }),
+    bodyLimit: 64 * 1024,
+    trustProxy: config.http.trustProxy,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
+    logger: new PinoNestLogger(log),
+    bufferLogs: false,
+  });
+  app.useGlobalPipes(validationPipe);
+  app.enableShutdownHooks();
+
+  const doc = new DocumentBuilder()
+    .setTitle('Keyturn')
+    .setDescription('Credential vault and rotation server for AWS IAM access keys and console passwords')
+    .setVersion('1')
+    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'an API key, kt_…' })
+    .build();
+  SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, doc), { jsonDocumentUrl: 'docs/openapi.json' });
+
+  if (config.http.bootstrapAdminToken) {
+    const outcome = await app.get(ApiKeysService).bootstrapAdmin(config.http.bootstrapAdminToken);
+    new Logger('Bootstrap').log(
+      outcome === 'created'
+        ? 'created the first admin API key from KEYTURN_BOOTSTRAP_ADMIN_TOKEN'
+        : outcome === 'exists'
+          ? 'KEYTURN_BOOTSTRAP_ADMIN_TOKEN is already an API key'
+          : 'an admin API key exists; KEYTURN_BOOTSTRAP_ADMIN_TOKEN was not used',
+    );
+  }
+  return app;
+}

@@ -1,0 +1,67 @@
+import { Injectable, Logger, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { FastifyRequest } from 'fastify';
+import { catchError, from, mergeMap, throwError, type Observable } from 'rxjs';
+import type { Actor } from '@keyturn/contracts';
+import { AuditService } from '@keyturn/auth';
+import { AUDIT_KEY, type AuditSpec } from './auth.decorators.js';
+import { toErrorBody } from './error.filter.js';
+
+/**
+ * One audit event per audited request: after the handler answers, or after it
+ * (or validation) fails. Details carry field names, never values.
+ */
+@Injectable()
+export class AuditInterceptor implements NestInterceptor {
+  private readonly logger = new Logger('Audit');
+
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly audit: AuditService,
+  ) {}
+
+  intercept(ctx: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const spec = this.reflector.get<AuditSpec | undefined>(AUDIT_KEY, ctx.getHandler());
+    if (!spec) return next.handle();
+    const req = ctx.switchToHttp().getRequest<FastifyRequest & { actor?: Actor }>();
+    const params = (req.params ?? {}) as Record<string, string>;
+    const body = req.body && typeof req.body === 'object' ? (req.body as Record<string, unknown>) : {};
+    const details: Record<string, unknown> = { fields: Object.keys(body).sort() };
+    if (typeof body.type === 'string') details.type = body.type;
+
+    const write = (outcome: 'success' | 'failure', result: unknown, errorCode?: string) => {
+      const responseId = (result as { id?: unknown; apiKey?: { id?: unknown } } | undefined);
+      const targetId =
+        params.id ?? (typeof responseId?.id === 'string' ? responseId.id : undefined) ??
+        (typeof responseId?.apiKey?.id === 'string' ? responseId.apiKey.id : undefined) ?? null;
+      const secretId =
+        spec.secretFrom === 'param' ? params.id ?? null : spec.secretFrom === 'response' ? (typeof responseId?.id === 'string' ? responseId.id : null) : null;
+      const actor = req.actor ?? { id: 'anonymous', name: 'anonymous', roles: [], folderScopes: [], requestId: String(req.id) };
+      return this.audit.record(actor, {
+        action: spec.action,
+        outcome,
+        targetType: spec.targetType,
+        targetId,
+        secretId: isUuid(secretId) ? secretId : null,
+        errorCode: errorCode ?? null,
+        ip: req.ip,
+        details,
+      });
+    };
+
+    return next.handle().pipe(
+      // The answer waits for its audit event: an action that cannot be audited is not reported as done.
+      mergeMap((result) => from(write('success', result).then(() => result))),
+      catchError((err: unknown) => {
+        const code = toErrorBody(err, String(req.id)).code;
+        return from(
+          write('failure', undefined, code).catch((e: Error) => this.logger.error(`audit write failed: ${e.message}`)),
+        ).pipe(mergeMap(() => throwError(() => err)));
+      }),
+    );
+  }
+}
+
+function isUuid(v: unknown): v is string {
+  return typeof v === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(v);
+}

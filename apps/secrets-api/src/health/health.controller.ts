@@ -1,0 +1,46 @@
+import { Controller, Get, HttpCode, Inject, Res } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { FastifyReply } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { DataSource } from 'typeorm';
+import { REDIS } from '@keyturn/queue';
+import { Public } from '../common/auth.decorators.js';
+
+const within = <T>(p: Promise<T>, ms: number) =>
+  Promise.race([p, new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`no answer within ${ms} ms`)), ms).unref())]);
+
+@ApiTags('health')
+@Controller('health')
+export class HealthController {
+  constructor(
+    @InjectDataSource() private readonly ds: DataSource,
+    @Inject(REDIS) private readonly redis: Redis,
+  ) {}
+
+  @Get('live')
+  @Public()
+  @HttpCode(200)
+  @ApiOperation({ summary: 'The process is up' })
+  live() {
+    return { status: 'ok' };
+  }
+
+  @Get('ready')
+  @Public()
+  @ApiOperation({ summary: 'Postgres and Redis answer (503 otherwise)' })
+  async ready(@Res({ passthrough: true }) reply: FastifyReply) {
+    const check = async (fn: () => Promise<unknown>) => {
+      try {
+        await within(fn(), 2_000);
+        return 'ok';
+      } catch (e) {
+        return `down: ${(e as Error).message}`;
+      }
+    };
+    const [postgres, redis] = await Promise.all([check(() => this.ds.query('SELECT 1')), check(() => this.redis.ping())]);
+    const ok = postgres === 'ok' && redis === 'ok';
+    void reply.status(ok ? 200 : 503);
+    return { status: ok ? 'ok' : 'unavailable', checks: { postgres, redis } };
+  }
+}

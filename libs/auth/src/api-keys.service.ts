@@ -1,0 +1,131 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
+import { DataSource, IsNull, Repository } from 'typeorm';
+import { KeyturnError, type Actor, type Role } from '@keyturn/contracts';
+import { ApiKeyEntity, uuidv7 } from '@keyturn/store';
+import { impliedRoles } from './roles.js';
+import { displayPrefix, generateToken, hashToken, looksLikeToken } from './tokens.js';
+
+export interface ApiKeyView {
+  id: string;
+  name: string;
+  role: Role;
+  folderScopes: string[];
+  tokenPrefix: string;
+  createdBy: string | null;
+  createdAt: string;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+}
+
+export interface CreateApiKeyInput {
+  name: string;
+  role: Role;
+  folderScopes?: string[];
+}
+
+// last_used_at is written at most this often per key, so reads do not turn into writes.
+const LAST_USED_RESOLUTION_MS = 60_000;
+const BOOTSTRAP_LOCK = 7_264_002;
+
+export function toApiKeyView(k: ApiKeyEntity): ApiKeyView {
+  return {
+    id: k.id,
+    name: k.name,
+    role: k.role,
+    folderScopes: k.folderScopes,
+    tokenPrefix: k.tokenPrefix,
+    createdBy: k.createdBy,
+    createdAt: k.createdAt.toISOString(),
+    lastUsedAt: k.lastUsedAt?.toISOString() ?? null,
+    revokedAt: k.revokedAt?.toISOString() ?? null,
+  };
+}
+
+export function actorOf(k: ApiKeyEntity, requestId?: string): Actor {
+  return { id: k.id, name: k.name, roles: impliedRoles(k.role), folderScopes: k.folderScopes, requestId };
+}
+
+@Injectable()
+export class ApiKeysService {
+  private readonly logger = new Logger('ApiKeys');
+
+  constructor(
+    @InjectDataSource() private readonly ds: DataSource,
+    @InjectRepository(ApiKeyEntity) private readonly keys: Repository<ApiKeyEntity>,
+  ) {}
+
+  /** Returns the key and its token; the token is never stored and cannot be shown again. */
+  async create(input: CreateApiKeyInput, createdBy: string | null): Promise<{ apiKey: ApiKeyView; token: string }> {
+    const token = generateToken();
+    const row = this.keys.create({
+      id: uuidv7(),
+      name: input.name,
+      role: input.role,
+      folderScopes: normaliseScopes(input.folderScopes ?? []),
+      tokenHash: hashToken(token),
+      tokenPrefix: displayPrefix(token),
+      createdBy,
+    });
+    await this.keys.insert(row);
+    const saved = await this.keys.findOneByOrFail({ id: row.id });
+    return { apiKey: toApiKeyView(saved), token };
+  }
+
+  async list(): Promise<ApiKeyView[]> {
+    const rows = await this.keys.find({ order: { id: 'ASC' } });
+    return rows.map(toApiKeyView);
+  }
+
+  async revoke(id: string): Promise<ApiKeyView> {
+    const k = await this.keys.findOneBy({ id });
+    if (!k) throw new KeyturnError('API_KEY_NOT_FOUND', `API key ${id} does not exist`, 404);
+    if (!k.revokedAt) {
+      await this.keys.update({ id, revokedAt: IsNull() }, { revokedAt: () => 'now()' });
+    }
+    return toApiKeyView(await this.keys.findOneByOrFail({ id }));
+  }
+
+  /** The key for a bearer token, or null when the token is unknown or revoked. */
+  async authenticate(token: string): Promise<ApiKeyEntity | null> {
+    if (!looksLikeToken(token)) return null;
+    const k = await this.keys.findOneBy({ tokenHash: hashToken(token) });
+    if (!k || k.revokedAt) return null;
+    if (!k.lastUsedAt || Date.now() - k.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
+      k.lastUsedAt = new Date();
+      // Best effort: a failed timestamp write must not fail the request.
+      this.keys.update({ id: k.id }, { lastUsedAt: k.lastUsedAt }).catch((e: Error) => this.logger.warn(`last-used update failed: ${e.message}`));
+    }
+    return k;
+  }
+
+  /**
+   * KEYTURN_BOOTSTRAP_ADMIN_TOKEN becomes an admin key only while no active
+   * admin key exists; once a real admin exists, the variable does nothing.
+   */
+  async bootstrapAdmin(token: string): Promise<'created' | 'exists' | 'skipped'> {
+    if (!looksLikeToken(token)) {
+      throw new Error('KEYTURN_BOOTSTRAP_ADMIN_TOKEN must look like kt_ followed by 43 base64url characters (generate one with `npm run cli -- api-keys token`)');
+    }
+    return this.ds.transaction(async (m) => {
+      await m.query('SELECT pg_advisory_xact_lock($1)', [BOOTSTRAP_LOCK]);
+      const hash = hashToken(token);
+      if (await m.exists(ApiKeyEntity, { where: { tokenHash: hash } })) return 'exists';
+      if (await m.exists(ApiKeyEntity, { where: { role: 'admin', revokedAt: IsNull() } })) return 'skipped';
+      await m.insert(ApiKeyEntity, {
+        id: uuidv7(),
+        name: 'bootstrap admin',
+        role: 'admin',
+        folderScopes: [],
+        tokenHash: hash,
+        tokenPrefix: displayPrefix(token),
+        createdBy: 'KEYTURN_BOOTSTRAP_ADMIN_TOKEN',
+      });
+      return 'created';
+    });
+  }
+}
+
+function normaliseScopes(scopes: string[]): string[] {
+  return [...new Set(scopes.map((s) => (s.length > 1 ? s.replace(/\/+$/, '') : s)))];
+}

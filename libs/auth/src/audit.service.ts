@@ -1,0 +1,107 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { type EntityManager, Repository } from 'typeorm';
+import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity.js';
+import { KeyturnError, type Actor } from '@keyturn/contracts';
+import { AuditEventEntity, uuidv7, type AuditOutcome } from '@keyturn/store';
+
+export interface AuditRecord {
+  action: string;
+  outcome: AuditOutcome;
+  targetType?: string | null;
+  targetId?: string | null;
+  secretId?: string | null;
+  errorCode?: string | null;
+  ip?: string | null;
+  /** Non-secret context only: ids, field names, settings values. */
+  details?: Record<string, unknown>;
+}
+
+export interface AuditQuery {
+  secretId?: string;
+  action?: string;
+  actorId?: string;
+  from?: Date;
+  to?: Date;
+  limit: number;
+  cursor?: string;
+}
+
+export interface AuditEventView {
+  id: string;
+  at: string;
+  actor: { id: string; name: string };
+  action: string;
+  targetType: string | null;
+  targetId: string | null;
+  secretId: string | null;
+  outcome: AuditOutcome;
+  errorCode: string | null;
+  requestId: string | null;
+  ip: string | null;
+  details: Record<string, unknown>;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+@Injectable()
+export class AuditService {
+  constructor(@InjectRepository(AuditEventEntity) private readonly events: Repository<AuditEventEntity>) {}
+
+  /** Appends one event; pass `m` to make it part of the change's own transaction. */
+  async record(actor: Actor, rec: AuditRecord, m?: EntityManager): Promise<void> {
+    const row: Partial<AuditEventEntity> = {
+      id: uuidv7(),
+      at: new Date(),
+      actorId: actor.id,
+      actorName: actor.name,
+      action: rec.action,
+      targetType: rec.targetType ?? null,
+      targetId: rec.targetId ?? null,
+      secretId: rec.secretId ?? null,
+      outcome: rec.outcome,
+      errorCode: rec.errorCode ?? null,
+      requestId: actor.requestId ?? null,
+      ip: rec.ip ?? null,
+      details: rec.details ?? {},
+    };
+    const insertable = row as QueryDeepPartialEntity<AuditEventEntity>;
+    await (m ? m.insert(AuditEventEntity, insertable) : this.events.insert(insertable));
+  }
+
+  /** Newest first; `nextCursor` continues with older events. */
+  async query(q: AuditQuery): Promise<{ items: AuditEventView[]; nextCursor: string | null }> {
+    const qb = this.events.createQueryBuilder('e').orderBy('e.id', 'DESC').limit(q.limit + 1);
+    if (q.cursor) {
+      const id = Buffer.from(q.cursor, 'base64url').toString('utf8');
+      if (!UUID.test(id)) throw new KeyturnError('INVALID_CURSOR', 'cursor is not one this API returned; start again without it', 400);
+      qb.andWhere('e.id < :cursor', { cursor: id });
+    }
+    if (q.secretId) qb.andWhere('e.secret_id = :secretId', { secretId: q.secretId });
+    if (q.action) qb.andWhere('e.action = :action', { action: q.action });
+    if (q.actorId) qb.andWhere('e.actor_id = :actorId', { actorId: q.actorId });
+    if (q.from) qb.andWhere('e.at >= :from', { from: q.from });
+    if (q.to) qb.andWhere('e.at < :to', { to: q.to });
+    const rows = await qb.getMany();
+    const more = rows.length > q.limit;
+    const items = rows.slice(0, q.limit).map(toView);
+    return { items, nextCursor: more ? Buffer.from(items[items.length - 1].id).toString('base64url') : null };
+  }
+}
+
+function toView(e: AuditEventEntity): AuditEventView {
+  return {
+    id: e.id,
+    at: e.at.toISOString(),
+    actor: { id: e.actorId, name: e.actorName },
+    action: e.action,
+    targetType: e.targetType,
+    targetId: e.targetId,
+    secretId: e.secretId,
+    outcome: e.outcome,
+    errorCode: e.errorCode,
+    requestId: e.requestId,
+    ip: e.ip,
+    details: e.details,
+  };
+}

@@ -1,0 +1,7 @@
+export * from './settings.js';
+export * from './settings.service.js';
+export * from './secrets.service.js';
+export * from './secret-fields.js';
+export * from './master-key.js';
+export * from './vault.module.js';
+export * from './rewrap.js';

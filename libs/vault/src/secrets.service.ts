@@ -1,0 +1,377 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
+import { Brackets, DataSource, type EntityManager, Repository } from 'typeorm';
+import {
+  KeyturnError,
+  SecretType,
+  inFolderScope,
+  type Actor,
+  type HeartbeatStatus,
+} from '@keyturn/contracts';
+import type { EnvelopeCipher } from '@keyturn/crypto';
+import { SecretEntity, SecretVersionEntity, uuidv7, type SecretSettings } from '@keyturn/store';
+import { SettingsService } from './settings.service.js';
+import { effectiveSettings, type EffectiveSettings } from './settings.js';
+import { ALL_SECRET_FIELDS, SECRET_FIELDS, maskKeyId } from './secret-fields.js';
+
+export const ENVELOPE_CIPHER = Symbol('ENVELOPE_CIPHER');
+
+export interface CreateSecretInput {
+  type: SecretType;
+  name: string;
+  folder?: string;
+  username: string;
+  accountId: string;
+  accessKeyId?: string;
+  secretAccessKey?: string;
+  password?: string;
+  privilegedSecretId?: string | null;
+  settings?: SecretSettings;
+}
+
+export interface UpdateSecretInput {
+  name?: string;
+  folder?: string;
+  privilegedSecretId?: string | null;
+  settings?: SecretSettings;
+}
+
+export interface ListSecretsQuery {
+  limit: number;
+  cursor?: string;
+  type?: SecretType;
+  folder?: string;
+  heartbeatStatus?: HeartbeatStatus;
+}
+
+/** What any viewer may see: never a secret field. */
+export interface SecretMetadata {
+  id: string;
+  type: SecretType;
+  name: string;
+  folder: string;
+  username: string;
+  accountId: string;
+  privilegedSecretId: string | null;
+  settings: SecretSettings;
+  effectiveSettings?: EffectiveSettings;
+  heartbeatStatus: HeartbeatStatus;
+  lastHeartbeatAt: string | null;
+  nextHeartbeatAt: string | null;
+  lastRotatedAt: string | null;
+  currentVersion?: number | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface SecretValue {
+  id: string;
+  type: SecretType;
+  username: string;
+  accountId: string;
+  version: number;
+  fields: Record<string, string>;
+}
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+export function toMetadata(s: SecretEntity): SecretMetadata {
+  return {
+    id: s.id,
+    type: s.type,
+    name: s.name,
+    folder: s.folder,
+    username: s.username,
+    accountId: s.accountId,
+    privilegedSecretId: s.privilegedSecretId,
+    settings: s.settings,
+    heartbeatStatus: s.heartbeatStatus,
+    lastHeartbeatAt: iso(s.lastHeartbeatAt),
+    nextHeartbeatAt: iso(s.nextHeartbeatAt),
+    lastRotatedAt: iso(s.lastRotatedAt),
+    createdAt: s.createdAt.toISOString(),
+    updatedAt: s.updatedAt.toISOString(),
+  };
+}
+
+@Injectable()
+export class SecretsService {
+  constructor(
+    @InjectDataSource() private readonly ds: DataSource,
+    @InjectRepository(SecretEntity) private readonly secrets: Repository<SecretEntity>,
+    @InjectRepository(SecretVersionEntity) private readonly versions: Repository<SecretVersionEntity>,
+    @Inject(ENVELOPE_CIPHER) private readonly cipher: EnvelopeCipher,
+    private readonly settings: SettingsService,
+  ) {}
+
+  async create(actor: Actor, input: CreateSecretInput): Promise<SecretMetadata> {
+    const folder = input.folder ?? '/';
+    this.assertScope(actor, folder);
+    const fields = this.fieldsOf(input);
+    const id = uuidv7();
+    if (input.privilegedSecretId) {
+      await this.assertAssociation(actor, id, input.accountId, input.privilegedSecretId);
+    }
+    await this.ds.transaction(async (m) => {
+      await this.assertNameFree(m, folder, input.name);
+      await m.insert(SecretEntity, {
+        id,
+        type: input.type,
+        name: input.name,
+        folder,
+        username: input.username,
+        accountId: input.accountId,
+        privilegedSecretId: input.privilegedSecretId ?? null,
+        settings: input.settings ?? {},
+        heartbeatStatus: input.type === SecretType.AwsIamConsolePassword ? 'not-supported' : 'unknown',
+        versionCounter: 1,
+      });
+      await this.insertVersion(m, id, 1, 'current', fields);
+    });
+    return this.get(actor, id);
+  }
+
+  async list(actor: Actor, q: ListSecretsQuery): Promise<{ items: SecretMetadata[]; nextCursor: string | null }> {
+    const qb = this.secrets.createQueryBuilder('s').orderBy('s.id', 'ASC').limit(q.limit + 1);
+    if (q.cursor) qb.andWhere('s.id > :cursor', { cursor: decodeCursor(q.cursor) });
+    if (q.type) qb.andWhere('s.type = :type', { type: q.type });
+    if (q.heartbeatStatus) qb.andWhere('s.heartbeat_status = :hs', { hs: q.heartbeatStatus });
+    if (q.folder) addFolderFilter(qb, [q.folder], 'f');
+    if (actor.folderScopes.length) addFolderFilter(qb, actor.folderScopes, 'scope');
+    const rows = await qb.getMany();
+    const more = rows.length > q.limit;
+    const items = rows.slice(0, q.limit).map(toMetadata);
+    return { items, nextCursor: more ? encodeCursor(items[items.length - 1].id) : null };
+  }
+
+  async get(actor: Actor, id: string): Promise<SecretMetadata> {
+    const s = await this.load(actor, id);
+    const current = await this.versions.findOne({ where: { secretId: id, state: 'current' }, select: { version: true } });
+    return {
+      ...toMetadata(s),
+      effectiveSettings: effectiveSettings(await this.settings.getGlobal(), s.settings),
+      currentVersion: current?.version ?? null,
+    };
+  }
+
+  /** Loads a secret the actor may see; anything outside its scope is "not found", so existence does not leak. */
+  async load(actor: Actor, id: string): Promise<SecretEntity> {
+    const s = await this.secrets.findOneBy({ id });
+    if (!s || !inFolderScope(actor, s.folder)) {
+      throw new KeyturnError('SECRET_NOT_FOUND', `secret ${id} does not exist`, 404);
+    }
+    return s;
+  }
+
+  async getValue(actor: Actor, id: string): Promise<SecretValue> {
+    const s = await this.load(actor, id);
+    const v = await this.versions.findOneBy({ secretId: id, state: 'current' });
+    if (!v) throw new KeyturnError('SECRET_HAS_NO_VALUE', `secret ${id} has no current value`, 409);
+    return {
+      id: s.id,
+      type: s.type,
+      username: s.username,
+      accountId: s.accountId,
+      version: v.version,
+      fields: this.open(v),
+    };
+  }
+
+  /** Decrypts a stored version (for the rotation and heartbeat use cases). */
+  open(v: SecretVersionEntity): Record<string, string> {
+    return this.cipher.open(
+      { secretId: v.secretId, version: v.version },
+      { kekId: v.kekId, wrappedKey: v.wrappedKey, fields: v.fields },
+    );
+  }
+
+  async update(actor: Actor, id: string, patch: UpdateSecretInput): Promise<SecretMetadata> {
+    const s = await this.load(actor, id);
+    const folder = patch.folder ?? s.folder;
+    if (patch.folder !== undefined) this.assertScope(actor, folder);
+    if (patch.privilegedSecretId) {
+      await this.assertAssociation(actor, id, s.accountId, patch.privilegedSecretId);
+    }
+    await this.ds.transaction(async (m) => {
+      if (patch.name !== undefined || patch.folder !== undefined) {
+        const name = patch.name ?? s.name;
+        if (name !== s.name || folder !== s.folder) await this.assertNameFree(m, folder, name);
+      }
+      const changes: Partial<SecretEntity> = {};
+      if (patch.name !== undefined) changes.name = patch.name;
+      if (patch.folder !== undefined) changes.folder = patch.folder;
+      if (patch.privilegedSecretId !== undefined) changes.privilegedSecretId = patch.privilegedSecretId;
+      // Settings merge: a key set to null removes the override.
+      if (patch.settings !== undefined) {
+        const merged: Record<string, unknown> = { ...s.settings };
+        for (const [k, v] of Object.entries(patch.settings)) {
+          if (v === null) delete merged[k];
+          else merged[k] = v;
+        }
+        changes.settings = merged as SecretSettings;
+      }
+      if (Object.keys(changes).length) await m.update(SecretEntity, { id }, changes);
+    });
+    return this.get(actor, id);
+  }
+
+  async remove(actor: Actor, id: string, force: boolean): Promise<{ detached: string[] }> {
+    await this.load(actor, id);
+    return this.ds.transaction(async (m) => {
+      const dependents = await m.find(SecretEntity, { where: { privilegedSecretId: id }, select: { id: true, name: true } });
+      if (dependents.length && !force) {
+        throw new KeyturnError(
+          'SECRET_HAS_DEPENDENTS',
+          `secret ${id} is the privileged account of ${dependents.length} other secret(s): ` +
+            `${dependents.map((d) => `${d.id} (${d.name})`).join(', ')}. Associate them with another key secret first, ` +
+            'or delete with ?force=true to detach them (they then cannot be changed until re-associated).',
+          409,
+          { dependents: dependents.map((d) => d.id) },
+        );
+      }
+      if (dependents.length) await m.update(SecretEntity, { privilegedSecretId: id }, { privilegedSecretId: null });
+      await m.delete(SecretEntity, { id });
+      return { detached: dependents.map((d) => d.id) };
+    });
+  }
+
+  /** Stores a new encrypted version in `m`'s transaction. */
+  async insertVersion(
+    m: EntityManager,
+    secretId: string,
+    version: number,
+    state: SecretVersionEntity['state'],
+    fields: Record<string, string>,
+  ): Promise<SecretVersionEntity> {
+    const sealed = this.cipher.seal({ secretId, version }, fields);
+    const row: SecretVersionEntity = m.create(SecretVersionEntity, {
+      id: uuidv7(),
+      secretId,
+      version,
+      state,
+      kekId: sealed.kekId,
+      wrappedKey: sealed.wrappedKey,
+      fields: sealed.fields,
+      keyHint: fields.accessKeyId ? maskKeyId(fields.accessKeyId) : null,
+    });
+    await m.insert(SecretVersionEntity, row);
+    return row;
+  }
+
+  private fieldsOf(input: CreateSecretInput): Record<string, string> {
+    const wanted = SECRET_FIELDS[input.type];
+    for (const f of ALL_SECRET_FIELDS) {
+      if (!wanted.includes(f) && (input as unknown as Record<string, unknown>)[f] !== undefined) {
+        throw new KeyturnError('FIELD_NOT_ALLOWED', `${f} is not a field of a ${input.type} secret`, 400);
+      }
+    }
+    const out: Record<string, string> = {};
+    for (const f of wanted) {
+      const v = (input as unknown as Record<string, unknown>)[f];
+      if (typeof v !== 'string' || !v) {
+        throw new KeyturnError('VALIDATION_FAILED', `${f} is required for a ${input.type} secret`, 400);
+      }
+      out[f] = v;
+    }
+    return out;
+  }
+
+  private assertScope(actor: Actor, folder: string): void {
+    if (!inFolderScope(actor, folder)) {
+      throw new KeyturnError(
+        'FOLDER_OUT_OF_SCOPE',
+        `this API key is limited to ${actor.folderScopes.join(', ')}; folder ${folder} is outside it`,
+        403,
+      );
+    }
+  }
+
+  private async assertNameFree(m: EntityManager, folder: string, name: string): Promise<void> {
+    if (await m.exists(SecretEntity, { where: { folder, name } })) {
+      throw new KeyturnError('SECRET_NAME_TAKEN', `a secret named "${name}" already exists in folder ${folder}`, 409);
+    }
+  }
+
+  /**
+   * A privileged account must be an aws-iam-key secret of the same AWS account,
+   * and following the chain of associations must never come back to `selfId`.
+   */
+  private async assertAssociation(
+    actor: Actor,
+    selfId: string,
+    accountId: string,
+    privilegedId: string,
+  ): Promise<void> {
+    if (privilegedId === selfId) {
+      throw new KeyturnError(
+        'ASSOCIATION_CYCLE',
+        'a secret cannot be its own privileged account; leave privilegedSecretId empty to change a key with itself (basic mode)',
+        422,
+      );
+    }
+    const p = await this.secrets.findOneBy({ id: privilegedId });
+    if (!p || !inFolderScope(actor, p.folder)) {
+      throw new KeyturnError('PRIVILEGED_SECRET_NOT_FOUND', `privileged secret ${privilegedId} does not exist`, 422);
+    }
+    if (p.type !== SecretType.AwsIamKey) {
+      throw new KeyturnError(
+        'PRIVILEGED_SECRET_WRONG_TYPE',
+        `privileged secret ${privilegedId} is a ${p.type} secret; a privileged account must be an ${SecretType.AwsIamKey} secret`,
+        422,
+      );
+    }
+    if (p.accountId !== accountId) {
+      throw new KeyturnError(
+        'PRIVILEGED_SECRET_OTHER_ACCOUNT',
+        `privileged secret ${privilegedId} belongs to AWS account ${p.accountId}, this secret to ${accountId}; IAM users can only be managed from their own account`,
+        422,
+      );
+    }
+    // Walk the chain; it is short in practice, and bounded in case of existing bad data.
+    let next: string | null = p.privilegedSecretId;
+    for (let hops = 0; next && hops < 100; hops++) {
+      if (next === selfId) {
+        throw new KeyturnError(
+          'ASSOCIATION_CYCLE',
+          `associating ${privilegedId} would create a cycle of privileged accounts back to ${selfId}`,
+          422,
+        );
+      }
+      const row: SecretEntity | null = await this.secrets.findOne({ where: { id: next }, select: { id: true, privilegedSecretId: true } });
+      next = row?.privilegedSecretId ?? null;
+    }
+  }
+}
+
+function addFolderFilter(
+  qb: ReturnType<Repository<SecretEntity>['createQueryBuilder']>,
+  prefixes: string[],
+  tag: string,
+): void {
+  if (prefixes.some((p) => p === '/')) return;
+  qb.andWhere(
+    new Brackets((w) => {
+      prefixes.forEach((p, i) => {
+        const exact = p.replace(/\/+$/, '');
+        const like = exact.replace(/[\\%_]/g, (c) => '\\' + c) + '/%';
+        w.orWhere(`(s.folder = :${tag}e${i} OR s.folder LIKE :${tag}l${i})`, {
+          [`${tag}e${i}`]: exact,
+          [`${tag}l${i}`]: like,
+        });
+      });
+    }),
+  );
+}
+
+export function encodeCursor(id: string): string {
+  return Buffer.from(id, 'utf8').toString('base64url');
+}
+
+export function decodeCursor(cursor: string): string {
+  const id = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(id)) {
+    throw new KeyturnError('INVALID_CURSOR', 'cursor is not one this API returned; start again without it', 400);
+  }
+  return id;
+}
+
