@@ -1,0 +1,14 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { ConfigModule, type KeyturnConfig } from '@keyturn/config';
+import { StoreModule } from '@keyturn/store';
+import { RedisModule } from '@keyturn/queue';
+
+@Module({})
+export class HeartbeatSchedulerModule {
+  static forRoot(config: KeyturnConfig): DynamicModule {
+    return {
+      module: HeartbeatSchedulerModule,
+      imports: [ConfigModule.forRoot(config), StoreModule.forRoot(config.database.url), RedisModule.forRoot()],
+    };
+  }
+}

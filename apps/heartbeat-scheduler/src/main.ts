@@ -1,0 +1,19 @@
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { loadConfigOrExit } from '@keyturn/config';
+import { createLogger, PinoNestLogger } from '@keyturn/logging';
+import { prepareDatabase } from '@keyturn/store';
+import { REDIS } from '@keyturn/queue';
+import type { Redis } from 'ioredis';
+import { DataSource } from 'typeorm';
+import { HeartbeatSchedulerModule } from './app.module.js';
+
+const config = loadConfigOrExit();
+const log = createLogger({ level: config.logLevel, app: 'heartbeat-scheduler' });
+await prepareDatabase({ ...config.database, log: (m) => log.info(m) });
+const app = await NestFactory.createApplicationContext(HeartbeatSchedulerModule.forRoot(config), { logger: new PinoNestLogger(log) });
+app.enableShutdownHooks();
+await app.get(DataSource).query('SELECT 1');
+await app.get<Redis>(REDIS).ping();
+new Logger('HeartbeatScheduler').log('ready: connected to Postgres and Redis');
