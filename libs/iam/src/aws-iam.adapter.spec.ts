@@ -1,0 +1,433 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { IamErrorCode } from '@keyturn/contracts';
+import { AwsIamClient, type AwsIamClientOptions } from './aws-iam.adapter.js';
+import { IamError } from './iam-client.port.js';
+
+// The real SDK against a canned IAM/STS: proves request shape, XML parsing,
+// retry behaviour and error mapping end to end, with no AWS account.
+
+interface Seen {
+  action: string;
+  params: URLSearchParams;
+  authorization: string;
+  host: string;
+}
+
+interface Reply {
+  status?: number;
+  body: string;
+  /** Leave the request unanswered (for timeouts). */
+  hang?: boolean;
+}
+
+type Handler = (action: string, params: URLSearchParams, n: number) => Reply;
+
+class StubAws {
+  readonly seen: Seen[] = [];
+  handler: Handler = () => ({ status: 500, body: 'no handler' });
+  private server!: Server;
+  private readonly hanging: ServerResponse[] = [];
+
+  async start(): Promise<string> {
+    this.server = createServer((req: IncomingMessage, res: ServerResponse) => {
+      let raw = '';
+      req.setEncoding('utf8');
+      req.on('data', (c: string) => (raw += c));
+      req.on('end', () => {
+        const params = new URLSearchParams(raw);
+        const action = params.get('Action') ?? '';
+        this.seen.push({
+          action,
+          params,
+          authorization: String(req.headers.authorization ?? ''),
+          host: String(req.headers.host ?? ''),
+        });
+        const reply = this.handler(action, params, this.seen.filter((s) => s.action === action).length);
+        if (reply.hang) {
+          this.hanging.push(res);
+          return;
+        }
+        res.writeHead(reply.status ?? 200, { 'content-type': 'text/xml', 'x-amzn-requestid': 'req-stub' });
+        res.end(reply.body);
+      });
+    });
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    return this.url;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  actions(): string[] {
+    return this.seen.map((s) => s.action);
+  }
+
+  async stop(): Promise<void> {
+    for (const res of this.hanging) res.destroy();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+const IAM_NS = 'https://iam.amazonaws.com/doc/2010-05-08/';
+const STS_NS = 'https://sts.amazonaws.com/doc/2011-06-15/';
+const meta = '<ResponseMetadata><RequestId>req-stub</RequestId></ResponseMetadata>';
+
+const ok = (action: string, result: string, ns = IAM_NS): Reply => ({
+  body: `<${action}Response xmlns="${ns}"><${action}Result>${result}</${action}Result>${meta}</${action}Response>`,
+});
+const okEmpty = (action: string): Reply => ({ body: `<${action}Response xmlns="${IAM_NS}">${meta}</${action}Response>` });
+const fail = (status: number, code: string, message: string, type = 'Sender', ns = IAM_NS): Reply => ({
+  status,
+  body: `<ErrorResponse xmlns="${ns}"><Error><Type>${type}</Type><Code>${code}</Code><Message>${message}</Message></Error><RequestId>req-stub</RequestId></ErrorResponse>`,
+});
+
+const callerIdentity = ok(
+  'GetCallerIdentity',
+  '<Arn>arn:aws:iam::123456789012:user/ci/alice</Arn><UserId>AIDAEXAMPLEUSERID0001</UserId><Account>123456789012</Account>',
+  STS_NS,
+);
+const keyMember = (id: string, status: string) =>
+  `<member><UserName>alice</UserName><AccessKeyId>${id}</AccessKeyId><Status>${status}</Status><CreateDate>2024-05-01T10:00:00Z</CreateDate></member>`;
+
+const CREDS = { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' };
+const ENV_KEYS = [
+  'AWS_ENDPOINT_URL',
+  'AWS_ENDPOINT_URL_IAM',
+  'AWS_ENDPOINT_URL_STS',
+  'AWS_REGION',
+  'AWS_MAX_ATTEMPTS',
+  'AWS_IGNORE_CONFIGURED_ENDPOINT_URLS',
+  'AWS_PROFILE',
+];
+
+async function rejection(p: Promise<unknown>): Promise<IamError> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e).toBeInstanceOf(IamError);
+    return e as IamError;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('AwsIamClient against a stub IAM/STS server', () => {
+  const stub = new StubAws();
+  const savedEnv: Record<string, string | undefined> = {};
+  const clients: AwsIamClient[] = [];
+  let url: string;
+
+  const client = (opts: AwsIamClientOptions = {}) => {
+    const c = new AwsIamClient({ iamEndpoint: url, stsEndpoint: url, maxAttempts: 3, ...opts });
+    clients.push(c);
+    return c;
+  };
+
+  beforeAll(async () => {
+    url = await stub.start();
+    for (const k of ENV_KEYS) savedEnv[k] = process.env[k];
+  });
+
+  beforeEach(() => {
+    stub.seen.length = 0;
+    for (const k of ENV_KEYS) delete process.env[k];
+  });
+
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close()));
+  });
+
+  afterAll(async () => {
+    for (const k of ENV_KEYS) {
+      if (savedEnv[k] === undefined) delete process.env[k];
+      else process.env[k] = savedEnv[k];
+    }
+    await stub.stop();
+  });
+
+  it('GetCallerIdentity: parses the STS answer and signs the request', async () => {
+    stub.handler = () => callerIdentity;
+    const id = await client().getCallerIdentity(CREDS);
+    expect(id).toEqual({
+      account: '123456789012',
+      arn: 'arn:aws:iam::123456789012:user/ci/alice',
+      userId: 'AIDAEXAMPLEUSERID0001',
+    });
+    expect(stub.actions()).toEqual(['GetCallerIdentity']);
+    expect(stub.seen[0].authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE\/\d{8}\/us-east-1\/sts\//);
+  });
+
+  it('ListAccessKeys: follows Marker/IsTruncated pagination', async () => {
+    stub.handler = (_a, params) =>
+      params.get('Marker') === 'page-2'
+        ? ok('ListAccessKeys', `<AccessKeyMetadata>${keyMember('AKIAOLDKEY0000000002', 'Inactive')}</AccessKeyMetadata><IsTruncated>false</IsTruncated>`)
+        : ok(
+            'ListAccessKeys',
+            `<AccessKeyMetadata>${keyMember('AKIANEWKEY0000000001', 'Active')}</AccessKeyMetadata><IsTruncated>true</IsTruncated><Marker>page-2</Marker>`,
+          );
+    const keys = await client().listAccessKeys(CREDS, 'alice');
+    expect(keys).toEqual([
+      { accessKeyId: 'AKIANEWKEY0000000001', status: 'Active', userName: 'alice', createDate: new Date('2024-05-01T10:00:00Z') },
+      { accessKeyId: 'AKIAOLDKEY0000000002', status: 'Inactive', userName: 'alice', createDate: new Date('2024-05-01T10:00:00Z') },
+    ]);
+    expect(stub.seen.map((s) => [s.params.get('UserName'), s.params.get('Marker')])).toEqual([
+      ['alice', null],
+      ['alice', 'page-2'],
+    ]);
+  });
+
+  it('CreateAccessKey: returns the new key with its secret', async () => {
+    stub.handler = () =>
+      ok(
+        'CreateAccessKey',
+        '<AccessKey><UserName>alice</UserName><AccessKeyId>AKIANEWKEY0000000003</AccessKeyId><Status>Active</Status><SecretAccessKey>newSecret/abcdefghijklmnopqrstuvwxyz0123</SecretAccessKey><CreateDate>2024-06-01T00:00:00Z</CreateDate></AccessKey>',
+      );
+    const key = await client().createAccessKey(CREDS, 'alice');
+    expect(key).toEqual({
+      accessKeyId: 'AKIANEWKEY0000000003',
+      secretAccessKey: 'newSecret/abcdefghijklmnopqrstuvwxyz0123',
+      status: 'Active',
+      userName: 'alice',
+      createDate: new Date('2024-06-01T00:00:00Z'),
+    });
+    expect(stub.seen[0].params.get('UserName')).toBe('alice');
+  });
+
+  it('update/delete access key and UpdateLoginProfile send the right parameters', async () => {
+    stub.handler = (action) => okEmpty(action);
+    const c = client();
+    await c.updateAccessKey(CREDS, 'alice', 'AKIAOLDKEY0000000002', 'Inactive');
+    await c.deleteAccessKey(CREDS, 'alice', 'AKIAOLDKEY0000000002');
+    await c.updateLoginProfile(CREDS, 'bob', 'N3w-Pa55word!', false);
+    await c.changePassword(CREDS, 'old-Pa55!', 'N3w-Pa55word!');
+    expect(stub.actions()).toEqual(['UpdateAccessKey', 'DeleteAccessKey', 'UpdateLoginProfile', 'ChangePassword']);
+    expect(Object.fromEntries(stub.seen[0].params)).toMatchObject({ UserName: 'alice', AccessKeyId: 'AKIAOLDKEY0000000002', Status: 'Inactive' });
+    expect(Object.fromEntries(stub.seen[2].params)).toMatchObject({ UserName: 'bob', Password: 'N3w-Pa55word!', PasswordResetRequired: 'false' });
+    expect(Object.fromEntries(stub.seen[3].params)).toMatchObject({ OldPassword: 'old-Pa55!', NewPassword: 'N3w-Pa55word!' });
+  });
+
+  it('AccessDenied: surfaces at once as IAM_ACCESS_DENIED naming action, resource and AWS message', async () => {
+    const awsMessage =
+      'User: arn:aws:iam::123456789012:user/bob is not authorized to perform: iam:CreateAccessKey on resource: user alice';
+    stub.handler = () => fail(403, 'AccessDenied', awsMessage);
+    const e = await rejection(client().createAccessKey(CREDS, 'alice'));
+    expect(e.code).toBe(IamErrorCode.AccessDenied);
+    expect(e.awsCode).toBe('AccessDenied');
+    expect(e.action).toBe('iam:CreateAccessKey');
+    expect(e.message).toContain(`missing permission iam:CreateAccessKey on user/alice: ${awsMessage}`);
+    expect(stub.seen).toHaveLength(1);
+  });
+
+  it('LimitExceeded: IAM_KEY_LIMIT after one attempt (the SDK would treat it as throttling)', async () => {
+    stub.handler = () => fail(409, 'LimitExceeded', 'Cannot exceed quota for AccessKeysPerUser: 2');
+    const e = await rejection(client({ maxAttempts: 5 }).createAccessKey(CREDS, 'alice'));
+    expect(e.code).toBe(IamErrorCode.KeyLimit);
+    expect(e.retryable).toBe(false);
+    expect(e.message).toContain('Cannot exceed quota for AccessKeysPerUser: 2');
+    expect(stub.seen).toHaveLength(1);
+  });
+
+  it('Throttling then success: the SDK retries and the call succeeds', async () => {
+    stub.handler = (action, _p, n) => (n === 1 ? fail(400, 'Throttling', 'Rate exceeded') : callerIdentity);
+    const id = await client().getCallerIdentity(CREDS);
+    expect(id.account).toBe('123456789012');
+    expect(stub.actions()).toEqual(['GetCallerIdentity', 'GetCallerIdentity']);
+  });
+
+  it('Throttling that never ends: IAM_THROTTLED after maxAttempts, retryable', async () => {
+    stub.handler = () => fail(400, 'Throttling', 'Rate exceeded');
+    const e = await rejection(client({ maxAttempts: 2 }).listAccessKeys(CREDS, 'alice'));
+    expect(e.code).toBe(IamErrorCode.Throttled);
+    expect(e.retryable).toBe(true);
+    expect(e.message).toContain('after 2 attempts');
+    expect(stub.seen).toHaveLength(2);
+  });
+
+  it('InvalidClientTokenId from STS: IAM_INVALID_CREDENTIALS, one attempt', async () => {
+    stub.handler = () => fail(403, 'InvalidClientTokenId', 'The security token included in the request is invalid.', 'Sender', STS_NS);
+    const e = await rejection(client().getCallerIdentity(CREDS));
+    expect(e.code).toBe(IamErrorCode.InvalidCredentials);
+    expect(stub.seen).toHaveLength(1);
+  });
+
+  it('a 503 ServiceUnavailable is retried, then IAM_UNREACHABLE', async () => {
+    stub.handler = () => fail(503, 'ServiceUnavailable', 'Service is unavailable', 'Receiver');
+    const e = await rejection(client({ maxAttempts: 2 }).getUser(CREDS, 'alice'));
+    expect(e.code).toBe(IamErrorCode.Unreachable);
+    expect(e.retryable).toBe(true);
+    expect(stub.seen).toHaveLength(2);
+  });
+
+  it('never puts the caller secret or its full key id in an error, even if the endpoint echoes them', async () => {
+    stub.handler = () => fail(400, 'InvalidInput', `bad request from ${CREDS.accessKeyId} with ${CREDS.secretAccessKey} and N3w-Pa55word!`);
+    const e = await rejection(client().updateLoginProfile(CREDS, 'bob', 'N3w-Pa55word!'));
+    expect(e.code).toBe(IamErrorCode.Unexpected);
+    expect(e.message).toContain('InvalidInput');
+    expect(e.message).not.toContain(CREDS.secretAccessKey);
+    expect(e.message).not.toContain(CREDS.accessKeyId);
+    expect(e.message).not.toContain('N3w-Pa55word!');
+    expect(JSON.stringify(e)).not.toContain(CREDS.secretAccessKey);
+    expect(e.message).toContain('AKIA…MPLE');
+  });
+
+  it('getLoginProfile: the profile, or null on NoSuchEntity', async () => {
+    stub.handler = (_a, params) =>
+      params.get('UserName') === 'alice'
+        ? ok('GetLoginProfile', '<LoginProfile><UserName>alice</UserName><CreateDate>2023-01-02T03:04:05Z</CreateDate><PasswordResetRequired>false</PasswordResetRequired></LoginProfile>')
+        : fail(404, 'NoSuchEntity', 'Login Profile for User bob cannot be found.');
+    const c = client();
+    await expect(c.getLoginProfile(CREDS, 'alice')).resolves.toEqual({ userName: 'alice', createDate: new Date('2023-01-02T03:04:05Z') });
+    await expect(c.getLoginProfile(CREDS, 'bob')).resolves.toBeNull();
+  });
+
+  it('getAccountPasswordPolicy: parses the policy, null when none is set, AccessDenied still rejects', async () => {
+    const c = client();
+    stub.handler = () =>
+      ok(
+        'GetAccountPasswordPolicy',
+        '<PasswordPolicy><MinimumPasswordLength>14</MinimumPasswordLength><RequireSymbols>true</RequireSymbols><RequireNumbers>true</RequireNumbers><RequireUppercaseCharacters>false</RequireUppercaseCharacters><RequireLowercaseCharacters>true</RequireLowercaseCharacters><AllowUsersToChangePassword>true</AllowUsersToChangePassword><ExpirePasswords>false</ExpirePasswords><PasswordReusePrevention>5</PasswordReusePrevention></PasswordPolicy>',
+      );
+    await expect(c.getAccountPasswordPolicy(CREDS)).resolves.toEqual({
+      minimumPasswordLength: 14,
+      requireSymbols: true,
+      requireNumbers: true,
+      requireUppercaseCharacters: false,
+      requireLowercaseCharacters: true,
+      allowUsersToChangePassword: true,
+      passwordReusePrevention: 5,
+      maxPasswordAge: undefined,
+      hardExpiry: undefined,
+    });
+    stub.handler = () => fail(404, 'NoSuchEntity', 'The Password Policy with domain name 123456789012 cannot be found.');
+    await expect(c.getAccountPasswordPolicy(CREDS)).resolves.toBeNull();
+    stub.handler = () => fail(403, 'AccessDenied', 'not authorized to perform: iam:GetAccountPasswordPolicy');
+    expect((await rejection(c.getAccountPasswordPolicy(CREDS))).code).toBe(IamErrorCode.AccessDenied);
+  });
+
+  it('getUser: own user without a name, and a named user', async () => {
+    stub.handler = (_a, params) =>
+      ok(
+        'GetUser',
+        `<User><Path>/ci/</Path><UserName>${params.get('UserName') ?? 'self'}</UserName><UserId>AIDAEXAMPLEUSERID0001</UserId><Arn>arn:aws:iam::123456789012:user/ci/${params.get('UserName') ?? 'self'}</Arn><CreateDate>2022-01-01T00:00:00Z</CreateDate></User>`,
+      );
+    const c = client();
+    await expect(c.getUser(CREDS)).resolves.toMatchObject({ userName: 'self', userId: 'AIDAEXAMPLEUSERID0001' });
+    await expect(c.getUser(CREDS, 'alice')).resolves.toMatchObject({ userName: 'alice', arn: 'arn:aws:iam::123456789012:user/ci/alice' });
+    expect(stub.seen[0].params.has('UserName')).toBe(false);
+  });
+
+  it('simulatePrincipalPolicy: maps decisions across pages', async () => {
+    stub.handler = (_a, params) =>
+      params.get('Marker')
+        ? ok('SimulatePrincipalPolicy', '<EvaluationResults><member><EvalActionName>iam:DeleteAccessKey</EvalActionName><EvalResourceName>*</EvalResourceName><EvalDecision>explicitDeny</EvalDecision></member></EvaluationResults><IsTruncated>false</IsTruncated>')
+        : ok(
+            'SimulatePrincipalPolicy',
+            '<EvaluationResults><member><EvalActionName>iam:CreateAccessKey</EvalActionName><EvalResourceName>arn:aws:iam::123456789012:user/alice</EvalResourceName><EvalDecision>allowed</EvalDecision></member><member><EvalActionName>iam:ListAccessKeys</EvalActionName><EvalResourceName>arn:aws:iam::123456789012:user/alice</EvalResourceName><EvalDecision>implicitDeny</EvalDecision></member></EvaluationResults><IsTruncated>true</IsTruncated><Marker>m2</Marker>',
+          );
+    const res = await client().simulatePrincipalPolicy(
+      CREDS,
+      'arn:aws:iam::123456789012:user/bob',
+      ['iam:CreateAccessKey', 'iam:ListAccessKeys', 'iam:DeleteAccessKey'],
+      ['arn:aws:iam::123456789012:user/alice'],
+    );
+    expect(res).toEqual([
+      { action: 'iam:CreateAccessKey', resource: 'arn:aws:iam::123456789012:user/alice', decision: 'allowed' },
+      { action: 'iam:ListAccessKeys', resource: 'arn:aws:iam::123456789012:user/alice', decision: 'implicitDeny' },
+      { action: 'iam:DeleteAccessKey', resource: '*', decision: 'explicitDeny' },
+    ]);
+    expect(stub.seen[0].params.get('ActionNames.member.2')).toBe('iam:ListAccessKeys');
+    expect(stub.seen[0].params.get('ResourceArns.member.1')).toBe('arn:aws:iam::123456789012:user/alice');
+  });
+
+  describe('endpoint settings', () => {
+    it('honours AWS_ENDPOINT_URL_IAM and AWS_ENDPOINT_URL_STS when no endpoint option is given', async () => {
+      process.env.AWS_ENDPOINT_URL_IAM = url;
+      process.env.AWS_ENDPOINT_URL_STS = url;
+      stub.handler = (action) => (action === 'GetCallerIdentity' ? callerIdentity : ok('ListAccessKeys', '<AccessKeyMetadata/><IsTruncated>false</IsTruncated>'));
+      const c = new AwsIamClient({ maxAttempts: 1 });
+      clients.push(c);
+      await c.getCallerIdentity(CREDS);
+      await c.listAccessKeys(CREDS, 'alice');
+      expect(stub.actions()).toEqual(['GetCallerIdentity', 'ListAccessKeys']);
+      expect(stub.seen[0].host).toBe(new URL(url).host);
+    });
+
+    it('honours the generic AWS_ENDPOINT_URL', async () => {
+      process.env.AWS_ENDPOINT_URL = url;
+      stub.handler = () => callerIdentity;
+      const c = new AwsIamClient({ maxAttempts: 1 });
+      clients.push(c);
+      await c.getCallerIdentity(CREDS);
+      expect(stub.actions()).toEqual(['GetCallerIdentity']);
+    });
+
+    it('explicit options override the environment', async () => {
+      process.env.AWS_ENDPOINT_URL_IAM = 'http://127.0.0.1:9';
+      process.env.AWS_ENDPOINT_URL_STS = 'http://127.0.0.1:9';
+      stub.handler = () => callerIdentity;
+      await client({ maxAttempts: 1 }).getCallerIdentity(CREDS);
+      expect(stub.actions()).toEqual(['GetCallerIdentity']);
+    });
+
+    it('region: option, then AWS_REGION, then us-east-1; the partition follows', async () => {
+      expect(new AwsIamClient().region).toBe('us-east-1');
+      process.env.AWS_REGION = 'cn-north-1';
+      const fromEnv = new AwsIamClient();
+      expect(fromEnv.region).toBe('cn-north-1');
+      expect(fromEnv.partition).toBe('aws-cn');
+      const explicit = new AwsIamClient({ region: 'us-gov-west-1' });
+      expect(explicit.partition).toBe('aws-us-gov');
+      stub.handler = () => callerIdentity;
+      await client({ region: 'eu-west-1' }).getCallerIdentity(CREDS);
+      expect(stub.seen[0].authorization).toContain('/eu-west-1/sts/');
+    });
+  });
+
+  describe('network failures', () => {
+    it('connection refused → IAM_UNREACHABLE', async () => {
+      const dead = new StubAws();
+      const deadUrl = await dead.start();
+      await dead.stop();
+      const e = await rejection(
+        new AwsIamClient({ iamEndpoint: deadUrl, stsEndpoint: deadUrl, maxAttempts: 1 }).getCallerIdentity(CREDS),
+      );
+      expect(e.code).toBe(IamErrorCode.Unreachable);
+      expect(e.retryable).toBe(true);
+      expect(e.message).toContain('ECONNREFUSED');
+    });
+
+    it('an endpoint that never answers → IAM_UNREACHABLE after requestTimeoutMs', async () => {
+      stub.handler = () => ({ body: '', hang: true });
+      const started = Date.now();
+      const e = await rejection(client({ maxAttempts: 1, requestTimeoutMs: 300 }).getCallerIdentity(CREDS));
+      expect(e.code).toBe(IamErrorCode.Unreachable);
+      expect(Date.now() - started).toBeLessThan(5000);
+    });
+  });
+
+  describe('client cache', () => {
+    it('one SDK client set per credentials; a rotated secret gets a new one; close() empties it', async () => {
+      stub.handler = () => callerIdentity;
+      const c = client();
+      await c.getCallerIdentity(CREDS);
+      await c.getCallerIdentity(CREDS);
+      expect(c.cachedClientCount).toBe(1);
+      await c.getCallerIdentity({ ...CREDS, secretAccessKey: 'rotated/secret/abcdefghijklmnopqrstuvwxy' });
+      expect(c.cachedClientCount).toBe(2);
+      await c.close();
+      expect(c.cachedClientCount).toBe(0);
+      await expect(c.getCallerIdentity(CREDS)).resolves.toMatchObject({ account: '123456789012' });
+    });
+
+    it('is bounded: the least recently used credentials are evicted', async () => {
+      stub.handler = () => callerIdentity;
+      const c = client({ maxCachedClients: 2 });
+      for (const n of [1, 2, 3, 1]) {
+        await c.getCallerIdentity({ accessKeyId: `AKIAEXAMPLE00000000${n}`, secretAccessKey: `secret-${n}` });
+      }
+      expect(c.cachedClientCount).toBe(2);
+    });
+  });
+});

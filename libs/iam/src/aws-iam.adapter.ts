@@ -1,0 +1,408 @@
+import { createHmac, randomBytes } from 'node:crypto';
+import {
+  ChangePasswordCommand,
+  CreateAccessKeyCommand,
+  DeleteAccessKeyCommand,
+  GetAccountPasswordPolicyCommand,
+  GetLoginProfileCommand,
+  GetUserCommand,
+  IAMClient,
+  ListAccessKeysCommand,
+  SimulatePrincipalPolicyCommand,
+  UpdateAccessKeyCommand,
+  UpdateLoginProfileCommand,
+} from '@aws-sdk/client-iam';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { StandardRetryStrategy } from '@smithy/core/retry';
+import type { RetryErrorInfo, RetryStrategyV2, StandardRetryToken } from '@smithy/types';
+import { IamErrorCode } from '@keyturn/contracts';
+import { partitionForRegion } from './arn.js';
+import { type IamErrorContext, toIamError } from './iam-error.mapper.js';
+import {
+  type AccessKeyMetadata,
+  type AccessKeyStatus,
+  type CallerIdentity,
+  type IamClient,
+  type IamCredentials,
+  IamError,
+  type IamUserInfo,
+  type NewAccessKey,
+  type Partition,
+  type PasswordPolicy,
+  type SimulatedDecision,
+} from './iam-client.port.js';
+
+export interface AwsIamClientOptions {
+  /** Defaults to AWS_REGION, then us-east-1. */
+  region?: string;
+  /** Attempts per call, first one included (SDK standard retry mode). Default 5. */
+  maxAttempts?: number;
+  /** Whole request/response budget per attempt. Default 15 s. */
+  requestTimeoutMs?: number;
+  /** TCP/TLS connect budget per attempt. Default 5 s. */
+  connectTimeoutMs?: number;
+  /** Overrides AWS_ENDPOINT_URL_IAM / AWS_ENDPOINT_URL; unset lets the SDK read them. */
+  iamEndpoint?: string;
+  /** Overrides AWS_ENDPOINT_URL_STS / AWS_ENDPOINT_URL; unset lets the SDK read them. */
+  stsEndpoint?: string;
+  /** SDK clients kept (one per credentials); the least recently used is destroyed beyond it. Default 256. */
+  maxCachedClients?: number;
+}
+
+/** The settings IAMClient and STSClient share; both accept exactly this shape. */
+interface SdkClientConfig {
+  region: string;
+  credentials: { accessKeyId: string; secretAccessKey: string };
+  maxAttempts: number;
+  retryStrategy: RetryStrategyV2;
+  requestHandler: Record<string, unknown>;
+  endpoint?: string;
+}
+
+interface ClientPair {
+  iam?: IAMClient;
+  sts?: STSClient;
+}
+
+const DEFAULTS = {
+  region: 'us-east-1',
+  maxAttempts: 5,
+  requestTimeoutMs: 15_000,
+  connectTimeoutMs: 5_000,
+  maxCachedClients: 256,
+};
+
+/** Guards against an endpoint that keeps answering IsTruncated with a marker forever. */
+const MAX_PAGES = 1000;
+
+/**
+ * The SDK's standard retry mode, except for IAM's LimitExceeded: the SDK files
+ * the name LimitExceededException under throttling (other services use it for
+ * rate limits), but for IAM it means "the user already has two access keys",
+ * which no amount of waiting fixes.
+ */
+class IamRetryStrategy implements RetryStrategyV2 {
+  readonly mode = 'standard';
+  private readonly inner: StandardRetryStrategy;
+
+  constructor(maxAttempts: number) {
+    this.inner = new StandardRetryStrategy(maxAttempts);
+  }
+
+  acquireInitialRetryToken(scope: string): Promise<StandardRetryToken> {
+    return this.inner.acquireInitialRetryToken(scope);
+  }
+
+  refreshRetryTokenForRetry(token: StandardRetryToken, info: RetryErrorInfo): Promise<StandardRetryToken> {
+    const e = info.error as { name?: string; Code?: string } | undefined;
+    const code = (e?.Code ?? e?.name ?? '').replace(/Exception$/, '');
+    if (code === 'LimitExceeded') return Promise.reject(new Error('not retryable'));
+    return this.inner.refreshRetryTokenForRetry(token, info);
+  }
+
+  recordSuccess(token: StandardRetryToken): void {
+    this.inner.recordSuccess(token);
+  }
+}
+
+/** {@link IamClient} over the AWS SDK v3; the only place in Keyturn that talks to AWS. */
+export class AwsIamClient implements IamClient {
+  readonly region: string;
+  readonly partition: Partition;
+  private readonly maxAttempts: number;
+  private readonly maxCachedClients: number;
+  private readonly requestHandler: Record<string, unknown>;
+  /** Insertion order is recency order: a hit is re-inserted at the end. */
+  private readonly clients = new Map<string, ClientPair>();
+  // Keyed by an HMAC of the secret rather than the secret, with a per-process key,
+  // so the cache holds nothing that can be turned back into a credential.
+  private readonly cacheKeySalt = randomBytes(32);
+
+  constructor(private readonly options: AwsIamClientOptions = {}) {
+    this.region = options.region || process.env.AWS_REGION || DEFAULTS.region;
+    this.partition = partitionForRegion(this.region);
+    this.maxAttempts = Math.max(1, options.maxAttempts ?? DEFAULTS.maxAttempts);
+    this.maxCachedClients = Math.max(1, options.maxCachedClients ?? DEFAULTS.maxCachedClients);
+    this.requestHandler = {
+      connectionTimeout: options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
+      requestTimeout: options.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs,
+      // Without it the SDK only warns on console when requestTimeout passes.
+      throwOnRequestTimeout: true,
+    };
+  }
+
+  /** Number of credentials with live SDK clients (for tests and metrics). */
+  get cachedClientCount(): number {
+    return this.clients.size;
+  }
+
+  async getCallerIdentity(creds: IamCredentials): Promise<CallerIdentity> {
+    const out = await this.call(creds, 'sts:GetCallerIdentity', {}, () =>
+      this.sts(creds).send(new GetCallerIdentityCommand({})),
+    );
+    return {
+      account: required(out.Account, 'Account', 'sts:GetCallerIdentity'),
+      arn: required(out.Arn, 'Arn', 'sts:GetCallerIdentity'),
+      userId: required(out.UserId, 'UserId', 'sts:GetCallerIdentity'),
+    };
+  }
+
+  async getUser(creds: IamCredentials, userName?: string): Promise<IamUserInfo> {
+    const action = 'iam:GetUser';
+    const out = await this.call(creds, action, { resource: userResource(userName) }, () =>
+      this.iam(creds).send(new GetUserCommand(userName ? { UserName: userName } : {})),
+    );
+    const user = out.User;
+    return {
+      userName: required(user?.UserName, 'User.UserName', action),
+      userId: required(user?.UserId, 'User.UserId', action),
+      arn: required(user?.Arn, 'User.Arn', action),
+      createDate: user?.CreateDate,
+    };
+  }
+
+  async listAccessKeys(creds: IamCredentials, userName: string): Promise<AccessKeyMetadata[]> {
+    const action = 'iam:ListAccessKeys';
+    const keys: AccessKeyMetadata[] = [];
+    let marker: string | undefined;
+    for (let page = 0; page < MAX_PAGES; page++) {
+      const out = await this.call(creds, action, { resource: userResource(userName) }, () =>
+        this.iam(creds).send(new ListAccessKeysCommand({ UserName: userName, Marker: marker })),
+      );
+      for (const k of out.AccessKeyMetadata ?? []) {
+        keys.push({
+          accessKeyId: required(k.AccessKeyId, 'AccessKeyId', action),
+          status: toStatus(k.Status),
+          createDate: k.CreateDate,
+          userName: k.UserName ?? userName,
+        });
+      }
+      if (!out.IsTruncated || !out.Marker || out.Marker === marker) return keys;
+      marker = out.Marker;
+    }
+    return keys;
+  }
+
+  async createAccessKey(creds: IamCredentials, userName: string): Promise<NewAccessKey> {
+    const action = 'iam:CreateAccessKey';
+    const out = await this.call(creds, action, { resource: userResource(userName) }, () =>
+      this.iam(creds).send(new CreateAccessKeyCommand({ UserName: userName })),
+    );
+    const key = out.AccessKey;
+    return {
+      accessKeyId: required(key?.AccessKeyId, 'AccessKey.AccessKeyId', action),
+      secretAccessKey: required(key?.SecretAccessKey, 'AccessKey.SecretAccessKey', action),
+      status: toStatus(key?.Status),
+      createDate: key?.CreateDate,
+      userName: key?.UserName ?? userName,
+    };
+  }
+
+  async updateAccessKey(
+    creds: IamCredentials,
+    userName: string,
+    accessKeyId: string,
+    status: AccessKeyStatus,
+  ): Promise<void> {
+    await this.call(creds, 'iam:UpdateAccessKey', { resource: userResource(userName), accessKeyIds: [accessKeyId] }, () =>
+      this.iam(creds).send(new UpdateAccessKeyCommand({ UserName: userName, AccessKeyId: accessKeyId, Status: status })),
+    );
+  }
+
+  async deleteAccessKey(creds: IamCredentials, userName: string, accessKeyId: string): Promise<void> {
+    await this.call(creds, 'iam:DeleteAccessKey', { resource: userResource(userName), accessKeyIds: [accessKeyId] }, () =>
+      this.iam(creds).send(new DeleteAccessKeyCommand({ UserName: userName, AccessKeyId: accessKeyId })),
+    );
+  }
+
+  async changePassword(creds: IamCredentials, oldPassword: string, newPassword: string): Promise<void> {
+    await this.call(creds, 'iam:ChangePassword', { secrets: [oldPassword, newPassword] }, () =>
+      this.iam(creds).send(new ChangePasswordCommand({ OldPassword: oldPassword, NewPassword: newPassword })),
+    );
+  }
+
+  async updateLoginProfile(
+    creds: IamCredentials,
+    userName: string,
+    password: string,
+    passwordResetRequired?: boolean,
+  ): Promise<void> {
+    await this.call(creds, 'iam:UpdateLoginProfile', { resource: userResource(userName), secrets: [password] }, () =>
+      this.iam(creds).send(
+        new UpdateLoginProfileCommand({
+          UserName: userName,
+          Password: password,
+          PasswordResetRequired: passwordResetRequired,
+        }),
+      ),
+    );
+  }
+
+  async getLoginProfile(
+    creds: IamCredentials,
+    userName: string,
+  ): Promise<{ userName: string; createDate?: Date } | null> {
+    try {
+      const out = await this.call(creds, 'iam:GetLoginProfile', { resource: userResource(userName) }, () =>
+        this.iam(creds).send(new GetLoginProfileCommand({ UserName: userName })),
+      );
+      return { userName: out.LoginProfile?.UserName ?? userName, createDate: out.LoginProfile?.CreateDate };
+    } catch (e) {
+      if (e instanceof IamError && e.code === IamErrorCode.NoSuchEntity) return null;
+      throw e;
+    }
+  }
+
+  async getAccountPasswordPolicy(creds: IamCredentials): Promise<PasswordPolicy | null> {
+    let out;
+    try {
+      out = await this.call(creds, 'iam:GetAccountPasswordPolicy', {}, () =>
+        this.iam(creds).send(new GetAccountPasswordPolicyCommand({})),
+      );
+    } catch (e) {
+      // AWS answers NoSuchEntity when no policy was ever set: its default policy applies.
+      if (e instanceof IamError && e.code === IamErrorCode.NoSuchEntity) return null;
+      throw e;
+    }
+    const p = out.PasswordPolicy;
+    if (!p) return null;
+    return {
+      // 6 is what AWS applies when a policy is set without a length.
+      minimumPasswordLength: p.MinimumPasswordLength ?? 6,
+      requireSymbols: p.RequireSymbols ?? false,
+      requireNumbers: p.RequireNumbers ?? false,
+      requireUppercaseCharacters: p.RequireUppercaseCharacters ?? false,
+      requireLowercaseCharacters: p.RequireLowercaseCharacters ?? false,
+      allowUsersToChangePassword: p.AllowUsersToChangePassword ?? false,
+      passwordReusePrevention: p.PasswordReusePrevention,
+      maxPasswordAge: p.MaxPasswordAge,
+      hardExpiry: p.HardExpiry,
+    };
+  }
+
+  async simulatePrincipalPolicy(
+    creds: IamCredentials,
+    policySourceArn: string,
+    actions: string[],
+    resourceArns?: string[],
+  ): Promise<SimulatedDecision[]> {
+    const action = 'iam:SimulatePrincipalPolicy';
+    const decisions: SimulatedDecision[] = [];
+    let marker: string | undefined;
+    for (let page = 0; page < MAX_PAGES; page++) {
+      const out = await this.call(creds, action, { resource: policySourceArn }, () =>
+        this.iam(creds).send(
+          new SimulatePrincipalPolicyCommand({
+            PolicySourceArn: policySourceArn,
+            ActionNames: actions,
+            ResourceArns: resourceArns?.length ? resourceArns : undefined,
+            Marker: marker,
+          }),
+        ),
+      );
+      for (const r of out.EvaluationResults ?? []) {
+        decisions.push({
+          action: required(r.EvalActionName, 'EvalActionName', action),
+          resource: r.EvalResourceName ?? '*',
+          decision: toDecision(r.EvalDecision),
+        });
+      }
+      if (!out.IsTruncated || !out.Marker || out.Marker === marker) return decisions;
+      marker = out.Marker;
+    }
+    return decisions;
+  }
+
+  /** Destroys every cached SDK client (closing their sockets). The adapter stays usable. */
+  async close(): Promise<void> {
+    for (const pair of this.clients.values()) destroyPair(pair);
+    this.clients.clear();
+  }
+
+  private async call<T>(
+    creds: IamCredentials,
+    action: string,
+    context: IamErrorContext,
+    send: () => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await send();
+    } catch (e) {
+      throw toIamError(e, action, {
+        ...context,
+        secrets: [creds.secretAccessKey, ...(context.secrets ?? [])],
+        accessKeyIds: [creds.accessKeyId, ...(context.accessKeyIds ?? [])],
+      });
+    }
+  }
+
+  private iam(creds: IamCredentials): IAMClient {
+    const pair = this.pairFor(creds);
+    pair.iam ??= new IAMClient(this.sdkConfig(creds, this.options.iamEndpoint));
+    return pair.iam;
+  }
+
+  private sts(creds: IamCredentials): STSClient {
+    const pair = this.pairFor(creds);
+    pair.sts ??= new STSClient(this.sdkConfig(creds, this.options.stsEndpoint));
+    return pair.sts;
+  }
+
+  private sdkConfig(creds: IamCredentials, endpoint: string | undefined): SdkClientConfig {
+    return {
+      region: this.region,
+      credentials: { accessKeyId: creds.accessKeyId, secretAccessKey: creds.secretAccessKey },
+      maxAttempts: this.maxAttempts,
+      retryStrategy: new IamRetryStrategy(this.maxAttempts),
+      requestHandler: this.requestHandler,
+      // Leaving endpoint unset is what lets the SDK apply AWS_ENDPOINT_URL_IAM / _STS / AWS_ENDPOINT_URL.
+      ...(endpoint ? { endpoint } : {}),
+    };
+  }
+
+  private pairFor(creds: IamCredentials): ClientPair {
+    const key = `${creds.accessKeyId}:${createHmac('sha256', this.cacheKeySalt).update(creds.secretAccessKey).digest('hex')}`;
+    let pair = this.clients.get(key);
+    if (pair) {
+      this.clients.delete(key);
+    } else {
+      pair = {};
+    }
+    this.clients.set(key, pair);
+    while (this.clients.size > this.maxCachedClients) {
+      const [oldestKey, oldest] = this.clients.entries().next().value as [string, ClientPair];
+      this.clients.delete(oldestKey);
+      destroyPair(oldest);
+    }
+    return pair;
+  }
+}
+
+function destroyPair(pair: ClientPair): void {
+  pair.iam?.destroy();
+  pair.sts?.destroy();
+}
+
+function userResource(userName: string | undefined): string | undefined {
+  return userName ? `user/${userName}` : undefined;
+}
+
+function required<T>(value: T | undefined | null, field: string, action: string): T {
+  if (value === undefined || value === null || value === '') {
+    throw new IamError(
+      IamErrorCode.Unexpected,
+      `${action} answered without ${field}; the endpoint may not be a compatible IAM/STS implementation`,
+      undefined,
+      action,
+    );
+  }
+  return value;
+}
+
+function toStatus(status: string | undefined): AccessKeyStatus {
+  return status === 'Active' ? 'Active' : 'Inactive';
+}
+
+function toDecision(decision: string | undefined): SimulatedDecision['decision'] {
+  return decision === 'allowed' || decision === 'explicitDeny' ? decision : 'implicitDeny';
+}

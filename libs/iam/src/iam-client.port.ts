@@ -1,0 +1,115 @@
+import { IamErrorCode } from '@keyturn/contracts';
+
+/**
+ * The credentials a call is made with. Never logged, never put in an error.
+ * `accessKeyId`/`secretAccessKey` are key material.
+ */
+export interface IamCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+export type Partition = 'aws' | 'aws-cn' | 'aws-us-gov';
+
+export interface CallerIdentity {
+  account: string;
+  arn: string;
+  userId: string;
+}
+
+export interface IamUserInfo {
+  userName: string;
+  userId: string;
+  arn: string;
+  createDate?: Date;
+}
+
+export type AccessKeyStatus = 'Active' | 'Inactive';
+
+export interface AccessKeyMetadata {
+  accessKeyId: string;
+  status: AccessKeyStatus;
+  createDate?: Date;
+  userName: string;
+}
+
+export interface NewAccessKey {
+  accessKeyId: string;
+  secretAccessKey: string;
+  status: AccessKeyStatus;
+  createDate?: Date;
+  userName: string;
+}
+
+export interface PasswordPolicy {
+  minimumPasswordLength: number;
+  requireSymbols: boolean;
+  requireNumbers: boolean;
+  requireUppercaseCharacters: boolean;
+  requireLowercaseCharacters: boolean;
+  allowUsersToChangePassword: boolean;
+  passwordReusePrevention?: number;
+  maxPasswordAge?: number;
+  hardExpiry?: boolean;
+}
+
+export interface SimulatedDecision {
+  action: string;
+  resource: string;
+  decision: 'allowed' | 'explicitDeny' | 'implicitDeny';
+}
+
+/**
+ * The only way Keyturn talks to AWS IAM and STS. Every method rejects with an
+ * {@link IamError}, never with a raw SDK error.
+ */
+export interface IamClient {
+  /** STS GetCallerIdentity: needs no IAM permission; proves a key works. */
+  getCallerIdentity(creds: IamCredentials): Promise<CallerIdentity>;
+  /** GetUser; without userName, the caller's own user. */
+  getUser(creds: IamCredentials, userName?: string): Promise<IamUserInfo>;
+  listAccessKeys(creds: IamCredentials, userName: string): Promise<AccessKeyMetadata[]>;
+  createAccessKey(creds: IamCredentials, userName: string): Promise<NewAccessKey>;
+  updateAccessKey(creds: IamCredentials, userName: string, accessKeyId: string, status: AccessKeyStatus): Promise<void>;
+  deleteAccessKey(creds: IamCredentials, userName: string, accessKeyId: string): Promise<void>;
+  /** iam:ChangePassword: the caller changes its own console password. */
+  changePassword(creds: IamCredentials, oldPassword: string, newPassword: string): Promise<void>;
+  /** iam:UpdateLoginProfile: set another user's console password. */
+  updateLoginProfile(
+    creds: IamCredentials,
+    userName: string,
+    password: string,
+    passwordResetRequired?: boolean,
+  ): Promise<void>;
+  /** Resolves null when the user has no login profile. */
+  getLoginProfile(creds: IamCredentials, userName: string): Promise<{ userName: string; createDate?: Date } | null>;
+  /** Resolves null when the account has no password policy (AWS's default applies). */
+  getAccountPasswordPolicy(creds: IamCredentials): Promise<PasswordPolicy | null>;
+  simulatePrincipalPolicy(
+    creds: IamCredentials,
+    policySourceArn: string,
+    actions: string[],
+    resourceArns?: string[],
+  ): Promise<SimulatedDecision[]>;
+}
+
+export const IAM_CLIENT = Symbol('IAM_CLIENT');
+
+/**
+ * A failure of an IAM or STS call, already mapped to Keyturn's codes. The
+ * message is safe to show a person and to log: it never carries key material.
+ */
+export class IamError extends Error {
+  constructor(
+    readonly code: IamErrorCode,
+    message: string,
+    /** The AWS error code (e.g. "AccessDenied", "LimitExceeded"), when AWS answered. */
+    readonly awsCode?: string,
+    /** The IAM action that failed, e.g. "iam:CreateAccessKey". */
+    readonly action?: string,
+    readonly retryable = false,
+  ) {
+    super(message);
+    this.name = 'IamError';
+  }
+}
