@@ -11,7 +11,16 @@ import { AppModule } from './app.module.js';
 import { validationPipe } from './common/pipes.js';
 
 /** Builds the API (used by main.ts and by e2e tests, which listen on port 0). */
-export async function createApi(config: KeyturnConfig): Promise<NestFastifyApplication> {
+export interface CreateApiOptions {
+  /**
+   * Serve OpenAPI at /docs. In-process e2e tests turn it off: @fastify/static
+   * require()s an ES module, which Jest on Node 20 cannot load. The spawned
+   * API in the e2e suite serves and checks /docs.
+   */
+  docs?: boolean;
+}
+
+export async function createApi(config: KeyturnConfig, opts: CreateApiOptions = {}): Promise<NestFastifyApplication> {
   const log = createLogger({ level: config.logLevel, app: 'secrets-api' });
   await prepareDatabase({ ...config.database, url: config.database.url, log: (m) => log.info(m) });
 
@@ -29,13 +38,7 @@ export async function createApi(config: KeyturnConfig): Promise<NestFastifyAppli
   app.useGlobalPipes(validationPipe);
   app.enableShutdownHooks();
 
-  const doc = new DocumentBuilder()
-    .setTitle('Keyturn')
-    .setDescription('Credential vault and rotation server for AWS IAM access keys and console passwords')
-    .setVersion('1')
-    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'an API key, kt_…' })
-    .build();
-  SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, doc), { jsonDocumentUrl: 'docs/openapi.json' });
+  if (opts.docs !== false) setupDocs(app);
 
   if (config.http.bootstrapAdminToken) {
     const outcome = await app.get(ApiKeysService).bootstrapAdmin(config.http.bootstrapAdminToken);
@@ -48,4 +51,14 @@ export async function createApi(config: KeyturnConfig): Promise<NestFastifyAppli
     );
   }
   return app;
+}
+
+function setupDocs(app: NestFastifyApplication): void {
+  const doc = new DocumentBuilder()
+    .setTitle('Keyturn')
+    .setDescription('Credential vault and rotation server for AWS IAM access keys and console passwords')
+    .setVersion('1')
+    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'an API key, kt_…' })
+    .build();
+  SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, doc), { jsonDocumentUrl: 'docs/openapi.json' });
 }
