@@ -2,13 +2,16 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { ConfigModule, type KeyturnConfig } from '@keyturn/config';
 import { StoreModule } from '@keyturn/store';
 import { RedisModule } from '@keyturn/queue';
+import { RotationWorkerModule as RotationLibModule } from '@keyturn/rotation';
+import { RotationProcessor } from './rotation.processor.js';
 
 @Module({})
 export class RotationWorkerModule {
   static forRoot(config: KeyturnConfig): DynamicModule {
     return {
       module: RotationWorkerModule,
-      imports: [ConfigModule.forRoot(config), StoreModule.forRoot(config.database.url), RedisModule.forRoot()],
+      imports: [ConfigModule.forRoot(config), StoreModule.forRoot(config.database.url), RedisModule.forRoot(), RotationLibModule.forRoot(config)],
+      providers: [RotationProcessor],
     };
   }
 }

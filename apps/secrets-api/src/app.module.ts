@@ -5,6 +5,8 @@ import { StoreModule } from '@keyturn/store';
 import { RedisModule } from '@keyturn/queue';
 import { VaultModule } from '@keyturn/vault';
 import { AuthModule } from '@keyturn/auth';
+import { RotationsApiModule } from '@keyturn/rotation';
+import { RotationsController } from './rotations/rotations.controller.js';
 import { SecretsController } from './secrets/secrets.controller.js';
 import { ApiKeysController, AuditController, SettingsController } from './admin/admin.controller.js';
 import { HealthController } from './health/health.controller.js';
@@ -17,8 +19,8 @@ export class AppModule {
   static forRoot(config: KeyturnConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), StoreModule.forRoot(config.database.url), RedisModule.forRoot(), VaultModule, AuthModule],
-      controllers: [SecretsController, SettingsController, ApiKeysController, AuditController, HealthController],
+      imports: [ConfigModule.forRoot(config), StoreModule.forRoot(config.database.url), RedisModule.forRoot(), VaultModule, AuthModule, RotationsApiModule],
+      controllers: [SecretsController, RotationsController, SettingsController, ApiKeysController, AuditController, HealthController],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_INTERCEPTOR, useClass: AuditInterceptor },

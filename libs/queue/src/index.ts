@@ -1,2 +1,3 @@
 export * from './redis.js';
 export * from './queue.module.js';
+export * from './job-producer.js';

@@ -2,6 +2,7 @@ import { Global, Inject, Injectable, Module, type DynamicModule, type OnApplicat
 import type { Redis } from 'ioredis';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
 import { REDIS, createRedis } from './redis.js';
+import { JobProducer } from './job-producer.js';
 
 @Injectable()
 class RedisCloser implements OnApplicationShutdown {
@@ -25,8 +26,9 @@ export class RedisModule {
           useFactory: (c: KeyturnConfig) => createRedis(c.redis.url, { maxRetriesPerRequest: 2 }),
         },
         RedisCloser,
+        JobProducer,
       ],
-      exports: [REDIS],
+      exports: [REDIS, JobProducer],
     };
   }
 }

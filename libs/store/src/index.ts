@@ -3,6 +3,7 @@ export * from './entities/secret-version.entity.js';
 export * from './entities/setting.entity.js';
 export * from './entities/api-key.entity.js';
 export * from './entities/audit-event.entity.js';
+export * from './entities/rotation.entity.js';
 export { dataSourceOptions, ENTITIES, MIGRATIONS } from './data-source.js';
 export * from './database.js';
 export * from './uuid.js';

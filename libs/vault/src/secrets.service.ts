@@ -218,6 +218,11 @@ export class SecretsService {
   async remove(actor: Actor, id: string, force: boolean): Promise<{ detached: string[] }> {
     await this.load(actor, id);
     return this.ds.transaction(async (m) => {
+      // A change in flight may hold a pending key in AWS that only this secret knows about.
+      const [{ n }] = await m.query(`SELECT count(*)::int AS n FROM rotations WHERE secret_id = $1 AND status IN ('queued', 'running')`, [id]);
+      if (n > 0) {
+        throw new KeyturnError('ROTATION_IN_PROGRESS', `secret ${id} has a change queued or running; delete it once that change has finished`, 409);
+      }
       const dependents = await m.find(SecretEntity, { where: { privilegedSecretId: id }, select: { id: true, name: true } });
       if (dependents.length && !force) {
         throw new KeyturnError(

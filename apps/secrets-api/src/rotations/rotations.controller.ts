@@ -1,0 +1,51 @@
+import { Controller, Get, Headers, HttpCode, Param, Post, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { KeyturnError, type Actor } from '@keyturn/contracts';
+import { RotationsService } from '@keyturn/rotation';
+import { Audited, CurrentActor, RequireRole } from '../common/auth.decorators.js';
+import { UuidParam } from '../common/pipes.js';
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;
+
+@ApiTags('rotations')
+@ApiBearerAuth()
+@Controller('v1')
+export class RotationsController {
+  constructor(private readonly rotations: RotationsService) {}
+
+  @Post('secrets/:id/rotations')
+  @HttpCode(202)
+  @RequireRole('operator')
+  @Audited({ action: 'rotation.request', targetType: 'secret', secretFrom: 'param' })
+  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'a retry with the same key returns the same rotation' })
+  @ApiOperation({ summary: 'Change the secret now (202: the change runs in a worker)' })
+  async request(
+    @CurrentActor() actor: Actor,
+    @Param('id', UuidParam) id: string,
+    @Headers('idempotency-key') idempotencyKey: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
+    if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
+      throw new KeyturnError('INVALID_IDEMPOTENCY_KEY', 'Idempotency-Key must be 1-128 visible ASCII characters', 400);
+    }
+    const { rotation, created } = await this.rotations.request(actor, id, { idempotencyKey });
+    void reply.header('Location', `/v1/rotations/${rotation.id}`);
+    if (!created) void reply.header('Idempotent-Replayed', 'true');
+    return rotation;
+  }
+
+  @Get('secrets/:id/rotations')
+  @RequireRole('viewer')
+  @ApiOperation({ summary: 'The secret’s rotations, newest first' })
+  list(@CurrentActor() actor: Actor, @Param('id', UuidParam) id: string) {
+    return this.rotations.list(actor, id);
+  }
+
+  @Get('rotations/:id')
+  @RequireRole('viewer')
+  @ApiOperation({ summary: 'A rotation: status, step, error code and message, warnings' })
+  get(@CurrentActor() actor: Actor, @Param('id', UuidParam) id: string) {
+    return this.rotations.get(actor, id);
+  }
+}

@@ -1,0 +1,68 @@
+import { Logger } from '@nestjs/common';
+import type { DataSource } from 'typeorm';
+import { RotationEntity, SecretEntity, SecretVersionEntity, type RotationWarning } from '@keyturn/store';
+import { RotationError } from './rotation-error.js';
+
+const logger = new Logger('Rotation');
+
+/** Records a rotation's progress on its row: the step it reached, and warnings. */
+export async function journal(ds: DataSource, rot: RotationEntity, changes: Partial<RotationEntity>): Promise<void> {
+  Object.assign(rot, changes);
+  await ds.manager.update(RotationEntity, { id: rot.id }, changes as never);
+}
+
+export async function warn(ds: DataSource, rot: RotationEntity, code: string, message: string, now = Date.now()): Promise<void> {
+  const w: RotationWarning = { at: new Date(now).toISOString(), code, message };
+  rot.warnings = [...(rot.warnings ?? []), w];
+  await ds.manager
+    .createQueryBuilder()
+    .update(RotationEntity)
+    .set({ warnings: () => `warnings || :w::jsonb` })
+    .setParameter('w', JSON.stringify([w]))
+    .where('id = :id', { id: rot.id })
+    .execute();
+  logger.warn({ rotationId: rot.id, code, message }, 'rotation warning');
+}
+
+/**
+ * Promote, in one transaction: pending → current, current → previous,
+ * previous → retired, and the rotation moves to `next`. A crash leaves either
+ * all of it or none of it.
+ */
+export async function promotePending(ds: DataSource, rot: RotationEntity, next: RotationEntity['step']): Promise<void> {
+  await ds.transaction(async (m) => {
+    await m.findOne(SecretEntity, { where: { id: rot.secretId }, lock: { mode: 'pessimistic_write' } });
+    const pending = await m.findOneBy(SecretVersionEntity, { secretId: rot.secretId, state: 'pending' });
+    if (!pending) throw new RotationError('NOTHING_TO_PROMOTE', `rotation ${rot.id} has no pending value to promote`);
+    await m.update(SecretVersionEntity, { secretId: rot.secretId, state: 'previous' }, { state: 'retired' });
+    await m.update(SecretVersionEntity, { secretId: rot.secretId, state: 'current' }, { state: 'previous' });
+    await m.update(SecretVersionEntity, { id: pending.id }, { state: 'current' });
+    await m.update(SecretEntity, { id: rot.secretId }, { lastRotatedAt: () => 'now()' });
+    await m.update(RotationEntity, { id: rot.id }, { step: next });
+  });
+  rot.step = next;
+}
+
+/** Stores `fields` as the secret's pending version and records it on the rotation, in one transaction. */
+export async function storePending(
+  ds: DataSource,
+  rot: RotationEntity,
+  fields: Record<string, string>,
+  insertVersion: (m: import('typeorm').EntityManager, secretId: string, version: number, state: 'pending', f: Record<string, string>) => Promise<unknown>,
+  next: RotationEntity['step'],
+): Promise<number> {
+  let version = 0;
+  await ds.transaction(async (m) => {
+    const s = await m.findOne(SecretEntity, { where: { id: rot.secretId }, lock: { mode: 'pessimistic_write' } });
+    if (!s) throw new RotationError('SECRET_NOT_FOUND', `secret ${rot.secretId} was deleted during the change`);
+    version = s.versionCounter + 1;
+    // An abandoned pending value (never applied, or applied and superseded) becomes history.
+    await m.update(SecretVersionEntity, { secretId: s.id, state: 'pending' }, { state: 'discarded' });
+    await m.update(SecretEntity, { id: s.id }, { versionCounter: version });
+    await insertVersion(m, s.id, version, 'pending', fields);
+    await m.update(RotationEntity, { id: rot.id }, { pendingVersion: version, step: next });
+  });
+  rot.pendingVersion = version;
+  rot.step = next;
+  return version;
+}

@@ -1,0 +1,323 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { IamErrorCode } from '@keyturn/contracts';
+import {
+  IAM_CLIENT,
+  IamError,
+  maskAccessKeyId,
+  userNameFromArn,
+  type AccessKeyMetadata,
+  type IamClient,
+  type IamCredentials,
+} from '@keyturn/iam';
+import { RotationEntity, SecretEntity, SecretVersionEntity } from '@keyturn/store';
+import { SecretsService, SettingsService, effectiveSettings } from '@keyturn/vault';
+import { RotationError } from './rotation-error.js';
+import { journal, promotePending, storePending, warn } from './journal.js';
+import { CLOCK, FAULTS, ROTATION_OPTIONS, type Clock, type Faults, type RotationOptions } from './rotation.tokens.js';
+import { credsOf, loadSecretState, type OpenVersion, type SecretState } from './secret-state.js';
+import { resolveExecutor, type Executor } from './executor.js';
+
+/** AWS reports CreateDate to the second; allow for that and for clock skew when spotting orphans. */
+const ORPHAN_SKEW_MS = 2_000;
+
+export type KeyClass = 'current' | 'previous' | 'pending' | 'orphan' | 'unmanaged';
+
+/**
+ * Sorts the user's keys as DESIGN.md §3 "make room" describes. An orphan is a
+ * key AWS created after this rotation recorded "about to create" and that no
+ * stored version holds: the attempt died between AWS answering and the commit.
+ */
+export function classifyKeys(
+  keys: AccessKeyMetadata[],
+  known: { current?: string; previous?: string; pending?: string },
+  aboutToCreateAt: Date | null,
+): { key: AccessKeyMetadata; kind: KeyClass }[] {
+  return keys.map((key) => {
+    if (key.accessKeyId === known.current) return { key, kind: 'current' as const };
+    if (key.accessKeyId === known.previous) return { key, kind: 'previous' as const };
+    if (key.accessKeyId === known.pending) return { key, kind: 'pending' as const };
+    if (aboutToCreateAt && key.createDate && key.createDate.getTime() >= aboutToCreateAt.getTime() - ORPHAN_SKEW_MS) {
+      return { key, kind: 'orphan' as const };
+    }
+    return { key, kind: 'unmanaged' as const };
+  });
+}
+
+/**
+ * The access-key rotation protocol of DESIGN.md §3. Every step is idempotent and
+ * recorded on the rotation row, so a retried or re-delivered job resumes where
+ * the last attempt stopped.
+ */
+@Injectable()
+export class KeyRotationUseCase {
+  private readonly logger = new Logger('KeyRotation');
+
+  constructor(
+    @InjectDataSource() private readonly ds: DataSource,
+    @Inject(IAM_CLIENT) private readonly iam: IamClient,
+    private readonly secrets: SecretsService,
+    private readonly settings: SettingsService,
+    @Inject(ROTATION_OPTIONS) private readonly opts: RotationOptions,
+    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(FAULTS) private readonly faults: Faults,
+  ) {}
+
+  async run(rotationId: string): Promise<void> {
+    const rot = await this.ds.manager.findOneByOrFail(RotationEntity, { id: rotationId });
+    let state = await this.state(rot.secretId);
+
+    if (rot.step === 'retire' || rot.step === 'done') {
+      return this.retire(rot, state);
+    }
+    if (rot.step === 'promote') {
+      // A crash inside promote rolled it back entirely; a crash after it left step = retire.
+      state = await this.promote(rot);
+      return this.retire(rot, state);
+    }
+
+    const exec = await this.prepare(rot, state);
+    if (!state.pending) {
+      await this.makeRoom(rot, state, exec);
+      state = await this.create(rot, state, exec);
+    } else {
+      // A stored pending key (this attempt's or an interrupted one's) is resumed, never re-created.
+      await this.journal(rot, { step: 'verify', pendingVersion: state.pending.row.version });
+    }
+    await this.verify(rot, state, exec);
+    state = await this.promote(rot);
+    await this.retire(rot, state);
+  }
+
+  private async state(secretId: string): Promise<SecretState> {
+    const s = await loadSecretState(this.ds.manager, this.secrets, secretId);
+    if (!s) throw new RotationError('SECRET_NOT_FOUND', `secret ${secretId} was deleted`);
+    return s;
+  }
+
+  /** Step 1: the executor and mode, and the check that the IAM user is still the one we first rotated. */
+  private async prepare(rot: RotationEntity, state: SecretState): Promise<Executor> {
+    await this.journal(rot, { step: 'prepare' });
+    this.faults.point('prepare');
+    const { secret } = state;
+    if (!state.current) {
+      throw new RotationError('SECRET_HAS_NO_VALUE', `secret ${secret.id} has no current key to rotate`);
+    }
+    const exec = await resolveExecutor(this.ds.manager, this.secrets, secret, credsOf(state.current));
+    await this.journal(rot, { mode: exec.mode, executorSecretId: exec.secretId });
+
+    let userId: string | undefined;
+    try {
+      const id = await this.iam.getCallerIdentity(credsOf(state.current));
+      if (userNameFromArn(id.arn) !== secret.username || id.account !== secret.accountId) {
+        throw new RotationError(
+          'KEY_BELONGS_TO_OTHER_USER',
+          `the stored key belongs to ${id.arn}, not to IAM user ${secret.username} in account ${secret.accountId}; store the right key or fix the secret's username/accountId`,
+        );
+      }
+      userId = id.userId;
+    } catch (e) {
+      if (!(e instanceof IamError) || e.code !== IamErrorCode.InvalidCredentials) throw e;
+      if (exec.mode === 'basic' && !exec.secretId) {
+        throw new RotationError(
+          'CURRENT_KEY_INVALID',
+          `AWS rejects the stored key of ${secret.username}, and a key secret without a privileged account rotates itself with that key. ` +
+            'Associate a privileged account (privilegedSecretId) that may manage this user, or store a working key, then rotate again.',
+        );
+      }
+      await this.warn(rot, 'CURRENT_KEY_INVALID', `AWS rejects the stored key of ${secret.username}; rotating through the executor`);
+    }
+    if (!userId && exec.mode === 'privileged') {
+      try {
+        userId = (await this.iam.getUser(exec.creds, secret.username)).userId;
+      } catch (e) {
+        if (e instanceof IamError && e.code === IamErrorCode.AccessDenied) {
+          await this.warn(rot, 'USER_ID_UNCHECKED', `could not confirm the identity of ${secret.username} (iam:GetUser denied, and the stored key does not work)`);
+        } else throw e;
+      }
+    }
+    if (userId) {
+      if (secret.iamUserId && secret.iamUserId !== userId) {
+        throw new RotationError(
+          'USER_RECREATED',
+          `IAM user ${secret.username} has UserId ${userId}, but this secret was first rotated for UserId ${secret.iamUserId}: ` +
+            'the user was deleted and re-created. Keyturn does not rotate a different user under the same name; create a new secret for it.',
+        );
+      }
+      if (!secret.iamUserId) await this.ds.manager.update(SecretEntity, { id: secret.id }, { iamUserId: userId });
+    }
+    return exec;
+  }
+
+  /** Step 2: delete orphans, then the previous key if the user is at AWS's limit of two. */
+  private async makeRoom(rot: RotationEntity, state: SecretState, exec: Executor): Promise<void> {
+    await this.journal(rot, { step: 'make-room' });
+    this.faults.point('make-room');
+    const { secret } = state;
+    const keys = await this.iam.listAccessKeys(exec.creds, secret.username);
+    const classes = classifyKeys(
+      keys,
+      { current: state.current?.fields.accessKeyId, previous: state.previous?.fields.accessKeyId },
+      rot.aboutToCreateAt,
+    );
+    for (const c of classes.filter((k) => k.kind === 'orphan')) {
+      await this.deleteKey(exec.creds, secret.username, c.key.accessKeyId);
+      await this.warn(rot, 'ORPHAN_DELETED', `deleted ${maskAccessKeyId(c.key.accessKeyId)}, created by an interrupted attempt and never stored`);
+    }
+    const remaining = classes.filter((k) => k.kind !== 'orphan');
+    if (remaining.length < 2) return;
+    const previous = remaining.find((k) => k.kind === 'previous');
+    if (previous && state.previous) {
+      await this.deleteKey(exec.creds, secret.username, previous.key.accessKeyId);
+      await this.ds.manager.update(SecretVersionEntity, { id: state.previous.row.id }, { state: 'retired' });
+      state.previous = undefined;
+      return;
+    }
+    const unmanaged = remaining.find((k) => k.kind === 'unmanaged');
+    throw new RotationError(
+      'KEY_LIMIT_UNMANAGED',
+      `IAM user ${secret.username} already has 2 access keys and ${unmanaged ? maskAccessKeyId(unmanaged.key.accessKeyId) : 'one of them'} ` +
+        'is not managed by Keyturn (neither the current nor the previous key of this secret). Nothing was changed. ' +
+        'Delete that key in IAM if it is unused, or store it in Keyturn, then rotate again.',
+    );
+  }
+
+  /** Step 3: record "about to create", create, and store the key as pending with nothing fallible between. */
+  private async create(rot: RotationEntity, state: SecretState, exec: Executor): Promise<SecretState> {
+    const { secret } = state;
+    await this.journal(rot, { step: 'create', aboutToCreateAt: new Date(this.clock.now()) });
+    this.faults.point('create');
+    const key = await this.iam.createAccessKey(exec.creds, secret.username);
+    // The window the protocol exists for: AWS has made the key and we have not stored it yet.
+    this.faults.point('create:after-aws');
+    try {
+      await storePending(this.ds, rot, { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey }, (m, id, v, st, f) => this.secrets.insertVersion(m, id, v, st, f), 'verify');
+    } catch (e) {
+      // AWS showed the secret once and we could not keep it: the key must not outlive this attempt.
+      await this.deleteKey(exec.creds, secret.username, key.accessKeyId).catch((d: Error) =>
+        this.logger.warn(`could not delete unsaved key ${maskAccessKeyId(key.accessKeyId)}: ${d.message}; make-room will find it as an orphan`),
+      );
+      throw e;
+    }
+    return this.state(secret.id);
+  }
+
+  /** Step 4: the pending key must answer as the target user within the window, or it is deleted. */
+  private async verify(rot: RotationEntity, state: SecretState, exec: Executor): Promise<void> {
+    const pending = state.pending!;
+    const { secret } = state;
+    this.faults.point('verify');
+    const deadline = pending.row.createdAt.getTime() + this.opts.verifyWindowMs;
+    let delay = this.opts.verifyInitialDelayMs;
+    let lastError = '';
+    for (let tries = 0; ; tries++) {
+      if (tries > 0 || delay > 0) await this.clock.sleep(Math.min(delay, Math.max(0, deadline - this.clock.now())));
+      try {
+        const id = await this.iam.getCallerIdentity(credsOf(pending));
+        if (userNameFromArn(id.arn) === secret.username && id.account === secret.accountId) return;
+        throw new RotationError('PENDING_KEY_WRONG_USER', `the new key answers as ${id.arn}, not as ${secret.username}`);
+      } catch (e) {
+        const transient =
+          e instanceof IamError &&
+          [IamErrorCode.InvalidCredentials, IamErrorCode.Throttled, IamErrorCode.Unreachable].includes(e.code);
+        if (!transient) throw e;
+        lastError = (e as IamError).code;
+      }
+      if (this.clock.now() >= deadline) break;
+      delay = Math.max(250, Math.min(delay * 2, 5_000));
+    }
+    await this.discardPending(rot, exec, secret.username, pending);
+    throw new RotationError(
+      'VERIFY_TIMEOUT',
+      `the new key did not work within ${Math.round(this.opts.verifyWindowMs / 1000)} s (last answer: ${lastError}); ` +
+        'it was deleted, and the current key is unchanged and still works. Rotate again, or raise KEYTURN_VERIFY_WINDOW_MS if IAM is slow to propagate in this account.',
+    );
+  }
+
+  private async discardPending(rot: RotationEntity, exec: Executor, username: string, pending: OpenVersion): Promise<void> {
+    await this.deleteKey(exec.creds, username, pending.fields.accessKeyId);
+    await this.ds.transaction(async (m) => {
+      await m.update(SecretVersionEntity, { id: pending.row.id }, { state: 'discarded' });
+      await m.update(RotationEntity, { id: rot.id }, { pendingVersion: null });
+    });
+  }
+
+  /** Step 5: one transaction: pending → current → previous → retired. */
+  private async promote(rot: RotationEntity): Promise<SecretState> {
+    this.faults.point('promote');
+    await promotePending(this.ds, rot, 'retire');
+    this.faults.point('retire');
+    return this.state(rot.secretId);
+  }
+
+  /**
+   * Step 6: the previous-key settings. In basic mode the NEW key does it (the
+   * old one may be the key being switched off). A failure leaves the rotation
+   * succeeded with a warning, and the runner retries retire.
+   */
+  async retire(rot: RotationEntity, state: SecretState): Promise<void> {
+    const { secret } = state;
+    const eff = effectiveSettings(await this.settings.getGlobal(), secret.settings);
+    const prev = state.previous;
+    if (prev && (eff.shouldDeletePreviousKey || eff.shouldInactivatePreviousKey)) {
+      // After promotion "current" is the new key, so a key secret that executes itself uses the new key.
+      const { creds } = await resolveExecutor(this.ds.manager, this.secrets, secret, credsOf(state.current!));
+      try {
+        if (eff.shouldDeletePreviousKey) {
+          await this.deleteKey(creds, secret.username, prev.fields.accessKeyId);
+          await this.ds.manager.update(SecretVersionEntity, { id: prev.row.id }, { state: 'retired' });
+        } else {
+          await this.inactivateKey(creds, secret.username, prev.fields.accessKeyId);
+        }
+        this.faults.point('retire:after-aws');
+      } catch (e) {
+        const msg = e instanceof IamError || e instanceof RotationError ? e.message : (e as Error).message;
+        await this.journal(rot, { status: 'succeeded', step: 'retire', retirePending: true, finishedAt: new Date(this.clock.now()) });
+        await this.warn(rot, 'RETIRE_FAILED', `the new key is stored and works, but the previous key could not be ${eff.shouldDeletePreviousKey ? 'deleted' : 'inactivated'} yet: ${msg}`);
+        throw new RetirePendingError(msg, e);
+      }
+    }
+    await this.journal(rot, { step: 'done', retirePending: false });
+  }
+
+  private async deleteKey(creds: IamCredentials, username: string, accessKeyId: string): Promise<void> {
+    try {
+      await this.iam.deleteAccessKey(creds, username, accessKeyId);
+    } catch (e) {
+      if (e instanceof IamError && e.code === IamErrorCode.NoSuchEntity && isKeyGone(e)) return;
+      throw e;
+    }
+  }
+
+  private async inactivateKey(creds: IamCredentials, username: string, accessKeyId: string): Promise<void> {
+    try {
+      await this.iam.updateAccessKey(creds, username, accessKeyId, 'Inactive');
+    } catch (e) {
+      if (e instanceof IamError && e.code === IamErrorCode.NoSuchEntity && isKeyGone(e)) return;
+      throw e;
+    }
+  }
+
+  private journal(rot: RotationEntity, changes: Partial<RotationEntity>): Promise<void> {
+    return journal(this.ds, rot, changes);
+  }
+
+  private warn(rot: RotationEntity, code: string, message: string): Promise<void> {
+    return warn(this.ds, rot, code, message, this.clock.now());
+  }
+}
+
+/** The key is already gone (not the user): deleting or inactivating it again is a no-op. */
+function isKeyGone(e: IamError): boolean {
+  return /access key/i.test(e.message) || !/user/i.test(e.message);
+}
+
+/** Retire failed after a successful promotion: the runner schedules another try. */
+export class RetirePendingError extends Error {
+  constructor(message: string, override readonly cause?: unknown) {
+    super(message);
+    this.name = 'RetirePendingError';
+  }
+}
+

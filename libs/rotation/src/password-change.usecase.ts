@@ -1,0 +1,252 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, In, MoreThan } from 'typeorm';
+import { IamErrorCode } from '@keyturn/contracts';
+import { IAM_CLIENT, IamError, userNameFromArn, type IamClient, type PasswordPolicy } from '@keyturn/iam';
+import { RotationEntity, SecretEntity, SecretVersionEntity } from '@keyturn/store';
+import { SecretsService, SettingsService, effectiveSettings, type EffectiveSettings } from '@keyturn/vault';
+import { RotationError } from './rotation-error.js';
+import { CLOCK, FAULTS, type Clock, type Faults } from './rotation.tokens.js';
+import { loadSecretState, type SecretState } from './secret-state.js';
+import { resolveExecutor, type Executor } from './executor.js';
+import { journal, promotePending, storePending, warn } from './journal.js';
+import { AWS_MAX_PASSWORD, generatePassword, requirementsFor } from './password-generator.js';
+
+/** ChangePassword answers this when the old password is wrong. */
+function isWrongOldPassword(e: unknown): boolean {
+  return e instanceof IamError && (e.awsCode === 'InvalidUserType' || /old password|incorrect password/i.test(e.message));
+}
+
+const isPolicyViolation = (e: unknown) => e instanceof IamError && e.code === IamErrorCode.PasswordPolicy;
+
+/**
+ * Console password change (DESIGN.md §3): prepare → generate (stored as
+ * pending) → apply → promote. Only ever through an associated key secret:
+ * UpdateLoginProfile for another user, ChangePassword for the user's own.
+ */
+@Injectable()
+export class PasswordChangeUseCase {
+  constructor(
+    @InjectDataSource() private readonly ds: DataSource,
+    @Inject(IAM_CLIENT) private readonly iam: IamClient,
+    private readonly secrets: SecretsService,
+    private readonly settings: SettingsService,
+    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(FAULTS) private readonly faults: Faults,
+  ) {}
+
+  async run(rotationId: string): Promise<void> {
+    const rot = await this.ds.manager.findOneByOrFail(RotationEntity, { id: rotationId });
+    if (rot.step === 'done') return;
+    if (rot.step === 'promote') return this.promote(rot);
+    let state = await this.state(rot.secretId);
+    const exec = await this.prepare(rot, state);
+    const eff = effectiveSettings(await this.settings.getGlobal(), state.secret.settings);
+    let policy: PasswordPolicy | null | 'unknown' = 'unknown';
+    if (!state.pending) {
+      policy = await this.readPolicy(rot, exec);
+      state = await this.generate(rot, state, eff, policy);
+    } else {
+      await journal(this.ds, rot, { step: 'apply', pendingVersion: state.pending.row.version });
+    }
+    await this.apply(rot, state, exec, eff, policy);
+    await this.promote(rot);
+  }
+
+  private async state(secretId: string): Promise<SecretState> {
+    const s = await loadSecretState(this.ds.manager, this.secrets, secretId);
+    if (!s) throw new RotationError('SECRET_NOT_FOUND', `secret ${secretId} was deleted`);
+    return s;
+  }
+
+  private async prepare(rot: RotationEntity, state: SecretState): Promise<Executor> {
+    await journal(this.ds, rot, { step: 'prepare' });
+    this.faults.point('prepare');
+    const { secret } = state;
+    if (!state.current) throw new RotationError('SECRET_HAS_NO_VALUE', `secret ${secret.id} has no current password`);
+    const exec = await resolveExecutor(this.ds.manager, this.secrets, secret, null);
+    await journal(this.ds, rot, { mode: exec.mode, executorSecretId: exec.secretId });
+    // The executor's own identity needs no permission: it tells whether the key is who the secret says.
+    try {
+      const id = await this.iam.getCallerIdentity(exec.creds);
+      const user = userNameFromArn(id.arn);
+      if (exec.mode === 'basic') {
+        if (user !== secret.username) {
+          throw new RotationError('EXECUTOR_KEY_MISMATCH', `the associated key answers as ${id.arn}, not as ${secret.username}; fix the associated key secret`);
+        }
+        await this.checkUserId(secret, id.userId);
+      }
+    } catch (e) {
+      if (e instanceof IamError && e.code === IamErrorCode.InvalidCredentials) {
+        throw new RotationError(
+          'PRIVILEGED_KEY_INVALID',
+          `AWS rejects the key of the associated secret ${exec.secretId}; rotate or fix that key first, then change this password`,
+        );
+      }
+      throw e;
+    }
+    return exec;
+  }
+
+  private async checkUserId(secret: SecretEntity, userId: string): Promise<void> {
+    if (secret.iamUserId && secret.iamUserId !== userId) {
+      throw new RotationError(
+        'USER_RECREATED',
+        `IAM user ${secret.username} has UserId ${userId}, but this secret belongs to UserId ${secret.iamUserId}: the user was re-created. Create a new secret for it.`,
+      );
+    }
+    if (!secret.iamUserId) await this.ds.manager.update(SecretEntity, { id: secret.id }, { iamUserId: userId });
+  }
+
+  private async readPolicy(rot: RotationEntity, exec: Executor): Promise<PasswordPolicy | null | 'unknown'> {
+    try {
+      return await this.iam.getAccountPasswordPolicy(exec.creds);
+    } catch (e) {
+      if (e instanceof IamError && e.code === IamErrorCode.AccessDenied) {
+        await warn(this.ds, rot, 'PASSWORD_POLICY_UNREAD', 'iam:GetAccountPasswordPolicy is denied: generating with all four character classes', this.clock.now());
+        return 'unknown';
+      }
+      throw e;
+    }
+  }
+
+  /** A new password, never one of the last N stored for this secret, kept as pending before AWS sees it. */
+  private async generate(
+    rot: RotationEntity,
+    state: SecretState,
+    eff: EffectiveSettings,
+    policy: PasswordPolicy | null | 'unknown',
+    lengthAtLeast = 0,
+  ): Promise<SecretState> {
+    await journal(this.ds, rot, { step: 'generate' });
+    const req = requirementsFor(policy, {
+      length: Math.max(eff.passwordLength, lengthAtLeast),
+      requireSymbols: eff.passwordRequireSymbols,
+      exclude: eff.passwordExcludeCharacters,
+    });
+    const recent = await this.recentPasswords(state.secret.id, eff.passwordReuseHistory);
+    let password: string;
+    do {
+      password = generatePassword(req);
+    } while (recent.has(password));
+    await storePending(this.ds, rot, { password }, (m, id, v, st, f) => this.secrets.insertVersion(m, id, v, st, f), 'apply');
+    this.faults.point('generate:after-store');
+    return this.state(rot.secretId);
+  }
+
+  private async recentPasswords(secretId: string, n: number): Promise<Set<string>> {
+    if (n <= 0) return new Set();
+    const rows = await this.ds.manager.find(SecretVersionEntity, {
+      where: { secretId, state: In(['current', 'previous', 'retired']) },
+      order: { version: 'DESC' },
+      take: n,
+    });
+    return new Set(rows.map((r) => this.secrets.open(r).password));
+  }
+
+  private async apply(
+    rot: RotationEntity,
+    state: SecretState,
+    exec: Executor,
+    eff: EffectiveSettings,
+    policy: PasswordPolicy | null | 'unknown',
+  ): Promise<void> {
+    const { secret } = state;
+    this.faults.point('apply');
+    for (;;) {
+      const pending = state.pending!.fields.password;
+      try {
+        if (exec.mode === 'privileged') {
+          // Setting the same password again is harmless, so a resumed apply simply repeats it.
+          await this.iam.updateLoginProfile(exec.creds, secret.username, pending, eff.passwordResetRequired || undefined);
+        } else {
+          await this.changeOwnPassword(rot, state, exec);
+        }
+        this.faults.point('apply:after-aws');
+        await journal(this.ds, rot, { step: 'promote' });
+        return;
+      } catch (e) {
+        if (isPolicyViolation(e) && policy === 'unknown' && pending.length < AWS_MAX_PASSWORD) {
+          // The policy could not be read: try again longer, up to AWS's 128.
+          await warn(this.ds, rot, 'PASSWORD_POLICY_RETRY', `AWS refused a ${pending.length}-character password; trying a longer one`, this.clock.now());
+          state = await this.generate(rot, state, eff, policy, Math.min(pending.length + 16, AWS_MAX_PASSWORD));
+          continue;
+        }
+        throw this.explain(e, secret, exec);
+      }
+    }
+  }
+
+  /**
+   * ChangePassword needs the password AWS has now. After a crash that may be
+   * the current one, or a pending one an earlier attempt already applied: try
+   * them in turn (a wrong old password changes nothing). If AWS already has the
+   * newest pending, store a fresh pending first, then move AWS to it.
+   */
+  private async changeOwnPassword(rot: RotationEntity, state: SecretState, exec: Executor): Promise<void> {
+    const { secret } = state;
+    for (let round = 0; round < 2; round++) {
+      const pending = state.pending!;
+      const candidates = await this.candidatePasswords(secret.id, state, pending.row.version);
+      for (const old of candidates) {
+        try {
+          await this.iam.changePassword(exec.creds, old, pending.fields.password);
+          return;
+        } catch (e) {
+          if (!isWrongOldPassword(e)) throw e;
+        }
+      }
+      if (round === 0) {
+        // Perhaps AWS has the newest pending already: make it the old one of a fresh change.
+        await warn(this.ds, rot, 'PASSWORD_RESUME', 'AWS does not have the current password; checking whether an interrupted attempt already applied the new one', this.clock.now());
+        const eff = effectiveSettings(await this.settings.getGlobal(), secret.settings);
+        state = await this.generate(rot, state, eff, 'unknown', pending.fields.password.length);
+      }
+    }
+    throw new RotationError(
+      'PASSWORD_UNKNOWN',
+      `AWS does not accept any password Keyturn has for ${secret.username} as the old password: it was changed outside Keyturn. ` +
+        'Associate a privileged account (iam:UpdateLoginProfile) to reset it, or store the password AWS has, then change again.',
+    );
+  }
+
+  /** The current password, then pending/discarded ones newer than it (newest last), excluding `newest`. */
+  private async candidatePasswords(secretId: string, state: SecretState, newest: number): Promise<string[]> {
+    const current = state.current!;
+    const newer = await this.ds.manager.find(SecretVersionEntity, {
+      where: { secretId, version: MoreThan(current.row.version), state: In(['discarded', 'pending']) },
+      order: { version: 'ASC' },
+      take: 10,
+    });
+    return [
+      current.fields.password,
+      ...newer.filter((v) => v.version !== newest).map((v) => this.secrets.open(v).password),
+    ];
+  }
+
+  private explain(e: unknown, secret: SecretEntity, exec: Executor): unknown {
+    if (!(e instanceof IamError)) return e;
+    if (e.code === IamErrorCode.NoSuchEntity) {
+      return new RotationError(
+        'LOGIN_PROFILE_MISSING',
+        `IAM user ${secret.username} has no console password (login profile) to change; create one in IAM first (Keyturn changes passwords, it does not enable console access)`,
+      );
+    }
+    if (e.code === IamErrorCode.PasswordPolicy) {
+      return new RotationError('IAM_PASSWORD_POLICY', `AWS refused the generated password: ${e.message}. Check the secret's password settings (length, excluded characters) against the account's password policy.`);
+    }
+    if (e.code === IamErrorCode.AccessDenied && exec.mode === 'basic') {
+      return new RotationError(
+        IamErrorCode.AccessDenied,
+        `${e.message}. A user changes its own console password with iam:ChangePassword, and only if the account's password policy allows users to change their password (AllowUsersToChangePassword); ` +
+          `see GET /v1/secrets/${secret.id}/required-permissions`,
+      );
+    }
+    return e;
+  }
+
+  private async promote(rot: RotationEntity): Promise<void> {
+    this.faults.point('promote');
+    await promotePending(this.ds, rot, 'done');
+  }
+}

@@ -1,0 +1,199 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, type EntityManager, type QueryRunner } from 'typeorm';
+import { SYSTEM_ACTOR } from '@keyturn/contracts';
+import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
+import { RotationEntity, SecretEntity } from '@keyturn/store';
+import { AuditService } from '@keyturn/auth';
+import { IamError } from '@keyturn/iam';
+import { KeyRotationUseCase, RetirePendingError } from './key-rotation.usecase.js';
+import { PasswordChangeUseCase } from './password-change.usecase.js';
+import { SecretType } from '@keyturn/contracts';
+import { describeFailure, isRetryable } from './rotation-error.js';
+
+export type RunOutcome =
+  /** Nothing more to do for this job (finished, failed for good, or gone). */
+  | { kind: 'done' }
+  /** Try again later without counting it as a failed attempt (busy, throttled, retire owed). */
+  | { kind: 'later'; delayMs: number; reason: string };
+
+/** Retire is retried this many times after a successful promotion, then left with a warning. */
+const MAX_RETIRE_TRIES = 10;
+
+/**
+ * Runs one rotation under the two guards of DESIGN.md §2: a lease on the
+ * rotation row (one running rotation per secret: a partial unique index) and
+ * a Postgres advisory lock per IAM user (one access-key operation per user
+ * across all workers). The lock lives on its own connection, so a worker that
+ * dies releases it with its connection; the lease lets another worker resume.
+ */
+@Injectable()
+export class RotationRunner {
+  private readonly logger = new Logger('RotationRunner');
+  readonly owner = `${process.pid}-${randomUUID().slice(0, 8)}`;
+
+  constructor(
+    @InjectDataSource() private readonly ds: DataSource,
+    private readonly keys: KeyRotationUseCase,
+    private readonly passwords: PasswordChangeUseCase,
+    private readonly audit: AuditService,
+    @Inject(KEYTURN_CONFIG) private readonly config: KeyturnConfig,
+  ) {}
+
+  async execute(rotationId: string): Promise<RunOutcome> {
+    const rot = await this.ds.manager.findOneBy(RotationEntity, { id: rotationId });
+    if (!rot) return { kind: 'done' }; // the secret (and its rotations) was deleted
+    if (rot.status === 'failed' || (rot.status === 'succeeded' && !rot.retirePending)) return { kind: 'done' };
+    const secret = await this.ds.manager.findOneBy(SecretEntity, { id: rot.secretId });
+    if (!secret) return { kind: 'done' };
+
+    const lock = await this.lockUser(secret.accountId, secret.username);
+    if (!lock) return { kind: 'later', delayMs: jitter(1_000), reason: `another operation on IAM user ${secret.username} is running` };
+    try {
+      const claimed = await this.claim(rot);
+      if (claimed !== true) return claimed;
+      const renew = setInterval(() => void this.renewLease(rotationId), Math.max(1_000, this.config.rotation.leaseMs / 3));
+      try {
+        if (rot.secretType === SecretType.AwsIamConsolePassword) await this.passwords.run(rotationId);
+        else await this.keys.run(rotationId);
+        await this.finished(rotationId, 'succeeded');
+        return { kind: 'done' };
+      } catch (e) {
+        return await this.onError(rotationId, e);
+      } finally {
+        clearInterval(renew);
+      }
+    } finally {
+      await this.unlock(lock);
+    }
+  }
+
+  private async claim(rot: RotationEntity): Promise<true | RunOutcome> {
+    const leaseMs = this.config.rotation.leaseMs;
+    try {
+      const res: { id: string }[] = await this.ds.query(
+        `UPDATE rotations
+            SET status = CASE WHEN status = 'succeeded' THEN status ELSE 'running' END,
+                lease_owner = $2, lease_expires_at = now() + ($3 || ' milliseconds')::interval,
+                attempt = attempt + 1, started_at = coalesce(started_at, now()), updated_at = now()
+          WHERE id = $1
+            AND (status = 'queued'
+                 OR (status IN ('running', 'succeeded') AND (lease_expires_at IS NULL OR lease_expires_at < now() OR lease_owner = $2)))
+        RETURNING id`,
+        [rot.id, this.owner, String(leaseMs)],
+      ).then((r: unknown) => (Array.isArray(r) && Array.isArray(r[0]) ? (r[0] as { id: string }[]) : (r as { id: string }[])));
+      if (res.length) return true;
+    } catch (e) {
+      // rotations_one_running: another rotation of this secret holds the slot.
+      if ((e as { code?: string }).code === '23505') {
+        return { kind: 'later', delayMs: jitter(1_000), reason: 'another rotation of this secret is running' };
+      }
+      throw e;
+    }
+    const now = await this.ds.manager.findOneBy(RotationEntity, { id: rot.id });
+    if (!now || now.status === 'failed' || (now.status === 'succeeded' && !now.retirePending)) return { kind: 'done' };
+    const wait = now.leaseExpiresAt ? Math.max(500, now.leaseExpiresAt.getTime() - Date.now() + 250) : 1_000;
+    return { kind: 'later', delayMs: wait, reason: 'another worker holds the lease' };
+  }
+
+  private async renewLease(rotationId: string): Promise<void> {
+    await this.ds
+      .query(`UPDATE rotations SET lease_expires_at = now() + ($3 || ' milliseconds')::interval WHERE id = $1 AND lease_owner = $2`, [
+        rotationId,
+        this.owner,
+        String(this.config.rotation.leaseMs),
+      ])
+      .catch((e: Error) => this.logger.warn(`lease renewal failed for ${rotationId}: ${e.message}`));
+  }
+
+  private async onError(rotationId: string, e: unknown): Promise<RunOutcome> {
+    const rot = await this.ds.manager.findOneByOrFail(RotationEntity, { id: rotationId });
+    if (e instanceof RetirePendingError) {
+      const tries = rot.warnings.filter((w) => w.code === 'RETIRE_FAILED').length;
+      await this.release(rotationId);
+      if (tries === 1) await this.recordOutcome(rot, 'succeeded');
+      if (tries >= MAX_RETIRE_TRIES) {
+        await this.ds.manager.update(RotationEntity, { id: rotationId }, { retirePending: false });
+        this.logger.warn({ rotationId }, 'retire given up; the next rotation deletes the previous key');
+        return { kind: 'done' };
+      }
+      return { kind: 'later', delayMs: Math.min(5_000 * 2 ** (tries - 1), 10 * 60_000), reason: 'retire owed' };
+    }
+    const { code, message } = describeFailure(e, rot.secretId);
+    const throttled = e instanceof IamError && e.code === 'IAM_THROTTLED';
+    // Throttling is AWS asking us to slow down, not a failure: it gets more room than other transient errors.
+    const cap = this.config.rotation.jobAttempts * (throttled ? 4 : 1);
+    if (isRetryable(e) && rot.attempt < cap) {
+      this.logger.warn({ rotationId, code, attempt: rot.attempt, step: rot.step }, `rotation attempt failed, will resume: ${message}`);
+      await this.ds.manager.update(RotationEntity, { id: rotationId }, { status: 'queued', leaseOwner: null, leaseExpiresAt: null, errorCode: code, errorMessage: message });
+      return { kind: 'later', delayMs: jitter(Math.min(1_000 * 2 ** rot.attempt, 60_000)), reason: code };
+    }
+    this.logger.warn({ rotationId, code, step: rot.step }, `rotation failed: ${message}`);
+    await this.finished(rotationId, 'failed', code, message);
+    return { kind: 'done' };
+  }
+
+  private async finished(rotationId: string, status: 'succeeded' | 'failed', code?: string, message?: string): Promise<void> {
+    const rot = await this.ds.manager.findOneByOrFail(RotationEntity, { id: rotationId });
+    // A rotation that already counted as succeeded (its retire was owed) is not announced twice.
+    const announce = rot.status !== status;
+    await this.ds.transaction(async (m) => {
+      await m.update(RotationEntity, { id: rotationId }, {
+        status,
+        leaseOwner: null,
+        leaseExpiresAt: null,
+        finishedAt: rot.finishedAt ?? new Date(),
+        ...(status === 'failed' ? { errorCode: code ?? null, errorMessage: message ?? null } : { errorCode: null, errorMessage: null }),
+      });
+      if (announce) await this.recordOutcome(rot, status, code, m);
+    });
+  }
+
+  private recordOutcome(rot: RotationEntity, status: 'succeeded' | 'failed', code?: string, m?: EntityManager): Promise<void> {
+    return this.audit.record(
+      SYSTEM_ACTOR('rotation-worker'),
+      {
+        action: status === 'succeeded' ? 'rotation.succeeded' : 'rotation.failed',
+        outcome: status === 'succeeded' ? 'success' : 'failure',
+        targetType: 'rotation',
+        targetId: rot.id,
+        secretId: rot.secretId,
+        errorCode: code ?? null,
+        details: { mode: rot.mode, attempt: rot.attempt },
+      },
+      m,
+    );
+  }
+
+  private async release(rotationId: string): Promise<void> {
+    await this.ds.manager.update(RotationEntity, { id: rotationId, leaseOwner: this.owner }, { leaseOwner: null, leaseExpiresAt: null });
+  }
+
+  private async lockUser(accountId: string, username: string): Promise<QueryRunner | null> {
+    const qr = this.ds.createQueryRunner();
+    await qr.connect();
+    const key = userLockKey(accountId, username);
+    const [{ locked }] = await qr.query('SELECT pg_try_advisory_lock($1::bigint) AS locked', [key]);
+    if (locked) return qr;
+    await qr.release();
+    return null;
+  }
+
+  private async unlock(qr: QueryRunner): Promise<void> {
+    try {
+      await qr.query('SELECT pg_advisory_unlock_all()');
+    } finally {
+      await qr.release();
+    }
+  }
+}
+
+/** A signed 64-bit advisory-lock key for an IAM user (account + name; names are case-insensitive in IAM). */
+export function userLockKey(accountId: string, username: string): string {
+  const h = createHash('sha256').update(`iam-user:${accountId}:${username.toLowerCase()}`).digest();
+  return h.readBigInt64BE(0).toString();
+}
+
+const jitter = (ms: number) => Math.round(ms * (0.75 + Math.random() * 0.5));
+
