@@ -210,7 +210,7 @@ export class KeyRotationUseCase {
     this.faults.point('verify');
     const deadline = pending.row.createdAt.getTime() + this.opts.verifyWindowMs;
     let delay = this.opts.verifyInitialDelayMs;
-    let lastError = '';
+    let lastError: string | undefined;
     for (let tries = 0; ; tries++) {
       if (tries > 0 || delay > 0) await this.clock.sleep(Math.min(delay, Math.max(0, deadline - this.clock.now())));
       try {
@@ -230,7 +230,7 @@ export class KeyRotationUseCase {
     await this.discardPending(rot, exec, secret.username, pending);
     throw new RotationError(
       'VERIFY_TIMEOUT',
-      `the new key did not work within ${Math.round(this.opts.verifyWindowMs / 1000)} s (last answer: ${lastError}); ` +
+      `the new key did not work within ${Math.round(this.opts.verifyWindowMs / 1000)} s (last answer: ${lastError ?? "none"}); ` +
         'it was deleted, and the current key is unchanged and still works. Rotate again, or raise KEYTURN_VERIFY_WINDOW_MS if IAM is slow to propagate in this account.',
     );
   }
