@@ -19,7 +19,7 @@ export class AppModule {
   static forRoot(config: KeyturnConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), StoreModule.forRoot(config.database.url), RedisModule.forRoot(), VaultModule, AuthModule, RotationsApiModule],
+      imports: [ConfigModule.forRoot(config), StoreModule.forRoot(config.database.url), RedisModule.forRoot(), VaultModule, AuthModule, RotationsApiModule.forRoot(config)],
       controllers: [SecretsController, RotationsController, SettingsController, ApiKeysController, AuditController, HealthController],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },

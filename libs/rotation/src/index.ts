@@ -6,3 +6,5 @@ export * from './rotations.service.js';
 export * from './rotation.module.js';
 export * from './password-change.usecase.js';
 export * from './password-generator.js';
+export * from './required-permissions.js';
+export * from './permissions.service.js';

@@ -188,7 +188,17 @@ export class KeyRotationUseCase {
     const { secret } = state;
     await this.journal(rot, { step: 'create', aboutToCreateAt: new Date(this.clock.now()) });
     this.faults.point('create');
-    const key = await this.iam.createAccessKey(exec.creds, secret.username);
+    let key;
+    try {
+      key = await this.iam.createAccessKey(exec.creds, secret.username);
+    } catch (e) {
+      // Make-room left one slot, so the limit means an earlier call of ours did create a key whose
+      // answer was lost (the SDK retried a dropped connection): the next attempt's make-room deletes it.
+      if (e instanceof IamError && e.code === IamErrorCode.KeyLimit) {
+        throw new RotationError('KEY_LIMIT_RACE', `IAM user ${secret.username} reached 2 keys while this rotation created one; retrying after cleanup`, true);
+      }
+      throw e;
+    }
     // The window the protocol exists for: AWS has made the key and we have not stored it yet.
     this.faults.point('create:after-aws');
     try {

@@ -7,15 +7,24 @@ import { KeyRotationUseCase } from './key-rotation.usecase.js';
 import { RotationRunner } from './rotation-runner.js';
 import { PasswordChangeUseCase } from './password-change.usecase.js';
 import { RotationsService } from './rotations.service.js';
+import { PermissionsService } from './permissions.service.js';
 import { CLOCK, FAULTS, ROTATION_OPTIONS, faultsFromEnv, systemClock, type RotationOptions } from './rotation.tokens.js';
 
-/** The API side: request and read rotations. Needs StoreModule and RedisModule. */
-@Module({
-  imports: [VaultModule],
-  providers: [RotationsService],
-  exports: [RotationsService],
-})
-export class RotationsApiModule {}
+/** The API side: request and read rotations, and the permission preflight. Needs StoreModule and RedisModule. */
+@Module({})
+export class RotationsApiModule {
+  static forRoot(config: KeyturnConfig): DynamicModule {
+    return {
+      module: RotationsApiModule,
+      imports: [VaultModule, iamModule(config)],
+      providers: [RotationsService, PermissionsService],
+      exports: [RotationsService, PermissionsService],
+    };
+  }
+}
+
+const iamModule = (config: KeyturnConfig) =>
+  IamModule.forRoot({ region: config.aws.region, maxAttempts: config.aws.maxAttempts, requestTimeoutMs: config.aws.timeoutMs });
 
 /** The worker side: the protocol itself, with the IAM adapter. */
 @Module({})
@@ -26,7 +35,7 @@ export class RotationWorkerModule {
       imports: [
         VaultModule,
         AuthCoreModule,
-        IamModule.forRoot({ region: config.aws.region, maxAttempts: config.aws.maxAttempts, requestTimeoutMs: config.aws.timeoutMs }),
+        iamModule(config),
       ],
       providers: [
         {

@@ -205,6 +205,8 @@ export class SecretsService {
       if (patch.settings !== undefined) {
         const merged: Record<string, unknown> = { ...s.settings };
         for (const [k, v] of Object.entries(patch.settings)) {
+          // A DTO instance carries every declared field, unsent ones as undefined: those keep their value.
+          if (v === undefined) continue;
           if (v === null) delete merged[k];
           else merged[k] = v;
         }

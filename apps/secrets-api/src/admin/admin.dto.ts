@@ -2,6 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { ArrayMaxSize, IsArray, IsBoolean, IsIn, IsInt, IsISO8601, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min, ValidateIf } from 'class-validator';
 import { FOLDER, SECRET_NAME, type Role } from '@keyturn/contracts';
+import { NO_DOT_SEGMENTS } from '../secrets/secret.dto.js';
 
 export class PutSettingsDto {
   @ApiPropertyOptional() @IsOptional() @IsBoolean()
@@ -43,7 +44,7 @@ export class CreateApiKeyDto {
   role: Role;
 
   @ApiPropertyOptional({ type: [String], description: 'limit the key to these folders and their subfolders' })
-  @IsOptional() @IsArray() @ArrayMaxSize(32) @Matches(FOLDER, { each: true, message: 'each folder scope must look like /team/prod' })
+  @IsOptional() @IsArray() @ArrayMaxSize(32) @Matches(FOLDER, { each: true, message: 'each folder scope must look like /team/prod' }) @Matches(NO_DOT_SEGMENTS, { each: true, message: 'folder scope segments cannot be "." or ".."' })
   folderScopes?: string[];
 }
 

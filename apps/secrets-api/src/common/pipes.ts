@@ -1,4 +1,4 @@
-import { ParseUUIDPipe, ValidationPipe, type ValidationError } from '@nestjs/common';
+import { ParseUUIDPipe, ValidationPipe, type ArgumentMetadata, type ValidationError } from '@nestjs/common';
 import { KeyturnError } from '@keyturn/contracts';
 
 export const UuidParam = new ParseUUIDPipe({
@@ -15,8 +15,25 @@ function flatten(errors: ValidationError[], parent = ''): string[] {
   });
 }
 
+/**
+ * A body that is not a JSON object (an array, a string, null, nothing) would
+ * otherwise be reported field by field ("0 is not a known field"), which
+ * points the caller the wrong way.
+ */
+const PLAIN_TYPES: unknown[] = [String, Boolean, Number, Array, Object];
+
+class KeyturnValidationPipe extends ValidationPipe {
+  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    const dto = typeof metadata.metatype === 'function' && !PLAIN_TYPES.includes(metadata.metatype);
+    if (metadata.type === 'body' && dto && (value === null || typeof value !== 'object' || Array.isArray(value))) {
+      throw new KeyturnError('VALIDATION_FAILED', 'the request body must be a JSON object, sent with content-type: application/json', 400);
+    }
+    return super.transform(value, metadata);
+  }
+}
+
 /** Unknown fields are refused (not silently dropped), and every problem is named in one 400. */
-export const validationPipe = new ValidationPipe({
+export const validationPipe = new KeyturnValidationPipe({
   whitelist: true,
   forbidNonWhitelisted: true,
   transform: true,

@@ -1,8 +1,9 @@
-import { Controller, Get, Headers, HttpCode, Param, Post, Res } from '@nestjs/common';
+import { Controller, Get, Headers, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { RequiredPermissionsQueryDto } from './rotations.dto.js';
 import type { FastifyReply } from 'fastify';
 import { KeyturnError, type Actor } from '@keyturn/contracts';
-import { RotationsService } from '@keyturn/rotation';
+import { PermissionsService, RotationsService } from '@keyturn/rotation';
 import { Audited, CurrentActor, RequireRole } from '../common/auth.decorators.js';
 import { UuidParam } from '../common/pipes.js';
 
@@ -12,7 +13,10 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;
 @ApiBearerAuth()
 @Controller('v1')
 export class RotationsController {
-  constructor(private readonly rotations: RotationsService) {}
+  constructor(
+    private readonly rotations: RotationsService,
+    private readonly permissions: PermissionsService,
+  ) {}
 
   @Post('secrets/:id/rotations')
   @HttpCode(202)
@@ -47,5 +51,12 @@ export class RotationsController {
   @ApiOperation({ summary: 'A rotation: status, step, error code and message, warnings' })
   get(@CurrentActor() actor: Actor, @Param('id', UuidParam) id: string) {
     return this.rotations.get(actor, id);
+  }
+
+  @Get('secrets/:id/required-permissions')
+  @RequireRole('viewer')
+  @ApiOperation({ summary: 'The mode and the IAM policy the executing key needs; ?check=true asks AWS (SimulatePrincipalPolicy)' })
+  required(@CurrentActor() actor: Actor, @Param('id', UuidParam) id: string, @Query() q: RequiredPermissionsQueryDto) {
+    return this.permissions.forSecret(actor, id, q.check === 'true');
   }
 }

@@ -27,6 +27,13 @@ import {
   SecretType,
 } from '@keyturn/contracts';
 
+/**
+ * FOLDER admits "." and ".." as segment names; they read like paths that climb
+ * out of a folder (and out of an API key's folder scope), so they are refused.
+ */
+export const NO_DOT_SEGMENTS = /^(?!.*(?:^|\/)\.\.?(?:\/|$))/;
+const DOT_SEGMENT_MESSAGE = { message: 'folder segments cannot be "." or ".."' };
+
 const isKey = (o: { type?: string }) => o.type === SecretType.AwsIamKey;
 const isPassword = (o: { type?: string }) => o.type === SecretType.AwsIamConsolePassword;
 
@@ -80,6 +87,7 @@ export class CreateSecretDto {
   @ApiPropertyOptional({ default: '/', example: '/team/prod' })
   @IsOptional() @IsString() @MaxLength(FOLDER_MAX)
   @Matches(FOLDER, { message: 'folder must look like /team/prod: segments of letters, digits, space, _ . -' })
+  @Matches(NO_DOT_SEGMENTS, DOT_SEGMENT_MESSAGE)
   folder?: string;
 
   @ApiProperty({ description: 'IAM user name', example: 'ci-bot' })
@@ -119,6 +127,7 @@ export class UpdateSecretDto {
   @ApiPropertyOptional()
   @IsOptional() @IsString() @MaxLength(FOLDER_MAX)
   @Matches(FOLDER, { message: 'folder must look like /team/prod: segments of letters, digits, space, _ . -' })
+  @Matches(NO_DOT_SEGMENTS, DOT_SEGMENT_MESSAGE)
   folder?: string;
 
   @ApiPropertyOptional({ format: 'uuid', nullable: true, description: 'null removes the association' })
@@ -144,7 +153,7 @@ export class ListSecretsQueryDto {
   type?: SecretType;
 
   @ApiPropertyOptional({ description: 'a folder and everything under it' })
-  @IsOptional() @IsString() @Matches(FOLDER, { message: 'folder must look like /team/prod' })
+  @IsOptional() @IsString() @Matches(FOLDER, { message: 'folder must look like /team/prod' }) @Matches(NO_DOT_SEGMENTS, DOT_SEGMENT_MESSAGE)
   folder?: string;
 
   @ApiPropertyOptional({ enum: ['unknown', 'success', 'failed', 'unable-to-connect', 'not-supported'] })

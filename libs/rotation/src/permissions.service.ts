@@ -1,0 +1,80 @@
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { IamErrorCode, KeyturnError, SecretType, type Actor } from '@keyturn/contracts';
+import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
+import { IAM_CLIENT, IamError, partitionForRegion, userArn, type IamClient } from '@keyturn/iam';
+import { SecretEntity, SecretVersionEntity } from '@keyturn/store';
+import { SecretsService } from '@keyturn/vault';
+import { requiredPermissions, type RequiredPermissions } from './required-permissions.js';
+
+export interface PermissionCheck {
+  available: boolean;
+  reason?: string;
+  results?: { action: string; resource: string; decision: 'allowed' | 'explicitDeny' | 'implicitDeny' }[];
+  allAllowed?: boolean;
+}
+
+@Injectable()
+export class PermissionsService {
+  constructor(
+    @InjectDataSource() private readonly ds: DataSource,
+    private readonly secrets: SecretsService,
+    @Inject(KEYTURN_CONFIG) private readonly config: KeyturnConfig,
+    @Optional() @Inject(IAM_CLIENT) private readonly iam?: IamClient,
+  ) {}
+
+  /** DESIGN.md §1 for the secret as configured; with `check`, AWS is asked whether the executor has it. */
+  async forSecret(actor: Actor, secretId: string, check: boolean): Promise<RequiredPermissions & { secretId: string; check?: PermissionCheck }> {
+    const secret = await this.secrets.load(actor, secretId);
+    let executor: SecretEntity = secret;
+    if (secret.privilegedSecretId) {
+      const ex = await this.ds.manager.findOneBy(SecretEntity, { id: secret.privilegedSecretId });
+      if (!ex) throw new KeyturnError('PRIVILEGED_SECRET_NOT_FOUND', `the privileged account ${secret.privilegedSecretId} no longer exists`, 422);
+      executor = ex;
+    } else if (secret.type === SecretType.AwsIamConsolePassword) {
+      throw new KeyturnError(
+        'PRIVILEGED_ACCOUNT_REQUIRED',
+        `a console password is changed through an associated aws-iam-key secret; associate one (privilegedSecretId) and ask again: ` +
+          'the user’s own keys need iam:ChangePassword, another user’s need iam:UpdateLoginProfile on this user',
+        422,
+      );
+    }
+    const partition = partitionForRegion(this.config.aws.region);
+    const req = requiredPermissions({
+      type: secret.type,
+      partition,
+      accountId: secret.accountId,
+      targetUser: secret.username,
+      executorUser: executor.username,
+    });
+    const out: RequiredPermissions & { secretId: string; check?: PermissionCheck } = { secretId, ...req };
+    if (check) out.check = await this.simulate(executor, secret, req, partition);
+    return out;
+  }
+
+  private async simulate(executor: SecretEntity, target: SecretEntity, req: RequiredPermissions, partition: ReturnType<typeof partitionForRegion>): Promise<PermissionCheck> {
+    if (!this.iam) return { available: false, reason: 'no IAM client configured in this process' };
+    const v = await this.ds.manager.findOneBy(SecretVersionEntity, { secretId: executor.id, state: 'current' });
+    if (!v) return { available: false, reason: `secret ${executor.id} has no current key to ask AWS with` };
+    const f = this.secrets.open(v);
+    const executorArn = userArn(partition, executor.accountId, executor.username);
+    const targetArn = userArn(partition, target.accountId, target.username);
+    const actions = req.policy.Statement.flatMap((s) => s.Action);
+    try {
+      const results = await this.iam.simulatePrincipalPolicy(
+        { accessKeyId: f.accessKeyId, secretAccessKey: f.secretAccessKey },
+        executorArn,
+        actions,
+        [targetArn],
+      );
+      return { available: true, results, allAllowed: results.every((r) => r.decision === 'allowed') };
+    } catch (e) {
+      if (e instanceof IamError && e.code === IamErrorCode.AccessDenied) {
+        return { available: false, reason: `iam:SimulatePrincipalPolicy is denied to ${executorArn} (it is optional; see "recommended")` };
+      }
+      if (e instanceof IamError) return { available: false, reason: `${e.code}: ${e.message}` };
+      throw e;
+    }
+  }
+}
