@@ -1,0 +1,15 @@
+export {
+  DEFAULT_ACCOUNT_ID,
+  DEFAULT_ROOT_ACCESS_KEY_ID,
+  DEFAULT_ROOT_SECRET_ACCESS_KEY,
+  IamEmulator,
+  startIamEmulator,
+} from './iam-emulator.service.js';
+export type {
+  CallLogEntry,
+  FaultsRequest,
+  IamEmulatorOptions,
+  InjectedError,
+  KeyInfo,
+  ThrottleOptions,
+} from './iam-emulator.service.js';
