@@ -159,7 +159,8 @@ const APP_ENTRY: Record<string, string> = {
 export function spawnApp(app: keyof typeof APP_ENTRY, env: Record<string, string>): SpawnedApp {
   const child = spawn(process.execPath, [APP_ENTRY[app]], {
     cwd: new URL('../../', import.meta.url).pathname,
-    env: { PATH: process.env.PATH ?? '', ...env },
+    // Spawned apps log at info: tests wait for their "ready" lines. Their output is kept, not printed.
+    env: { PATH: process.env.PATH ?? '', ...env, LOG_LEVEL: env.SPAWN_LOG_LEVEL ?? 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -213,4 +214,54 @@ export async function eventually<T>(fn: () => Promise<T | undefined | null | fal
     if (Date.now() > end) throw new Error(`condition not met within ${timeoutMs} ms${last ? `: ${(last as Error).message}` : ''}`);
     await sleep(everyMs);
   }
+}
+
+export interface RouteInfo {
+  method: string;
+  url: string;
+}
+
+/**
+ * Like startApi, but also returns every route the app registered, collected by
+ * a fastify onRoute hook added before Nest registers its routes (at listen).
+ */
+export async function startApiWithRoutes(t: TestEnv): Promise<RunningApi & { routes: RouteInfo[] }> {
+  const app = await createApi(t.config, { docs: false });
+  const routes: RouteInfo[] = [];
+  app.getHttpAdapter().getInstance().addHook('onRoute', (r) => {
+    for (const method of Array.isArray(r.method) ? r.method : [r.method]) routes.push({ method: String(method).toUpperCase(), url: r.url });
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const addr = app.getHttpServer().address();
+  const port = typeof addr === 'object' && addr ? addr.port : 0;
+  return { url: `http://127.0.0.1:${port}`, app, close: () => app.close(), routes };
+}
+
+/** Creates an API key through the API (as an admin) and returns its id and one-time token. */
+export async function createApiKey(
+  admin: Client,
+  role: 'admin' | 'operator' | 'viewer' | 'auditor',
+  opts: { name?: string; folderScopes?: string[]; headers?: Record<string, string> } = {},
+): Promise<{ id: string; token: string }> {
+  const res = await admin.post(
+    '/v1/api-keys',
+    { name: opts.name ?? `${role} ${randomBytes(3).toString('hex')}`, role, ...(opts.folderScopes ? { folderScopes: opts.folderScopes } : {}) },
+    { headers: opts.headers },
+  );
+  if (res.status !== 201) throw new Error(`creating a ${role} API key answered ${res.status}: ${JSON.stringify(res.body)}`);
+  return { id: res.body.apiKey.id, token: res.body.token };
+}
+
+/** A TCP port that was free a moment ago, for apps that must be told their port up front. */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
 }

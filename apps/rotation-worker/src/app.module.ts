@@ -2,7 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { ConfigModule, type KeyturnConfig } from '@keyturn/config';
 import { StoreModule } from '@keyturn/store';
 import { RedisModule } from '@keyturn/queue';
-import { RotationWorkerModule as RotationLibModule } from '@keyturn/rotation';
+import { RotationEngineModule } from '@keyturn/rotation';
 import { RotationProcessor } from './rotation.processor.js';
 
 @Module({})
@@ -10,7 +10,7 @@ export class RotationWorkerModule {
   static forRoot(config: KeyturnConfig): DynamicModule {
     return {
       module: RotationWorkerModule,
-      imports: [ConfigModule.forRoot(config), StoreModule.forRoot(config.database.url), RedisModule.forRoot(), RotationLibModule.forRoot(config)],
+      imports: [ConfigModule.forRoot(config), StoreModule.forRoot(config.database.url), RedisModule.forRoot(), RotationEngineModule.forRoot(config)],
       providers: [RotationProcessor],
     };
   }

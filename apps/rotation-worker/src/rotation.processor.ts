@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplica
 import { DelayedError, Worker, type Job } from 'bullmq';
 import { JobName, QueueName, type RunRotationPayload } from '@keyturn/contracts';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
+import type { Redis } from 'ioredis';
 import { createRedis } from '@keyturn/queue';
 import { RotationRunner } from '@keyturn/rotation';
 
@@ -16,6 +17,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 export class RotationProcessor implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('RotationProcessor');
   private worker?: Worker;
+  private connection?: Redis;
 
   constructor(
     private readonly runner: RotationRunner,
@@ -24,8 +26,9 @@ export class RotationProcessor implements OnApplicationBootstrap, OnApplicationS
 
   onApplicationBootstrap(): void {
     const leaseMs = this.config.rotation.leaseMs;
+    this.connection = createRedis(this.config.redis.url);
     this.worker = new Worker(QueueName.Rotation, (job, token) => this.process(job, token), {
-      connection: createRedis(this.config.redis.url),
+      connection: this.connection,
       prefix: this.config.redis.prefix,
       concurrency: this.config.rotation.concurrency,
       // The job lock and the rotation lease expire together, so a job left by a dead worker is picked up as the lease lapses.
@@ -67,5 +70,6 @@ export class RotationProcessor implements OnApplicationBootstrap, OnApplicationS
   /** SIGTERM: stop taking jobs and let the running ones finish (or their lease lapses for another worker). */
   async onApplicationShutdown(): Promise<void> {
     await this.worker?.close();
+    await this.connection?.quit().catch(() => this.connection?.disconnect());
   }
 }

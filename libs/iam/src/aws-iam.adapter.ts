@@ -16,7 +16,7 @@ import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { StandardRetryStrategy } from '@smithy/core/retry';
 import type { RetryErrorInfo, RetryStrategyV2, StandardRetryToken } from '@smithy/types';
 import { IamErrorCode } from '@keyturn/contracts';
-import { partitionForRegion } from './arn.js';
+import { partitionForRegion, userNameFromArn } from './arn.js';
 import { type IamErrorContext, toIamError } from './iam-error.mapper.js';
 import {
   type AccessKeyMetadata,
@@ -296,6 +296,8 @@ export class AwsIamClient implements IamClient {
             PolicySourceArn: policySourceArn,
             ActionNames: actions,
             ResourceArns: resourceArns?.length ? resourceArns : undefined,
+            // Policies that name ${aws:username} only match in a simulation that is told the user name.
+            ContextEntries: userContext(policySourceArn),
             Marker: marker,
           }),
         ),
@@ -405,4 +407,9 @@ function toStatus(status: string | undefined): AccessKeyStatus {
 
 function toDecision(decision: string | undefined): SimulatedDecision['decision'] {
   return decision === 'allowed' || decision === 'explicitDeny' ? decision : 'implicitDeny';
+}
+
+function userContext(policySourceArn: string) {
+  const userName = userNameFromArn(policySourceArn);
+  return userName ? [{ ContextKeyName: 'aws:username', ContextKeyType: 'string' as const, ContextKeyValues: [userName] }] : undefined;
 }

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/
 import { Queue, type JobsOptions } from 'bullmq';
 import { JobName, QueueName, type JobPayloads } from '@keyturn/contracts';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
+import type { Redis } from 'ioredis';
 import { createRedis } from './redis.js';
 
 const QUEUE_OF: Record<JobName, QueueName> = {
@@ -17,14 +18,17 @@ const QUEUE_OF: Record<JobName, QueueName> = {
 export class JobProducer implements OnApplicationShutdown {
   private readonly logger = new Logger('JobProducer');
   private readonly queues = new Map<QueueName, Queue>();
+  private readonly connections: Redis[] = [];
 
   constructor(@Inject(KEYTURN_CONFIG) private readonly config: KeyturnConfig) {}
 
   queue(name: QueueName): Queue {
     let q = this.queues.get(name);
     if (!q) {
+      const connection = createRedis(this.config.redis.url, { maxRetriesPerRequest: 2 });
+      this.connections.push(connection);
       q = new Queue(name, {
-        connection: createRedis(this.config.redis.url, { maxRetriesPerRequest: 2 }),
+        connection,
         prefix: this.config.redis.prefix,
       });
       q.on('error', (e) => this.logger.warn(`queue ${name}: ${e.message}`));
@@ -54,5 +58,7 @@ export class JobProducer implements OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     await Promise.all([...this.queues.values()].map((q) => q.close().catch(() => undefined)));
+    // BullMQ leaves connections it was handed open.
+    await Promise.all(this.connections.map((c) => c.quit().catch(() => c.disconnect())));
   }
 }

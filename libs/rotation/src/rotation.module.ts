@@ -28,10 +28,10 @@ const iamModule = (config: KeyturnConfig) =>
 
 /** The worker side: the protocol itself, with the IAM adapter. */
 @Module({})
-export class RotationWorkerModule {
+export class RotationEngineModule {
   static forRoot(config: KeyturnConfig): DynamicModule {
     return {
-      module: RotationWorkerModule,
+      module: RotationEngineModule,
       imports: [
         VaultModule,
         AuthCoreModule,

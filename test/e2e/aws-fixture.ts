@@ -1,0 +1,99 @@
+/**
+ * Sets up IAM users, policies and keys in the emulator with the real AWS SDK
+ * and the account's root credentials, the way an administrator would.
+ */
+import {
+  CreateAccessKeyCommand,
+  CreateLoginProfileCommand,
+  CreateUserCommand,
+  DeleteAccessKeyCommand,
+  IAMClient,
+  ListAccessKeysCommand,
+  PutUserPolicyCommand,
+  UpdateAccountPasswordPolicyCommand,
+} from '@aws-sdk/client-iam';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { randomBytes } from 'node:crypto';
+import { startIamEmulator, type IamEmulator } from '../iam-emulator/src/index.js';
+
+export interface Creds {
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+export class AwsFixture {
+  readonly iam: IAMClient;
+
+  private constructor(readonly emu: IamEmulator) {
+    this.iam = new IAMClient({ endpoint: emu.url, region: 'us-east-1', credentials: emu.rootCredentials, maxAttempts: 1 });
+  }
+
+  static async start(): Promise<AwsFixture> {
+    return new AwsFixture(await startIamEmulator({ port: 0 }));
+  }
+
+  get accountId(): string {
+    return this.emu.accountId;
+  }
+
+  /** The environment that points Keyturn's AWS SDK at the emulator. */
+  get env(): Record<string, string> {
+    return { AWS_ENDPOINT_URL_IAM: this.emu.url, AWS_ENDPOINT_URL_STS: this.emu.url, AWS_REGION: 'us-east-1' };
+  }
+
+  uniqueName(prefix: string): string {
+    return `${prefix}-${randomBytes(3).toString('hex')}`;
+  }
+
+  /** A user with an access key and, optionally, one inline policy. */
+  async user(name: string, policy?: object): Promise<Creds & { userName: string }> {
+    await this.iam.send(new CreateUserCommand({ UserName: name }));
+    if (policy) await this.putPolicy(name, policy);
+    const key = await this.createKey(name);
+    return { userName: name, ...key };
+  }
+
+  async putPolicy(userName: string, policy: object, policyName = 'keyturn'): Promise<void> {
+    await this.iam.send(new PutUserPolicyCommand({ UserName: userName, PolicyName: policyName, PolicyDocument: JSON.stringify(policy) }));
+  }
+
+  async createKey(userName: string): Promise<Creds> {
+    const { AccessKey } = await this.iam.send(new CreateAccessKeyCommand({ UserName: userName }));
+    return { accessKeyId: AccessKey!.AccessKeyId!, secretAccessKey: AccessKey!.SecretAccessKey! };
+  }
+
+  async deleteKey(userName: string, accessKeyId: string): Promise<void> {
+    await this.iam.send(new DeleteAccessKeyCommand({ UserName: userName, AccessKeyId: accessKeyId }));
+  }
+
+  async loginProfile(userName: string, password: string): Promise<void> {
+    await this.iam.send(new CreateLoginProfileCommand({ UserName: userName, Password: password }));
+  }
+
+  async passwordPolicy(p: { MinimumPasswordLength?: number; RequireSymbols?: boolean; RequireNumbers?: boolean; RequireUppercaseCharacters?: boolean; RequireLowercaseCharacters?: boolean; AllowUsersToChangePassword?: boolean }): Promise<void> {
+    await this.iam.send(new UpdateAccountPasswordPolicyCommand(p));
+  }
+
+  async keys(userName: string): Promise<{ id: string; status: string }[]> {
+    const r = await this.iam.send(new ListAccessKeysCommand({ UserName: userName }));
+    return (r.AccessKeyMetadata ?? []).map((k) => ({ id: k.AccessKeyId!, status: k.Status! }));
+  }
+
+  /** The ARN a key answers as, or null when AWS rejects it. */
+  async whoAmI(creds: Creds): Promise<string | null> {
+    const sts = new STSClient({ endpoint: this.emu.url, region: 'us-east-1', credentials: creds, maxAttempts: 1 });
+    try {
+      const r = await sts.send(new GetCallerIdentityCommand({}));
+      return r.Arn ?? null;
+    } catch {
+      return null;
+    } finally {
+      sts.destroy();
+    }
+  }
+
+  async close(): Promise<void> {
+    this.iam.destroy();
+    await this.emu.close();
+  }
+}
