@@ -13,7 +13,7 @@ const config = loadConfigOrExit();
 const log = createLogger({ level: config.logLevel, app: 'heartbeat-scheduler' });
 await prepareDatabase({ ...config.database, log: (m) => log.info(m) });
 const app = await NestFactory.createApplicationContext(HeartbeatSchedulerModule.forRoot(config), { logger: new PinoNestLogger(log) });
-app.enableShutdownHooks();
+app.enableShutdownHooks([], { useProcessExit: true });
 await app.get(DataSource).query('SELECT 1');
 await app.get<Redis>(REDIS).ping();
 new Logger('HeartbeatScheduler').log('ready: connected to Postgres and Redis');

@@ -3,15 +3,15 @@ import { ConfigModule, type KeyturnConfig } from '@keyturn/config';
 import { StoreModule } from '@keyturn/store';
 import { RedisModule } from '@keyturn/queue';
 import { RotationEngineModule } from '@keyturn/rotation';
-import { RotationProcessor } from './rotation.processor.js';
+import { JobProcessor } from './job.processor.js';
 
 @Module({})
 export class RotationWorkerModule {
   static forRoot(config: KeyturnConfig): DynamicModule {
     return {
       module: RotationWorkerModule,
-      imports: [ConfigModule.forRoot(config), StoreModule.forRoot(config.database.url), RedisModule.forRoot(), RotationEngineModule.forRoot(config)],
-      providers: [RotationProcessor],
+      imports: [ConfigModule.forRoot(config), StoreModule.forRoot(config.database.url), RedisModule.forRoot(), RotationEngineModule],
+      providers: [JobProcessor],
     };
   }
 }

@@ -7,6 +7,7 @@ import { VaultModule } from '@keyturn/vault';
 import { AuthModule } from '@keyturn/auth';
 import { RotationsApiModule } from '@keyturn/rotation';
 import { RotationsController } from './rotations/rotations.controller.js';
+import { HeartbeatsController } from './heartbeats/heartbeats.controller.js';
 import { SecretsController } from './secrets/secrets.controller.js';
 import { ApiKeysController, AuditController, SettingsController } from './admin/admin.controller.js';
 import { HealthController } from './health/health.controller.js';
@@ -20,7 +21,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [ConfigModule.forRoot(config), StoreModule.forRoot(config.database.url), RedisModule.forRoot(), VaultModule, AuthModule, RotationsApiModule.forRoot(config)],
-      controllers: [SecretsController, RotationsController, SettingsController, ApiKeysController, AuditController, HealthController],
+      controllers: [SecretsController, RotationsController, HeartbeatsController, SettingsController, ApiKeysController, AuditController, HealthController],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_INTERCEPTOR, useClass: AuditInterceptor },

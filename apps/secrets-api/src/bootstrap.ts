@@ -31,12 +31,15 @@ export async function createApi(config: KeyturnConfig, opts: CreateApiOptions = 
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
   });
+  // JSON only: fastify would otherwise accept text/plain bodies, which belong to no endpoint.
+  adapter.getInstance().removeContentTypeParser('text/plain');
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     logger: new PinoNestLogger(log),
     bufferLogs: false,
   });
   app.useGlobalPipes(validationPipe);
-  app.enableShutdownHooks();
+  // Exit 0 after a clean shutdown (by default Nest re-raises the signal, which reads as a crash).
+  app.enableShutdownHooks([], { useProcessExit: true });
 
   if (opts.docs !== false) setupDocs(app);
 

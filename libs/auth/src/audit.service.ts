@@ -50,19 +50,21 @@ export class AuditService {
 
   /** Appends one event; pass `m` to make it part of the change's own transaction. */
   async record(actor: Actor, rec: AuditRecord, m?: EntityManager): Promise<void> {
+    // Request ids and path ids come from the client: cut them to the column sizes
+    // rather than lose the event (and, for a success, answer 500 after the change).
     const row: Partial<AuditEventEntity> = {
       id: uuidv7(),
       at: new Date(),
-      actorId: actor.id,
-      actorName: actor.name,
-      action: rec.action,
-      targetType: rec.targetType ?? null,
-      targetId: rec.targetId ?? null,
+      actorId: clip(actor.id, 128),
+      actorName: clip(actor.name, 128),
+      action: clip(rec.action, 64),
+      targetType: clip(rec.targetType ?? null, 32),
+      targetId: clip(rec.targetId ?? null, 128),
       secretId: rec.secretId ?? null,
       outcome: rec.outcome,
-      errorCode: rec.errorCode ?? null,
-      requestId: actor.requestId ?? null,
-      ip: rec.ip ?? null,
+      errorCode: clip(rec.errorCode ?? null, 64),
+      requestId: clip(actor.requestId ?? null, 128),
+      ip: clip(rec.ip ?? null, 64),
       details: rec.details ?? {},
     };
     const insertable = row as QueryDeepPartialEntity<AuditEventEntity>;
@@ -87,6 +89,10 @@ export class AuditService {
     const items = rows.slice(0, q.limit).map(toView);
     return { items, nextCursor: more ? Buffer.from(items[items.length - 1].id).toString('base64url') : null };
   }
+}
+
+function clip<T extends string | null>(v: T, max: number): T {
+  return (v !== null && v.length > max ? v.slice(0, max) : v) as T;
 }
 
 function toView(e: AuditEventEntity): AuditEventView {

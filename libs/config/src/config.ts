@@ -16,7 +16,8 @@ export interface KeyturnConfig {
     leaseMs: number;
     jobAttempts: number;
   };
-  heartbeat: { intervalSeconds: number; tickMs: number; batch: number };
+  heartbeat: { intervalSeconds: number; tickMs: number; batch: number; reconcileAfterMs: number };
+  webhooks: { urls: string[]; secret?: string; maxAttempts: number };
 }
 
 /** Thrown at boot when the environment is invalid; the message names each variable, never its value. */
@@ -45,6 +46,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): KeyturnConf
   const problems: string[] = [];
   if (isProduction && !e.KEYTURN_MASTER_KEY) {
     problems.push('KEYTURN_MASTER_KEY: required when NODE_ENV=production (generate one with `npm run cli -- master-key generate`)');
+  }
+  if (e.KEYTURN_WEBHOOK_URLS && !e.KEYTURN_WEBHOOK_SECRET) {
+    problems.push('KEYTURN_WEBHOOK_SECRET: required when KEYTURN_WEBHOOK_URLS is set (webhook bodies are signed with it)');
   }
   if (problems.length) throw new ConfigError(problems);
 
@@ -89,6 +93,12 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): KeyturnConf
       intervalSeconds: e.KEYTURN_HEARTBEAT_INTERVAL_SECONDS,
       tickMs: e.KEYTURN_SCHEDULER_TICK_MS,
       batch: e.KEYTURN_SCHEDULER_BATCH,
+      reconcileAfterMs: e.KEYTURN_RECONCILE_AFTER_MS,
+    },
+    webhooks: {
+      urls: (e.KEYTURN_WEBHOOK_URLS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+      secret: e.KEYTURN_WEBHOOK_SECRET,
+      maxAttempts: e.KEYTURN_WEBHOOK_MAX_ATTEMPTS,
     },
   };
 }

@@ -62,6 +62,18 @@ export const envSchema = z.object({
   KEYTURN_LEASE_MS: int(5_000, 3_600_000).default(120_000),
   KEYTURN_JOB_ATTEMPTS: int(1, 100).default(5),
 
+  /** Comma-separated URLs that receive signed event webhooks. */
+  KEYTURN_WEBHOOK_URLS: z
+    .string()
+    .refine((v) => v.split(',').map((s) => s.trim()).filter(Boolean).every((u) => /^https?:\/\//.test(u) && URL.canParse(u)), {
+      message: 'must be a comma-separated list of http(s) URLs',
+    })
+    .optional(),
+  /** HMAC-SHA256 key for the X-Keyturn-Signature header; required with KEYTURN_WEBHOOK_URLS. */
+  KEYTURN_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  KEYTURN_WEBHOOK_MAX_ATTEMPTS: int(1, 50).default(10),
+  /** How long a queued rotation or heartbeat may sit without progress before the reconciler re-enqueues it. */
+  KEYTURN_RECONCILE_AFTER_MS: int(1_000, 3_600_000).default(30_000),
   KEYTURN_HEARTBEAT_INTERVAL_SECONDS: int(10, 30 * 86_400).default(3_600),
   KEYTURN_SCHEDULER_TICK_MS: int(100, 600_000).default(5_000),
   KEYTURN_SCHEDULER_BATCH: int(1, 100_000).default(1_000),
@@ -73,4 +85,5 @@ export const SENSITIVE_ENV: ReadonlySet<keyof Env> = new Set([
   'KEYTURN_MASTER_KEY',
   'KEYTURN_PREVIOUS_MASTER_KEYS',
   'KEYTURN_BOOTSTRAP_ADMIN_TOKEN',
+  'KEYTURN_WEBHOOK_SECRET',
 ]);

@@ -1,3 +1,4 @@
 export * from './redis.js';
 export * from './queue.module.js';
 export * from './job-producer.js';
+export * from './account-pacer.js';

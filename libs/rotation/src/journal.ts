@@ -37,7 +37,11 @@ export async function promotePending(ds: DataSource, rot: RotationEntity, next: 
     await m.update(SecretVersionEntity, { secretId: rot.secretId, state: 'previous' }, { state: 'retired' });
     await m.update(SecretVersionEntity, { secretId: rot.secretId, state: 'current' }, { state: 'previous' });
     await m.update(SecretVersionEntity, { id: pending.id }, { state: 'current' });
-    await m.update(SecretEntity, { id: rot.secretId }, { lastRotatedAt: () => 'now()' });
+    // A changed key is checked at the scheduler's next tick, so its heartbeat status follows the change.
+    await m.query(
+      `UPDATE secrets SET last_rotated_at = now(), next_heartbeat_at = CASE WHEN type = 'aws-iam-key' THEN now() ELSE next_heartbeat_at END WHERE id = $1`,
+      [rot.secretId],
+    );
     await m.update(RotationEntity, { id: rot.id }, { step: next });
   });
   rot.step = next;

@@ -4,13 +4,15 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager, type QueryRunner } from 'typeorm';
 import { SYSTEM_ACTOR } from '@keyturn/contracts';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
-import { RotationEntity, SecretEntity } from '@keyturn/store';
+import { RotationEntity, SecretEntity, queryReturning } from '@keyturn/store';
 import { AuditService } from '@keyturn/auth';
 import { IamError } from '@keyturn/iam';
 import { KeyRotationUseCase, RetirePendingError } from './key-rotation.usecase.js';
 import { PasswordChangeUseCase } from './password-change.usecase.js';
 import { SecretType } from '@keyturn/contracts';
 import { describeFailure, isRetryable } from './rotation-error.js';
+import { recordEvent } from './events.js';
+import { inAccount } from './paced-iam.client.js';
 
 export type RunOutcome =
   /** Nothing more to do for this job (finished, failed for good, or gone). */
@@ -55,8 +57,9 @@ export class RotationRunner {
       if (claimed !== true) return claimed;
       const renew = setInterval(() => void this.renewLease(rotationId), Math.max(1_000, this.config.rotation.leaseMs / 3));
       try {
-        if (rot.secretType === SecretType.AwsIamConsolePassword) await this.passwords.run(rotationId);
-        else await this.keys.run(rotationId);
+        await inAccount(secret.accountId, () =>
+          rot.secretType === SecretType.AwsIamConsolePassword ? this.passwords.run(rotationId) : this.keys.run(rotationId),
+        );
         await this.finished(rotationId, 'succeeded');
         return { kind: 'done' };
       } catch (e) {
@@ -72,7 +75,8 @@ export class RotationRunner {
   private async claim(rot: RotationEntity): Promise<true | RunOutcome> {
     const leaseMs = this.config.rotation.leaseMs;
     try {
-      const res: { id: string }[] = await this.ds.query(
+      const res = await queryReturning<{ id: string }>(
+        this.ds,
         `UPDATE rotations
             SET status = CASE WHEN status = 'succeeded' THEN status ELSE 'running' END,
                 lease_owner = $2, lease_expires_at = now() + ($3 || ' milliseconds')::interval,
@@ -82,7 +86,7 @@ export class RotationRunner {
                  OR (status IN ('running', 'succeeded') AND (lease_expires_at IS NULL OR lease_expires_at < now() OR lease_owner = $2)))
         RETURNING id`,
         [rot.id, this.owner, String(leaseMs)],
-      ).then((r: unknown) => (Array.isArray(r) && Array.isArray(r[0]) ? (r[0] as { id: string }[]) : (r as { id: string }[])));
+      );
       if (res.length) return true;
     } catch (e) {
       // rotations_one_running: another rotation of this secret holds the slot.
@@ -150,8 +154,17 @@ export class RotationRunner {
     });
   }
 
-  private recordOutcome(rot: RotationEntity, status: 'succeeded' | 'failed', code?: string, m?: EntityManager): Promise<void> {
-    return this.audit.record(
+  private async recordOutcome(rot: RotationEntity, status: 'succeeded' | 'failed', code?: string, m?: EntityManager): Promise<void> {
+    const mgr = m ?? this.ds.manager;
+    await recordEvent(mgr, this.config.webhooks.urls, status === 'succeeded' ? 'rotation.succeeded' : 'rotation.failed', rot.secretId, {
+      rotationId: rot.id,
+      secretId: rot.secretId,
+      secretType: rot.secretType,
+      status,
+      mode: rot.mode,
+      errorCode: code ?? null,
+    });
+    await this.audit.record(
       SYSTEM_ACTOR('rotation-worker'),
       {
         action: status === 'succeeded' ? 'rotation.succeeded' : 'rotation.failed',
@@ -162,7 +175,7 @@ export class RotationRunner {
         errorCode: code ?? null,
         details: { mode: rot.mode, attempt: rot.attempt },
       },
-      m,
+      mgr,
     );
   }
 

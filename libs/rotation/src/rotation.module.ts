@@ -8,6 +8,15 @@ import { RotationRunner } from './rotation-runner.js';
 import { PasswordChangeUseCase } from './password-change.usecase.js';
 import { RotationsService } from './rotations.service.js';
 import { PermissionsService } from './permissions.service.js';
+import { HeartbeatsService } from './heartbeats.service.js';
+import { HeartbeatUseCase } from './heartbeat.usecase.js';
+import { pacedIamClient } from './paced-iam.client.js';
+import { DueWorkService } from './scheduling/due-work.service.js';
+import { ReconcilerService } from './scheduling/reconciler.service.js';
+import { WebhookDispatcherService } from './scheduling/webhook-dispatcher.service.js';
+import { AccountPacer, REDIS } from '@keyturn/queue';
+import { AwsIamClient, IAM_CLIENT } from '@keyturn/iam';
+import type { Redis } from 'ioredis';
 import { CLOCK, FAULTS, ROTATION_OPTIONS, faultsFromEnv, systemClock, type RotationOptions } from './rotation.tokens.js';
 
 /** The API side: request and read rotations, and the permission preflight. Needs StoreModule and RedisModule. */
@@ -17,8 +26,8 @@ export class RotationsApiModule {
     return {
       module: RotationsApiModule,
       imports: [VaultModule, iamModule(config)],
-      providers: [RotationsService, PermissionsService],
-      exports: [RotationsService, PermissionsService],
+      providers: [RotationsService, PermissionsService, HeartbeatsService],
+      exports: [RotationsService, PermissionsService, HeartbeatsService],
     };
   }
 }
@@ -27,33 +36,43 @@ const iamModule = (config: KeyturnConfig) =>
   IamModule.forRoot({ region: config.aws.region, maxAttempts: config.aws.maxAttempts, requestTimeoutMs: config.aws.timeoutMs });
 
 /** The worker side: the protocol itself, with the IAM adapter. */
-@Module({})
-export class RotationEngineModule {
-  static forRoot(config: KeyturnConfig): DynamicModule {
-    return {
-      module: RotationEngineModule,
-      imports: [
-        VaultModule,
-        AuthCoreModule,
-        iamModule(config),
-      ],
-      providers: [
-        {
-          provide: ROTATION_OPTIONS,
-          inject: [KEYTURN_CONFIG],
-          useFactory: (c: KeyturnConfig): RotationOptions => ({
-            verifyWindowMs: c.rotation.verifyWindowMs,
-            verifyInitialDelayMs: c.rotation.verifyInitialDelayMs,
-            partition: partitionForRegion(c.aws.region),
-          }),
-        },
-        { provide: CLOCK, useValue: systemClock },
-        { provide: FAULTS, useFactory: () => faultsFromEnv() },
-        KeyRotationUseCase,
-        PasswordChangeUseCase,
-        RotationRunner,
-      ],
-      exports: [RotationRunner],
-    };
-  }
-}
+@Module({
+  imports: [VaultModule, AuthCoreModule],
+  providers: [
+    {
+      // Workers share one token bucket per AWS account (in Redis), so a fleet never throttles an account.
+      provide: IAM_CLIENT,
+      inject: [REDIS, KEYTURN_CONFIG],
+      useFactory: (redis: Redis, c: KeyturnConfig) =>
+        pacedIamClient(
+          new AwsIamClient({ region: c.aws.region, maxAttempts: c.aws.maxAttempts, requestTimeoutMs: c.aws.timeoutMs }),
+          new AccountPacer(redis, c.redis.prefix, c.aws.ratePerAccount),
+        ),
+    },
+    {
+      provide: ROTATION_OPTIONS,
+      inject: [KEYTURN_CONFIG],
+      useFactory: (c: KeyturnConfig): RotationOptions => ({
+        verifyWindowMs: c.rotation.verifyWindowMs,
+        verifyInitialDelayMs: c.rotation.verifyInitialDelayMs,
+        partition: partitionForRegion(c.aws.region),
+      }),
+    },
+    { provide: CLOCK, useValue: systemClock },
+    { provide: FAULTS, useFactory: () => faultsFromEnv() },
+    KeyRotationUseCase,
+    PasswordChangeUseCase,
+    RotationRunner,
+    HeartbeatUseCase,
+  ],
+  exports: [RotationRunner, HeartbeatUseCase],
+})
+export class RotationEngineModule {}
+
+/** The scheduler side: due heartbeats, automatic changes, the reconciler and webhook delivery. */
+@Module({
+  imports: [VaultModule],
+  providers: [RotationsService, DueWorkService, ReconcilerService, WebhookDispatcherService],
+  exports: [DueWorkService, ReconcilerService, WebhookDispatcherService],
+})
+export class SchedulingModule {}

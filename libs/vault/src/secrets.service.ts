@@ -124,6 +124,8 @@ export class SecretsService {
         privilegedSecretId: input.privilegedSecretId ?? null,
         settings: input.settings ?? {},
         heartbeatStatus: input.type === SecretType.AwsIamConsolePassword ? 'not-supported' : 'unknown',
+        // A new key is checked at the scheduler's next tick; console passwords have no heartbeat.
+        nextHeartbeatAt: input.type === SecretType.AwsIamKey ? new Date() : null,
         versionCounter: 1,
       });
       await this.insertVersion(m, id, 1, 'current', fields);

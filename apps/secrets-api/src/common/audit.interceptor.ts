@@ -24,30 +24,8 @@ export class AuditInterceptor implements NestInterceptor {
     const spec = this.reflector.get<AuditSpec | undefined>(AUDIT_KEY, ctx.getHandler());
     if (!spec) return next.handle();
     const req = ctx.switchToHttp().getRequest<FastifyRequest & { actor?: Actor }>();
-    const params = (req.params ?? {}) as Record<string, string>;
-    const body = req.body && typeof req.body === 'object' ? (req.body as Record<string, unknown>) : {};
-    const details: Record<string, unknown> = { fields: Object.keys(body).sort() };
-    if (typeof body.type === 'string') details.type = body.type;
-
-    const write = (outcome: 'success' | 'failure', result: unknown, errorCode?: string) => {
-      const responseId = (result as { id?: unknown; apiKey?: { id?: unknown } } | undefined);
-      const targetId =
-        params.id ?? (typeof responseId?.id === 'string' ? responseId.id : undefined) ??
-        (typeof responseId?.apiKey?.id === 'string' ? responseId.apiKey.id : undefined) ?? null;
-      const secretId =
-        spec.secretFrom === 'param' ? params.id ?? null : spec.secretFrom === 'response' ? (typeof responseId?.id === 'string' ? responseId.id : null) : null;
-      const actor = req.actor ?? { id: 'anonymous', name: 'anonymous', roles: [], folderScopes: [], requestId: String(req.id) };
-      return this.audit.record(actor, {
-        action: spec.action,
-        outcome,
-        targetType: spec.targetType,
-        targetId,
-        secretId: isUuid(secretId) ? secretId : null,
-        errorCode: errorCode ?? null,
-        ip: req.ip,
-        details,
-      });
-    };
+    const write = (outcome: 'success' | 'failure', result: unknown, errorCode?: string) =>
+      recordAudit(this.audit, spec, req, outcome, result, errorCode);
 
     return next.handle().pipe(
       // The answer waits for its audit event: an action that cannot be audited is not reported as done.
@@ -60,6 +38,41 @@ export class AuditInterceptor implements NestInterceptor {
       }),
     );
   }
+}
+
+/**
+ * Writes the one audit event of an audited request. Also used by the auth
+ * guard, which refuses some requests before this interceptor runs.
+ */
+export function recordAudit(
+  audit: AuditService,
+  spec: AuditSpec,
+  req: FastifyRequest & { actor?: Actor },
+  outcome: 'success' | 'failure',
+  result: unknown,
+  errorCode?: string,
+): Promise<void> {
+  const params = (req.params ?? {}) as Record<string, string>;
+  const body = req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? (req.body as Record<string, unknown>) : {};
+  const details: Record<string, unknown> = { fields: Object.keys(body).sort() };
+  if (typeof body.type === 'string') details.type = body.type;
+  const responseId = result as { id?: unknown; apiKey?: { id?: unknown } } | undefined;
+  const targetId =
+    params.id ?? (typeof responseId?.id === 'string' ? responseId.id : undefined) ??
+    (typeof responseId?.apiKey?.id === 'string' ? responseId.apiKey.id : undefined) ?? null;
+  const secretId =
+    spec.secretFrom === 'param' ? params.id ?? null : spec.secretFrom === 'response' ? (typeof responseId?.id === 'string' ? responseId.id : null) : null;
+  const actor = req.actor ?? { id: 'anonymous', name: 'anonymous', roles: [], folderScopes: [], requestId: String(req.id) };
+  return audit.record(actor, {
+    action: spec.action,
+    outcome,
+    targetType: spec.targetType,
+    targetId,
+    secretId: isUuid(secretId) ? secretId : null,
+    errorCode: errorCode ?? null,
+    ip: req.ip,
+    details,
+  });
 }
 
 function isUuid(v: unknown): v is string {

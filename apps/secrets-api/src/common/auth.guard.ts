@@ -2,8 +2,9 @@ import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/com
 import { Reflector } from '@nestjs/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { KeyturnError, type Actor, type Role } from '@keyturn/contracts';
-import { ApiKeysService, AuthLimiter, actorOf, impliedRoles } from '@keyturn/auth';
-import { PUBLIC_KEY, ROLE_KEY } from './auth.decorators.js';
+import { ApiKeysService, AuditService, AuthLimiter, actorOf, impliedRoles } from '@keyturn/auth';
+import { AUDIT_KEY, PUBLIC_KEY, ROLE_KEY, type AuditSpec } from './auth.decorators.js';
+import { recordAudit } from './audit.interceptor.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -13,6 +14,7 @@ export class AuthGuard implements CanActivate {
     private readonly reflector: Reflector,
     private readonly apiKeys: ApiKeysService,
     private readonly limiter: AuthLimiter,
+    private readonly audit: AuditService,
   ) {}
 
   async canActivate(ctx: ExecutionContext): Promise<boolean> {
@@ -43,10 +45,13 @@ export class AuthGuard implements CanActivate {
       await sleep(100 + Math.floor(Math.random() * 100));
       throw new KeyturnError('INVALID_API_KEY', 'the API key is unknown or has been revoked', 401);
     }
+    req.actor = actorOf(key, String(req.id));
     if (!impliedRoles(key.role).includes(role)) {
+      // A known key trying an audited action it may not take is worth an event; the interceptor never sees it.
+      const spec = this.reflector.get<AuditSpec | undefined>(AUDIT_KEY, ctx.getHandler());
+      if (spec) await recordAudit(this.audit, spec, req, 'failure', undefined, 'FORBIDDEN');
       throw new KeyturnError('FORBIDDEN', `this endpoint needs the ${role} role; this API key has the ${key.role} role`, 403);
     }
-    req.actor = actorOf(key, String(req.id));
     return true;
   }
 }

@@ -55,6 +55,10 @@ export class SecretEntity {
   @Column({ name: 'next_heartbeat_at', type: 'timestamptz', nullable: true })
   nextHeartbeatAt: Date | null;
 
+  /** Consecutive failed heartbeats: the re-check interval backs off with them. */
+  @Column({ name: 'heartbeat_failures', type: 'int', default: 0 })
+  heartbeatFailures: number;
+
   @Column({ name: 'last_rotated_at', type: 'timestamptz', nullable: true })
   lastRotatedAt: Date | null;
 

@@ -1,0 +1,91 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { DelayedError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { JobName, QueueName, type RunHeartbeatPayload, type RunRotationPayload } from '@keyturn/contracts';
+import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
+import { createRedis } from '@keyturn/queue';
+import { HeartbeatUseCase, RotationRunner, type RunOutcome } from '@keyturn/rotation';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * Thin: parse the job, run the use case, decide when to try again. Retries
+ * that are not failures (busy user, throttling, retire owed) move the job to
+ * the delayed set without spending one of its attempts. One handler per job
+ * name, checked by the exhaustive switch below.
+ */
+@Injectable()
+export class JobProcessor implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('JobProcessor');
+  private readonly workers: Worker[] = [];
+  private readonly connections: Redis[] = [];
+
+  constructor(
+    private readonly rotations: RotationRunner,
+    private readonly heartbeats: HeartbeatUseCase,
+    @Inject(KEYTURN_CONFIG) private readonly config: KeyturnConfig,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    const leaseMs = this.config.rotation.leaseMs;
+    for (const queue of [QueueName.Rotation, QueueName.Heartbeat]) {
+      const connection = createRedis(this.config.redis.url);
+      this.connections.push(connection);
+      const worker = new Worker(queue, (job, token) => this.process(job, token), {
+        connection,
+        prefix: this.config.redis.prefix,
+        concurrency: this.config.rotation.concurrency,
+        // The job lock and the rotation lease expire together, so a job left by a dead worker is picked up as the lease lapses.
+        lockDuration: leaseMs,
+        stalledInterval: Math.max(1_000, Math.floor(leaseMs / 2)),
+        // A crashing worker must not turn into a failed rotation: the row's attempt counter decides that.
+        maxStalledCount: 1_000,
+      });
+      worker.on('error', (e) => this.logger.error(`worker ${queue}: ${e.message}`));
+      worker.on('failed', (job, e) => this.logger.warn({ jobId: job?.id, err: e.message }, `${queue} job failed`));
+      this.workers.push(worker);
+    }
+    this.logger.log(`consuming queues rotation and heartbeat with concurrency ${this.config.rotation.concurrency} (runner ${this.rotations.owner})`);
+  }
+
+  async process(job: Job, token?: string): Promise<void> {
+    const name = job.name as JobName;
+    let outcome: RunOutcome;
+    switch (name) {
+      case JobName.RunRotation: {
+        const { rotationId } = job.data as RunRotationPayload;
+        if (!this.valid(job, rotationId)) return;
+        outcome = await this.rotations.execute(rotationId);
+        break;
+      }
+      case JobName.RunHeartbeat: {
+        const { heartbeatId } = job.data as RunHeartbeatPayload;
+        if (!this.valid(job, heartbeatId)) return;
+        outcome = await this.heartbeats.execute(heartbeatId);
+        break;
+      }
+      default: {
+        const unknown: never = name;
+        throw new Error(`no handler for job ${String(unknown)}`);
+      }
+    }
+    if (outcome.kind === 'later') {
+      this.logger.debug({ jobId: job.id, reason: outcome.reason, delayMs: outcome.delayMs }, 'postponed');
+      await job.moveToDelayed(Date.now() + outcome.delayMs, token);
+      throw new DelayedError();
+    }
+  }
+
+  private valid(job: Job, id: unknown): id is string {
+    if (typeof id === 'string' && UUID.test(id)) return true;
+    this.logger.error({ jobId: job.id, name: job.name }, 'malformed job payload; dropped');
+    return false;
+  }
+
+  /** SIGTERM: stop taking jobs and let the running ones finish (or their lease lapses for another worker). */
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.close()));
+    // BullMQ leaves connections it was handed open.
+    await Promise.all(this.connections.map((c) => c.quit().catch(() => c.disconnect())));
+  }
+}

@@ -1,0 +1,44 @@
+import type { Redis } from 'ioredis';
+
+/**
+ * A token bucket per AWS account, kept in Redis so that every worker process
+ * draws from the same bucket: IAM throttles per account, and its quotas cannot
+ * be raised. Time comes from Redis itself, so workers' clocks do not matter.
+ */
+const TAKE = `
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local b = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(b[1]) or burst
+local ts = tonumber(b[2]) or now
+tokens = math.min(burst, tokens + (now - ts) * rate / 1000)
+local wait = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+else
+  wait = math.ceil((1 - tokens) * 1000 / rate)
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
+redis.call('PEXPIRE', KEYS[1], 60000)
+return wait
+`;
+
+export class AccountPacer {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly ratePerSecond: number,
+    private readonly burst = Math.max(1, Math.ceil(ratePerSecond)),
+  ) {}
+
+  /** Resolves when a call to `accountId` may go out. */
+  async take(accountId: string): Promise<void> {
+    for (;;) {
+      const wait = Number(await this.redis.eval(TAKE, 1, `${this.prefix}:pace:${accountId}`, this.ratePerSecond, this.burst));
+      if (wait <= 0) return;
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+}

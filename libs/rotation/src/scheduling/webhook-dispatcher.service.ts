@@ -1,0 +1,81 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
+import { EventEntity, WebhookDeliveryEntity, queryReturning } from '@keyturn/store';
+import { signBody } from '../events.js';
+
+const TIMEOUT_MS = 5_000;
+
+/**
+ * Delivers event webhooks from the outbox: POST JSON, signed with
+ * HMAC-SHA256 (X-Keyturn-Signature), retried with exponential backoff; each
+ * attempt is recorded on the delivery row.
+ */
+@Injectable()
+export class WebhookDispatcherService {
+  private readonly logger = new Logger('Webhooks');
+
+  constructor(
+    @InjectDataSource() private readonly ds: DataSource,
+    @Inject(KEYTURN_CONFIG) private readonly config: KeyturnConfig,
+  ) {}
+
+  async deliverDue(limit = 50): Promise<number> {
+    const secret = this.config.webhooks.secret;
+    if (!secret) return 0;
+    // Claim: push the due time ahead so another replica does not send the same delivery concurrently.
+    const claimed = await queryReturning<{ id: string }>(
+      this.ds,
+      `UPDATE webhook_deliveries d SET next_attempt_at = now() + interval '1 minute'
+         FROM (SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= now()
+                ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED) due
+        WHERE d.id = due.id RETURNING d.id`, [limit]);
+    await Promise.all(claimed.map(({ id }) => this.deliver(id, secret)));
+    return claimed.length;
+  }
+
+  private async deliver(id: string, secret: string): Promise<void> {
+    const d = await this.ds.manager.findOneByOrFail(WebhookDeliveryEntity, { id });
+    const event = await this.ds.manager.findOneBy(EventEntity, { id: d.eventId });
+    if (!event) return;
+    const body = JSON.stringify({ id: event.id, type: event.type, createdAt: event.createdAt.toISOString(), data: event.payload });
+    let statusCode: number | null = null;
+    let error: string | null = null;
+    try {
+      const res = await fetch(d.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': 'keyturn-webhooks/1',
+          'x-keyturn-event': event.type,
+          'x-keyturn-delivery': d.id,
+          'x-keyturn-signature': signBody(secret, body),
+        },
+        body,
+        signal: AbortSignal.timeout(TIMEOUT_MS),
+        redirect: 'manual',
+      });
+      statusCode = res.status;
+      await res.body?.cancel().catch(() => undefined);
+      if (res.status < 200 || res.status >= 300) error = `answered ${res.status}`;
+    } catch (e) {
+      error = (e as Error).message;
+    }
+    const attempts = d.attempts + 1;
+    if (!error) {
+      await this.ds.manager.update(WebhookDeliveryEntity, { id }, { status: 'delivered', attempts, lastStatusCode: statusCode, lastError: null, deliveredAt: new Date() });
+      return;
+    }
+    const giveUp = attempts >= this.config.webhooks.maxAttempts;
+    const backoffMs = Math.min(1_000 * 2 ** attempts, 3_600_000);
+    await this.ds.manager.update(WebhookDeliveryEntity, { id }, {
+      status: giveUp ? 'failed' : 'pending',
+      attempts,
+      lastStatusCode: statusCode,
+      lastError: error.slice(0, 500),
+      nextAttemptAt: new Date(Date.now() + backoffMs),
+    });
+    this.logger.warn({ deliveryId: id, attempts, url: d.url }, `webhook delivery failed: ${error}${giveUp ? ' (giving up)' : ''}`);
+  }
+}

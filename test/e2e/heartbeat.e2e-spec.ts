@@ -1,0 +1,276 @@
+import { createServer, type Server } from 'node:http';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { SecretType } from '@keyturn/contracts';
+import { requiredPermissions } from '@keyturn/rotation';
+import { AwsFixture, type Creds } from './aws-fixture.js';
+import {
+  REDIS_URL,
+  client,
+  createTestEnv,
+  eventually,
+  rawDb,
+  spawnApp,
+  startApi,
+  type Client,
+  type RunningApi,
+  type SpawnedApp,
+  type TestEnv,
+} from './harness.js';
+
+const WEBHOOK_SECRET = 'e2e-webhook-secret-0123456789';
+
+interface Received {
+  event: string;
+  body: any;
+  signatureOk: boolean;
+}
+
+/** A webhook receiver that checks each body's HMAC-SHA256 signature. */
+async function webhookReceiver(): Promise<{ url: string; received: Received[]; close(): Promise<void> }> {
+  const received: Received[] = [];
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks);
+      const expected = Buffer.from('sha256=' + createHmac('sha256', WEBHOOK_SECRET).update(raw).digest('hex'));
+      const got = Buffer.from(String(req.headers['x-keyturn-signature'] ?? ''));
+      received.push({
+        event: String(req.headers['x-keyturn-event']),
+        body: JSON.parse(raw.toString('utf8')),
+        signatureOk: got.length === expected.length && timingSafeEqual(got, expected),
+      });
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const addr = server.address() as { port: number };
+  return { url: `http://127.0.0.1:${addr.port}/hooks`, received, close: () => new Promise((r) => server.close(() => r())) };
+}
+
+describe('heartbeats, scheduler, reconciler and webhooks', () => {
+  let aws: AwsFixture;
+  let t: TestEnv;
+  let api: RunningApi;
+  let admin: Client;
+  let hooks: Awaited<ReturnType<typeof webhookReceiver>>;
+  const procs: SpawnedApp[] = [];
+
+  const env = () => ({
+    ...t.env,
+    ...aws.env,
+    KEYTURN_LEASE_MS: '5000',
+    KEYTURN_VERIFY_INITIAL_DELAY_MS: '100',
+    KEYTURN_SCHEDULER_TICK_MS: '500',
+    KEYTURN_RECONCILE_AFTER_MS: '1000',
+    KEYTURN_HEARTBEAT_INTERVAL_SECONDS: '10',
+  });
+  const start = async (app: 'rotation-worker' | 'heartbeat-scheduler', extra: Record<string, string> = {}) => {
+    const p = spawnApp(app, { ...env(), ...extra });
+    procs.push(p);
+    await p.waitFor(/ready: connected/);
+    return p;
+  };
+  const stopAll = () => Promise.all(procs.splice(0).map((p) => p.kill('SIGTERM')));
+
+  beforeAll(async () => {
+    aws = await AwsFixture.start();
+    hooks = await webhookReceiver();
+    t = await createTestEnv({ KEYTURN_WEBHOOK_URLS: hooks.url, KEYTURN_WEBHOOK_SECRET: WEBHOOK_SECRET, KEYTURN_HEARTBEAT_INTERVAL_SECONDS: '10' });
+    api = await startApi(t);
+    admin = client(api.url, t.adminToken);
+  });
+  afterAll(async () => {
+    await stopAll();
+    await api?.close();
+    await t?.drop();
+    await hooks?.close();
+    await aws?.close();
+  });
+  afterEach(async () => {
+    await stopAll();
+    aws.emu.resetFaults();
+  });
+
+  async function keySecret(userName: string, key: Creds, extra: Record<string, unknown> = {}): Promise<string> {
+    const r = await admin.post('/v1/secrets', {
+      type: 'aws-iam-key',
+      name: `${userName}-key`,
+      folder: '/hb',
+      username: userName,
+      accountId: aws.accountId,
+      accessKeyId: key.accessKeyId,
+      secretAccessKey: key.secretAccessKey,
+      ...extra,
+    });
+    expect(r.status).toBe(201);
+    return r.body.id;
+  }
+  const status = async (id: string) => (await admin.get(`/v1/secrets/${id}`)).body.heartbeatStatus as string;
+
+  it('a heartbeat on request: success for a working key, 422 for a console password', async () => {
+    const name = aws.uniqueName('hb');
+    const u = await aws.user(name);
+    const id = await keySecret(name, u);
+    await start('rotation-worker');
+    const r = await admin.post(`/v1/secrets/${id}/heartbeats`);
+    expect(r.status).toBe(202);
+    const hb = await eventually(async () => {
+      const h = (await admin.get(`/v1/heartbeats/${r.body.id}`)).body;
+      return h.status === 'done' ? h : null;
+    });
+    expect(hb).toMatchObject({ outcome: 'success', checkedArn: `arn:aws:iam::${aws.accountId}:user/${name}` });
+    expect(await status(id)).toBe('success');
+    expect((await admin.get(`/v1/secrets/${id}/heartbeats`)).body.items.map((h: { id: string }) => h.id)).toContain(r.body.id);
+
+    const pw = await admin.post('/v1/secrets', {
+      type: 'aws-iam-console-password', name: `${name}-console`, folder: '/hb', username: name, accountId: aws.accountId,
+      password: 'Initial-Password-123!', privilegedSecretId: id,
+    });
+    const denied = await admin.post(`/v1/secrets/${pw.body.id}/heartbeats`);
+    expect(denied.status).toBe(422);
+    expect(denied.body.code).toBe('HEARTBEAT_NOT_SUPPORTED');
+    expect(denied.body.message).toMatch(/console password/);
+  });
+
+  it('a key deleted behind Keyturn’s back: failed within one interval and a signed webhook; a rotation brings success and a second webhook', async () => {
+    const target = aws.uniqueName('victim');
+    const rotator = aws.uniqueName('rotator');
+    const tu = await aws.user(target);
+    const ru = await aws.user(rotator, requiredPermissions({ type: SecretType.AwsIamKey, partition: 'aws', accountId: aws.accountId, targetUser: target, executorUser: rotator }).policy);
+    const rotatorId = await keySecret(rotator, ru);
+    const id = await keySecret(target, tu, { privilegedSecretId: rotatorId });
+    await start('rotation-worker');
+    await start('heartbeat-scheduler');
+    await eventually(async () => (await status(id)) === 'success', 20_000);
+
+    const before = hooks.received.length;
+    await aws.deleteKey(target, tu.accessKeyId);
+    const deletedAt = Date.now();
+    await eventually(async () => (await status(id)) === 'failed', 25_000);
+    expect(Date.now() - deletedAt).toBeLessThan(10_000 + 3_000); // one interval, plus a scheduler tick and the check
+    const failedHook = await eventually(async () =>
+      hooks.received.slice(before).find((h) => h.event === 'heartbeat.status-changed' && h.body.data.secretId === id && h.body.data.to === 'failed'),
+    );
+    expect(failedHook.signatureOk).toBe(true);
+    expect(failedHook.body.data.from).toBe('success');
+    expect(JSON.stringify(failedHook.body)).not.toContain(tu.secretAccessKey);
+
+    // A rotation through the privileged account makes a new, working key.
+    const rot = await admin.post(`/v1/secrets/${id}/rotations`);
+    await eventually(async () => (await admin.get(`/v1/rotations/${rot.body.id}`)).body.status === 'succeeded', 30_000);
+    await eventually(async () => (await status(id)) === 'success', 20_000);
+    const okHook = await eventually(async () =>
+      hooks.received.find((h) => h.event === 'heartbeat.status-changed' && h.body.data.secretId === id && h.body.data.from === 'failed' && h.body.data.to === 'success'),
+    );
+    expect(okHook.signatureOk).toBe(true);
+    expect(hooks.received.some((h) => h.event === 'rotation.succeeded' && h.body.data.rotationId === rot.body.id && h.signatureOk)).toBe(true);
+    // Every delivery is recorded.
+    const db = await rawDb(t);
+    const { rows } = await db.query(`SELECT status, attempts, last_status_code FROM webhook_deliveries d JOIN events e ON e.id = d.event_id WHERE e.secret_id = $1`, [id]);
+    await db.end();
+    expect(rows.length).toBeGreaterThanOrEqual(3);
+    expect(rows.every((r: { status: string; last_status_code: number }) => r.status === 'delivered' && r.last_status_code === 204)).toBe(true);
+  });
+
+  it('the emulator throttling every other call: no false failed', async () => {
+    const names = [aws.uniqueName('thr'), aws.uniqueName('thr'), aws.uniqueName('thr')];
+    const ids: string[] = [];
+    for (const n of names) ids.push(await keySecret(n, await aws.user(n)));
+    aws.emu.setThrottleEvery(2);
+    await start('rotation-worker');
+    const requested = [];
+    for (let round = 0; round < 3; round++) {
+      for (const id of ids) requested.push((await admin.post(`/v1/secrets/${id}/heartbeats`)).body.id);
+    }
+    const results = await Promise.all(
+      requested.map((hid) =>
+        eventually(async () => {
+          const h = (await admin.get(`/v1/heartbeats/${hid}`)).body;
+          return h.status === 'done' ? h : null;
+        }, 60_000),
+      ),
+    );
+    expect(results.map((h) => h.outcome)).toEqual(Array(results.length).fill('success'));
+    for (const id of ids) expect(await status(id)).toBe('success');
+    expect(aws.emu.callLog().some((c) => c.errorCode === 'Throttling')).toBe(true);
+  });
+
+  it('Redis flushed while a rotation is queued and while it runs: the rotation still completes', async () => {
+    const flush = async () => {
+      const r = new Redis(REDIS_URL);
+      const prefix = t.env.KEYTURN_QUEUE_PREFIX;
+      let cursor = '0';
+      do {
+        const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+        if (keys.length) await r.del(...keys);
+        cursor = next;
+      } while (cursor !== '0');
+      await r.quit();
+    };
+    const name = aws.uniqueName('flush');
+    const policy = requiredPermissions({ type: SecretType.AwsIamKey, partition: 'aws', accountId: aws.accountId, targetUser: name, executorUser: name }).policy;
+    const u = await aws.user(name, policy);
+    const id = await keySecret(name, u);
+
+    // Queued, no worker yet: the job is lost with Redis; the reconciler brings it back.
+    const first = await admin.post(`/v1/secrets/${id}/rotations`);
+    await flush();
+    await start('heartbeat-scheduler');
+    await start('rotation-worker');
+    await eventually(async () => (await admin.get(`/v1/rotations/${first.body.id}`)).body.status === 'succeeded', 60_000);
+
+    // Running (waiting for a slow new key), then the worker dies and Redis is flushed.
+    await stopAll();
+    aws.emu.setPropagationDelayMs(3_000);
+    const doomed = await start('rotation-worker');
+    const second = await admin.post(`/v1/secrets/${id}/rotations`);
+    await eventually(async () => (await admin.get(`/v1/rotations/${second.body.id}`)).body.step === 'verify', 20_000);
+    await doomed.kill('SIGKILL');
+    procs.splice(procs.indexOf(doomed), 1);
+    await flush();
+    await start('rotation-worker');
+    await start('heartbeat-scheduler');
+    const done = await eventually(async () => {
+      const r = (await admin.get(`/v1/rotations/${second.body.id}`)).body;
+      return r.status === 'succeeded' || r.status === 'failed' ? r : null;
+    }, 90_000);
+    expect(done.status).toBe('succeeded');
+    const value = (await admin.get(`/v1/secrets/${id}/value`)).body.fields;
+    expect(await aws.whoAmI(value)).toBe(`arn:aws:iam::${aws.accountId}:user/${name}`);
+    expect((await aws.keys(name)).length).toBeLessThanOrEqual(2);
+  });
+
+  it('two scheduler replicas over 10,000 due secrets: each heartbeat enqueued exactly once', async () => {
+    const db = await rawDb(t);
+    await db.query(`
+      INSERT INTO secrets (id, type, name, folder, username, account_id, next_heartbeat_at)
+      SELECT gen_random_uuid(), 'aws-iam-key', 'bulk-' || i, '/bulk', 'bulk-user-' || i, '123456789012', now() - (i || ' seconds')::interval
+        FROM generate_series(1, 10000) AS i`);
+    const started = Date.now();
+    // No worker runs: the jobs stay in the queue where they can be counted.
+    await Promise.all([start('heartbeat-scheduler', { KEYTURN_SCHEDULER_BATCH: '500' }), start('heartbeat-scheduler', { KEYTURN_SCHEDULER_BATCH: '500' })]);
+    await eventually(async () => {
+      const { rows } = await db.query(`SELECT count(*)::int AS n FROM heartbeats h JOIN secrets s ON s.id = h.secret_id WHERE s.folder = '/bulk'`);
+      return rows[0].n >= 10_000;
+    }, 120_000, 500);
+    const elapsed = Date.now() - started;
+    await stopAll();
+    const { rows } = await db.query(`
+      SELECT count(*)::int AS n, count(DISTINCT h.secret_id)::int AS secrets
+        FROM heartbeats h JOIN secrets s ON s.id = h.secret_id WHERE s.folder = '/bulk'`);
+    const bulk = await db.query(`SELECT h.id FROM heartbeats h JOIN secrets s ON s.id = h.secret_id WHERE s.folder = '/bulk'`);
+    await db.end();
+    expect(rows[0]).toEqual({ n: 10_000, secrets: 10_000 });
+    // The queue also holds heartbeats of this file's other secrets: look at the bulk ones.
+    const r = new Redis(REDIS_URL);
+    const jobIds = await r.lrange(`${t.env.KEYTURN_QUEUE_PREFIX}:heartbeat:wait`, 0, -1);
+    await r.quit();
+    expect(new Set(jobIds).size).toBe(jobIds.length);
+    const queued = new Set(jobIds);
+    const missing = bulk.rows.filter((h: { id: string }) => !queued.has(`heartbeat-${h.id}`));
+    expect(missing).toEqual([]);
+    process.stdout.write(`two schedulers enqueued 10,000 heartbeats in ${elapsed} ms\n`);
+  }, 240_000);
+});
