@@ -7,10 +7,13 @@ import {
   CreateLoginProfileCommand,
   CreateUserCommand,
   DeleteAccessKeyCommand,
+  DeleteAccountPasswordPolicyCommand,
+  DeleteUserPolicyCommand,
   IAMClient,
   ListAccessKeysCommand,
   PutUserPolicyCommand,
   UpdateAccountPasswordPolicyCommand,
+  type UpdateAccountPasswordPolicyCommandInput,
 } from '@aws-sdk/client-iam';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { randomBytes } from 'node:crypto';
@@ -89,6 +92,29 @@ export class AwsFixture {
       return null;
     } finally {
       sts.destroy();
+    }
+  }
+
+  /** Any account password policy, including the fields `passwordPolicy` leaves out (reuse prevention, expiry). */
+  async fullPasswordPolicy(p: UpdateAccountPasswordPolicyCommandInput): Promise<void> {
+    await this.iam.send(new UpdateAccountPasswordPolicyCommand(p));
+  }
+
+  /** A user with no access key: a console-only user, or a target changed by someone else. */
+  async bareUser(name: string): Promise<void> {
+    await this.iam.send(new CreateUserCommand({ UserName: name }));
+  }
+
+  async deletePolicy(userName: string, policyName = 'keyturn'): Promise<void> {
+    await this.iam.send(new DeleteUserPolicyCommand({ UserName: userName, PolicyName: policyName }));
+  }
+
+  /** Back to no account password policy (AWS's default applies); a no-op when none is set. */
+  async clearPasswordPolicy(): Promise<void> {
+    try {
+      await this.iam.send(new DeleteAccountPasswordPolicyCommand({}));
+    } catch (e) {
+      if ((e as { name?: string }).name !== 'NoSuchEntityException') throw e;
     }
   }
 

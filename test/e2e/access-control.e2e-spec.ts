@@ -1,0 +1,425 @@
+import { createHash } from 'node:crypto';
+import { loadConfig } from '@keyturn/config';
+import { generateToken } from '@keyturn/auth';
+import { createApi } from '../../apps/secrets-api/src/bootstrap.js';
+import {
+  client,
+  createApiKey,
+  createTestEnv,
+  eventually,
+  fakeKey,
+  rawDb,
+  startApi,
+  startApiWithRoutes,
+  type ApiResponse,
+  type Client,
+  type RouteInfo,
+  type RunningApi,
+  type TestEnv,
+} from './harness.js';
+
+const ACCOUNT = '123456789012';
+let seq = 0;
+// Every request comes from its own address (the API trusts X-Forwarded-For in
+// these tests), so the failed-authentication limiter only bites where a test wants it to.
+let ipSeq = 0;
+const freshIp = () => `10.1.${Math.floor(++ipSeq / 250)}.${(ipSeq % 250) + 1}`;
+
+function keyBody(folder: string, over: Record<string, unknown> = {}) {
+  return { type: 'aws-iam-key', name: `key ${++seq}`, folder, username: 'ci-bot', accountId: ACCOUNT, ...fakeKey(), ...over };
+}
+
+const ACTORS = ['none', 'revoked', 'viewer', 'operator', 'auditor', 'admin', 'scopedOperator'] as const;
+type ActorKind = (typeof ACTORS)[number];
+
+interface Endpoint {
+  /** Builds a request that would succeed for a permitted actor (making fixtures with the admin key). */
+  request: () => Promise<{ path: string; json?: unknown }>;
+  expect: Record<ActorKind, number>;
+  /** Extra checks on a cell's answer. */
+  check?: (actor: ActorKind, res: ApiResponse, path: string) => Promise<void> | void;
+}
+
+/** Every allowed status, per role, read from DESIGN.md §4. */
+const role = {
+  viewer: { none: 401, revoked: 401, viewer: 200, operator: 200, auditor: 403, admin: 200 },
+  operator: { none: 401, revoked: 401, viewer: 403, operator: 200, auditor: 403, admin: 200 },
+  admin: { none: 401, revoked: 401, viewer: 403, operator: 403, auditor: 403, admin: 200 },
+  auditor: { none: 401, revoked: 401, viewer: 403, operator: 403, auditor: 200, admin: 200 },
+  public: { none: 200, revoked: 200, viewer: 200, operator: 200, auditor: 200, admin: 200 },
+};
+
+describe('secrets API: access control', () => {
+  let t: TestEnv;
+  let api: RunningApi & { routes: RouteInfo[] };
+  let admin: Client;
+  const tokens: Partial<Record<ActorKind, string>> = {};
+  const teamFolder = '/team/prod';
+  const scope = '/other';
+
+  const as = (actor: ActorKind) => {
+    const c = client(api.url, actor === 'none' ? undefined : tokens[actor]);
+    return (method: string, path: string, json?: unknown) =>
+      c.call(method, path, { ...(json !== undefined ? { json } : {}), headers: { 'x-forwarded-for': freshIp() } });
+  };
+
+  const newSecret = async (folder = teamFolder) => {
+    const res = await admin.post('/v1/secrets', keyBody(folder));
+    expect(res.status).toBe(201);
+    return res.body.id as string;
+  };
+
+  beforeAll(async () => {
+    t = await createTestEnv({ KEYTURN_TRUST_PROXY: 'true' });
+    api = await startApiWithRoutes(t);
+    admin = client(api.url, t.adminToken);
+    for (const r of ['viewer', 'operator', 'auditor', 'admin'] as const) tokens[r] = (await createApiKey(admin, r)).token;
+    tokens.scopedOperator = (await createApiKey(admin, 'operator', { folderScopes: [scope] })).token;
+    const revoked = await createApiKey(admin, 'admin', { name: 'to be revoked' });
+    expect((await admin.del(`/v1/api-keys/${revoked.id}`)).status).toBe(200);
+    tokens.revoked = revoked.token;
+  });
+  afterAll(async () => {
+    await api?.close();
+    await t?.drop();
+  });
+
+  // The scoped operator works in /other; the fixtures live in /team/prod, which it must not see.
+  const matrix: Record<string, Endpoint> = {
+    'POST /v1/secrets': {
+      request: async () => ({ path: '/v1/secrets', json: keyBody(teamFolder) }),
+      expect: { ...role.operator, operator: 201, admin: 201, scopedOperator: 403 },
+      check: (actor, res) => {
+        if (actor === 'scopedOperator') expect(res.body.code).toBe('FOLDER_OUT_OF_SCOPE');
+      },
+    },
+    'GET /v1/secrets': {
+      request: async () => {
+        await newSecret();
+        await newSecret(`${scope}/listed`);
+        return { path: '/v1/secrets?limit=500' };
+      },
+      expect: { ...role.viewer, scopedOperator: 200 },
+      check: (actor, res) => {
+        if (res.status !== 200) return;
+        expect(res.body.items.length).toBeGreaterThan(0);
+        if (actor === 'scopedOperator') expect(res.body.items.map((s: { folder: string }) => s.folder)).not.toContain(teamFolder);
+        else expect(res.body.items.map((s: { folder: string }) => s.folder)).toContain(teamFolder);
+      },
+    },
+    'GET /v1/secrets/:id': {
+      request: async () => ({ path: `/v1/secrets/${await newSecret()}` }),
+      expect: { ...role.viewer, scopedOperator: 404 },
+    },
+    'GET /v1/secrets/:id/value': {
+      request: async () => ({ path: `/v1/secrets/${await newSecret()}/value` }),
+      expect: { ...role.operator, scopedOperator: 404 },
+      check: (_actor, res) => {
+        if (res.status !== 200) expect(JSON.stringify(res.body)).not.toMatch(/AKIA[A-Z0-9]{16}/);
+      },
+    },
+    'PATCH /v1/secrets/:id': {
+      request: async () => ({ path: `/v1/secrets/${await newSecret()}`, json: { name: `renamed ${++seq}` } }),
+      expect: { ...role.operator, scopedOperator: 404 },
+      check: async (_actor, res, path) => {
+        if (res.status === 200) return;
+        const after = await admin.get(path);
+        expect(after.body.name).toMatch(/^key /);
+      },
+    },
+    'DELETE /v1/secrets/:id': {
+      request: async () => ({ path: `/v1/secrets/${await newSecret()}` }),
+      expect: { ...role.operator, scopedOperator: 404 },
+      check: async (_actor, res, path) => {
+        expect((await admin.get(path)).status).toBe(res.status === 200 ? 404 : 200);
+      },
+    },
+    'POST /v1/secrets/:id/rotations': {
+      request: async () => ({ path: `/v1/secrets/${await newSecret()}/rotations` }),
+      expect: { ...role.operator, operator: 202, admin: 202, scopedOperator: 404 },
+    },
+    'GET /v1/secrets/:id/rotations': {
+      request: async () => ({ path: `/v1/secrets/${await newSecret()}/rotations` }),
+      expect: { ...role.viewer, scopedOperator: 404 },
+    },
+    'GET /v1/rotations/:id': {
+      request: async () => {
+        const r = await admin.post(`/v1/secrets/${await newSecret()}/rotations`);
+        expect(r.status).toBe(202);
+        return { path: `/v1/rotations/${r.body.id}` };
+      },
+      expect: { ...role.viewer, scopedOperator: 404 },
+    },
+    'GET /v1/secrets/:id/required-permissions': {
+      request: async () => ({ path: `/v1/secrets/${await newSecret()}/required-permissions` }),
+      expect: { ...role.viewer, scopedOperator: 404 },
+    },
+    'POST /v1/secrets/:id/heartbeats': {
+      request: async () => ({ path: `/v1/secrets/${await newSecret()}/heartbeats` }),
+      expect: { ...role.operator, operator: 202, admin: 202, scopedOperator: 404 },
+    },
+    'GET /v1/secrets/:id/heartbeats': {
+      request: async () => ({ path: `/v1/secrets/${await newSecret()}/heartbeats` }),
+      expect: { ...role.viewer, scopedOperator: 404 },
+    },
+    'GET /v1/heartbeats/:id': {
+      request: async () => {
+        const h = await admin.post(`/v1/secrets/${await newSecret()}/heartbeats`);
+        expect(h.status).toBe(202);
+        return { path: `/v1/heartbeats/${h.body.id}` };
+      },
+      expect: { ...role.viewer, scopedOperator: 404 },
+    },
+    'GET /v1/settings': { request: async () => ({ path: '/v1/settings' }), expect: { ...role.admin, scopedOperator: 403 } },
+    'PUT /v1/settings': {
+      request: async () => ({ path: '/v1/settings', json: { passwordLength: 20 + (++seq % 50) } }),
+      expect: { ...role.admin, scopedOperator: 403 },
+    },
+    'POST /v1/api-keys': {
+      request: async () => ({ path: '/v1/api-keys', json: { name: `made ${++seq}`, role: 'admin' } }),
+      expect: { ...role.admin, admin: 201, scopedOperator: 403 },
+      check: (_actor, res) => {
+        if (res.status !== 201) expect(res.body.token).toBeUndefined();
+      },
+    },
+    'GET /v1/api-keys': { request: async () => ({ path: '/v1/api-keys' }), expect: { ...role.admin, scopedOperator: 403 } },
+    'DELETE /v1/api-keys/:id': {
+      request: async () => ({ path: `/v1/api-keys/${(await createApiKey(admin, 'viewer')).id}` }),
+      expect: { ...role.admin, scopedOperator: 403 },
+      check: async (_actor, res, path) => {
+        const id = path.split('/').pop();
+        const listed = (await admin.get('/v1/api-keys')).body.find((k: { id: string }) => k.id === id);
+        expect(listed.revokedAt === null).toBe(res.status !== 200);
+      },
+    },
+    'GET /v1/audit': { request: async () => ({ path: '/v1/audit' }), expect: { ...role.auditor, scopedOperator: 403 } },
+    'GET /health/live': { request: async () => ({ path: '/health/live' }), expect: { ...role.public, scopedOperator: 200 } },
+    'GET /health/ready': { request: async () => ({ path: '/health/ready' }), expect: { ...role.public, scopedOperator: 200 } },
+  };
+
+  it('has a matrix entry for exactly the routes the app serves', () => {
+    const served = new Set(
+      api.routes
+        .filter((r) => r.method !== 'HEAD' && r.method !== 'OPTIONS' && !/^\/docs(\/|$)/.test(r.url))
+        .map((r) => `${r.method} ${r.url}`),
+    );
+    expect(served.size).toBeGreaterThan(0);
+    expect([...served].sort()).toEqual(Object.keys(matrix).sort());
+  });
+
+  const cells = Object.keys(matrix).flatMap((route) => ACTORS.map((actor) => [route, actor] as const));
+  it.each(cells)('%s as %s', async (route, actor) => {
+    const e = matrix[route];
+    const method = route.split(' ')[0];
+    const { path, json } = await e.request();
+    const res = await as(actor)(method, path, json);
+    expect({ route, actor, status: res.status }).toEqual({ route, actor, status: e.expect[actor] });
+    if (res.status >= 400) {
+      expect(res.body).toEqual(expect.objectContaining({ statusCode: res.status, code: expect.stringMatching(/^[A-Z_]+$/), message: expect.any(String) }));
+      const codes: Record<number, string[]> = {
+        401: ['UNAUTHENTICATED', 'INVALID_API_KEY'],
+        403: ['FORBIDDEN', 'FOLDER_OUT_OF_SCOPE'],
+        404: ['SECRET_NOT_FOUND', 'ROTATION_NOT_FOUND', 'HEARTBEAT_NOT_FOUND'],
+      };
+      expect(codes[res.status]).toContain(res.body.code);
+    }
+    if (actor === 'none' && res.status === 401) expect(res.body.code).toBe('UNAUTHENTICATED');
+    if (actor === 'revoked' && res.status === 401) expect(res.body.code).toBe('INVALID_API_KEY');
+    await e.check?.(actor, res, path);
+  });
+
+  it('answers a scoped key about a secret outside its folders exactly as about one that does not exist', async () => {
+    const scoped = as('scopedOperator');
+    const outside = await newSecret();
+    const missing = '01890000-0000-7000-8000-000000000001';
+    const a = await scoped('GET', `/v1/secrets/${outside}`);
+    const b = await scoped('GET', `/v1/secrets/${missing}`);
+    expect([a.status, b.status]).toEqual([404, 404]);
+    expect(a.body.message.replace(outside, 'ID')).toBe(b.body.message.replace(missing, 'ID'));
+  });
+
+  it('lets a scoped key work inside its folders (and their subfolders) but not move or link secrets out of them', async () => {
+    const scoped = as('scopedOperator');
+    const created = await scoped('POST', '/v1/secrets', keyBody(`${scope}/deep`));
+    expect(created.status).toBe(201);
+    const id = created.body.id;
+    expect((await scoped('GET', `/v1/secrets/${id}`)).status).toBe(200);
+    expect((await scoped('GET', `/v1/secrets/${id}/value`)).status).toBe(200);
+    // A sibling folder that merely starts with the same letters is outside.
+    const sibling = await scoped('POST', '/v1/secrets', keyBody(`${scope}x`));
+    expect([sibling.status, sibling.body.code]).toEqual([403, 'FOLDER_OUT_OF_SCOPE']);
+    const moved = await scoped('PATCH', `/v1/secrets/${id}`, { folder: teamFolder });
+    expect([moved.status, moved.body.code]).toEqual([403, 'FOLDER_OUT_OF_SCOPE']);
+    // A privileged account outside the scope is reported as not existing.
+    const linked = await scoped('PATCH', `/v1/secrets/${id}`, { privilegedSecretId: await newSecret() });
+    expect([linked.status, linked.body.code]).toEqual([422, 'PRIVILEGED_SECRET_NOT_FOUND']);
+    expect((await admin.get(`/v1/secrets/${id}`)).body).toEqual(expect.objectContaining({ folder: `${scope}/deep`, privilegedSecretId: null }));
+    const list = await scoped('GET', '/v1/secrets?limit=500');
+    expect(list.body.items.map((s: { id: string }) => s.id)).toContain(id);
+    expect(list.body.items.every((s: { folder: string }) => s.folder === scope || s.folder.startsWith(`${scope}/`))).toBe(true);
+    // Even asking for the other folder by filter shows nothing of it.
+    const filtered = await scoped('GET', `/v1/secrets?folder=${encodeURIComponent(teamFolder)}`);
+    expect(filtered.body.items).toEqual([]);
+  });
+
+  it('API keys: the token is shown once with the kt_ prefix, never listed, records its last use, and stops working when revoked', async () => {
+    const res = await admin.post('/v1/api-keys', { name: 'lifecycle', role: 'viewer', folderScopes: ['/team'] });
+    expect(res.status).toBe(201);
+    const token: string = res.body.token;
+    expect(token).toMatch(/^kt_[A-Za-z0-9_-]{43}$/);
+    expect(res.body.apiKey).toEqual(
+      expect.objectContaining({ name: 'lifecycle', role: 'viewer', folderScopes: ['/team'], tokenPrefix: token.slice(0, 7), lastUsedAt: null, revokedAt: null }),
+    );
+    expect(JSON.stringify(res.body.apiKey)).not.toContain(token.slice(7));
+    const id = res.body.apiKey.id;
+
+    const hash = createHash('sha256').update(token).digest('hex');
+    const listed = await admin.get('/v1/api-keys');
+    expect(listed.status).toBe(200);
+    expect(listed.body.map((k: { id: string }) => k.id)).toContain(id);
+    const listText = JSON.stringify(listed.body);
+    expect(listText).not.toContain(token.slice(7));
+    expect(listText).not.toContain(hash);
+    expect(listText).not.toMatch(/"token"/);
+    const db = await rawDb(t);
+    try {
+      const rows = JSON.stringify((await db.query('SELECT * FROM api_keys')).rows);
+      expect(rows).not.toContain(token.slice(7));
+    } finally {
+      await db.end();
+    }
+
+    const viewer = client(api.url, token);
+    const used = await viewer.get('/v1/secrets', { headers: { 'x-forwarded-for': freshIp() } });
+    expect(used.status).toBe(200);
+    const lastUsed = await eventually(async () => {
+      const k = (await admin.get('/v1/api-keys')).body.find((x: { id: string }) => x.id === id);
+      return k.lastUsedAt as string | null;
+    }, 5_000);
+    expect(Math.abs(Date.parse(lastUsed) - Date.now())).toBeLessThan(60_000);
+
+    const revoked = await admin.del(`/v1/api-keys/${id}`);
+    expect(revoked.status).toBe(200);
+    expect(revoked.body.revokedAt).toEqual(expect.any(String));
+    const after = await viewer.get('/v1/secrets', { headers: { 'x-forwarded-for': freshIp() } });
+    expect([after.status, after.body.code]).toEqual([401, 'INVALID_API_KEY']);
+    // Revoking twice is harmless and keeps the first time.
+    const again = await admin.del(`/v1/api-keys/${id}`);
+    expect([again.status, again.body.revokedAt]).toEqual([200, revoked.body.revokedAt]);
+  });
+
+  it('answers 429 with Retry-After after more than 10 failed authentications from one address, even for a valid key', async () => {
+    const ip = '203.0.113.7';
+    const bad = client(api.url, generateToken());
+    for (let i = 0; i < 10; i++) {
+      const r = await bad.get('/v1/secrets', { headers: { 'x-forwarded-for': ip } });
+      expect([i, r.status]).toEqual([i, 401]);
+    }
+    const blocked = await bad.get('/v1/secrets', { headers: { 'x-forwarded-for': ip } });
+    expect([blocked.status, blocked.body.code]).toEqual([429, 'TOO_MANY_FAILED_AUTHENTICATIONS']);
+    const retryAfter = Number(blocked.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    // The address is blocked, whatever key it sends; other addresses are not.
+    const good = await admin.get('/v1/secrets', { headers: { 'x-forwarded-for': ip } });
+    expect(good.status).toBe(429);
+    expect((await admin.get('/v1/secrets', { headers: { 'x-forwarded-for': freshIp() } })).status).toBe(200);
+    // Public endpoints stay reachable.
+    expect((await bad.get('/health/live', { headers: { 'x-forwarded-for': ip } })).status).toBe(200);
+  });
+
+  it('does not reset the failure count on a successful authentication', async () => {
+    const ip = '203.0.113.8';
+    const bad = client(api.url, generateToken());
+    for (let i = 0; i < 5; i++) expect((await bad.get('/v1/secrets', { headers: { 'x-forwarded-for': ip } })).status).toBe(401);
+    expect((await admin.get('/v1/secrets', { headers: { 'x-forwarded-for': ip } })).status).toBe(200);
+    for (let i = 0; i < 5; i++) expect((await bad.get('/v1/secrets', { headers: { 'x-forwarded-for': ip } })).status).toBe(401);
+    const r = await admin.get('/v1/secrets', { headers: { 'x-forwarded-for': ip } });
+    expect([r.status, r.body.code]).toEqual([429, 'TOO_MANY_FAILED_AUTHENTICATIONS']);
+    expect(r.headers.get('retry-after')).toMatch(/^\d+$/);
+  });
+
+  it('counts malformed tokens and unknown schemes as failures too', async () => {
+    const ip = '203.0.113.9';
+    const tries = ['kt_short', 'not-a-token', generateToken().slice(0, -1) + '!', 'kt_' + 'A'.repeat(43)];
+    for (let i = 0; i < 10; i++) {
+      const r = await client(api.url, tries[i % tries.length]).get('/v1/secrets', { headers: { 'x-forwarded-for': ip } });
+      expect(r.status).toBe(401);
+    }
+    expect((await admin.get('/v1/secrets', { headers: { 'x-forwarded-for': ip } })).status).toBe(429);
+  });
+});
+
+describe('secrets API: bootstrap admin', () => {
+  let t: TestEnv;
+
+  beforeAll(async () => {
+    t = await createTestEnv();
+  });
+  afterAll(async () => {
+    await t?.drop();
+  });
+
+  async function adminKeys(): Promise<{ name: string; created_by: string | null; revoked_at: Date | null }[]> {
+    const db = await rawDb(t);
+    try {
+      // Before the first start the schema does not exist yet: no admin either.
+      if ((await db.query(`SELECT to_regclass('public.api_keys') AS t`)).rows[0].t === null) return [];
+      return (await db.query(`SELECT name, created_by, revoked_at FROM api_keys WHERE role = 'admin' ORDER BY id`)).rows;
+    } finally {
+      await db.end();
+    }
+  }
+
+  async function withApi<T>(token: string, fn: (api: RunningApi) => Promise<T>): Promise<T> {
+    const config = loadConfig({ ...t.env, KEYTURN_BOOTSTRAP_ADMIN_TOKEN: token });
+    const app = await createApi(config, { docs: false });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const addr = app.getHttpServer().address();
+    const url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+    try {
+      return await fn({ url, app, close: () => app.close() });
+    } finally {
+      await app.close();
+    }
+  }
+
+  it('makes the bootstrap token an admin only while no admin exists, and never again once a real admin does', async () => {
+    expect(await adminKeys()).toEqual([]);
+    let realAdmin = '';
+    await withApi(t.adminToken, async (first) => {
+      const boot = client(first.url, t.adminToken);
+      expect((await boot.get('/v1/api-keys')).status).toBe(200);
+      expect(await adminKeys()).toEqual([expect.objectContaining({ name: 'bootstrap admin', created_by: 'KEYTURN_BOOTSTRAP_ADMIN_TOKEN' })]);
+      realAdmin = (await createApiKey(boot, 'admin', { name: 'real admin' })).token;
+    });
+
+    // Same token again: nothing new.
+    await startApi(t).then((a) => a.close());
+    expect(await adminKeys()).toHaveLength(2);
+
+    const other = generateToken();
+    await withApi(other, async (second) => {
+      expect((await client(second.url, other).get('/v1/secrets')).status).toBe(401);
+      expect((await client(second.url, realAdmin).get('/v1/api-keys')).status).toBe(200);
+    });
+    expect(await adminKeys()).toHaveLength(2);
+
+    // Still not, after the bootstrap admin is revoked, because the real admin remains.
+    await withApi(t.adminToken, async (api) => {
+      const real = client(api.url, realAdmin);
+      const boot = (await real.get('/v1/api-keys')).body.find((k: { name: string }) => k.name === 'bootstrap admin');
+      expect((await real.del(`/v1/api-keys/${boot.id}`)).status).toBe(200);
+      expect((await client(api.url, t.adminToken).get('/v1/secrets')).status).toBe(401);
+    });
+    await withApi(generateToken(), async () => undefined);
+    const keys = await adminKeys();
+    expect(keys).toHaveLength(2);
+    expect(keys.filter((k) => k.revoked_at === null).map((k) => k.name)).toEqual(['real admin']);
+    // The revoked bootstrap token stays revoked on a restart with it.
+    await withApi(t.adminToken, async (api) => {
+      expect((await client(api.url, t.adminToken).get('/v1/secrets')).status).toBe(401);
+    });
+    expect(await adminKeys()).toHaveLength(2);
+  });
+});
