@@ -33,11 +33,14 @@ export class AccountPacer {
     private readonly burst = Math.max(1, Math.ceil(ratePerSecond)),
   ) {}
 
+  /** Takes a token if one is there: 0, or else the milliseconds until one will be. */
+  async tryTake(accountId: string): Promise<number> {
+    return Number(await this.redis.eval(TAKE, 1, `${this.prefix}:pace:${accountId}`, this.ratePerSecond, this.burst));
+  }
+
   /** Resolves when a call to `accountId` may go out. */
   async take(accountId: string): Promise<void> {
-    for (;;) {
-      const wait = Number(await this.redis.eval(TAKE, 1, `${this.prefix}:pace:${accountId}`, this.ratePerSecond, this.burst));
-      if (wait <= 0) return;
+    for (let wait = await this.tryTake(accountId); wait > 0; wait = await this.tryTake(accountId)) {
       await new Promise((r) => setTimeout(r, wait));
     }
   }

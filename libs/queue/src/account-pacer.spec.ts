@@ -1,0 +1,45 @@
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { AccountPacer } from './account-pacer.js';
+
+// Real Redis (the machine's), with a key prefix of this run's own.
+const url = process.env.E2E_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+describe('AccountPacer (a token bucket per AWS account in Redis)', () => {
+  const prefix = `kt-pacer-${randomBytes(4).toString('hex')}`;
+  let a: Redis;
+  let b: Redis;
+
+  beforeAll(() => {
+    a = new Redis(url);
+    b = new Redis(url);
+  });
+  afterAll(async () => {
+    const keys = await a.keys(`${prefix}:*`);
+    if (keys.length) await a.del(...keys);
+    await Promise.all([a.quit(), b.quit()]);
+  });
+
+  it('holds two processes together to the account’s rate', async () => {
+    // Two pacers on two connections stand for two worker processes.
+    const p1 = new AccountPacer(a, prefix, 20, 5);
+    const p2 = new AccountPacer(b, prefix, 20, 5);
+    const started = Date.now();
+    await Promise.all(Array.from({ length: 30 }, (_, i) => (i % 2 ? p1 : p2).take('111111111111')));
+    const elapsed = Date.now() - started;
+    // 5 tokens at once, then 25 more at 20 per second: at least 1.25 s, whatever the machine's speed.
+    expect(elapsed).toBeGreaterThanOrEqual(1_150);
+  });
+
+  it('keeps accounts apart, and says how long to wait once a bucket is empty', async () => {
+    const p = new AccountPacer(a, prefix, 1, 3);
+    const accounts = ['222222222222', '333333333333', '444444444444'];
+    // Each account has its own burst of three.
+    for (const acct of accounts) {
+      expect(await Promise.all([p.tryTake(acct), p.tryTake(acct), p.tryTake(acct)])).toEqual([0, 0, 0]);
+    }
+    const wait = await p.tryTake(accounts[0]);
+    expect(wait).toBeGreaterThan(0);
+    expect(wait).toBeLessThanOrEqual(1_000);
+  });
+});
