@@ -11,3 +11,8 @@ export const SECRET_NAME = /^[^\u0000-\u001f\u007f]{1,128}$/;
 /** "/", "/team", "/team/prod": slash-separated segments of letters, digits, space, _ . - */
 export const FOLDER = /^\/(?:[\w .-]{1,64}(?:\/[\w .-]{1,64})*)?$/;
 export const FOLDER_MAX = 512;
+/**
+ * FOLDER admits "." and ".." as segment names; they read like paths that climb
+ * out of a folder (and out of an API key's folder scope), so they are refused.
+ */
+export const NO_DOT_SEGMENTS = /^(?!.*(?:^|\/)\.\.?(?:\/|$))/;

@@ -1,8 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { ArrayMaxSize, IsArray, IsBoolean, IsIn, IsInt, IsISO8601, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min, ValidateIf } from 'class-validator';
-import { FOLDER, SECRET_NAME, type Role } from '@keyturn/contracts';
-import { NO_DOT_SEGMENTS } from '../secrets/secret.dto.js';
+import { FOLDER, NO_DOT_SEGMENTS, SECRET_NAME, type Role } from '@keyturn/contracts';
 
 export class PutSettingsDto {
   @ApiPropertyOptional() @IsOptional() @IsBoolean()

@@ -21,17 +21,13 @@ import {
   CONSOLE_PASSWORD,
   FOLDER,
   FOLDER_MAX,
+  NO_DOT_SEGMENTS,
   IAM_USER_NAME,
   SECRET_ACCESS_KEY,
   SECRET_NAME,
   SecretType,
 } from '@keyturn/contracts';
 
-/**
- * FOLDER admits "." and ".." as segment names; they read like paths that climb
- * out of a folder (and out of an API key's folder scope), so they are refused.
- */
-export const NO_DOT_SEGMENTS = /^(?!.*(?:^|\/)\.\.?(?:\/|$))/;
 const DOT_SEGMENT_MESSAGE = { message: 'folder segments cannot be "." or ".."' };
 
 const isKey = (o: { type?: string }) => o.type === SecretType.AwsIamKey;
