@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, HttpException, Logger, type ExceptionFilter } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { KeyturnError } from '@keyturn/contracts';
+import { CryptoError } from '@keyturn/crypto';
 
 export interface ErrorBody {
   statusCode: number;
@@ -39,6 +40,11 @@ const FASTIFY_CODES: Record<string, { code: string; message?: string }> = {
 export function toErrorBody(err: unknown, requestId: string): ErrorBody {
   if (err instanceof KeyturnError) {
     return { statusCode: err.status, code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) };
+  }
+  // A server-side key problem (missing or wrong master key): still a 500, but one an operator can act on.
+  // CryptoError messages name ids and fields only, never key material or plaintext.
+  if (err instanceof CryptoError) {
+    return { statusCode: 500, code: err.code, message: err.message };
   }
   // Nest wraps fastify's own errors (bad JSON, wrong content type) in an HttpException; use the original's code.
   const cause = err instanceof HttpException ? (err.cause as { code?: unknown } | undefined) : undefined;
