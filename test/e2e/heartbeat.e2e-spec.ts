@@ -242,6 +242,29 @@ describe('heartbeats, scheduler, reconciler and webhooks', () => {
     expect((await aws.keys(name)).length).toBeLessThanOrEqual(2);
   });
 
+  it('automatic change: a secret past its interval gets exactly one rotation', async () => {
+    const name = aws.uniqueName('auto');
+    const policy = requiredPermissions({ type: SecretType.AwsIamKey, partition: 'aws', accountId: aws.accountId, targetUser: name, executorUser: name }).policy;
+    const u = await aws.user(name, policy);
+    const id = await keySecret(name, u, { settings: { autoChangeIntervalDays: 30 } });
+    const db = await rawDb(t);
+    await db.query(`UPDATE secrets SET created_at = now() - interval '31 days' WHERE id = $1`, [id]);
+    // Two schedulers: the change must still be requested once.
+    await Promise.all([start('heartbeat-scheduler'), start('heartbeat-scheduler'), start('rotation-worker')]);
+    const rotations = await eventually(async () => {
+      const items = (await admin.get(`/v1/secrets/${id}/rotations`)).body.items;
+      return items.length && items.every((r: { status: string }) => r.status === 'succeeded') ? items : null;
+    }, 90_000, 500);
+    // Several more ticks of both schedulers: the secret was just changed, so nothing new is due.
+    await new Promise((r) => setTimeout(r, 3_000));
+    const again = (await admin.get(`/v1/secrets/${id}/rotations`)).body.items;
+    await db.end();
+    expect(rotations).toHaveLength(1);
+    expect(again).toHaveLength(1);
+    expect(again[0]).toMatchObject({ trigger: 'schedule', status: 'succeeded', requestedBy: 'system:scheduler' });
+    expect((await admin.get(`/v1/secrets/${id}/value`)).body.fields.accessKeyId).not.toBe(u.accessKeyId);
+  });
+
   it('two scheduler replicas over 10,000 due secrets: each heartbeat enqueued exactly once', async () => {
     const db = await rawDb(t);
     await db.query(`

@@ -250,6 +250,24 @@ describe('access-key rotation (worker + emulator over HTTP)', () => {
     expect(await aws.whoAmI(u)).toBe(`arn:aws:iam::${aws.accountId}:user/${name}`);
   });
 
+  it('SIGTERM during a rotation: the worker finishes it, then exits 0', async () => {
+    const name = aws.uniqueName('drain');
+    const u = await aws.user(name, policyFor(name, name));
+    const id = await keySecret(name, u);
+    const w = await startWorker();
+    aws.emu.setPropagationDelayMs(2_000);
+    const rotationId = await rotate(id);
+    await eventually(async () => (await admin.get(`/v1/rotations/${rotationId}`)).body.step === 'verify', 20_000, 50);
+    const code = await w.kill('SIGTERM');
+    workers.splice(workers.indexOf(w), 1);
+    expect(code).toBe(0);
+    // It stopped only after the rotation in hand was done: no other worker ran.
+    const rot = (await admin.get(`/v1/rotations/${rotationId}`)).body;
+    expect(rot.status).toBe('succeeded');
+    aws.emu.setPropagationDelayMs(0);
+    await assertConsistent(id, name);
+  });
+
   it('Idempotency-Key: a retried request returns the same rotation', async () => {
     const name = aws.uniqueName('idem');
     const u = await aws.user(name, policyFor(name, name));
