@@ -3,18 +3,17 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { SecretType } from '@keyturn/contracts';
 import { requiredPermissions } from '@keyturn/rotation';
-import { AwsFixture, type Creds } from './aws-fixture.js';
+import { AwsFixture } from './aws-fixture.js';
+import { Processes, WORKER_ENV, vaultOps } from './vault-ops.js';
 import {
   REDIS_URL,
   client,
   createTestEnv,
   eventually,
   rawDb,
-  spawnApp,
   startApi,
   type Client,
   type RunningApi,
-  type SpawnedApp,
   type TestEnv,
 } from './harness.js';
 
@@ -55,24 +54,17 @@ describe('heartbeats, scheduler, reconciler and webhooks', () => {
   let api: RunningApi;
   let admin: Client;
   let hooks: Awaited<ReturnType<typeof webhookReceiver>>;
-  const procs: SpawnedApp[] = [];
-
-  const env = () => ({
+  const procs = new Processes(() => ({
     ...t.env,
     ...aws.env,
-    KEYTURN_LEASE_MS: '5000',
-    KEYTURN_VERIFY_INITIAL_DELAY_MS: '100',
+    ...WORKER_ENV,
     KEYTURN_SCHEDULER_TICK_MS: '500',
     KEYTURN_RECONCILE_AFTER_MS: '1000',
     KEYTURN_HEARTBEAT_INTERVAL_SECONDS: '10',
-  });
-  const start = async (app: 'rotation-worker' | 'heartbeat-scheduler', extra: Record<string, string> = {}) => {
-    const p = spawnApp(app, { ...env(), ...extra });
-    procs.push(p);
-    await p.waitFor(/ready: connected/);
-    return p;
-  };
-  const stopAll = () => Promise.all(procs.splice(0).map((p) => p.kill('SIGTERM')));
+  }));
+  const start = (app: 'rotation-worker' | 'heartbeat-scheduler', extra: Record<string, string> = {}) => procs.start(app, extra);
+  const stopAll = () => procs.stopAll();
+  const { keySecret } = vaultOps(() => admin, () => aws.accountId);
 
   beforeAll(async () => {
     aws = await AwsFixture.start();
@@ -93,20 +85,6 @@ describe('heartbeats, scheduler, reconciler and webhooks', () => {
     aws.emu.resetFaults();
   });
 
-  async function keySecret(userName: string, key: Creds, extra: Record<string, unknown> = {}): Promise<string> {
-    const r = await admin.post('/v1/secrets', {
-      type: 'aws-iam-key',
-      name: `${userName}-key`,
-      folder: '/hb',
-      username: userName,
-      accountId: aws.accountId,
-      accessKeyId: key.accessKeyId,
-      secretAccessKey: key.secretAccessKey,
-      ...extra,
-    });
-    expect(r.status).toBe(201);
-    return r.body.id;
-  }
   const status = async (id: string) => (await admin.get(`/v1/secrets/${id}`)).body.heartbeatStatus as string;
 
   it('a heartbeat on request: success for a working key, 422 for a console password', async () => {
@@ -228,7 +206,7 @@ describe('heartbeats, scheduler, reconciler and webhooks', () => {
     const second = await admin.post(`/v1/secrets/${id}/rotations`);
     await eventually(async () => (await admin.get(`/v1/rotations/${second.body.id}`)).body.step === 'verify', 20_000);
     await doomed.kill('SIGKILL');
-    procs.splice(procs.indexOf(doomed), 1);
+    procs.forget(doomed);
     await flush();
     await start('rotation-worker');
     await start('heartbeat-scheduler');

@@ -1,42 +1,29 @@
 import { SecretType } from '@keyturn/contracts';
 import { requiredPermissions } from '@keyturn/rotation';
 import { AwsFixture, type Creds } from './aws-fixture.js';
+import { Processes, WORKER_ENV, vaultOps } from './vault-ops.js';
 import {
   client,
   createTestEnv,
   eventually,
   sleep,
-  spawnApp,
   startApi,
   type Client,
   type RunningApi,
-  type SpawnedApp,
   type TestEnv,
 } from './harness.js';
-
-const WORKER_ENV = {
-  KEYTURN_LEASE_MS: '5000',
-  KEYTURN_VERIFY_WINDOW_MS: '20000',
-  KEYTURN_VERIFY_INITIAL_DELAY_MS: '100',
-  KEYTURN_WORKER_CONCURRENCY: '4',
-};
 
 describe('access-key rotation (worker + emulator over HTTP)', () => {
   let aws: AwsFixture;
   let t: TestEnv;
   let api: RunningApi;
   let admin: Client;
-  const workers: SpawnedApp[] = [];
-
-  const startWorker = async (extra: Record<string, string> = {}) => {
-    const w = spawnApp('rotation-worker', { ...t.env, ...aws.env, ...WORKER_ENV, ...extra });
-    workers.push(w);
-    await w.waitFor(/ready: connected/);
-    return w;
-  };
-  const stopWorkers = async () => {
-    await Promise.all(workers.splice(0).map((w) => w.kill('SIGTERM')));
-  };
+  const procs = new Processes(() => ({ ...t.env, ...aws.env, ...WORKER_ENV }));
+  const startWorker = (extra: Record<string, string> = {}) => procs.start('rotation-worker', extra);
+  const stopWorkers = () => procs.stopAll();
+  const ops = vaultOps(() => admin, () => aws.accountId);
+  const { keySecret, rotate, finished } = ops;
+  const value = (id: string) => ops.value<Creds>(id);
 
   beforeAll(async () => {
     aws = await AwsFixture.start();
@@ -57,40 +44,6 @@ describe('access-key rotation (worker + emulator over HTTP)', () => {
 
   const policyFor = (target: string, executor: string) =>
     requiredPermissions({ type: SecretType.AwsIamKey, partition: 'aws', accountId: aws.accountId, targetUser: target, executorUser: executor }).policy;
-
-  async function keySecret(userName: string, key: Creds, extra: Record<string, unknown> = {}): Promise<string> {
-    const r = await admin.post('/v1/secrets', {
-      type: 'aws-iam-key',
-      name: `${userName}-${Math.random().toString(36).slice(2, 8)}`,
-      folder: '/e2e',
-      username: userName,
-      accountId: aws.accountId,
-      accessKeyId: key.accessKeyId,
-      secretAccessKey: key.secretAccessKey,
-      ...extra,
-    });
-    expect({ status: r.status, body: r.body }).toMatchObject({ status: 201 });
-    return r.body.id;
-  }
-
-  async function rotate(secretId: string, headers: Record<string, string> = {}): Promise<string> {
-    const r = await admin.post(`/v1/secrets/${secretId}/rotations`, undefined, { headers });
-    expect(r.status).toBe(202);
-    return r.body.id;
-  }
-
-  async function finished(rotationId: string, timeoutMs = 60_000): Promise<any> {
-    return eventually(async () => {
-      const r = await admin.get(`/v1/rotations/${rotationId}`);
-      return r.body.status === 'succeeded' || r.body.status === 'failed' ? r.body : null;
-    }, timeoutMs);
-  }
-
-  async function value(secretId: string): Promise<Creds> {
-    const r = await admin.get(`/v1/secrets/${secretId}/value`);
-    expect(r.status).toBe(200);
-    return r.body.fields;
-  }
 
   /** The invariant every run must end in: one working stored key, and IAM holds only keys Keyturn stores. */
   async function assertConsistent(secretId: string, userName: string): Promise<Creds> {
@@ -199,7 +152,7 @@ describe('access-key rotation (worker + emulator over HTTP)', () => {
       const rotationId = await rotate(id);
       await new Promise<void>((resolve) => doomed.child.once('exit', () => resolve()));
       expect(doomed.child.signalCode).toBe('SIGKILL');
-      workers.splice(workers.indexOf(doomed), 1);
+      procs.forget(doomed);
 
       await startWorker();
       const rot = await finished(rotationId, 90_000);
@@ -259,7 +212,7 @@ describe('access-key rotation (worker + emulator over HTTP)', () => {
     const rotationId = await rotate(id);
     await eventually(async () => (await admin.get(`/v1/rotations/${rotationId}`)).body.step === 'verify', 20_000, 50);
     const code = await w.kill('SIGTERM');
-    workers.splice(workers.indexOf(w), 1);
+    procs.forget(w);
     expect(code).toBe(0);
     // It stopped only after the rotation in hand was done: no other worker ran.
     const rot = (await admin.get(`/v1/rotations/${rotationId}`)).body;
