@@ -48,3 +48,8 @@ export function userNameFromArn(arn: string): string | null {
   const name = parsed.resource.slice(parsed.resource.lastIndexOf('/') + 1);
   return name || null;
 }
+
+/** IAM user names are unique without regard to case ("Alice" and "alice" are one user). */
+export function sameIamUser(a: string | null | undefined, b: string | null | undefined): boolean {
+  return !!a && !!b && a.toLowerCase() === b.toLowerCase();
+}

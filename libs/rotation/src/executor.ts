@@ -1,6 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import { SecretType } from '@keyturn/contracts';
-import type { IamCredentials } from '@keyturn/iam';
+import { sameIamUser, type IamCredentials } from '@keyturn/iam';
 import { SecretEntity, SecretVersionEntity } from '@keyturn/store';
 import type { SecretsService } from '@keyturn/vault';
 import { RotationError } from './rotation-error.js';
@@ -41,7 +41,7 @@ export async function resolveExecutor(
   const v = await m.findOneBy(SecretVersionEntity, { secretId: ex.id, state: 'current' });
   if (!v) throw new RotationError('PRIVILEGED_SECRET_HAS_NO_VALUE', `the privileged account ${ex.id} has no current key`);
   const f = secrets.open(v);
-  const same = ex.username === target.username && ex.accountId === target.accountId;
+  const same = sameIamUser(ex.username, target.username) && ex.accountId === target.accountId;
   return {
     mode: same ? 'basic' : 'privileged',
     secretId: ex.id,

@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { IamErrorCode, SYSTEM_ACTOR, type HeartbeatStatus } from '@keyturn/contracts';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
-import { IAM_CLIENT, IamError, userNameFromArn, type IamClient, type IamCredentials } from '@keyturn/iam';
+import { IAM_CLIENT, IamError, userNameFromArn, type IamClient, type IamCredentials, sameIamUser } from '@keyturn/iam';
 import { HeartbeatEntity, SecretEntity, SecretVersionEntity, type HeartbeatOutcome, queryReturning } from '@keyturn/store';
 import { SecretsService, SettingsService, effectiveSettings } from '@keyturn/vault';
 import { AuditService } from '@keyturn/auth';
@@ -65,7 +65,7 @@ export class HeartbeatUseCase {
   private async check(hb: HeartbeatEntity, secret: SecretEntity, creds: IamCredentials): Promise<RunOutcome> {
     try {
       const id = await this.iam.getCallerIdentity(creds);
-      if (userNameFromArn(id.arn) !== secret.username || id.account !== secret.accountId) {
+      if (!sameIamUser(userNameFromArn(id.arn), secret.username) || id.account !== secret.accountId) {
         await this.finish(hb, secret, 'failed', {
           checkedArn: id.arn,
           errorCode: 'KEY_BELONGS_TO_OTHER_USER',

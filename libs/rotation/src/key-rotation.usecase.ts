@@ -10,6 +10,7 @@ import {
   type AccessKeyMetadata,
   type IamClient,
   type IamCredentials,
+  sameIamUser,
 } from '@keyturn/iam';
 import { RotationEntity, SecretEntity, SecretVersionEntity } from '@keyturn/store';
 import { SecretsService, SettingsService, effectiveSettings } from '@keyturn/vault';
@@ -110,7 +111,7 @@ export class KeyRotationUseCase {
     let userId: string | undefined;
     try {
       const id = await this.iam.getCallerIdentity(credsOf(state.current));
-      if (userNameFromArn(id.arn) !== secret.username || id.account !== secret.accountId) {
+      if (!sameIamUser(userNameFromArn(id.arn), secret.username) || id.account !== secret.accountId) {
         throw new RotationError(
           'KEY_BELONGS_TO_OTHER_USER',
           `the stored key belongs to ${id.arn}, not to IAM user ${secret.username} in account ${secret.accountId}; store the right key or fix the secret's username/accountId`,
@@ -225,7 +226,7 @@ export class KeyRotationUseCase {
       if (tries > 0 || delay > 0) await this.clock.sleep(Math.min(delay, Math.max(0, deadline - this.clock.now())));
       try {
         const id = await this.iam.getCallerIdentity(credsOf(pending));
-        if (userNameFromArn(id.arn) === secret.username && id.account === secret.accountId) return;
+        if (sameIamUser(userNameFromArn(id.arn), secret.username) && id.account === secret.accountId) return;
         throw new RotationError('PENDING_KEY_WRONG_USER', `the new key answers as ${id.arn}, not as ${secret.username}`);
       } catch (e) {
         const transient =

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, In, MoreThan } from 'typeorm';
 import { IamErrorCode } from '@keyturn/contracts';
-import { IAM_CLIENT, IamError, userNameFromArn, type IamClient, type PasswordPolicy } from '@keyturn/iam';
+import { IAM_CLIENT, IamError, userNameFromArn, type IamClient, type PasswordPolicy, sameIamUser } from '@keyturn/iam';
 import { RotationEntity, SecretEntity, SecretVersionEntity } from '@keyturn/store';
 import { SecretsService, SettingsService, effectiveSettings, type EffectiveSettings } from '@keyturn/vault';
 import { RotationError } from './rotation-error.js';
@@ -71,7 +71,7 @@ export class PasswordChangeUseCase {
       const id = await this.iam.getCallerIdentity(exec.creds);
       const user = userNameFromArn(id.arn);
       if (exec.mode === 'basic') {
-        if (user !== secret.username) {
+        if (!sameIamUser(user, secret.username)) {
           throw new RotationError('EXECUTOR_KEY_MISMATCH', `the associated key answers as ${id.arn}, not as ${secret.username}; fix the associated key secret`);
         }
         await this.checkUserId(secret, id.userId);
@@ -153,11 +153,12 @@ export class PasswordChangeUseCase {
   ): Promise<void> {
     const { secret } = state;
     this.faults.point('apply');
+    let refreshed = false;
     for (;;) {
       const pending = state.pending!.fields.password;
       try {
         if (exec.mode === 'privileged') {
-          // Setting the same password again is harmless, so a resumed apply simply repeats it.
+          // A resumed apply repeats the call; if reuse prevention refuses the repeat, the catch below sets a fresh one.
           await this.iam.updateLoginProfile(exec.creds, secret.username, pending, eff.passwordResetRequired || undefined);
         } else {
           await this.changeOwnPassword(rot, state, exec);
@@ -166,6 +167,15 @@ export class PasswordChangeUseCase {
         await journal(this.ds, rot, { step: 'promote' });
         return;
       } catch (e) {
+        if (isPolicyViolation(e) && exec.mode === 'privileged' && !refreshed && (policy !== 'unknown' || pending.length >= AWS_MAX_PASSWORD)) {
+          // A password made to fit the policy is refused when AWS took it already and reuse
+          // prevention counts it: an earlier attempt applied it and died, or the SDK resent a
+          // call whose answer was lost. A fresh one of the same length settles it.
+          refreshed = true;
+          await warn(this.ds, rot, 'PASSWORD_REGENERATED', 'AWS refused the new password, perhaps because it took it already in an interrupted attempt; setting a fresh one', this.clock.now());
+          state = await this.generate(rot, state, eff, policy, pending.length);
+          continue;
+        }
         if (isPolicyViolation(e) && policy === 'unknown' && pending.length < AWS_MAX_PASSWORD) {
           // The policy could not be read: try again longer, up to AWS's 128.
           await warn(this.ds, rot, 'PASSWORD_POLICY_RETRY', `AWS refused a ${pending.length}-character password; trying a longer one`, this.clock.now());

@@ -34,8 +34,16 @@ describe('password generation', () => {
     }
   });
 
-  it('refuses exclusions that empty a required class', () => {
+  it('refuses exclusions that empty a required class, naming the setting (not a retryable fault)', () => {
     expect(() => generatePassword(requirementsFor(null, { length: 20, requireSymbols: false, exclude: DIGITS }))).toThrow(/character class/);
+    let err: unknown;
+    try {
+      generatePassword(requirementsFor(null, { length: 20, requireSymbols: false, exclude: DIGITS }));
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toMatchObject({ code: 'PASSWORD_SETTINGS_INVALID', retryable: false });
+    expect((err as Error).message).toContain('passwordExcludeCharacters');
   });
 
   it('draws from the whole alphabet (not a fixed pattern)', () => {

@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
 import type { PasswordPolicy } from '@keyturn/iam';
+import { RotationError } from './rotation-error.js';
 
 export const UPPER = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
 export const LOWER = 'abcdefghijklmnopqrstuvwxyz';
@@ -49,9 +50,15 @@ export function generatePassword(req: PasswordRequirements, rand: (max: number) 
     req.symbols && strip(SYMBOLS),
   ].filter((c): c is string => typeof c === 'string');
   if (classes.some((c) => c.length === 0)) {
-    throw new Error('the excluded characters remove a whole required character class; exclude fewer characters');
+    // A setting, not a passing fault: retrying cannot help, and the person must know which one.
+    throw new RotationError(
+      'PASSWORD_SETTINGS_INVALID',
+      'the excluded characters (passwordExcludeCharacters) remove a whole required character class; exclude fewer characters',
+    );
   }
-  if (req.length < classes.length) throw new Error(`a password of ${req.length} characters cannot hold ${classes.length} character classes`);
+  if (req.length < classes.length) {
+    throw new RotationError('PASSWORD_SETTINGS_INVALID', `a password of ${req.length} characters cannot hold ${classes.length} character classes; raise passwordLength`);
+  }
   const all = classes.join('');
   const chars = classes.map((c) => c[rand(c.length)]);
   while (chars.length < req.length) chars.push(all[rand(all.length)]);

@@ -27,4 +27,9 @@ describe('required permissions', () => {
     expect(other.policy.Statement[0]).toMatchObject({ Action: ['iam:UpdateLoginProfile'], Resource: 'arn:aws-us-gov:iam::123456789012:user/bob' });
     expect(other.recommended.Statement.flatMap((s) => s.Action)).toContain('iam:GetAccountPasswordPolicy');
   });
+
+  it('treats user names that differ only in case as one user (IAM does)', () => {
+    const r = requiredPermissions({ type: SecretType.AwsIamKey, partition: 'aws', accountId: '123456789012', targetUser: 'alice', executorUser: 'Alice' });
+    expect(r.mode).toBe('basic');
+  });
 });

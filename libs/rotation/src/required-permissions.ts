@@ -1,5 +1,5 @@
 import { SecretType } from '@keyturn/contracts';
-import { userArn, type Partition } from '@keyturn/iam';
+import { sameIamUser, userArn, type Partition } from '@keyturn/iam';
 
 export const KEY_ACTIONS = ['iam:CreateAccessKey', 'iam:UpdateAccessKey', 'iam:DeleteAccessKey', 'iam:ListAccessKeys'] as const;
 
@@ -37,7 +37,7 @@ export function requiredPermissions(opts: {
   targetUser: string;
   executorUser: string;
 }): RequiredPermissions {
-  const mode = opts.executorUser === opts.targetUser ? 'basic' : 'privileged';
+  const mode = sameIamUser(opts.executorUser, opts.targetUser) ? 'basic' : 'privileged';
   const resource = userArn(opts.partition, opts.accountId, mode === 'basic' ? '${aws:username}' : opts.targetUser);
   const statement: PolicyStatement =
     opts.type === SecretType.AwsIamKey
