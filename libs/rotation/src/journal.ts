@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import { RotationEntity, SecretEntity, SecretVersionEntity, type RotationWarning } from '@keyturn/store';
 import { RotationError } from './rotation-error.js';
 
@@ -52,7 +52,7 @@ export async function storePending(
   ds: DataSource,
   rot: RotationEntity,
   fields: Record<string, string>,
-  insertVersion: (m: import('typeorm').EntityManager, secretId: string, version: number, state: 'pending', f: Record<string, string>) => Promise<unknown>,
+  insertVersion: (m: EntityManager, secretId: string, version: number, state: 'pending', f: Record<string, string>) => Promise<unknown>,
   next: RotationEntity['step'],
 ): Promise<number> {
   let version = 0;

@@ -292,22 +292,12 @@ export class KeyRotationUseCase {
     await this.journal(rot, { step: 'done', retirePending: false });
   }
 
-  private async deleteKey(creds: IamCredentials, username: string, accessKeyId: string): Promise<void> {
-    try {
-      await this.iam.deleteAccessKey(creds, username, accessKeyId);
-    } catch (e) {
-      if (e instanceof IamError && e.code === IamErrorCode.NoSuchEntity && isKeyGone(e)) return;
-      throw e;
-    }
+  private deleteKey(creds: IamCredentials, username: string, accessKeyId: string): Promise<void> {
+    return unlessKeyGone(this.iam.deleteAccessKey(creds, username, accessKeyId));
   }
 
-  private async inactivateKey(creds: IamCredentials, username: string, accessKeyId: string): Promise<void> {
-    try {
-      await this.iam.updateAccessKey(creds, username, accessKeyId, 'Inactive');
-    } catch (e) {
-      if (e instanceof IamError && e.code === IamErrorCode.NoSuchEntity && isKeyGone(e)) return;
-      throw e;
-    }
+  private inactivateKey(creds: IamCredentials, username: string, accessKeyId: string): Promise<void> {
+    return unlessKeyGone(this.iam.updateAccessKey(creds, username, accessKeyId, 'Inactive'));
   }
 
   private journal(rot: RotationEntity, changes: Partial<RotationEntity>): Promise<void> {
@@ -319,9 +309,14 @@ export class KeyRotationUseCase {
   }
 }
 
-/** The key is already gone (not the user): deleting or inactivating it again is a no-op. */
-function isKeyGone(e: IamError): boolean {
-  return /access key/i.test(e.message) || !/user/i.test(e.message);
+/** A key already gone (not the user) makes deleting or inactivating it again a no-op. */
+async function unlessKeyGone(call: Promise<void>): Promise<void> {
+  try {
+    await call;
+  } catch (e) {
+    const keyGone = e instanceof IamError && e.code === IamErrorCode.NoSuchEntity && (/access key/i.test(e.message) || !/user/i.test(e.message));
+    if (!keyGone) throw e;
+  }
 }
 
 /** Retire failed after a successful promotion: the runner schedules another try. */

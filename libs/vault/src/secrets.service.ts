@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
-import { Brackets, DataSource, type EntityManager, Repository } from 'typeorm';
+import { Brackets, DataSource, In, type EntityManager, Repository } from 'typeorm';
 import {
   KeyturnError,
   SecretType,
@@ -9,7 +9,7 @@ import {
   type HeartbeatStatus,
 } from '@keyturn/contracts';
 import type { EnvelopeCipher } from '@keyturn/crypto';
-import { SecretEntity, SecretVersionEntity, uuidv7, type SecretSettings } from '@keyturn/store';
+import { RotationEntity, SecretEntity, SecretVersionEntity, uuidv7, type SecretSettings } from '@keyturn/store';
 import { SettingsService } from './settings.service.js';
 import { effectiveSettings, type EffectiveSettings } from './settings.js';
 import { ALL_SECRET_FIELDS, SECRET_FIELDS, maskKeyId } from './secret-fields.js';
@@ -223,8 +223,7 @@ export class SecretsService {
     await this.load(actor, id);
     return this.ds.transaction(async (m) => {
       // A change in flight may hold a pending key in AWS that only this secret knows about.
-      const [{ n }] = await m.query(`SELECT count(*)::int AS n FROM rotations WHERE secret_id = $1 AND status IN ('queued', 'running')`, [id]);
-      if (n > 0) {
+      if (await m.exists(RotationEntity, { where: { secretId: id, status: In(['queued', 'running']) } })) {
         throw new KeyturnError('ROTATION_IN_PROGRESS', `secret ${id} has a change queued or running; delete it once that change has finished`, 409);
       }
       const dependents = await m.find(SecretEntity, { where: { privilegedSecretId: id }, select: { id: true, name: true } });

@@ -76,6 +76,7 @@ export class WebhookDispatcherService {
       lastError: error.slice(0, 500),
       nextAttemptAt: new Date(Date.now() + backoffMs),
     });
-    this.logger.warn({ deliveryId: id, attempts, url: d.url }, `webhook delivery failed: ${error}${giveUp ? ' (giving up)' : ''}`);
+    // Webhook URLs often carry a token in the path or query: log the origin only.
+    this.logger.warn({ deliveryId: id, attempts, origin: new URL(d.url).origin }, `webhook delivery failed: ${error}${giveUp ? ' (giving up)' : ''}`);
   }
 }
