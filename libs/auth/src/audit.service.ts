@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { type EntityManager, Repository } from 'typeorm';
+import { Brackets, type EntityManager, Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity.js';
 import { KeyturnError, type Actor } from '@keyturn/contracts';
-import { AuditEventEntity, uuidv7, type AuditOutcome } from '@keyturn/store';
+import { AuditEventEntity, SecretEntity, uuidv7, type AuditOutcome } from '@keyturn/store';
 
 export interface AuditRecord {
   action: string;
@@ -71,9 +71,28 @@ export class AuditService {
     await (m ? m.insert(AuditEventEntity, insertable) : this.events.insert(insertable));
   }
 
-  /** Newest first; `nextCursor` continues with older events. */
-  async query(q: AuditQuery): Promise<{ items: AuditEventView[]; nextCursor: string | null }> {
+  /**
+   * Newest first; `nextCursor` continues with older events. A caller limited to
+   * folders sees only events of secrets that exist now in one of them: events of
+   * deleted secrets and events about no secret (settings, API keys) are left out,
+   * because nothing shows they belong to its folders.
+   */
+  async query(actor: Pick<Actor, 'folderScopes'>, q: AuditQuery): Promise<{ items: AuditEventView[]; nextCursor: string | null }> {
     const qb = this.events.createQueryBuilder('e').orderBy('e.id', 'DESC').limit(q.limit + 1);
+    const scopes = actor.folderScopes.map((f) => (f.length > 1 ? f.replace(/\/+$/, '') : f));
+    if (scopes.length && !scopes.includes('/')) {
+      qb.innerJoin(SecretEntity, 's', 's.id = e.secret_id');
+      qb.andWhere(
+        new Brackets((w) => {
+          scopes.forEach((f, i) => {
+            w.orWhere(`(s.folder = :scope${i} OR s.folder LIKE :scopeLike${i})`, {
+              [`scope${i}`]: f,
+              [`scopeLike${i}`]: f.replace(/[\\%_]/g, (c) => '\\' + c) + '/%',
+            });
+          });
+        }),
+      );
+    }
     if (q.cursor) {
       const id = Buffer.from(q.cursor, 'base64url').toString('utf8');
       if (!UUID.test(id)) throw new KeyturnError('INVALID_CURSOR', 'cursor is not one this API returned; start again without it', 400);

@@ -67,9 +67,9 @@ export class AuditController {
 
   @Get()
   @RequireRole('auditor')
-  @ApiOperation({ summary: 'Audit events, newest first, keyset-paginated' })
-  list(@Query() q: AuditQueryDto) {
-    return this.audit.query({
+  @ApiOperation({ summary: 'Audit events, newest first, keyset-paginated; a scoped key sees only events of secrets within its folders' })
+  list(@CurrentActor() actor: Actor, @Query() q: AuditQueryDto) {
+    return this.audit.query(actor, {
       secretId: q.secretId,
       action: q.action,
       actorId: q.actorId,
