@@ -50,8 +50,9 @@ export class AuditService {
 
   /** Appends one event; pass `m` to make it part of the change's own transaction. */
   async record(actor: Actor, rec: AuditRecord, m?: EntityManager): Promise<void> {
-    // Request ids and path ids come from the client: cut them to the column sizes
-    // rather than lose the event (and, for a success, answer 500 after the change).
+    // Request ids and path ids come from the client: cut them to the column sizes and
+    // replace what Postgres cannot store, rather than lose the event (and, for a
+    // success, answer 500 after the change).
     const row: Partial<AuditEventEntity> = {
       id: uuidv7(),
       at: new Date(),
@@ -65,7 +66,7 @@ export class AuditService {
       errorCode: clip(rec.errorCode ?? null, 64),
       requestId: clip(actor.requestId ?? null, 128),
       ip: clip(rec.ip ?? null, 64),
-      details: rec.details ?? {},
+      details: storable(rec.details ?? {}) as Record<string, unknown>,
     };
     const insertable = row as QueryDeepPartialEntity<AuditEventEntity>;
     await (m ? m.insert(AuditEventEntity, insertable) : this.events.insert(insertable));
@@ -110,8 +111,21 @@ export class AuditService {
   }
 }
 
+// Postgres refuses U+0000 in text and jsonb, and unpaired surrogates in jsonb.
+const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
 function clip<T extends string | null>(v: T, max: number): T {
-  return (v !== null && v.length > max ? v.slice(0, max) : v) as T;
+  if (v === null) return v;
+  const s = v.replace(UNSTORABLE, '\uFFFD');
+  return (s.length > max ? s.slice(0, max) : s) as T;
+}
+
+/** Details with every string (keys too) made storable; details are small and shallow, so recursion is fine. */
+function storable(v: unknown): unknown {
+  if (typeof v === 'string') return v.replace(UNSTORABLE, '\uFFFD');
+  if (Array.isArray(v)) return v.map(storable);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, c]) => [storable(k), storable(c)]));
+  return v;
 }
 
 function toView(e: AuditEventEntity): AuditEventView {
