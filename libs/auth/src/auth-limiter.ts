@@ -13,6 +13,8 @@ export const DEFAULT_LIMITER_POLICY: LimiterPolicy = { maxFailures: 10, windowSe
 
 /** How long a request waits on Redis for the limiter before it goes on without it. */
 const LIMITER_TIMEOUT_MS = 500;
+/** ioredis states in which a connection that was up is known to be down. */
+const DOWN = new Set(['reconnecting', 'close', 'end']);
 
 // One script each, so no crash or lost connection can leave a counter without an
 // expiry (which would lock the address out for good). A counter found without one
@@ -64,7 +66,8 @@ export class AuthLimiter {
   /** The command's answer, or null when Redis is down or slow (then the request goes on without the limiter). */
   private async bounded<T>(fn: () => Promise<T>): Promise<T | null> {
     // A connection known to be down would queue the command until ioredis gives up: skip it at once.
-    if (this.redis.status !== 'ready') return this.failOpen(`Redis connection is ${this.redis.status}`);
+    // (While it first connects, the command waits for it, within the same bound.)
+    if (DOWN.has(this.redis.status)) return this.failOpen(`Redis connection is ${this.redis.status}`);
     let timer: NodeJS.Timeout | undefined;
     try {
       return await Promise.race([
