@@ -11,8 +11,8 @@ export interface LimiterPolicy {
 
 export const DEFAULT_LIMITER_POLICY: LimiterPolicy = { maxFailures: 10, windowSeconds: 60 };
 
-/** How long a request waits on Redis for the limiter before it goes on without it. */
-const LIMITER_TIMEOUT_MS = 500;
+/** How long a request waits on a slow Redis for the limiter before it goes on without it (generous: a busy event loop must not turn the limiter off). */
+const LIMITER_TIMEOUT_MS = 2_000;
 /** ioredis states in which a connection that was up is known to be down. */
 const DOWN = new Set(['reconnecting', 'close', 'end']);
 
