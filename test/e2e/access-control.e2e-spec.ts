@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { loadConfig } from '@keyturn/config';
 import { generateToken } from '@keyturn/auth';
 import { createApi } from '../../apps/secrets-api/src/bootstrap.js';
@@ -9,6 +10,7 @@ import {
   eventually,
   fakeKey,
   rawDb,
+  REDIS_URL,
   startApi,
   startApiWithRoutes,
   type ApiResponse,
@@ -308,6 +310,82 @@ describe('secrets API: access control', () => {
     expect([again.status, again.body.revokedAt]).toEqual([200, revoked.body.revokedAt]);
   });
 
+  it('lets a scoped admin create keys only within its own folders, so it cannot mint a key that reads other folders', async () => {
+    const teamB = await admin.post('/v1/secrets', keyBody('/team-b'));
+    expect(teamB.status).toBe(201);
+    const scopedAdmin = await createApiKey(admin, 'admin', { name: 'team-a admin', folderScopes: ['/team-a'] });
+    const sa = client(api.url, scopedAdmin.token);
+    const from = () => ({ headers: { 'x-forwarded-for': freshIp() } });
+    const keysBefore = (await admin.get('/v1/api-keys')).body.length;
+
+    const escapes = [
+      { name: 'escape: unscoped admin', role: 'admin' },
+      { name: 'escape: unscoped viewer', role: 'viewer' },
+      { name: 'escape: empty scopes', role: 'admin', folderScopes: [] },
+      { name: 'escape: the root folder', role: 'operator', folderScopes: ['/'] },
+      { name: 'escape: team-b', role: 'operator', folderScopes: ['/team-b'] },
+      { name: 'escape: team-a and team-b', role: 'operator', folderScopes: ['/team-a', '/team-b'] },
+      { name: 'escape: a sibling that shares a prefix', role: 'viewer', folderScopes: ['/team-ab'] },
+    ];
+    for (const body of escapes) {
+      const r = await sa.post('/v1/api-keys', body, from());
+      expect({ name: body.name, status: r.status, code: r.body.code }).toEqual({ name: body.name, status: 403, code: 'API_KEY_SCOPE_EXCEEDED' });
+      expect(r.body).toEqual({ statusCode: 403, code: 'API_KEY_SCOPE_EXCEEDED', message: expect.stringContaining('/team-a') });
+      expect(r.body.token).toBeUndefined();
+    }
+    expect((await admin.get('/v1/api-keys')).body).toHaveLength(keysBefore);
+
+    const sub = await sa.post('/v1/api-keys', { name: 'team-a sub operator', role: 'operator', folderScopes: ['/team-a/sub'] }, from());
+    expect(sub.status).toBe(201);
+    expect(sub.body.apiKey).toEqual(expect.objectContaining({ role: 'operator', folderScopes: ['/team-a/sub'], createdBy: scopedAdmin.id }));
+    const peer = await sa.post('/v1/api-keys', { name: 'team-a admin 2', role: 'admin', folderScopes: ['/team-a'] }, from());
+    expect(peer.status).toBe(201);
+    expect(peer.body.apiKey.folderScopes).toEqual(['/team-a']);
+
+    // The escape of the issue, end to end: nothing the scoped admin could mint reads /team-b.
+    for (const token of [scopedAdmin.token, sub.body.token, peer.body.token]) {
+      const read = await client(api.url, token).get(`/v1/secrets/${teamB.body.id}/value`, from());
+      expect([read.status, read.body.code]).toEqual([404, 'SECRET_NOT_FOUND']);
+    }
+    expect((await admin.get(`/v1/secrets/${teamB.body.id}/value`, from())).status).toBe(200);
+  });
+
+  it('shows a scoped admin only the keys within its folders, and answers 404 for revoking any other', async () => {
+    const scopedAdmin = await createApiKey(admin, 'admin', { name: 'team-c admin', folderScopes: ['/team-c'] });
+    const sa = client(api.url, scopedAdmin.token);
+    const from = () => ({ headers: { 'x-forwarded-for': freshIp() } });
+    const unscoped = await createApiKey(admin, 'viewer', { name: 'everywhere viewer' });
+    const elsewhere = await createApiKey(admin, 'operator', { name: 'team-d operator', folderScopes: ['/team-d'] });
+    const straddling = await createApiKey(admin, 'viewer', { name: 'team-c and d viewer', folderScopes: ['/team-c/x', '/team-d'] });
+    const inside = await createApiKey(admin, 'viewer', { name: 'team-c viewer', folderScopes: ['/team-c/x'] });
+
+    const listed = await sa.get('/v1/api-keys', from());
+    expect(listed.status).toBe(200);
+    const ids = listed.body.map((k: { id: string }) => k.id);
+    expect(ids).toEqual(expect.arrayContaining([scopedAdmin.id, inside.id]));
+    for (const hidden of [unscoped.id, elsewhere.id, straddling.id]) expect(ids).not.toContain(hidden);
+    for (const k of listed.body as { folderScopes: string[] }[]) {
+      expect(k.folderScopes.length).toBeGreaterThan(0);
+      expect(k.folderScopes.every((f) => f === '/team-c' || f.startsWith('/team-c/'))).toBe(true);
+    }
+
+    const unknownId = '01890000-0000-7000-8000-0000000000cc';
+    const unknown = await sa.del(`/v1/api-keys/${unknownId}`, from());
+    for (const hidden of [unscoped.id, elsewhere.id, straddling.id]) {
+      const r = await sa.del(`/v1/api-keys/${hidden}`, from());
+      expect([r.status, r.body.code]).toEqual([404, 'API_KEY_NOT_FOUND']);
+      expect(r.body.message.replace(hidden, 'ID')).toBe(unknown.body.message.replace(unknownId, 'ID'));
+    }
+    const all = (await admin.get('/v1/api-keys')).body as { id: string; revokedAt: string | null }[];
+    for (const hidden of [unscoped.id, elsewhere.id, straddling.id]) expect(all.find((k) => k.id === hidden)?.revokedAt).toBeNull();
+    // The admin's own bootstrap key is outside too.
+    const boot = all.find((k) => (k as unknown as { name: string }).name === 'bootstrap admin')!;
+    expect((await sa.del(`/v1/api-keys/${boot.id}`, from())).status).toBe(404);
+
+    const revoked = await sa.del(`/v1/api-keys/${inside.id}`, from());
+    expect([revoked.status, revoked.body.revokedAt]).toEqual([200, expect.any(String)]);
+  });
+
   it('answers 429 with Retry-After after more than 10 failed authentications from one address, even for a valid key', async () => {
     const ip = '203.0.113.7';
     const bad = client(api.url, generateToken());
@@ -337,6 +415,37 @@ describe('secrets API: access control', () => {
     const r = await admin.get('/v1/secrets', { headers: { 'x-forwarded-for': ip } });
     expect([r.status, r.body.code]).toEqual([429, 'TOO_MANY_FAILED_AUTHENTICATIONS']);
     expect(r.headers.get('retry-after')).toMatch(/^\d+$/);
+  });
+
+  it('heals a failure counter left without an expiry (a crash between INCR and EXPIRE): an honest Retry-After, and the lockout ends', async () => {
+    const redis = new Redis(REDIS_URL);
+    try {
+      const counter = (ip: string) => `${t.config.redis.prefix}:authfail:${ip}`;
+      // Over the limit and without a TTL: before the fix this address stayed locked out for good.
+      const locked = '203.0.113.20';
+      await redis.set(counter(locked), '50');
+      expect(await redis.pttl(counter(locked))).toBe(-1);
+      const r = await admin.get('/v1/secrets', { headers: { 'x-forwarded-for': locked } });
+      expect([r.status, r.body.code]).toEqual([429, 'TOO_MANY_FAILED_AUTHENTICATIONS']);
+      const pttl = await redis.pttl(counter(locked));
+      expect(pttl).toBeGreaterThan(0);
+      expect(pttl).toBeLessThanOrEqual(60_000);
+      const retryAfter = Number(r.headers.get('retry-after'));
+      expect(retryAfter).toBeGreaterThanOrEqual(Math.floor(pttl / 1000));
+      expect(retryAfter).toBeLessThanOrEqual(60);
+
+      // Under the limit and without a TTL: the next failure gives it one.
+      const counting = '203.0.113.21';
+      await redis.set(counter(counting), '3');
+      const miss = await client(api.url, generateToken()).get('/v1/secrets', { headers: { 'x-forwarded-for': counting } });
+      expect(miss.status).toBe(401);
+      expect(await redis.get(counter(counting))).toBe('4');
+      const ttl = await redis.pttl(counter(counting));
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(60_000);
+    } finally {
+      redis.disconnect();
+    }
   });
 
   it('counts malformed tokens and unknown schemes as failures too', async () => {

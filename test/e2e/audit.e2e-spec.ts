@@ -345,6 +345,46 @@ describe('audit trail', () => {
     expect(JSON.stringify(seen)).not.toContain(sentSecrets[0]);
   });
 
+  it('shows a scoped auditor only the events of secrets within its folders (deleted secrets and events without a secret fail closed)', async () => {
+    const make = async (folder: string) => {
+      const r = await admin.post('/v1/secrets', remember(keyBody({ folder })));
+      expect(r.status).toBe(201);
+      expect((await admin.get(`/v1/secrets/${r.body.id}/value`)).status).toBe(200);
+      return r.body.id as string;
+    };
+    const inside = await make('/team-a/app');
+    const outside = await make('/team-b');
+    const sibling = await make('/team-ab');
+    const gone = await make('/team-a/old');
+    expect((await admin.del(`/v1/secrets/${gone}`)).status).toBe(200);
+
+    const scoped = client(api.url, (await createApiKey(admin, 'auditor', { name: 'team-a auditor', folderScopes: ['/team-a'] })).token);
+    const everything = async (c: Client, query = '') => {
+      const items: { id: string; secretId: string | null; action: string }[] = [];
+      let cursor: string | null = null;
+      do {
+        const page: ApiResponse = await c.get(`/v1/audit?limit=3${query}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+        expect(page.status).toBe(200);
+        items.push(...page.body.items);
+        cursor = page.body.nextCursor;
+      } while (cursor);
+      return items;
+    };
+
+    const seen = await everything(scoped);
+    expect(seen.map((e) => e.action).sort()).toEqual(['secret.create', 'secret.value.read']);
+    expect(seen.every((e) => e.secretId === inside)).toBe(true);
+    for (const id of [outside, sibling]) expect((await scoped.get(`/v1/audit?secretId=${id}`)).body).toEqual({ items: [], nextCursor: null });
+    expect((await scoped.get(`/v1/audit?secretId=${gone}`)).body).toEqual({ items: [], nextCursor: null });
+    expect((await everything(scoped, `&actorId=${adminId}`)).every((e) => e.secretId === inside)).toBe(true);
+    expect(await everything(scoped, '&action=api-key.create')).toEqual([]);
+
+    // An unscoped auditor still sees everything, including deleted secrets and events without a secret.
+    const all = await everything(auditor, '&action=secret.value.read');
+    for (const id of [inside, outside, sibling, gone]) expect(all.map((e) => e.secretId)).toContain(id);
+    expect((await auditor.get('/v1/audit?action=api-key.create')).body.items.length).toBeGreaterThan(0);
+  });
+
   it('is append-only in the database: UPDATE, DELETE and TRUNCATE are refused', async () => {
     const before = (await db.query('SELECT * FROM audit_events ORDER BY id')).rows;
     expect(before.length).toBeGreaterThan(0);

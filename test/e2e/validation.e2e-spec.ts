@@ -1,6 +1,8 @@
+import { connect } from 'node:net';
 import type pg from 'pg';
 import {
   client,
+  createApiKey,
   createTestEnv,
   fakeKey,
   rawDb,
@@ -60,6 +62,41 @@ function secretValuesIn(input: unknown): string[] {
   return found;
 }
 
+/**
+ * Sends bytes exactly as given (fetch cannot send broken HTTP) and reads the
+ * answer until the server closes the connection.
+ */
+function rawHttp(baseUrl: string, request: string): Promise<ApiResponse> {
+  const { hostname, port } = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname);
+    const chunks: Buffer[] = [];
+    socket.on('data', (c) => chunks.push(c));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      const [head, ...rest] = text.split('\r\n\r\n');
+      const [statusLine, ...headerLines] = head.split('\r\n');
+      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(statusLine)?.[1]);
+      if (!status) return reject(new Error(`not an HTTP answer: ${JSON.stringify(text.slice(0, 200))}`));
+      const headers = new Headers();
+      for (const line of headerLines) headers.append(line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 1).trim());
+      const bodyText = rest.join('\r\n\r\n');
+      let body: unknown = bodyText;
+      try {
+        body = JSON.parse(bodyText);
+      } catch {
+        /* not JSON: the assertions on the shape report it */
+      }
+      resolve({ status, headers, body });
+    });
+    socket.end(request);
+  });
+}
+
+/** {"x": {"x": … {"x": 1} … }} nested `levels` deep. */
+const deepObject = (levels: number) => '{"x":'.repeat(levels) + '1' + '}'.repeat(levels);
+
 interface BadInputCase {
   name: string;
   send: (c: Client) => Promise<ApiResponse>;
@@ -83,6 +120,7 @@ describe('secrets API: bad input is a 4xx that changes nothing', () => {
   let console1: string;
   let foreignKey: string;
   let takenName: string;
+  let viewerToken: string;
 
   beforeAll(async () => {
     t = await createTestEnv();
@@ -102,6 +140,7 @@ describe('secrets API: bad input is a 4xx that changes nothing', () => {
     const f = await admin.post('/v1/secrets', keyBody({ accountId: OTHER_ACCOUNT }));
     expect(f.status).toBe(201);
     foreignKey = f.body.id;
+    viewerToken = (await createApiKey(admin, 'viewer', { name: 'validation viewer' })).token;
     // Global settings exist as a row, so a bad PUT has something to leave alone.
     expect((await admin.put('/v1/settings', { passwordLength: 30 })).status).toBe(200);
   });
@@ -358,6 +397,58 @@ describe('secrets API: bad input is a 4xx that changes nothing', () => {
     { name: 'unknown route', send: (c) => c.get('/v1/secretz'), status: 404, code: 'NOT_FOUND', message: /secretz/ },
     { name: 'method a route does not have', send: (c) => c.put('/v1/secrets', {}), status: 404, code: 'NOT_FOUND', message: /PUT/ },
     { name: 'revoke an unknown API key', send: (c) => c.del('/v1/api-keys/01890000-0000-7000-8000-0000000000bb'), status: 404, code: 'API_KEY_NOT_FOUND', message: /does not exist/ },
+    // NUL (U+0000) and unpaired surrogates: Postgres cannot store them, so they must be refused up front, wherever they are.
+    { name: 'NUL in PATCH settings.passwordExcludeCharacters', send: (c) => c.patch(`/v1/secrets/${keyB}`, { settings: { passwordExcludeCharacters: 'ab\u0000' } }), status: 400, code: 'VALIDATION_FAILED', message: /settings\.passwordExcludeCharacters .*U\+0000/ },
+    { name: 'NUL in PUT /v1/settings', send: (c) => c.put('/v1/settings', { passwordExcludeCharacters: '\u0000' }), status: 400, code: 'VALIDATION_FAILED', message: /passwordExcludeCharacters .*U\+0000/ },
+    { name: 'NUL in a secret name', send: post(keyBody({ name: 'nul\u0000name' })), status: 400, code: 'VALIDATION_FAILED', message: /name .*U\+0000/ },
+    { name: 'NUL in an audit query', send: (c) => c.get('/v1/audit?actorId=%00'), status: 400, code: 'VALIDATION_FAILED', message: /actorId .*U\+0000/ },
+    { name: 'NUL in an unknown query parameter', send: (c) => c.get('/v1/secrets?%00=1'), status: 400, code: 'VALIDATION_FAILED', message: /U\+0000/ },
+    { name: 'NUL as an API key id', send: (c) => c.del('/v1/api-keys/%00'), status: 400, code: 'VALIDATION_FAILED', message: /id .*U\+0000/ },
+    {
+      name: 'NUL as a secret id, from a viewer (before, the refused request’s audit write failed)',
+      send: () => client(api.url, viewerToken).post('/v1/secrets/%00/rotations'),
+      status: 400,
+      code: 'VALIDATION_FAILED',
+      message: /id .*U\+0000/,
+    },
+    { name: 'NUL as a JSON key', send: raw('POST', '/v1/secrets', '{"\\u0000": 1}'), status: 400, code: 'VALIDATION_FAILED', message: /field name .*U\+0000/ },
+    { name: 'NUL as a nested JSON key', send: raw('PUT', '/v1/settings', '{"passwordLength": 20, "x": {"\\u0000": 1}}'), status: 400, code: 'VALIDATION_FAILED', message: /U\+0000/ },
+    { name: 'unpaired surrogate in PUT /v1/settings', send: raw('PUT', '/v1/settings', '{"passwordExcludeCharacters": "\\ud800"}'), status: 400, code: 'VALIDATION_FAILED', message: /passwordExcludeCharacters .*surrogate/ },
+    // Depth
+    { name: 'body nested 5,000 levels deep', send: raw('POST', '/v1/secrets', deepObject(5000)), status: 400, code: 'VALIDATION_FAILED', message: /nested deeper than/ },
+    { name: 'settings nested 5,000 levels deep', send: raw('PUT', '/v1/settings', `{"passwordLength": ${deepObject(5000)}}`), status: 400, code: 'VALIDATION_FAILED', message: /nested deeper than/ },
+    { name: 'array nested 5,000 levels deep', send: raw('POST', '/v1/api-keys', `{"name": "x", "role": "viewer", "folderScopes": ${'['.repeat(5000)}${']'.repeat(5000)}}`), status: 400, code: 'VALIDATION_FAILED', message: /nested deeper than/ },
+    // Fastify's and Node's own refusals answer in the same shape as every other error.
+    {
+      name: 'bad framing: Content-Length and Transfer-Encoding together',
+      send: () => rawHttp(api.url, 'POST /v1/secrets HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n'),
+      status: 400,
+      code: 'BAD_REQUEST',
+      message: /HTTP/,
+    },
+    {
+      name: 'bad framing: a chunk size that is not hexadecimal',
+      send: () => rawHttp(api.url, 'POST /v1/secrets HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n'),
+      status: 400,
+      code: 'BAD_REQUEST',
+      message: /HTTP/,
+    },
+    {
+      name: 'header section over 16 KiB',
+      send: () => rawHttp(api.url, `GET /v1/secrets HTTP/1.1\r\nHost: x\r\nX-Padding: ${'p'.repeat(20_000)}\r\n\r\n`),
+      status: 431,
+      code: 'HEADERS_TOO_LARGE',
+      message: /headers/,
+    },
+    {
+      name: 'URL over 16 KiB',
+      send: () => rawHttp(api.url, `GET /v1/secrets?folder=${'f'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`),
+      status: 414,
+      code: 'URI_TOO_LONG',
+      message: /URL/,
+    },
+    { name: 'path parameter over 100 characters', send: (c) => c.get(`/v1/secrets/${'x'.repeat(300)}`), status: 414, code: 'URI_TOO_LONG', message: /URL|path/ },
+    { name: 'path with broken percent-encoding', send: (c) => c.get('/v1/secrets/%E0%A4%A'), status: 400, code: 'BAD_REQUEST', message: /URL|path|encod/i },
   ];
 
   it('covers at least 25 distinct kinds of bad input', () => {

@@ -60,7 +60,7 @@ async function main(argv: string[]): Promise<void> {
     const folderScopes = values.folders ? values.folders.split(',').map((s) => s.trim()).filter(Boolean) : [];
     return withDataSource(async (ds) => {
       const svc = new ApiKeysService(ds, ds.getRepository(ApiKeyEntity));
-      const { apiKey, token } = await svc.create({ name: values.name!, role: role!, folderScopes }, 'cli');
+      const { apiKey, token } = await svc.createAsSystem({ name: values.name!, role: role!, folderScopes }, 'cli');
       out(`created API key ${apiKey.id} (${apiKey.role}${folderScopes.length ? `, folders ${folderScopes.join(', ')}` : ''})`);
       out(`token (shown once): ${token}`);
     });

@@ -14,6 +14,7 @@ import { HealthController } from './health/health.controller.js';
 import { AuthGuard } from './common/auth.guard.js';
 import { AuditInterceptor } from './common/audit.interceptor.js';
 import { ErrorFilter } from './common/error.filter.js';
+import { HttpDrain } from './common/http-drain.js';
 
 @Module({})
 export class AppModule {
@@ -26,6 +27,7 @@ export class AppModule {
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_INTERCEPTOR, useClass: AuditInterceptor },
         { provide: APP_FILTER, useClass: ErrorFilter },
+        HttpDrain,
       ],
     };
   }

@@ -9,6 +9,7 @@ import { prepareDatabase } from '@keyturn/store';
 import { ApiKeysService } from '@keyturn/auth';
 import { AppModule } from './app.module.js';
 import { validationPipe } from './common/pipes.js';
+import { clientErrorHandler, frameworkErrors, installInputGuard } from './common/request-guards.js';
 
 /** Builds the API (used by main.ts and by e2e tests, which listen on port 0). */
 export interface CreateApiOptions {
@@ -30,9 +31,15 @@ export async function createApi(config: KeyturnConfig, opts: CreateApiOptions = 
     trustProxy: config.http.trustProxy,
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
+    // Refusals from Node's parser and fastify's router get the API's error shape too.
+    clientErrorHandler,
+    frameworkErrors,
+    // common/http-drain.ts answers requests that arrive while draining, in the API's error shape.
+    return503OnClosing: false,
   });
   // JSON only: fastify would otherwise accept text/plain bodies, which belong to no endpoint.
   adapter.getInstance().removeContentTypeParser('text/plain');
+  installInputGuard(adapter.getInstance());
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     logger: new PinoNestLogger(log),
     bufferLogs: false,

@@ -4,6 +4,7 @@ import { DataSource, IsNull, Repository } from 'typeorm';
 import { KeyturnError, type Actor, type Role } from '@keyturn/contracts';
 import { ApiKeyEntity, uuidv7 } from '@keyturn/store';
 import { impliedRoles } from './roles.js';
+import { mayHoldKey, normaliseScopes } from './key-limits.js';
 import { displayPrefix, generateToken, hashToken, looksLikeToken } from './tokens.js';
 
 export interface ApiKeyView {
@@ -55,14 +56,38 @@ export class ApiKeysService {
     @InjectRepository(ApiKeyEntity) private readonly keys: Repository<ApiKeyEntity>,
   ) {}
 
-  /** Returns the key and its token; the token is never stored and cannot be shown again. */
-  async create(input: CreateApiKeyInput, createdBy: string | null): Promise<{ apiKey: ApiKeyView; token: string }> {
+  /**
+   * Creates a key for an API caller: only a key the caller could itself hold
+   * (role at most its own, folders within its own). Returns the key and its
+   * token; the token is never stored and cannot be shown again.
+   */
+  async create(actor: Actor, input: CreateApiKeyInput): Promise<{ apiKey: ApiKeyView; token: string }> {
+    const folderScopes = normaliseScopes(input.folderScopes ?? []);
+    if (!mayHoldKey(actor, { role: input.role, folderScopes })) {
+      if (!actor.roles.some((r) => impliedRoles(r).includes(input.role))) {
+        throw new KeyturnError('API_KEY_ROLE_EXCEEDED', `this API key cannot create a key with the ${input.role} role, which is above its own; choose one of ${actor.roles.join(', ')}`, 403);
+      }
+      throw new KeyturnError(
+        'API_KEY_SCOPE_EXCEEDED',
+        `this API key is limited to ${actor.folderScopes.join(', ')}; give the new key folderScopes within ${actor.folderScopes.length > 1 ? 'them' : 'it'} (for example ${actor.folderScopes[0]}/…)`,
+        403,
+      );
+    }
+    return this.insert({ ...input, folderScopes }, actor.id);
+  }
+
+  /** Creates a key without limits, for the CLI: whoever runs it already has the database. */
+  async createAsSystem(input: CreateApiKeyInput, createdBy: string): Promise<{ apiKey: ApiKeyView; token: string }> {
+    return this.insert({ ...input, folderScopes: normaliseScopes(input.folderScopes ?? []) }, createdBy);
+  }
+
+  private async insert(input: Required<CreateApiKeyInput>, createdBy: string): Promise<{ apiKey: ApiKeyView; token: string }> {
     const token = generateToken();
     const row = this.keys.create({
       id: uuidv7(),
       name: input.name,
       role: input.role,
-      folderScopes: normaliseScopes(input.folderScopes ?? []),
+      folderScopes: input.folderScopes,
       tokenHash: hashToken(token),
       tokenPrefix: displayPrefix(token),
       createdBy,
@@ -72,14 +97,17 @@ export class ApiKeysService {
     return { apiKey: toApiKeyView(saved), token };
   }
 
-  async list(): Promise<ApiKeyView[]> {
+  /** The keys the caller could itself hold; a scoped admin does not see keys that reach beyond its folders. */
+  async list(actor: Actor): Promise<ApiKeyView[]> {
+    // Key tables hold hundreds of rows, not millions: filtering here keeps one rule (mayHoldKey) for every path.
     const rows = await this.keys.find({ order: { id: 'ASC' } });
-    return rows.map(toApiKeyView);
+    return rows.filter((k) => mayHoldKey(actor, k)).map(toApiKeyView);
   }
 
-  async revoke(id: string): Promise<ApiKeyView> {
+  /** A key outside the caller's reach answers exactly like one that does not exist. */
+  async revoke(actor: Actor, id: string): Promise<ApiKeyView> {
     const k = await this.keys.findOneBy({ id });
-    if (!k) throw new KeyturnError('API_KEY_NOT_FOUND', `API key ${id} does not exist`, 404);
+    if (!k || !mayHoldKey(actor, k)) throw new KeyturnError('API_KEY_NOT_FOUND', `API key ${id} does not exist`, 404);
     if (!k.revokedAt) {
       await this.keys.update({ id, revokedAt: IsNull() }, { revokedAt: () => 'now()' });
     }
@@ -124,8 +152,4 @@ export class ApiKeysService {
       return 'created';
     });
   }
-}
-
-function normaliseScopes(scopes: string[]): string[] {
-  return [...new Set(scopes.map((s) => (s.length > 1 ? s.replace(/\/+$/, '') : s)))];
 }

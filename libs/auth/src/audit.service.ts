@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { type EntityManager, Repository } from 'typeorm';
+import { Brackets, type EntityManager, Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity.js';
 import { KeyturnError, type Actor } from '@keyturn/contracts';
-import { AuditEventEntity, uuidv7, type AuditOutcome } from '@keyturn/store';
+import { AuditEventEntity, SecretEntity, uuidv7, type AuditOutcome } from '@keyturn/store';
 
 export interface AuditRecord {
   action: string;
@@ -50,8 +50,9 @@ export class AuditService {
 
   /** Appends one event; pass `m` to make it part of the change's own transaction. */
   async record(actor: Actor, rec: AuditRecord, m?: EntityManager): Promise<void> {
-    // Request ids and path ids come from the client: cut them to the column sizes
-    // rather than lose the event (and, for a success, answer 500 after the change).
+    // Request ids and path ids come from the client: cut them to the column sizes and
+    // replace what Postgres cannot store, rather than lose the event (and, for a
+    // success, answer 500 after the change).
     const row: Partial<AuditEventEntity> = {
       id: uuidv7(),
       at: new Date(),
@@ -65,15 +66,34 @@ export class AuditService {
       errorCode: clip(rec.errorCode ?? null, 64),
       requestId: clip(actor.requestId ?? null, 128),
       ip: clip(rec.ip ?? null, 64),
-      details: rec.details ?? {},
+      details: storable(rec.details ?? {}) as Record<string, unknown>,
     };
     const insertable = row as QueryDeepPartialEntity<AuditEventEntity>;
     await (m ? m.insert(AuditEventEntity, insertable) : this.events.insert(insertable));
   }
 
-  /** Newest first; `nextCursor` continues with older events. */
-  async query(q: AuditQuery): Promise<{ items: AuditEventView[]; nextCursor: string | null }> {
+  /**
+   * Newest first; `nextCursor` continues with older events. A caller limited to
+   * folders sees only events of secrets that exist now in one of them: events of
+   * deleted secrets and events about no secret (settings, API keys) are left out,
+   * because nothing shows they belong to its folders.
+   */
+  async query(actor: Pick<Actor, 'folderScopes'>, q: AuditQuery): Promise<{ items: AuditEventView[]; nextCursor: string | null }> {
     const qb = this.events.createQueryBuilder('e').orderBy('e.id', 'DESC').limit(q.limit + 1);
+    const scopes = actor.folderScopes.map((f) => (f.length > 1 ? f.replace(/\/+$/, '') : f));
+    if (scopes.length && !scopes.includes('/')) {
+      qb.innerJoin(SecretEntity, 's', 's.id = e.secret_id');
+      qb.andWhere(
+        new Brackets((w) => {
+          scopes.forEach((f, i) => {
+            w.orWhere(`(s.folder = :scope${i} OR s.folder LIKE :scopeLike${i})`, {
+              [`scope${i}`]: f,
+              [`scopeLike${i}`]: f.replace(/[\\%_]/g, (c) => '\\' + c) + '/%',
+            });
+          });
+        }),
+      );
+    }
     if (q.cursor) {
       const id = Buffer.from(q.cursor, 'base64url').toString('utf8');
       if (!UUID.test(id)) throw new KeyturnError('INVALID_CURSOR', 'cursor is not one this API returned; start again without it', 400);
@@ -91,8 +111,21 @@ export class AuditService {
   }
 }
 
+// Postgres refuses U+0000 in text and jsonb, and unpaired surrogates in jsonb.
+const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
 function clip<T extends string | null>(v: T, max: number): T {
-  return (v !== null && v.length > max ? v.slice(0, max) : v) as T;
+  if (v === null) return v;
+  const s = v.replace(UNSTORABLE, '\uFFFD');
+  return (s.length > max ? s.slice(0, max) : s) as T;
+}
+
+/** Details with every string (keys too) made storable; details are small and shallow, so recursion is fine. */
+function storable(v: unknown): unknown {
+  if (typeof v === 'string') return v.replace(UNSTORABLE, '\uFFFD');
+  if (Array.isArray(v)) return v.map(storable);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, c]) => [storable(k), storable(c)]));
+  return v;
 }
 
 function toView(e: AuditEventEntity): AuditEventView {

@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
 import { REDIS } from '@keyturn/queue';
@@ -11,15 +11,39 @@ export interface LimiterPolicy {
 
 export const DEFAULT_LIMITER_POLICY: LimiterPolicy = { maxFailures: 10, windowSeconds: 60 };
 
+/** How long a request waits on a slow Redis for the limiter before it goes on without it (generous: a busy event loop must not turn the limiter off). */
+const LIMITER_TIMEOUT_MS = 2_000;
+/** ioredis states in which a connection that was up is known to be down. */
+const DOWN = new Set(['reconnecting', 'close', 'end']);
+
+// One script each, so no crash or lost connection can leave a counter without an
+// expiry (which would lock the address out for good). A counter found without one
+// (left by an older version, or by hand) gets the window's expiry.
+const RECORD_FAILURE = `
+local n = redis.call('INCR', KEYS[1])
+if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return n`;
+const BLOCKED_FOR = `
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n == 0 then return {0, 0} end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
+return {n, ttl}`;
+
 /**
  * Counts failed authentications per client address in Redis, so the limit
  * holds across every API process. Past the limit, the address gets 429 until
  * the window ends; successful requests do not reset it (a guesser who finds
  * one valid key must not be able to clear its own counter).
+ *
+ * Without Redis the limiter fails open (with a warning): refusing every valid
+ * key during a Redis outage would be worse than not counting guesses for a while.
  */
 @Injectable()
 export class AuthLimiter {
+  private readonly logger = new Logger('AuthLimiter');
   private readonly prefix: string;
+  private lastWarning = 0;
   readonly policy: LimiterPolicy = DEFAULT_LIMITER_POLICY;
 
   constructor(@Inject(REDIS) private readonly redis: Redis, @Inject(KEYTURN_CONFIG) config: KeyturnConfig) {
@@ -28,14 +52,43 @@ export class AuthLimiter {
 
   /** Seconds to wait before trying again, or 0 when the address may try. */
   async blockedFor(ip: string): Promise<number> {
-    const key = this.prefix + ip;
-    const [count, ttl] = await Promise.all([this.redis.get(key), this.redis.ttl(key)]);
-    return Number(count ?? 0) >= this.policy.maxFailures ? Math.max(ttl, 1) : 0;
+    const windowMs = this.policy.windowSeconds * 1000;
+    const result = await this.bounded(() => this.redis.eval(BLOCKED_FOR, 1, this.prefix + ip, windowMs) as Promise<[number, number]>);
+    if (!result) return 0;
+    const [count, ttlMs] = result;
+    return count >= this.policy.maxFailures ? Math.max(1, Math.ceil(ttlMs / 1000)) : 0;
   }
 
   async recordFailure(ip: string): Promise<void> {
-    const key = this.prefix + ip;
-    const n = await this.redis.incr(key);
-    if (n === 1) await this.redis.expire(key, this.policy.windowSeconds);
+    await this.bounded(() => this.redis.eval(RECORD_FAILURE, 1, this.prefix + ip, this.policy.windowSeconds * 1000));
+  }
+
+  /** The command's answer, or null when Redis is down or slow (then the request goes on without the limiter). */
+  private async bounded<T>(fn: () => Promise<T>): Promise<T | null> {
+    // A connection known to be down would queue the command until ioredis gives up: skip it at once.
+    // (While it first connects, the command waits for it, within the same bound.)
+    if (DOWN.has(this.redis.status)) return this.failOpen(`Redis connection is ${this.redis.status}`);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        fn(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no answer within ${LIMITER_TIMEOUT_MS} ms`)), LIMITER_TIMEOUT_MS);
+        }),
+      ]);
+    } catch (e) {
+      return this.failOpen((e as Error).message);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private failOpen(reason: string): null {
+    // One line per 10 s is enough to see the outage without flooding the log.
+    if (Date.now() - this.lastWarning > 10_000) {
+      this.lastWarning = Date.now();
+      this.logger.warn(`failed-authentication limiter is off: ${reason}; requests are let through unlimited until Redis answers`);
+    }
+    return null;
   }
 }

@@ -5,6 +5,14 @@ import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
 import type { Redis } from 'ioredis';
 import { createRedis } from './redis.js';
 
+/**
+ * The longest an enqueue may hold a request. Past it the row stays queued and
+ * the reconciler enqueues it; an API request must not wait on a dead Redis.
+ */
+export const ENQUEUE_TIMEOUT_MS = 2_000;
+/** ioredis states in which a connection that was up is known to be down. */
+const DOWN = new Set(['reconnecting', 'close', 'end']);
+
 const QUEUE_OF: Record<JobName, QueueName> = {
   [JobName.RunRotation]: QueueName.Rotation,
   [JobName.RunHeartbeat]: QueueName.Heartbeat,
@@ -19,6 +27,7 @@ export class JobProducer implements OnApplicationShutdown {
   private readonly logger = new Logger('JobProducer');
   private readonly queues = new Map<QueueName, Queue>();
   private readonly connections: Redis[] = [];
+  private readonly connectionOf = new Map<Queue, Redis>();
 
   constructor(@Inject(KEYTURN_CONFIG) private readonly config: KeyturnConfig) {}
 
@@ -33,16 +42,32 @@ export class JobProducer implements OnApplicationShutdown {
       });
       q.on('error', (e) => this.logger.warn(`queue ${name}: ${e.message}`));
       this.queues.set(name, q);
+      this.connectionOf.set(q, connection);
     }
     return q;
   }
 
+  /**
+   * Fails at once when the queue's Redis connection is known to be down, and
+   * after ENQUEUE_TIMEOUT_MS when Redis does not answer (a queue that never
+   * connected would otherwise wait for Redis to come back). A late success of
+   * a timed-out add is harmless: job ids make a second add of the same job a no-op.
+   */
   async add<N extends JobName>(name: N, payload: JobPayloads[N], opts: JobsOptions & { jobId: string }): Promise<void> {
-    await this.queue(QUEUE_OF[name]).add(name, payload, {
-      removeOnComplete: { age: 24 * 3600, count: 10_000 },
-      removeOnFail: { age: 7 * 24 * 3600 },
-      ...opts,
-    });
+    const q = this.queue(QUEUE_OF[name]);
+    const status = this.connectionOf.get(q)?.status;
+    if (status && DOWN.has(status)) throw new Error(`Redis is not connected (${status})`);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        q.add(name, payload, { removeOnComplete: { age: 24 * 3600, count: 10_000 }, removeOnFail: { age: 7 * 24 * 3600 }, ...opts }),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`Redis did not take the job within ${ENQUEUE_TIMEOUT_MS} ms`)), ENQUEUE_TIMEOUT_MS);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Best effort: a failed enqueue is logged, and the reconciler enqueues the row later. */

@@ -38,24 +38,24 @@ export class ApiKeysController {
   @Post()
   @RequireRole('admin')
   @Audited({ action: 'api-key.create', targetType: 'api-key' })
-  @ApiOperation({ summary: 'Create an API key; the token is in this answer only' })
+  @ApiOperation({ summary: 'Create an API key (role and folders at most the caller’s own); the token is in this answer only' })
   create(@CurrentActor() actor: Actor, @Body() dto: CreateApiKeyDto) {
-    return this.keys.create(dto, actor.id);
+    return this.keys.create(actor, dto);
   }
 
   @Get()
   @RequireRole('admin')
-  @ApiOperation({ summary: 'List API keys (never their tokens)' })
-  list() {
-    return this.keys.list();
+  @ApiOperation({ summary: 'List API keys (never their tokens); a scoped key sees only keys within its folders' })
+  list(@CurrentActor() actor: Actor) {
+    return this.keys.list(actor);
   }
 
   @Delete(':id')
   @RequireRole('admin')
   @Audited({ action: 'api-key.revoke', targetType: 'api-key' })
-  @ApiOperation({ summary: 'Revoke an API key' })
-  revoke(@Param('id', UuidParam) id: string) {
-    return this.keys.revoke(id);
+  @ApiOperation({ summary: 'Revoke an API key (404 for a key beyond the caller’s role or folders)' })
+  revoke(@CurrentActor() actor: Actor, @Param('id', UuidParam) id: string) {
+    return this.keys.revoke(actor, id);
   }
 }
 
@@ -67,9 +67,9 @@ export class AuditController {
 
   @Get()
   @RequireRole('auditor')
-  @ApiOperation({ summary: 'Audit events, newest first, keyset-paginated' })
-  list(@Query() q: AuditQueryDto) {
-    return this.audit.query({
+  @ApiOperation({ summary: 'Audit events, newest first, keyset-paginated; a scoped key sees only events of secrets within its folders' })
+  list(@CurrentActor() actor: Actor, @Query() q: AuditQueryDto) {
+    return this.audit.query(actor, {
       secretId: q.secretId,
       action: q.action,
       actorId: q.actorId,

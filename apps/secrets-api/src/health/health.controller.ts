@@ -42,7 +42,12 @@ export class HealthController {
         return 'down';
       }
     };
-    const [postgres, redis] = await Promise.all([check(() => this.ds.query('SELECT 1')), check(() => this.redis.ping())]);
+    const redisPing = async () => {
+      // A connection known to be down would hold the ping in ioredis' offline queue: answer at once.
+      if (['reconnecting', 'close', 'end'].includes(this.redis.status)) throw new Error(`Redis connection is ${this.redis.status}`);
+      return this.redis.ping();
+    };
+    const [postgres, redis] = await Promise.all([check(() => this.ds.query('SELECT 1')), check(redisPing)]);
     const ok = postgres === 'ok' && redis === 'ok';
     void reply.status(ok ? 200 : 503);
     return { status: ok ? 'ok' : 'unavailable', checks: { postgres, redis } };
