@@ -149,7 +149,7 @@ describe(`one worker at KEYTURN_WORKER_CONCURRENCY=${CONCURRENCY}`, () => {
     await assertRotated(before);
   }, 400_000);
 
-  it.each([
+  it.each<{ what: string; env: Record<string, string>; names: RegExp }>([
     { what: 'a pool below what the concurrency needs', env: { KEYTURN_DB_POOL_SIZE: '10' }, names: /KEYTURN_DB_POOL_SIZE[\s\S]*KEYTURN_WORKER_CONCURRENCY/ },
     { what: 'a concurrency whose pool Postgres could never hold', env: { KEYTURN_WORKER_CONCURRENCY: '256' }, names: /KEYTURN_WORKER_CONCURRENCY[\s\S]*max_connections/ },
   ])('$what is refused at start: exit 78, naming the settings', async ({ env, names }) => {

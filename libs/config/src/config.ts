@@ -140,6 +140,16 @@ export function orExit<T>(check: () => T): T {
   }
 }
 
+/** orExit for asynchronous checks (those that ask Postgres, for instance). */
+export async function orExitAsync<T>(check: () => Promise<T>): Promise<T> {
+  try {
+    return await check();
+  } catch (e) {
+    if (e instanceof ConfigError) exitConfigError(e);
+    throw e;
+  }
+}
+
 /** Ends the process the way every configuration problem does: the message on stderr, exit code 78 (EX_CONFIG). */
 export function exitConfigError(e: ConfigError): never {
   process.stderr.write(`keyturn: ${e.message}\n`);

@@ -32,7 +32,7 @@ export const envSchema = z.object({
   /** Create the database named in DATABASE_URL if it does not exist (outside production by default). */
   KEYTURN_CREATE_DATABASE: bool.optional(),
   /** Postgres connections per process; by default sized from the process's own concurrency (see pool.ts). */
-  KEYTURN_DB_POOL_SIZE: int(1, 10_000).optional(),
+  KEYTURN_DB_POOL_SIZE: int(2, 10_000).optional(),
   /** How long a query may wait for a pooled (or new) connection before it fails instead of hanging. */
   KEYTURN_DB_CONNECT_TIMEOUT_MS: int(100, 600_000).default(10_000),
 

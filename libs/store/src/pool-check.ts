@@ -1,4 +1,33 @@
 import pg from 'pg';
+import { ConfigError, dbPoolNeed, dbPoolSize, type KeyturnConfig, type KeyturnProcess } from '@keyturn/config';
+import type { PoolOptions } from './data-source.js';
+
+/** The pool options of this process, from the configuration alone (throws ConfigError for a pool below the need). */
+export function poolOptions(config: KeyturnConfig, proc: KeyturnProcess): PoolOptions {
+  return { poolSize: dbPoolSize(config, proc), connectTimeoutMs: config.database.connectTimeoutMs };
+}
+
+/**
+ * poolOptions, and a ConfigError when Postgres could never hold the pool: a
+ * worker whose jobs cannot all get a connection would fail them one by one
+ * with "too many clients" instead of refusing to start.
+ */
+export async function checkedPoolOptions(config: KeyturnConfig, proc: KeyturnProcess): Promise<PoolOptions> {
+  const pool = poolOptions(config, proc);
+  const problem = await checkPoolFitsServer(config.database.url, pool.poolSize);
+  if (problem) {
+    const need = dbPoolNeed(config, proc);
+    const fix =
+      proc === 'rotation-worker'
+        ? 'lower KEYTURN_WORKER_CONCURRENCY (a worker needs 2 × concurrency + 2 connections) and run more worker processes instead, or raise max_connections in Postgres'
+        : 'lower KEYTURN_DB_POOL_SIZE, or raise max_connections in Postgres';
+    throw new ConfigError([
+      `KEYTURN_DB_POOL_SIZE / KEYTURN_WORKER_CONCURRENCY: ${proc} would open up to ${pool.poolSize} Postgres connections ` +
+        `(${config.database.poolSize !== undefined ? 'KEYTURN_DB_POOL_SIZE' : need.why}), but ${problem}; ${fix}`,
+    ]);
+  }
+  return pool;
+}
 
 /**
  * Null when Postgres can hold a pool of `size` connections for this user and
