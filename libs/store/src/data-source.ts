@@ -12,6 +12,7 @@ import { HeartbeatEntity } from './entities/heartbeat.entity.js';
 import { EventEntity, WebhookDeliveryEntity } from './entities/event.entity.js';
 import { HeartbeatsEvents1795828000000 } from './migrations/1795828000000-heartbeats-events.js';
 import { LeaseLocks1795830000000 } from './migrations/1795830000000-lease-locks.js';
+import { OneWaiting1795830100000 } from './migrations/1795830100000-one-waiting.js';
 
 // Listed explicitly, not globbed: the same list works from ts-jest, from dist
 // and from the TypeORM CLI, and a migration cannot be skipped by a path typo.
@@ -22,6 +23,7 @@ export const MIGRATIONS = [
   Rotations1795827000000,
   HeartbeatsEvents1795828000000,
   LeaseLocks1795830000000,
+  OneWaiting1795830100000,
 ];
 
 export interface PoolOptions {

@@ -4,7 +4,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { JobName, QueueName, SYSTEM_ACTOR } from '@keyturn/contracts';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
-import { HeartbeatEntity, LeaseLocks, LockSpace, lockKey, uuidv7, queryReturning } from '@keyturn/store';
+import { LeaseLocks, LockSpace, lockKey, uuidv7, queryReturning } from '@keyturn/store';
 import { JobProducer } from '@keyturn/queue';
 import { SettingsService } from '@keyturn/vault';
 import { RotationsService } from '../rotations.service.js';
@@ -38,10 +38,10 @@ export class DueWorkService {
     @Inject(KEYTURN_CONFIG) private readonly config: KeyturnConfig,
   ) {}
 
-  /** Claims one batch of due key secrets, makes their heartbeat rows and enqueues them. Returns how many. */
+  /** Claims one batch of due key secrets, makes their heartbeat rows and enqueues them. Returns how many secrets were due. */
   async enqueueDueHeartbeats(): Promise<number> {
     const batch = this.config.heartbeat.batch;
-    const rows = await this.ds.transaction(async (m) => {
+    const { due, rows } = await this.ds.transaction(async (m) => {
       const claimed = await queryReturning<{ id: string }>(
       m,
       `UPDATE secrets s SET next_heartbeat_at = now() + interval '${CLAIM_HORIZON}'
@@ -52,10 +52,17 @@ export class DueWorkService {
                   FOR UPDATE SKIP LOCKED) due
           WHERE s.id = due.id
         RETURNING s.id`, [batch]);
-      if (!claimed.length) return [];
-      const heartbeats = claimed.map((c) => ({ id: uuidv7(), secretId: c.id, status: 'queued' as const, trigger: 'schedule' as const, requestedBy: 'system:scheduler' }));
-      await m.insert(HeartbeatEntity, heartbeats);
-      return heartbeats;
+      if (!claimed.length) return { due: 0, rows: [] };
+      // A secret whose heartbeat already waits gets none more (heartbeats_one_waiting): that one checks it.
+      const made = await queryReturning<{ id: string }>(
+        m,
+        `INSERT INTO heartbeats (id, secret_id, status, trigger, requested_by)
+         SELECT unnest($1::uuid[]), unnest($2::uuid[]), 'queued', 'schedule', 'system:scheduler'
+         ON CONFLICT DO NOTHING
+         RETURNING id`,
+        [claimed.map(() => uuidv7()), claimed.map((c) => c.id)],
+      );
+      return { due: claimed.length, rows: made };
     });
     if (rows.length) {
       // After the commit: a job never points at a row that does not exist. If this fails, the reconciler re-enqueues.
@@ -64,7 +71,7 @@ export class DueWorkService {
         .addBulk(rows.map((h) => ({ name: JobName.RunHeartbeat, data: { heartbeatId: h.id }, opts: { jobId: heartbeatJobId(h.id), removeOnComplete: { age: 3600, count: 10_000 }, removeOnFail: { age: 86_400 } } })))
         .catch((e: Error) => this.logger.warn(`enqueue of ${rows.length} heartbeats failed (${e.message}); the reconciler retries`));
     }
-    return rows.length;
+    return due;
   }
 
   /**
