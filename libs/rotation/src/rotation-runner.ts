@@ -52,8 +52,9 @@ export class RotationRunner {
     if (!secret) return { kind: 'done' };
 
     const leaseMs = this.config.rotation.leaseMs;
-    // Per rotation, not per process: two rotations in one worker on the same user must still exclude each other.
-    const lock = { key: iamUserLockKey(secret.accountId, secret.username), owner: `${this.owner}:${rotationId}` };
+    // Per run, not per process: two rotations in one worker on the same user, or one job delivered twice
+    // to the same worker, must still exclude each other.
+    const lock = { key: iamUserLockKey(secret.accountId, secret.username), owner: `${this.owner}:${rotationId}:${randomUUID().slice(0, 8)}` };
     if (!(await this.locks.tryTake(lock.key, lock.owner, leaseMs))) {
       return { kind: 'later', delayMs: jitter(1_000), reason: `another operation on IAM user ${secret.username} is running` };
     }
