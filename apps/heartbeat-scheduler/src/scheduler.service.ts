@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
 import { DueWorkService, ReconcilerService, WebhookDispatcherService } from '@keyturn/rotation';
 
@@ -8,7 +8,7 @@ const MAX_BATCHES_PER_TICK = 50;
 
 /** The scheduler's loop: each tick enqueues due work, repairs lost jobs and sends webhooks. */
 @Injectable()
-export class SchedulerService implements OnApplicationBootstrap, OnApplicationShutdown {
+export class SchedulerService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('Scheduler');
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
@@ -53,15 +53,34 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     });
     if (Date.now() - this.lastAutoChange >= AUTO_CHANGE_EVERY_MS) {
       this.lastAutoChange = Date.now();
-      await step('automatic changes', () => this.due.enqueueAutoChanges());
+      await step('automatic changes', () => this.due.enqueueAutoChanges(() => this.stopped));
     }
     await step('reconciler', () => this.reconciler.reconcile());
     await step('webhooks', () => this.webhooks.deliverDue());
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /**
+   * SIGTERM, before the database pool and the queues close: no new tick, and
+   * the running one finishes (its loops stop between batches) within
+   * KEYTURN_SHUTDOWN_TIMEOUT_MS. Past that the process exits at once; every
+   * step is safe to cut short (claims and leases lapse, the next tick redoes it).
+   */
+  async beforeApplicationShutdown(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    await this.running;
+    if (!this.running) return;
+    const timeoutMs = this.config.shutdown.timeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      this.running.then(() => 'drained' as const),
+      new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    if (outcome === 'drained') {
+      this.logger.log('drained: no tick running');
+      return;
+    }
+    this.logger.warn(`drain timeout: a tick still running after ${timeoutMs} ms (KEYTURN_SHUTDOWN_TIMEOUT_MS); exiting now, the next scheduler redoes its work`);
+    process.exit(0);
   }
 }

@@ -1,16 +1,17 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { ConfigModule, type KeyturnConfig } from '@keyturn/config';
-import { StoreModule } from '@keyturn/store';
+import { StoreModule, type PoolOptions } from '@keyturn/store';
 import { RedisModule } from '@keyturn/queue';
 import { RotationEngineModule } from '@keyturn/rotation';
 import { JobProcessor } from './job.processor.js';
 
 @Module({})
 export class RotationWorkerModule {
-  static forRoot(config: KeyturnConfig): DynamicModule {
+  /** `pool` comes from checkedPoolOptions: sized from KEYTURN_WORKER_CONCURRENCY and checked against Postgres at start. */
+  static forRoot(config: KeyturnConfig, pool: PoolOptions): DynamicModule {
     return {
       module: RotationWorkerModule,
-      imports: [ConfigModule.forRoot(config), StoreModule.forRoot(config.database.url), RedisModule.forRoot(), RotationEngineModule],
+      imports: [ConfigModule.forRoot(config), StoreModule.forRoot(config.database.url, pool), RedisModule.forRoot(), RotationEngineModule],
       providers: [JobProcessor],
     };
   }

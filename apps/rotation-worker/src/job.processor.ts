@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { DelayedError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { JobName, QueueName, type RunHeartbeatPayload, type RunRotationPayload } from '@keyturn/contracts';
@@ -15,10 +15,12 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
  * name, checked by the exhaustive switch below.
  */
 @Injectable()
-export class JobProcessor implements OnApplicationBootstrap, OnApplicationShutdown {
+export class JobProcessor implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger('JobProcessor');
   private readonly workers: Worker[] = [];
   private readonly connections: Redis[] = [];
+  /** Jobs this process is running now, so the shutdown log can say how many it waited for or left. */
+  private running = 0;
 
   constructor(
     private readonly rotations: RotationRunner,
@@ -49,6 +51,15 @@ export class JobProcessor implements OnApplicationBootstrap, OnApplicationShutdo
   }
 
   async process(job: Job, token?: string): Promise<void> {
+    this.running++;
+    try {
+      await this.run(job, token);
+    } finally {
+      this.running--;
+    }
+  }
+
+  private async run(job: Job, token?: string): Promise<void> {
     const name = job.name as JobName;
     let outcome: RunOutcome;
     switch (name) {
@@ -82,9 +93,35 @@ export class JobProcessor implements OnApplicationBootstrap, OnApplicationShutdo
     return false;
   }
 
-  /** SIGTERM: stop taking jobs and let the running ones finish (or their lease lapses for another worker). */
+  /**
+   * SIGTERM, before any module closes (the database pool closes in the
+   * shutdown hooks that follow): stop taking jobs and wait for the running ones
+   * up to KEYTURN_SHUTDOWN_TIMEOUT_MS. Past that, the process exits at once,
+   * as a crash would: each unfinished rotation or heartbeat keeps its recorded
+   * step, its lease and job lock lapse, and another worker resumes it. Carrying
+   * on into the shutdown hooks instead would close the pool under those jobs.
+   */
+  async beforeApplicationShutdown(signal?: string): Promise<void> {
+    const timeoutMs = this.config.shutdown.timeoutMs;
+    const atStart = this.running;
+    this.logger.log(`${signal ?? 'shutdown'}: taking no more jobs; waiting up to ${timeoutMs} ms for ${atStart} running job(s)`);
+    const closed = Promise.all(this.workers.map((w) => w.close())).then(() => 'drained' as const);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
+    const outcome = await Promise.race([closed, timedOut]);
+    clearTimeout(timer);
+    if (outcome === 'drained') {
+      this.logger.log(`drained: every running job finished (${atStart} at SIGTERM)`);
+      return;
+    }
+    this.logger.warn(
+      `drain timeout: ${this.running} job(s) still running after ${timeoutMs} ms (KEYTURN_SHUTDOWN_TIMEOUT_MS); ` +
+        'exiting now, and another worker resumes them once their leases lapse',
+    );
+    process.exit(0);
+  }
+
   async onApplicationShutdown(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.close()));
     // BullMQ leaves connections it was handed open.
     await Promise.all(this.connections.map((c) => c.quit().catch(() => c.disconnect())));
   }

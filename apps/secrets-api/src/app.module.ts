@@ -1,7 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { ConfigModule, type KeyturnConfig } from '@keyturn/config';
-import { StoreModule } from '@keyturn/store';
+import { StoreModule, poolOptions } from '@keyturn/store';
 import { RedisModule } from '@keyturn/queue';
 import { VaultModule } from '@keyturn/vault';
 import { AuthModule } from '@keyturn/auth';
@@ -21,7 +21,7 @@ export class AppModule {
   static forRoot(config: KeyturnConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), StoreModule.forRoot(config.database.url), RedisModule.forRoot(), VaultModule, AuthModule, RotationsApiModule.forRoot(config)],
+      imports: [ConfigModule.forRoot(config), StoreModule.forRoot(config.database.url, poolOptions(config, 'secrets-api')), RedisModule.forRoot(), VaultModule, AuthModule, RotationsApiModule.forRoot(config)],
       controllers: [SecretsController, RotationsController, HeartbeatsController, SettingsController, ApiKeysController, AuditController, HealthController],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },

@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig, redactUrl } from '@keyturn/config';
+import { ConfigError, dbPoolSize, loadConfig, redactUrl } from '@keyturn/config';
 
 describe('loadConfig', () => {
   it('starts with no variables set, with defaults fit for a developer machine', () => {
@@ -43,5 +43,33 @@ describe('loadConfig', () => {
 
   it('redacts passwords in URLs', () => {
     expect(redactUrl('postgres://u:hunter2@h/db')).toBe('postgres://u:***@h/db');
+  });
+});
+
+describe('dbPoolSize', () => {
+  it('gives a worker a connection for each rotation and each heartbeat it may run at once, plus room for lease renewals', () => {
+    expect(dbPoolSize(loadConfig({ KEYTURN_WORKER_CONCURRENCY: '16' }), 'rotation-worker')).toBe(34);
+    expect(dbPoolSize(loadConfig({ KEYTURN_WORKER_CONCURRENCY: '1' }), 'rotation-worker')).toBe(4);
+    expect(dbPoolSize(loadConfig({}), 'secrets-api')).toBe(10);
+    expect(dbPoolSize(loadConfig({}), 'heartbeat-scheduler')).toBe(4);
+  });
+
+  it('takes KEYTURN_DB_POOL_SIZE when it is at least what the process needs', () => {
+    expect(dbPoolSize(loadConfig({ KEYTURN_WORKER_CONCURRENCY: '16', KEYTURN_DB_POOL_SIZE: '40' }), 'rotation-worker')).toBe(40);
+    expect(dbPoolSize(loadConfig({ KEYTURN_DB_POOL_SIZE: '3' }), 'secrets-api')).toBe(3);
+  });
+
+  it('refuses a KEYTURN_DB_POOL_SIZE below the need, naming both settings and the size to use', () => {
+    const c = loadConfig({ KEYTURN_WORKER_CONCURRENCY: '16', KEYTURN_DB_POOL_SIZE: '10' });
+    expect(() => dbPoolSize(c, 'rotation-worker')).toThrow(ConfigError);
+    expect(() => dbPoolSize(c, 'rotation-worker')).toThrow(/KEYTURN_DB_POOL_SIZE[\s\S]*at least 34[\s\S]*KEYTURN_WORKER_CONCURRENCY/);
+  });
+
+  it('reads the shutdown and connection timeouts, with bounds', () => {
+    const c = loadConfig({});
+    expect(c.shutdown.timeoutMs).toBe(30_000);
+    expect(c.database.connectTimeoutMs).toBe(10_000);
+    expect(() => loadConfig({ KEYTURN_SHUTDOWN_TIMEOUT_MS: '-1' })).toThrow(/KEYTURN_SHUTDOWN_TIMEOUT_MS/);
+    expect(() => loadConfig({ KEYTURN_DB_POOL_SIZE: '0' })).toThrow(/KEYTURN_DB_POOL_SIZE/);
   });
 });

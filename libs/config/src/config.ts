@@ -4,7 +4,14 @@ export interface KeyturnConfig {
   env: Env['NODE_ENV'];
   isProduction: boolean;
   logLevel: Env['LOG_LEVEL'];
-  database: { url: string; migrationsRun: boolean; createDatabase: boolean };
+  database: {
+    url: string;
+    migrationsRun: boolean;
+    createDatabase: boolean;
+    /** KEYTURN_DB_POOL_SIZE when set; otherwise each process sizes its pool from its own work (dbPoolSize). */
+    poolSize?: number;
+    connectTimeoutMs: number;
+  };
   redis: { url: string; prefix: string };
   crypto: { masterKey?: string; previousMasterKeys: string[]; masterKeyFile: string };
   http: { host: string; port: number; trustProxy: boolean; bootstrapAdminToken?: string };
@@ -18,6 +25,7 @@ export interface KeyturnConfig {
   };
   heartbeat: { intervalSeconds: number; tickMs: number; batch: number; reconcileAfterMs: number };
   webhooks: { urls: string[]; secret?: string; maxAttempts: number };
+  shutdown: { timeoutMs: number };
 }
 
 /** Thrown at boot when the environment is invalid; the message names each variable, never its value. */
@@ -60,6 +68,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): KeyturnConf
       url: e.DATABASE_URL,
       migrationsRun: e.KEYTURN_MIGRATIONS_RUN ?? !isProduction,
       createDatabase: e.KEYTURN_CREATE_DATABASE ?? !isProduction,
+      poolSize: e.KEYTURN_DB_POOL_SIZE,
+      connectTimeoutMs: e.KEYTURN_DB_CONNECT_TIMEOUT_MS,
     },
     redis: { url: e.REDIS_URL, prefix: e.KEYTURN_QUEUE_PREFIX },
     crypto: {
@@ -100,6 +110,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): KeyturnConf
       secret: e.KEYTURN_WEBHOOK_SECRET,
       maxAttempts: e.KEYTURN_WEBHOOK_MAX_ATTEMPTS,
     },
+    shutdown: { timeoutMs: e.KEYTURN_SHUTDOWN_TIMEOUT_MS },
   };
 }
 
@@ -116,13 +127,31 @@ export function redactUrl(value: string): string {
 
 /** For main.ts: a bad environment ends the process with the list of problems, before anything starts. */
 export function loadConfigOrExit(source: NodeJS.ProcessEnv = process.env): KeyturnConfig {
+  return orExit(() => loadConfig(source));
+}
+
+/** Runs a start-up check; a ConfigError ends the process with exit code 78 (EX_CONFIG) and its message. */
+export function orExit<T>(check: () => T): T {
   try {
-    return loadConfig(source);
+    return check();
   } catch (e) {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`keyturn: ${e.message}\n`);
-      process.exit(78); // EX_CONFIG
-    }
+    if (e instanceof ConfigError) exitConfigError(e);
     throw e;
   }
+}
+
+/** orExit for asynchronous checks (those that ask Postgres, for instance). */
+export async function orExitAsync<T>(check: () => Promise<T>): Promise<T> {
+  try {
+    return await check();
+  } catch (e) {
+    if (e instanceof ConfigError) exitConfigError(e);
+    throw e;
+  }
+}
+
+/** Ends the process the way every configuration problem does: the message on stderr, exit code 78 (EX_CONFIG). */
+export function exitConfigError(e: ConfigError): never {
+  process.stderr.write(`keyturn: ${e.message}\n`);
+  process.exit(78);
 }

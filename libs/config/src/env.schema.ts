@@ -31,6 +31,10 @@ export const envSchema = z.object({
   KEYTURN_MIGRATIONS_RUN: bool.optional(),
   /** Create the database named in DATABASE_URL if it does not exist (outside production by default). */
   KEYTURN_CREATE_DATABASE: bool.optional(),
+  /** Postgres connections per process; by default sized from the process's own concurrency (see pool.ts). */
+  KEYTURN_DB_POOL_SIZE: int(2, 10_000).optional(),
+  /** How long a query may wait for a pooled (or new) connection before it fails instead of hanging. */
+  KEYTURN_DB_CONNECT_TIMEOUT_MS: int(100, 600_000).default(10_000),
 
   REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
   /** BullMQ key prefix; wrap in {braces} for Redis Cluster (one hash slot per queue). */
@@ -61,6 +65,8 @@ export const envSchema = z.object({
   /** A worker holds a rotation for this long; after it, the reconciler may hand it to another. */
   KEYTURN_LEASE_MS: int(5_000, 3_600_000).default(120_000),
   KEYTURN_JOB_ATTEMPTS: int(1, 100).default(5),
+  /** SIGTERM: how long running work may take to finish before the process exits anyway. */
+  KEYTURN_SHUTDOWN_TIMEOUT_MS: int(0, 3_600_000).default(30_000),
 
   /** Comma-separated URLs that receive signed event webhooks. */
   KEYTURN_WEBHOOK_URLS: z

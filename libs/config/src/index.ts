@@ -1,3 +1,4 @@
 export * from './env.schema.js';
 export * from './config.js';
 export * from './config.module.js';
+export * from './pool.js';

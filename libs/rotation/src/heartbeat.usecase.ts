@@ -14,11 +14,20 @@ import type { RunOutcome } from './rotation-runner.js';
 
 /** Consecutive failures stretch the re-check interval up to this factor. */
 const MAX_BACKOFF = 8;
+/**
+ * A check whose key stopped being current meanwhile (a rotation promoted
+ * another) says nothing about the secret; it is run again on the new current
+ * key, at most this many times in all, and then dropped.
+ */
+const MAX_CHECKS = 3;
+
+type CheckResult = { outcome: HeartbeatOutcome; detail: Partial<HeartbeatEntity> };
 
 /**
  * Heartbeat of an aws-iam-key (DESIGN.md §3): GetCallerIdentity with the stored
  * key must answer as the target user. Throttling is retried, never reported as
- * a failure. A status change is an event (webhook) and an audit entry.
+ * a failure. A status change is an event (webhook) and an audit entry. Only a
+ * check of the key that is still current counts: see `finish`.
  */
 @Injectable()
 export class HeartbeatUseCase {
@@ -43,44 +52,54 @@ export class HeartbeatUseCase {
     const hb = await this.ds.manager.findOneByOrFail(HeartbeatEntity, { id: heartbeatId });
     const secret = await this.ds.manager.findOneBy(SecretEntity, { id: hb.secretId });
     if (!secret) return { kind: 'done' };
-    const version = await this.ds.manager.findOneBy(SecretVersionEntity, { secretId: secret.id, state: 'current' });
-    if (!version) {
-      await this.finish(hb, secret, 'failed', { errorCode: 'SECRET_HAS_NO_VALUE', errorMessage: 'the secret has no current key' });
-      return { kind: 'done' };
-    }
-    const f = this.secrets.open(version);
-    const creds: IamCredentials = { accessKeyId: f.accessKeyId, secretAccessKey: f.secretAccessKey };
-    try {
-      return await inAccount(secret.accountId, () => this.check(hb, secret, creds));
-    } catch (e) {
-      if (e instanceof IamError && e.code === IamErrorCode.Throttled) {
-        // AWS asked us to slow down: that says nothing about the key. Put it back and try later.
-        await this.ds.manager.update(HeartbeatEntity, { id: hb.id }, { status: 'queued', leaseExpiresAt: null });
-        return { kind: 'later', delayMs: Math.min(2_000 * 2 ** hb.attempt, 60_000), reason: 'throttled' };
+    for (let checks = 1; ; checks++) {
+      const version = await this.ds.manager.findOneBy(SecretVersionEntity, { secretId: secret.id, state: 'current' });
+      let result: CheckResult;
+      if (!version) {
+        result = { outcome: 'failed', detail: { errorCode: 'SECRET_HAS_NO_VALUE', errorMessage: 'the secret has no current key' } };
+      } else {
+        const f = this.secrets.open(version);
+        const creds: IamCredentials = { accessKeyId: f.accessKeyId, secretAccessKey: f.secretAccessKey };
+        try {
+          result = await inAccount(secret.accountId, () => this.check(secret, creds));
+        } catch (e) {
+          if (e instanceof IamError && e.code === IamErrorCode.Throttled) {
+            // AWS asked us to slow down: that says nothing about the key. Put it back and try later.
+            await this.ds.manager.update(HeartbeatEntity, { id: hb.id }, { status: 'queued', leaseExpiresAt: null });
+            return { kind: 'later', delayMs: Math.min(2_000 * 2 ** hb.attempt, 60_000), reason: 'throttled' };
+          }
+          throw e;
+        }
       }
-      throw e;
+      if (await this.finish(hb, secret, version?.id ?? null, result)) return { kind: 'done' };
+      if (checks >= MAX_CHECKS) {
+        await this.drop(hb, checks);
+        return { kind: 'done' };
+      }
+      this.logger.log({ heartbeatId: hb.id, secretId: secret.id }, 'the key changed during the check; checking the new current key');
     }
   }
 
-  private async check(hb: HeartbeatEntity, secret: SecretEntity, creds: IamCredentials): Promise<RunOutcome> {
+  private async check(secret: SecretEntity, creds: IamCredentials): Promise<CheckResult> {
     try {
       const id = await this.iam.getCallerIdentity(creds);
       if (!sameIamUser(userNameFromArn(id.arn), secret.username) || id.account !== secret.accountId) {
-        await this.finish(hb, secret, 'failed', {
-          checkedArn: id.arn,
-          errorCode: 'KEY_BELONGS_TO_OTHER_USER',
-          errorMessage: `the stored key answers as ${id.arn}, not as ${secret.username} in ${secret.accountId}`,
-        });
-        return { kind: 'done' };
+        return {
+          outcome: 'failed',
+          detail: {
+            checkedArn: id.arn,
+            errorCode: 'KEY_BELONGS_TO_OTHER_USER',
+            errorMessage: `the stored key answers as ${id.arn}, not as ${secret.username} in ${secret.accountId}`,
+          },
+        };
       }
       const detail = await this.keyDetail(secret, creds);
-      await this.finish(hb, secret, 'success', { checkedArn: id.arn, ...detail });
+      return { outcome: 'success', detail: { checkedArn: id.arn, ...detail } };
     } catch (e) {
       if (!(e instanceof IamError) || e.code === IamErrorCode.Throttled) throw e;
       const outcome: HeartbeatOutcome = e.code === IamErrorCode.InvalidCredentials ? 'failed' : 'unable-to-connect';
-      await this.finish(hb, secret, outcome, { errorCode: e.code, errorMessage: e.message });
+      return { outcome, detail: { errorCode: e.code, errorMessage: e.message } };
     }
-    return { kind: 'done' };
   }
 
   /** Status and age of the key, where the key may list its own keys; optional. */
@@ -95,13 +114,20 @@ export class HeartbeatUseCase {
     }
   }
 
-  private async finish(hb: HeartbeatEntity, secret: SecretEntity, outcome: HeartbeatOutcome, detail: Partial<HeartbeatEntity>): Promise<void> {
+  /**
+   * Records the result, unless the key it checked is no longer the current one
+   * (then false, and nothing is written). Decided under the secret's row lock,
+   * which promotion takes too, so a rotation cannot slip in between.
+   */
+  private async finish(hb: HeartbeatEntity, secret: SecretEntity, checkedVersionId: string | null, { outcome, detail }: CheckResult): Promise<boolean> {
     const global = await this.settings.getGlobal();
     const eff = effectiveSettings(global, secret.settings);
     const interval = (eff.heartbeatIntervalSeconds ?? this.config.heartbeat.intervalSeconds) * 1000;
-    await this.ds.transaction(async (m) => {
+    return this.ds.transaction(async (m) => {
       const s = await m.findOne(SecretEntity, { where: { id: secret.id }, lock: { mode: 'pessimistic_write' } });
-      if (!s) return;
+      if (!s) return true;
+      const current = await m.findOne(SecretVersionEntity, { where: { secretId: s.id, state: 'current' }, select: { id: true } });
+      if ((current?.id ?? null) !== checkedVersionId) return false;
       const status: HeartbeatStatus = outcome;
       const failures = outcome === 'success' ? 0 : s.heartbeatFailures + 1;
       const factor = outcome === 'success' ? 1 : Math.min(2 ** Math.max(0, failures - 1), MAX_BACKOFF);
@@ -126,6 +152,19 @@ export class HeartbeatUseCase {
         }, m);
         this.logger.log({ secretId: s.id, from: s.heartbeatStatus, to: status }, 'heartbeat status changed');
       }
+      return true;
+    });
+  }
+
+  /** The key kept changing under the check: the heartbeat ends without an outcome and the secret is left as it was. */
+  private async drop(hb: HeartbeatEntity, checks: number): Promise<void> {
+    await this.ds.manager.update(HeartbeatEntity, { id: hb.id }, {
+      status: 'done',
+      outcome: null,
+      finishedAt: new Date(),
+      leaseExpiresAt: null,
+      errorCode: 'KEY_CHANGED_DURING_CHECK',
+      errorMessage: `the key was replaced by a rotation during each of ${checks} checks, so none of them says anything about the current key; the next heartbeat checks it (a promoted key is checked at the scheduler's next tick)`,
     });
   }
 }

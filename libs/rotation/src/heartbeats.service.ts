@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import { JobName, KeyturnError, SecretType, type Actor } from '@keyturn/contracts';
 import { HeartbeatEntity, uuidv7 } from '@keyturn/store';
 import { SecretsService } from '@keyturn/vault';
@@ -42,6 +42,14 @@ export function toHeartbeatView(h: HeartbeatEntity): HeartbeatView {
 
 export const heartbeatJobId = (heartbeatId: string) => `heartbeat-${heartbeatId}`;
 
+/** See RotationsService: losers of the one-waiting race find the winner on their next look. */
+const MAX_TRIES = 5;
+
+/** The heartbeat of a secret that waits to start (queued and never claimed), if any. */
+async function waitingHeartbeat(m: EntityManager, secretId: string): Promise<HeartbeatEntity | null> {
+  return m.findOneBy(HeartbeatEntity, { secretId, status: 'queued', attempt: 0 });
+}
+
 @Injectable()
 export class HeartbeatsService {
   constructor(
@@ -50,7 +58,11 @@ export class HeartbeatsService {
     private readonly jobs: JobProducer,
   ) {}
 
-  async request(actor: Actor, secretId: string): Promise<HeartbeatView> {
+  /**
+   * Coalesced like rotations: a secret has at most one waiting heartbeat, and
+   * a request while one waits gets that one (`created: false`).
+   */
+  async request(actor: Actor, secretId: string): Promise<{ heartbeat: HeartbeatView; created: boolean }> {
     const secret = await this.secrets.load(actor, secretId);
     if (secret.type === SecretType.AwsIamConsolePassword) {
       throw new KeyturnError(
@@ -59,10 +71,22 @@ export class HeartbeatsService {
         422,
       );
     }
-    const id = uuidv7();
-    await this.ds.manager.insert(HeartbeatEntity, { id, secretId, status: 'queued', trigger: 'api', requestedBy: actor.id });
-    await this.jobs.tryAdd(JobName.RunHeartbeat, { heartbeatId: id }, { jobId: heartbeatJobId(id) });
-    return toHeartbeatView(await this.ds.manager.findOneByOrFail(HeartbeatEntity, { id }));
+    for (let tries = 1; ; tries++) {
+      const waiting = await waitingHeartbeat(this.ds.manager, secretId);
+      if (waiting) return { heartbeat: toHeartbeatView(waiting), created: false };
+      const id = uuidv7();
+      try {
+        await this.ds.manager.insert(HeartbeatEntity, { id, secretId, status: 'queued', trigger: 'api', requestedBy: actor.id });
+      } catch (e) {
+        if ((e as { code?: string }).code === '23505') {
+          if (tries < MAX_TRIES) continue;
+          throw new KeyturnError('HEARTBEAT_REQUEST_CONFLICT', `the heartbeats of secret ${secretId} kept changing during this request; send it again`, 409);
+        }
+        throw e;
+      }
+      await this.jobs.tryAdd(JobName.RunHeartbeat, { heartbeatId: id }, { jobId: heartbeatJobId(id) });
+      return { heartbeat: toHeartbeatView(await this.ds.manager.findOneByOrFail(HeartbeatEntity, { id })), created: true };
+    }
   }
 
   async get(actor: Actor, heartbeatId: string): Promise<HeartbeatView> {

@@ -1,10 +1,10 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, type EntityManager, type QueryRunner } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import { SYSTEM_ACTOR, SecretType } from '@keyturn/contracts';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
-import { RotationEntity, SecretEntity, queryReturning } from '@keyturn/store';
+import { LeaseLocks, LockSpace, RotationEntity, SecretEntity, lockKey, queryReturning } from '@keyturn/store';
 import { AuditService } from '@keyturn/auth';
 import { IamError } from '@keyturn/iam';
 import { KeyRotationUseCase, RetirePendingError } from './key-rotation.usecase.js';
@@ -25,9 +25,10 @@ const MAX_RETIRE_TRIES = 10;
 /**
  * Runs one rotation under the two guards of DESIGN.md §2: a lease on the
  * rotation row (one running rotation per secret: a partial unique index) and
- * a Postgres advisory lock per IAM user (one access-key operation per user
- * across all workers). The lock lives on its own connection, so a worker that
- * dies releases it with its connection; the lease lets another worker resume.
+ * a lock per IAM user (one access-key operation per user across all workers).
+ * The user lock is a lease row too (LeaseLocks), renewed with the rotation's
+ * lease: holding it pins no pooled connection, and a worker that dies lets both
+ * lapse together, so another worker resumes.
  */
 @Injectable()
 export class RotationRunner {
@@ -39,6 +40,7 @@ export class RotationRunner {
     private readonly keys: KeyRotationUseCase,
     private readonly passwords: PasswordChangeUseCase,
     private readonly audit: AuditService,
+    private readonly locks: LeaseLocks,
     @Inject(KEYTURN_CONFIG) private readonly config: KeyturnConfig,
   ) {}
 
@@ -49,12 +51,17 @@ export class RotationRunner {
     const secret = await this.ds.manager.findOneBy(SecretEntity, { id: rot.secretId });
     if (!secret) return { kind: 'done' };
 
-    const lock = await this.lockUser(secret.accountId, secret.username);
-    if (!lock) return { kind: 'later', delayMs: jitter(1_000), reason: `another operation on IAM user ${secret.username} is running` };
+    const leaseMs = this.config.rotation.leaseMs;
+    // Per run, not per process: two rotations in one worker on the same user, or one job delivered twice
+    // to the same worker, must still exclude each other.
+    const lock = { key: iamUserLockKey(secret.accountId, secret.username), owner: `${this.owner}:${rotationId}:${randomUUID().slice(0, 8)}` };
+    if (!(await this.locks.tryTake(lock.key, lock.owner, leaseMs))) {
+      return { kind: 'later', delayMs: jitter(1_000), reason: `another operation on IAM user ${secret.username} is running` };
+    }
     try {
       const claimed = await this.claim(rot);
       if (claimed !== true) return claimed;
-      const renew = setInterval(() => void this.renewLease(rotationId), Math.max(1_000, this.config.rotation.leaseMs / 3));
+      const renew = setInterval(() => void this.renewLease(rotationId, lock), Math.max(1_000, leaseMs / 3));
       try {
         await inAccount(secret.accountId, () =>
           rot.secretType === SecretType.AwsIamConsolePassword ? this.passwords.run(rotationId) : this.keys.run(rotationId),
@@ -67,7 +74,8 @@ export class RotationRunner {
         clearInterval(renew);
       }
     } finally {
-      await this.unlock(lock);
+      // If this fails (Postgres away), the lock lapses with its lease instead.
+      await this.locks.release(lock.key, lock.owner).catch((e: Error) => this.logger.warn(`could not release the lock on IAM user ${secret.username}: ${e.message}`));
     }
   }
 
@@ -100,14 +108,21 @@ export class RotationRunner {
     return { kind: 'later', delayMs: wait, reason: 'another worker holds the lease' };
   }
 
-  private async renewLease(rotationId: string): Promise<void> {
-    await this.ds
-      .query(`UPDATE rotations SET lease_expires_at = now() + ($3 || ' milliseconds')::interval WHERE id = $1 AND lease_owner = $2`, [
+  /** The rotation's lease and its user lock are renewed together, so they lapse together if this worker dies. */
+  private async renewLease(rotationId: string, lock: { key: string; owner: string }): Promise<void> {
+    const leaseMs = this.config.rotation.leaseMs;
+    try {
+      await this.ds.query(`UPDATE rotations SET lease_expires_at = now() + ($3 || ' milliseconds')::interval WHERE id = $1 AND lease_owner = $2`, [
         rotationId,
         this.owner,
-        String(this.config.rotation.leaseMs),
-      ])
-      .catch((e: Error) => this.logger.warn(`lease renewal failed for ${rotationId}: ${e.message}`));
+        String(leaseMs),
+      ]);
+      if (!(await this.locks.renew(lock.key, lock.owner, leaseMs))) {
+        this.logger.warn({ rotationId }, 'the IAM user lock lapsed before it could be renewed (was this worker stalled longer than KEYTURN_LEASE_MS?)');
+      }
+    } catch (e) {
+      this.logger.warn(`lease renewal failed for ${rotationId}: ${(e as Error).message}`);
+    }
   }
 
   private async onError(rotationId: string, e: unknown): Promise<RunOutcome> {
@@ -181,30 +196,11 @@ export class RotationRunner {
   private async release(rotationId: string): Promise<void> {
     await this.ds.manager.update(RotationEntity, { id: rotationId, leaseOwner: this.owner }, { leaseOwner: null, leaseExpiresAt: null });
   }
-
-  private async lockUser(accountId: string, username: string): Promise<QueryRunner | null> {
-    const qr = this.ds.createQueryRunner();
-    await qr.connect();
-    const key = userLockKey(accountId, username);
-    const [{ locked }] = await qr.query('SELECT pg_try_advisory_lock($1::bigint) AS locked', [key]);
-    if (locked) return qr;
-    await qr.release();
-    return null;
-  }
-
-  private async unlock(qr: QueryRunner): Promise<void> {
-    try {
-      await qr.query('SELECT pg_advisory_unlock_all()');
-    } finally {
-      await qr.release();
-    }
-  }
 }
 
-/** A signed 64-bit advisory-lock key for an IAM user (account + name; names are case-insensitive in IAM). */
-export function userLockKey(accountId: string, username: string): string {
-  const h = createHash('sha256').update(`iam-user:${accountId}:${username.toLowerCase()}`).digest();
-  return h.readBigInt64BE(0).toString();
+/** The lock of an IAM user: account + name, lower-cased because IAM user names are case-insensitive. */
+export function iamUserLockKey(accountId: string, username: string): string {
+  return lockKey(LockSpace.IamUser, `${accountId}:${username.toLowerCase()}`);
 }
 
 const jitter = (ms: number) => Math.round(ms * (0.75 + Math.random() * 0.5));

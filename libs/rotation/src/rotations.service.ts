@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { DataSource, IsNull, type EntityManager } from 'typeorm';
 import { JobName, KeyturnError, SecretType, type Actor } from '@keyturn/contracts';
 import { RotationEntity, SecretVersionEntity, uuidv7, type RotationWarning } from '@keyturn/store';
 import { SecretsService } from '@keyturn/vault';
@@ -50,6 +50,13 @@ export function toRotationView(r: RotationEntity): RotationView {
 
 export const rotationJobId = (rotationId: string, retry?: number) => `rotation-${rotationId}${retry ? `-r${retry}` : ''}`;
 
+/**
+ * Concurrent requests race on the unique indexes (one waiting rotation per
+ * secret, one rotation per idempotency key); each loser finds the winner on
+ * its next look, so more tries than this mean the rows keep changing under us.
+ */
+const MAX_TRIES = 5;
+
 @Injectable()
 export class RotationsService {
   constructor(
@@ -61,6 +68,12 @@ export class RotationsService {
   /**
    * The rotation is a row first and a job second: if the enqueue fails, the
    * row stays queued and the scheduler's reconciler enqueues it.
+   *
+   * Coalesced: a secret has at most one waiting rotation (queued and never
+   * started). A request while one waits gets that one (`created: false`, the
+   * API answers Idempotent-Replayed: true), so a flood of requests cannot
+   * build a backlog. An Idempotency-Key is remembered for the rotation the
+   * request created or joined: the same key always answers the same rotation.
    */
   async request(
     actor: Actor,
@@ -75,35 +88,57 @@ export class RotationsService {
         422,
       );
     }
-    if (opts.idempotencyKey) {
-      const existing = await this.ds.manager.findOneBy(RotationEntity, { secretId, idempotencyKey: opts.idempotencyKey });
-      if (existing) return { rotation: toRotationView(existing), created: false };
-    }
-    if (!(await this.ds.manager.exists(SecretVersionEntity, { where: { secretId, state: 'current' } }))) {
-      throw new KeyturnError('SECRET_HAS_NO_VALUE', `secret ${secretId} has no current value to change`, 409);
-    }
-    const row: Partial<RotationEntity> = {
-      id: uuidv7(),
-      secretId,
-      secretType: secret.type,
-      status: 'queued',
-      step: 'prepare',
-      requestedBy: actor.id,
-      trigger: opts.trigger ?? 'api',
-      idempotencyKey: opts.idempotencyKey ?? null,
-    };
-    try {
-      await this.ds.manager.insert(RotationEntity, row as RotationEntity);
-    } catch (e) {
-      // Two requests with one Idempotency-Key at once: the loser answers with the winner's rotation.
-      if ((e as { code?: string }).code === '23505' && opts.idempotencyKey) {
-        const existing = await this.ds.manager.findOneByOrFail(RotationEntity, { secretId, idempotencyKey: opts.idempotencyKey });
-        return { rotation: toRotationView(existing), created: false };
+    const key = opts.idempotencyKey;
+    for (let tries = 1; ; tries++) {
+      if (key) {
+        const known = await this.byIdempotencyKey(this.ds.manager, secretId, key);
+        if (known) return { rotation: toRotationView(known), created: false };
       }
-      throw e;
+      if (tries === 1 && !(await this.ds.manager.exists(SecretVersionEntity, { where: { secretId, state: 'current' } }))) {
+        throw new KeyturnError('SECRET_HAS_NO_VALUE', `secret ${secretId} has no current value to change`, 409);
+      }
+      let outcome: { id: string; created: boolean };
+      try {
+        outcome = await this.ds.transaction(async (m) => {
+          const waiting = await m.findOne(RotationEntity, { where: { secretId, status: 'queued', startedAt: IsNull() }, select: { id: true } });
+          const id = waiting?.id ?? uuidv7();
+          if (!waiting) {
+            const row: Partial<RotationEntity> = {
+              id,
+              secretId,
+              secretType: secret.type,
+              status: 'queued',
+              step: 'prepare',
+              requestedBy: actor.id,
+              trigger: opts.trigger ?? 'api',
+              idempotencyKey: key ?? null,
+            };
+            await m.insert(RotationEntity, row as RotationEntity);
+          }
+          if (key) {
+            await m.query(`INSERT INTO rotation_idempotency_keys (secret_id, idempotency_key, rotation_id) VALUES ($1, $2, $3)`, [secretId, key, id]);
+          }
+          return { id, created: !waiting };
+        });
+      } catch (e) {
+        // Another request made the waiting rotation, or used this key, first: look again and join it.
+        if ((e as { code?: string }).code === '23505') {
+          if (tries < MAX_TRIES) continue;
+          throw new KeyturnError('ROTATION_REQUEST_CONFLICT', `the rotations of secret ${secretId} kept changing during this request; send it again`, 409);
+        }
+        throw e;
+      }
+      if (outcome.created) await this.jobs.tryAdd(JobName.RunRotation, { rotationId: outcome.id }, { jobId: rotationJobId(outcome.id) });
+      return { rotation: toRotationView(await this.ds.manager.findOneByOrFail(RotationEntity, { id: outcome.id })), created: outcome.created };
     }
-    await this.jobs.tryAdd(JobName.RunRotation, { rotationId: row.id! }, { jobId: rotationJobId(row.id!) });
-    return { rotation: toRotationView(await this.ds.manager.findOneByOrFail(RotationEntity, { id: row.id })), created: true };
+  }
+
+  private async byIdempotencyKey(m: EntityManager, secretId: string, key: string): Promise<RotationEntity | null> {
+    const [hit]: { rotation_id: string }[] = await m.query(
+      `SELECT rotation_id FROM rotation_idempotency_keys WHERE secret_id = $1 AND idempotency_key = $2`,
+      [secretId, key],
+    );
+    return hit ? m.findOneBy(RotationEntity, { id: hit.rotation_id }) : null;
   }
 
   async get(actor: Actor, rotationId: string): Promise<RotationView> {

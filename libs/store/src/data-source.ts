@@ -11,13 +11,31 @@ import { Rotations1795827000000 } from './migrations/1795827000000-rotations.js'
 import { HeartbeatEntity } from './entities/heartbeat.entity.js';
 import { EventEntity, WebhookDeliveryEntity } from './entities/event.entity.js';
 import { HeartbeatsEvents1795828000000 } from './migrations/1795828000000-heartbeats-events.js';
+import { LeaseLocks1795830000000 } from './migrations/1795830000000-lease-locks.js';
+import { OneWaiting1795830100000 } from './migrations/1795830100000-one-waiting.js';
 
 // Listed explicitly, not globbed: the same list works from ts-jest, from dist
 // and from the TypeORM CLI, and a migration cannot be skipped by a path typo.
 export const ENTITIES = [SecretEntity, SecretVersionEntity, SettingEntity, ApiKeyEntity, AuditEventEntity, RotationEntity, HeartbeatEntity, EventEntity, WebhookDeliveryEntity];
-export const MIGRATIONS = [InitialSchema1795825837718, AccessControl1795826000000, Rotations1795827000000, HeartbeatsEvents1795828000000];
+export const MIGRATIONS = [
+  InitialSchema1795825837718,
+  AccessControl1795826000000,
+  Rotations1795827000000,
+  HeartbeatsEvents1795828000000,
+  LeaseLocks1795830000000,
+  OneWaiting1795830100000,
+];
 
-export function dataSourceOptions(url: string): DataSourceOptions {
+export interface PoolOptions {
+  /** Most connections this process opens (see dbPoolSize in libs/config). */
+  poolSize: number;
+  /** A query waiting longer than this for a connection fails (a retryable error) instead of hanging. */
+  connectTimeoutMs: number;
+}
+
+export const DEFAULT_POOL: PoolOptions = { poolSize: 10, connectTimeoutMs: 10_000 };
+
+export function dataSourceOptions(url: string, pool: PoolOptions = DEFAULT_POOL): DataSourceOptions {
   return {
     type: 'postgres',
     url,
@@ -27,7 +45,7 @@ export function dataSourceOptions(url: string): DataSourceOptions {
     synchronize: false,
     migrationsRun: false,
     logging: false,
-    extra: { max: 10, application_name: 'keyturn' },
+    extra: { max: pool.poolSize, connectionTimeoutMillis: pool.connectTimeoutMs, application_name: 'keyturn' },
   };
 }
 

@@ -1,4 +1,5 @@
-import { Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { Controller, Get, HttpCode, Param, Post, Res } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Actor } from '@keyturn/contracts';
 import { HeartbeatsService } from '@keyturn/rotation';
@@ -15,9 +16,15 @@ export class HeartbeatsController {
   @HttpCode(202)
   @RequireRole('operator')
   @Audited({ action: 'heartbeat.request', targetType: 'secret', secretFrom: 'param' })
-  @ApiOperation({ summary: 'Check the stored key now (422 HEARTBEAT_NOT_SUPPORTED for console passwords)' })
-  request(@CurrentActor() actor: Actor, @Param('id', UuidParam) id: string) {
-    return this.heartbeats.request(actor, id);
+  @ApiOperation({
+    summary: 'Check the stored key now (422 HEARTBEAT_NOT_SUPPORTED for console passwords); while one waits, that one is returned with Idempotent-Replayed: true',
+  })
+  async request(@CurrentActor() actor: Actor, @Param('id', UuidParam) id: string, @Res({ passthrough: true }) reply: FastifyReply) {
+    const { heartbeat, created } = await this.heartbeats.request(actor, id);
+    void reply.header('Location', `/v1/heartbeats/${heartbeat.id}`);
+    // Coalesced: the heartbeat that was already waiting answers for this request too.
+    if (!created) void reply.header('Idempotent-Replayed', 'true');
+    return heartbeat;
   }
 
   @Get('secrets/:id/heartbeats')

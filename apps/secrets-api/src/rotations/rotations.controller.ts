@@ -23,7 +23,9 @@ export class RotationsController {
   @RequireRole('operator')
   @Audited({ action: 'rotation.request', targetType: 'secret', secretFrom: 'param' })
   @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'a retry with the same key returns the same rotation' })
-  @ApiOperation({ summary: 'Change the secret now (202: the change runs in a worker)' })
+  @ApiOperation({
+    summary: 'Change the secret now (202: the change runs in a worker); while a change waits to start, that one is returned with Idempotent-Replayed: true',
+  })
   async request(
     @CurrentActor() actor: Actor,
     @Param('id', UuidParam) id: string,
@@ -35,6 +37,7 @@ export class RotationsController {
     }
     const { rotation, created } = await this.rotations.request(actor, id, { idempotencyKey });
     void reply.header('Location', `/v1/rotations/${rotation.id}`);
+    // A replayed Idempotency-Key, or a request coalesced into the change that already waits.
     if (!created) void reply.header('Idempotent-Replayed', 'true');
     return rotation;
   }

@@ -1,9 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { JobName, QueueName, SYSTEM_ACTOR } from '@keyturn/contracts';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
-import { HeartbeatEntity, uuidv7, queryReturning } from '@keyturn/store';
+import { LeaseLocks, LockSpace, lockKey, uuidv7, queryReturning } from '@keyturn/store';
 import { JobProducer } from '@keyturn/queue';
 import { SettingsService } from '@keyturn/vault';
 import { RotationsService } from '../rotations.service.js';
@@ -11,31 +12,36 @@ import { heartbeatJobId } from '../heartbeats.service.js';
 
 /** How far a claimed secret's due time moves ahead; the finished heartbeat sets the real next time. */
 const CLAIM_HORIZON = '10 minutes';
-const AUTO_CHANGE_LOCK = 7_264_003;
+/** One scheduler replica at a time scans for automatic changes. */
+const AUTO_CHANGE_LOCK = lockKey(LockSpace.Scheduler, 'auto-change');
+/** Renewed while the scan runs; a replica that dies mid-scan frees it this long after. */
+const AUTO_CHANGE_LEASE_MS = 60_000;
 
 /**
  * Finds due heartbeats and automatic changes in Postgres and enqueues them.
  * Safe with any number of scheduler replicas: due secrets are claimed with
  * FOR UPDATE SKIP LOCKED (and moved ahead in the same statement), and the
- * automatic-change scan runs under an advisory lock. Memory stays constant:
+ * automatic-change scan runs under a lease lock. Memory stays constant:
  * everything goes in batches.
  */
 @Injectable()
 export class DueWorkService {
   private readonly logger = new Logger('DueWork');
+  private readonly owner = `${process.pid}-${randomUUID().slice(0, 8)}`;
 
   constructor(
     @InjectDataSource() private readonly ds: DataSource,
+    private readonly locks: LeaseLocks,
     private readonly jobs: JobProducer,
     private readonly rotations: RotationsService,
     private readonly settings: SettingsService,
     @Inject(KEYTURN_CONFIG) private readonly config: KeyturnConfig,
   ) {}
 
-  /** Claims one batch of due key secrets, makes their heartbeat rows and enqueues them. Returns how many. */
+  /** Claims one batch of due key secrets, makes their heartbeat rows and enqueues them. Returns how many secrets were due. */
   async enqueueDueHeartbeats(): Promise<number> {
     const batch = this.config.heartbeat.batch;
-    const rows = await this.ds.transaction(async (m) => {
+    const { due, rows } = await this.ds.transaction(async (m) => {
       const claimed = await queryReturning<{ id: string }>(
       m,
       `UPDATE secrets s SET next_heartbeat_at = now() + interval '${CLAIM_HORIZON}'
@@ -46,10 +52,17 @@ export class DueWorkService {
                   FOR UPDATE SKIP LOCKED) due
           WHERE s.id = due.id
         RETURNING s.id`, [batch]);
-      if (!claimed.length) return [];
-      const heartbeats = claimed.map((c) => ({ id: uuidv7(), secretId: c.id, status: 'queued' as const, trigger: 'schedule' as const, requestedBy: 'system:scheduler' }));
-      await m.insert(HeartbeatEntity, heartbeats);
-      return heartbeats;
+      if (!claimed.length) return { due: 0, rows: [] };
+      // A secret whose heartbeat already waits gets none more (heartbeats_one_waiting): that one checks it.
+      const made = await queryReturning<{ id: string }>(
+        m,
+        `INSERT INTO heartbeats (id, secret_id, status, trigger, requested_by)
+         SELECT unnest($1::uuid[]), unnest($2::uuid[]), 'queued', 'schedule', 'system:scheduler'
+         ON CONFLICT DO NOTHING
+         RETURNING id`,
+        [claimed.map(() => uuidv7()), claimed.map((c) => c.id)],
+      );
+      return { due: claimed.length, rows: made };
     });
     if (rows.length) {
       // After the commit: a job never points at a row that does not exist. If this fails, the reconciler re-enqueues.
@@ -58,44 +71,39 @@ export class DueWorkService {
         .addBulk(rows.map((h) => ({ name: JobName.RunHeartbeat, data: { heartbeatId: h.id }, opts: { jobId: heartbeatJobId(h.id), removeOnComplete: { age: 3600, count: 10_000 }, removeOnFail: { age: 86_400 } } })))
         .catch((e: Error) => this.logger.warn(`enqueue of ${rows.length} heartbeats failed (${e.message}); the reconciler retries`));
     }
-    return rows.length;
+    return due;
   }
 
   /**
    * Secrets whose automatic-change interval has elapsed get one rotation. One
-   * scheduler at a time (advisory lock), and never while another change of the
-   * secret is pending or a scheduled one was made in the last hour.
+   * scheduler at a time (a lease lock), and never while another change of the
+   * secret is pending or a scheduled one was made in the last hour. Stops
+   * between requests once `stopping()` says so (SIGTERM).
    */
-  async enqueueAutoChanges(): Promise<number> {
+  async enqueueAutoChanges(stopping: () => boolean = () => false): Promise<number> {
     const global = await this.settings.getGlobal();
-    const runner = this.ds.createQueryRunner();
-    await runner.connect();
-    try {
-      const [{ locked }] = await runner.query('SELECT pg_try_advisory_lock($1) AS locked', [AUTO_CHANGE_LOCK]);
-      if (!locked) return 0;
-      try {
-        const due: { id: string }[] = await runner.query(
-          `SELECT s.id FROM secrets s
-            WHERE coalesce((s.settings->>'autoChangeIntervalDays')::int, $1::int) IS NOT NULL
-              AND coalesce(s.last_rotated_at, s.created_at)
-                  + make_interval(days => coalesce((s.settings->>'autoChangeIntervalDays')::int, $1::int)) <= now()
-              AND (s.type = 'aws-iam-key' OR s.privileged_secret_id IS NOT NULL)
-              AND NOT EXISTS (SELECT 1 FROM rotations r WHERE r.secret_id = s.id
-                              AND (r.status IN ('queued', 'running') OR (r.trigger = 'schedule' AND r.created_at > now() - interval '1 hour')))
-            LIMIT $2`,
-          [global.autoChangeIntervalDays, this.config.heartbeat.batch],
+    const scan = await this.locks.withLease(AUTO_CHANGE_LOCK, this.owner, AUTO_CHANGE_LEASE_MS, async () => {
+      const due: { id: string }[] = await this.ds.query(
+        `SELECT s.id FROM secrets s
+          WHERE coalesce((s.settings->>'autoChangeIntervalDays')::int, $1::int) IS NOT NULL
+            AND coalesce(s.last_rotated_at, s.created_at)
+                + make_interval(days => coalesce((s.settings->>'autoChangeIntervalDays')::int, $1::int)) <= now()
+            AND (s.type = 'aws-iam-key' OR s.privileged_secret_id IS NOT NULL)
+            AND NOT EXISTS (SELECT 1 FROM rotations r WHERE r.secret_id = s.id
+                            AND (r.status IN ('queued', 'running') OR (r.trigger = 'schedule' AND r.created_at > now() - interval '1 hour')))
+          LIMIT $2`,
+        [global.autoChangeIntervalDays, this.config.heartbeat.batch],
+      );
+      let requested = 0;
+      for (const { id } of due) {
+        if (stopping()) break;
+        await this.rotations.request(SYSTEM_ACTOR('scheduler'), id, { trigger: 'schedule' }).then(
+          () => requested++,
+          (e: Error) => this.logger.warn({ secretId: id }, `automatic change not requested: ${e.message}`),
         );
-        for (const { id } of due) {
-          await this.rotations.request(SYSTEM_ACTOR('scheduler'), id, { trigger: 'schedule' }).catch((e: Error) =>
-            this.logger.warn({ secretId: id }, `automatic change not requested: ${e.message}`),
-          );
-        }
-        return due.length;
-      } finally {
-        await runner.query('SELECT pg_advisory_unlock($1)', [AUTO_CHANGE_LOCK]);
       }
-    } finally {
-      await runner.release();
-    }
+      return requested;
+    });
+    return scan.taken ? scan.value : 0;
   }
 }
