@@ -11,11 +11,12 @@ import { Rotations1795827000000 } from './migrations/1795827000000-rotations.js'
 import { HeartbeatEntity } from './entities/heartbeat.entity.js';
 import { EventEntity, WebhookDeliveryEntity } from './entities/event.entity.js';
 import { HeartbeatsEvents1795828000000 } from './migrations/1795828000000-heartbeats-events.js';
+import { AccessKeyBlindIndex1795829000000 } from './migrations/1795829000000-access-key-blind-index.js';
 
 // Listed explicitly, not globbed: the same list works from ts-jest, from dist
 // and from the TypeORM CLI, and a migration cannot be skipped by a path typo.
 export const ENTITIES = [SecretEntity, SecretVersionEntity, SettingEntity, ApiKeyEntity, AuditEventEntity, RotationEntity, HeartbeatEntity, EventEntity, WebhookDeliveryEntity];
-export const MIGRATIONS = [InitialSchema1795825837718, AccessControl1795826000000, Rotations1795827000000, HeartbeatsEvents1795828000000];
+export const MIGRATIONS = [InitialSchema1795825837718, AccessControl1795826000000, Rotations1795827000000, HeartbeatsEvents1795828000000, AccessKeyBlindIndex1795829000000];
 
 export function dataSourceOptions(url: string): DataSourceOptions {
   return {
