@@ -18,9 +18,20 @@ const APPS = ['secrets-api', 'rotation-worker', 'heartbeat-scheduler'] as const;
 const idOf = (masterKey: string) => masterKey.split(':')[0];
 const materialOf = (masterKey: string) => masterKey.split(':')[1];
 
-function exitCode(p: SpawnedApp): Promise<number | null> {
-  if (p.child.exitCode !== null) return Promise.resolve(p.child.exitCode);
-  return new Promise((resolve) => p.child.once('exit', (code) => resolve(code)));
+/** Runs an app that is expected to refuse to start; one that starts anyway is killed, not leaked. */
+async function exitCodeOf(app: (typeof APPS)[number], env: Record<string, string>): Promise<{ code: number | null; out: string }> {
+  const p: SpawnedApp = spawnApp(app, env);
+  try {
+    const code = await new Promise<number | null>((resolve) => {
+      if (p.child.exitCode !== null) resolve(p.child.exitCode);
+      else p.child.once('exit', (c) => resolve(c));
+      // Started and ready instead of exiting: that is the failure this suite looks for.
+      void p.waitFor(/listening on|ready: connected/, 120_000).then(() => resolve(-1), () => undefined);
+    });
+    return { code, out: p.output() };
+  } finally {
+    await p.kill('SIGKILL');
+  }
 }
 
 describe('start-up key check: a wrong master key does not boot', () => {
@@ -45,9 +56,8 @@ describe('start-up key check: a wrong master key does not boot', () => {
 
   it.each(APPS)('%s configured with another key (K2) exits 78, naming K1 and showing no key material', async (app) => {
     const k2 = generateMasterKey();
-    const p = spawnApp(app, { ...t.env, KEYTURN_MASTER_KEY: k2 });
-    expect(await exitCode(p)).toBe(78);
-    const out = p.output();
+    const { code, out } = await exitCodeOf(app, { ...t.env, KEYTURN_MASTER_KEY: k2 });
+    expect(code).toBe(78);
     expect(out).toContain(`'${idOf(k1)}'`);
     expect(out).toMatch(/not configured/);
     expect(out).toMatch(/KEYTURN_PREVIOUS_MASTER_KEYS/);
@@ -58,9 +68,8 @@ describe('start-up key check: a wrong master key does not boot', () => {
 
   it.each(APPS)('%s configured with K1’s id but other key bytes exits 78: the unwrap is real', async (app) => {
     const impostor = `${idOf(k1)}:${randomBytes(32).toString('base64')}`;
-    const p = spawnApp(app, { ...t.env, KEYTURN_MASTER_KEY: impostor });
-    expect(await exitCode(p)).toBe(78);
-    const out = p.output();
+    const { code, out } = await exitCodeOf(app, { ...t.env, KEYTURN_MASTER_KEY: impostor });
+    expect(code).toBe(78);
     expect(out).toContain(`'${idOf(k1)}'`);
     expect(out).toMatch(/cannot unwrap/);
     for (const secret of [materialOf(k1), materialOf(impostor)]) expect(out).not.toContain(secret);
