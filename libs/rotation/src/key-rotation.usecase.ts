@@ -280,25 +280,25 @@ export class KeyRotationUseCase {
     try {
       await storePending(this.ds, rot, { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey }, (m, id, v, st, f) => this.secrets.insertVersion(m, id, v, st, f), 'verify');
     } catch (e) {
-      if (e instanceof RotationError) throw e;
       // AWS showed the secret once and we could not keep it: the key must not outlive this attempt.
       const masked = maskAccessKeyId(key.accessKeyId);
-      const reason = (e as { code?: string }).code ? `database error ${(e as { code: string }).code}` : `${(e as Error)?.name ?? 'error'}`;
       this.logger.warn({ rotationId: rot.id, err: { name: (e as Error)?.name, message: (e as Error)?.message } }, `could not store the new key ${masked}`);
+      let deleted = true;
       try {
         await this.deleteKey(exec.creds, secret.username, key.accessKeyId);
       } catch (d) {
+        deleted = false;
         this.logger.warn(`could not delete unsaved key ${masked}: ${(d as Error).message}; the next attempt's make-room finds it as an orphan`);
-        throw new RotationError(
-          'NEW_KEY_NOT_STORED',
-          `the new key ${masked} could not be stored (${reason}) nor deleted in IAM yet; the next attempt deletes it before creating another. The current key is unchanged.`,
-          true,
-        );
       }
+      if (e instanceof RotationError) throw e;
+      const code = (e as { code?: unknown })?.code;
+      const reason = typeof code === 'string' ? `database error ${code}` : ((e as Error)?.name ?? 'error');
       throw new RotationError(
         'NEW_KEY_NOT_STORED',
-        `the new key ${masked} could not be stored (${reason}), so it was deleted in IAM; the current key is unchanged and the change will be retried. ` +
-          'If this repeats, check the database (see the worker log).',
+        deleted
+          ? `the new key ${masked} could not be stored (${reason}), so it was deleted in IAM; the current key is unchanged and the change will be retried. ` +
+              'If this repeats, check the database (see the worker log).'
+          : `the new key ${masked} could not be stored (${reason}) nor deleted in IAM yet; the next attempt deletes it before creating another. The current key is unchanged.`,
         true,
       );
     }
