@@ -7,6 +7,7 @@ import type { KeyturnConfig } from '@keyturn/config';
 import { createLogger, PinoNestLogger } from '@keyturn/logging';
 import { prepareDatabase } from '@keyturn/store';
 import { ApiKeysService } from '@keyturn/auth';
+import { verifyVaultKeys } from '@keyturn/vault';
 import { AppModule } from './app.module.js';
 import { validationPipe } from './common/pipes.js';
 import { clientErrorHandler, frameworkErrors, installInputGuard } from './common/request-guards.js';
@@ -24,6 +25,8 @@ export interface CreateApiOptions {
 export async function createApi(config: KeyturnConfig, opts: CreateApiOptions = {}): Promise<NestFastifyApplication> {
   const log = createLogger({ level: config.logLevel, app: 'secrets-api' });
   await prepareDatabase({ ...config.database, url: config.database.url, log: (m) => log.info(m) });
+  // Before anything serves: a master key that cannot read the database throws MasterKeyMismatchError (main.ts: exit 78).
+  await verifyVaultKeys(config, { info: (m) => log.info(m), warn: (m) => log.warn(m) });
 
   const adapter = new FastifyAdapter({
     loggerInstance: log.child({ context: 'http' }),

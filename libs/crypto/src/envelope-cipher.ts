@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, randomFillSync } from 'node:crypto';
 import { decodeBase64Strict } from './base64.js';
 import { CryptoError, type CryptoErrorDetails } from './crypto-error.js';
-import type { Keyring } from './keyring.js';
+import type { BlindIndexPurpose, Keyring } from './keyring.js';
 import type { Kek } from './master-key.js';
 
 /** What a sealed version belongs to; bound into every ciphertext as additional authenticated data. */
@@ -164,6 +164,26 @@ export class EnvelopeCipher {
       wrappedKey: wrap(active, dataKey, ctx),
       fields: { ...fields },
     }));
+  }
+
+  /**
+   * Unwraps the data key and throws it away: proves this keyring holds the
+   * right bytes for `sealed.kekId` (a right id with the wrong key fails with
+   * DECRYPT_FAILED) without decrypting any field.
+   */
+  verifyDataKey(ctx: EncryptionContext, sealed: SealedVersion): void {
+    assertContext(ctx);
+    this.withDataKey(ctx, sealed, () => undefined);
+  }
+
+  /** A blind index of `value` under KEK `kekId` (the active one by default); see Keyring.blindIndex. */
+  blindIndex(purpose: BlindIndexPurpose, value: string, kekId: string = this.keyring.activeId): string {
+    return this.keyring.blindIndex(kekId, purpose, value);
+  }
+
+  /** The blind index of `value` under every configured KEK, active first: what a lookup must match. */
+  blindIndexes(purpose: BlindIndexPurpose, value: string): string[] {
+    return this.keyring.ids.map((id) => this.keyring.blindIndex(id, purpose, value));
   }
 
   needsRewrap(sealed: SealedVersion): boolean {

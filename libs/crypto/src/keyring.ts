@@ -1,4 +1,4 @@
-import { timingSafeEqual } from 'node:crypto';
+import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 import { CryptoError } from './crypto-error.js';
 import { assertValidKek, parseMasterKey, type Kek } from './master-key.js';
 
@@ -9,6 +9,8 @@ import { assertValidKek, parseMasterKey, type Kek } from './master-key.js';
 export class Keyring {
   readonly activeId: string;
   private readonly keks = new Map<string, Kek>();
+  /** Blind-index keys derived so far, by KEK id and purpose: HKDF is cheap, but lookups are frequent. */
+  private readonly indexKeys = new Map<string, Buffer>();
 
   constructor(active: Kek, previous: Kek[] = []) {
     for (const [i, kek] of [active, ...previous].entries()) {
@@ -55,7 +57,29 @@ export class Keyring {
   get active(): Kek {
     return this.get(this.activeId);
   }
+
+  /**
+   * HMAC-SHA256 of `value` (hex) under a key derived from KEK `kekId` with
+   * HKDF-SHA256 and the info string `keyturn/blind-index/<purpose>`. The KEK
+   * itself never keys an HMAC, and each purpose gets its own key, so an index
+   * of one kind says nothing about another or about the KEK.
+   */
+  blindIndex(kekId: string, purpose: BlindIndexPurpose, value: string): string {
+    const cacheKey = `${kekId}\u0000${purpose}`;
+    let key = this.indexKeys.get(cacheKey);
+    if (!key) {
+      key = Buffer.from(hkdfSync('sha256', this.get(kekId).key, Buffer.alloc(0), `keyturn/blind-index/${purpose}`, 32));
+      this.indexKeys.set(cacheKey, key);
+    }
+    return createHmac('sha256', key).update(value, 'utf8').digest('hex');
+  }
 }
+
+/** What a blind index is of; the version is part of the HKDF info, so a new scheme never collides with an old one. */
+export type BlindIndexPurpose = 'access-key-id/v1';
+
+/** The blind index of AWS access key ids (secret_versions.key_id_hmac). */
+export const ACCESS_KEY_ID_INDEX: BlindIndexPurpose = 'access-key-id/v1';
 
 /** Builds a keyring from the KEYTURN_MASTER_KEY / KEYTURN_PREVIOUS_MASTER_KEYS strings. */
 export function keyringFromStrings(active: string, previous: readonly string[] = []): Keyring {

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { IamErrorCode } from '@keyturn/contracts';
-import { AwsIamClient, type AwsIamClientOptions } from './aws-iam.adapter.js';
+import { AwsIamClient, sdkCallBudgetMs, type AwsIamClientOptions } from './aws-iam.adapter.js';
 import { IamError } from './iam-client.port.js';
 
 // The real SDK against a canned IAM/STS: proves request shape, XML parsing,
@@ -19,6 +19,8 @@ interface Reply {
   body: string;
   /** Leave the request unanswered (for timeouts). */
   hang?: boolean;
+  /** Send the headers, then one byte of body every 50 ms, never finishing: no idle timeout ever fires. */
+  drip?: boolean;
 }
 
 type Handler = (action: string, params: URLSearchParams, n: number) => Reply;
@@ -46,6 +48,13 @@ class StubAws {
         const reply = this.handler(action, params, this.seen.filter((s) => s.action === action).length);
         if (reply.hang) {
           this.hanging.push(res);
+          return;
+        }
+        if (reply.drip) {
+          this.hanging.push(res);
+          res.writeHead(200, { 'content-type': 'text/xml', 'x-amzn-requestid': 'req-stub' });
+          const timer = setInterval(() => res.write(' '), 50);
+          res.on('close', () => clearInterval(timer));
           return;
         }
         res.writeHead(reply.status ?? 200, { 'content-type': 'text/xml', 'x-amzn-requestid': 'req-stub' });
@@ -407,6 +416,21 @@ describe('AwsIamClient against a stub IAM/STS server', () => {
     });
   });
 
+  describe('call budget', () => {
+    it('a call that keeps receiving but never finishes is aborted at its total budget: IAM_UNREACHABLE, retryable', async () => {
+      // Headers arrive at once and the body trickles forever, so neither the request timeout
+      // (it stops at the headers) nor the socket's idle timeout ever fires: only the abort signal ends it.
+      stub.handler = () => ({ body: '', drip: true });
+      const opts = { maxAttempts: 1, requestTimeoutMs: 300, connectTimeoutMs: 200 };
+      const e = await rejection(client(opts).createAccessKey(CREDS, 'alice'));
+      expect(e.code).toBe(IamErrorCode.Unreachable);
+      expect(e.retryable).toBe(true);
+      expect(e.action).toBe('iam:CreateAccessKey');
+      expect(e.message).toContain(`${sdkCallBudgetMs(opts)} ms`);
+      expect(stub.actions()).toEqual(['CreateAccessKey']);
+    });
+  });
+
   describe('client cache', () => {
     it('one SDK client set per credentials; a rotated secret gets a new one; close() empties it', async () => {
       stub.handler = () => callerIdentity;
@@ -429,5 +453,25 @@ describe('AwsIamClient against a stub IAM/STS server', () => {
       }
       expect(c.cachedClientCount).toBe(2);
     });
+  });
+});
+
+describe('sdkCallBudgetMs (the longest any one IAM or STS call can take)', () => {
+  it('is every attempt at its full connect + request timeout plus the longest backoff between attempts', () => {
+    // 5 attempts of 5 s + 15 s; 4 backoffs at the throttling base (1 s, doubling, capped at 20 s),
+    // each stretched by up to 5 s when AWS sends Retry-After.
+    expect(sdkCallBudgetMs({ maxAttempts: 5, requestTimeoutMs: 15_000, connectTimeoutMs: 5_000 })).toBe(
+      5 * 20_000 + (1_000 + 2_000 + 4_000 + 8_000) + 4 * 5_000,
+    );
+    expect(sdkCallBudgetMs({ maxAttempts: 1, requestTimeoutMs: 300, connectTimeoutMs: 200 })).toBe(500);
+    // The backoff is capped at 20 s per wait.
+    expect(sdkCallBudgetMs({ maxAttempts: 7, requestTimeoutMs: 1_000, connectTimeoutMs: 1_000 })).toBe(
+      7 * 2_000 + (1_000 + 2_000 + 4_000 + 8_000 + 16_000 + 20_000) + 6 * 5_000,
+    );
+  });
+
+  it("uses the adapter's own defaults for what is not given", () => {
+    expect(sdkCallBudgetMs({})).toBe(sdkCallBudgetMs({ maxAttempts: 5, requestTimeoutMs: 15_000, connectTimeoutMs: 5_000 }));
+    expect(new AwsIamClient({ maxAttempts: 2, requestTimeoutMs: 1_000 }).callBudgetMs).toBe(sdkCallBudgetMs({ maxAttempts: 2, requestTimeoutMs: 1_000 }));
   });
 });

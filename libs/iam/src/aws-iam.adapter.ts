@@ -13,7 +13,7 @@ import {
   UpdateLoginProfileCommand,
 } from '@aws-sdk/client-iam';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { StandardRetryStrategy } from '@smithy/core/retry';
+import { MAXIMUM_RETRY_DELAY, Retry, StandardRetryStrategy } from '@smithy/core/retry';
 import type { RetryErrorInfo, RetryStrategyV2, StandardRetryToken } from '@smithy/types';
 import { IamErrorCode } from '@keyturn/contracts';
 import { partitionForRegion, userNameFromArn } from './arn.js';
@@ -72,6 +72,31 @@ const DEFAULTS = {
   maxCachedClients: 256,
 };
 
+/**
+ * How much StandardRetryStrategy may stretch one backoff when AWS sends
+ * Retry-After (it waits at most its own delay + 5 s; not exported by Smithy).
+ */
+const RETRY_AFTER_ALLOWANCE_MS = 5_000;
+
+/**
+ * The longest one IAM or STS call can take with these options: every attempt
+ * at its full connect + request timeout, plus the longest backoff the retry
+ * strategy can sleep between attempts (the throttling base, doubling, capped,
+ * and stretched by Retry-After). The adapter aborts a call at this budget, so
+ * it is a hard bound: rotations use it to know until when a CreateAccessKey
+ * they started can have created a key.
+ */
+export function sdkCallBudgetMs(options: Pick<AwsIamClientOptions, 'maxAttempts' | 'requestTimeoutMs' | 'connectTimeoutMs'> = {}): number {
+  const attempts = Math.max(1, options.maxAttempts ?? DEFAULTS.maxAttempts);
+  const perAttempt = (options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs) + (options.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs);
+  const base = Math.max(Retry.delay(), Retry.throttlingDelay());
+  let backoff = 0;
+  for (let retry = 0; retry < attempts - 1; retry++) {
+    backoff += Math.min(base * 2 ** retry, MAXIMUM_RETRY_DELAY) + RETRY_AFTER_ALLOWANCE_MS;
+  }
+  return attempts * perAttempt + backoff;
+}
+
 /** Guards against an endpoint that keeps answering IsTruncated with a marker forever. */
 const MAX_PAGES = 1000;
 
@@ -109,6 +134,8 @@ class IamRetryStrategy implements RetryStrategyV2 {
 export class AwsIamClient implements IamClient {
   readonly region: string;
   readonly partition: Partition;
+  /** Every call is aborted after this long (see sdkCallBudgetMs). */
+  readonly callBudgetMs: number;
   private readonly maxAttempts: number;
   private readonly maxCachedClients: number;
   private readonly requestHandler: Record<string, unknown>;
@@ -123,6 +150,7 @@ export class AwsIamClient implements IamClient {
     this.partition = partitionForRegion(this.region);
     this.maxAttempts = Math.max(1, options.maxAttempts ?? DEFAULTS.maxAttempts);
     this.maxCachedClients = Math.max(1, options.maxCachedClients ?? DEFAULTS.maxCachedClients);
+    this.callBudgetMs = sdkCallBudgetMs(options);
     this.requestHandler = {
       connectionTimeout: options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
       requestTimeout: options.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs,
@@ -137,8 +165,8 @@ export class AwsIamClient implements IamClient {
   }
 
   async getCallerIdentity(creds: IamCredentials): Promise<CallerIdentity> {
-    const out = await this.call(creds, 'sts:GetCallerIdentity', {}, () =>
-      this.sts(creds).send(new GetCallerIdentityCommand({})),
+    const out = await this.call(creds, 'sts:GetCallerIdentity', {}, (abortSignal) =>
+      this.sts(creds).send(new GetCallerIdentityCommand({}), { abortSignal }),
     );
     return {
       account: required(out.Account, 'Account', 'sts:GetCallerIdentity'),
@@ -149,8 +177,8 @@ export class AwsIamClient implements IamClient {
 
   async getUser(creds: IamCredentials, userName?: string): Promise<IamUserInfo> {
     const action = 'iam:GetUser';
-    const out = await this.call(creds, action, { resource: userResource(userName) }, () =>
-      this.iam(creds).send(new GetUserCommand(userName ? { UserName: userName } : {})),
+    const out = await this.call(creds, action, { resource: userResource(userName) }, (abortSignal) =>
+      this.iam(creds).send(new GetUserCommand(userName ? { UserName: userName } : {}), { abortSignal }),
     );
     const user = out.User;
     return {
@@ -166,8 +194,8 @@ export class AwsIamClient implements IamClient {
     const keys: AccessKeyMetadata[] = [];
     let marker: string | undefined;
     for (let page = 0; page < MAX_PAGES; page++) {
-      const out = await this.call(creds, action, { resource: userResource(userName) }, () =>
-        this.iam(creds).send(new ListAccessKeysCommand({ UserName: userName, Marker: marker })),
+      const out = await this.call(creds, action, { resource: userResource(userName) }, (abortSignal) =>
+        this.iam(creds).send(new ListAccessKeysCommand({ UserName: userName, Marker: marker }), { abortSignal }),
       );
       for (const k of out.AccessKeyMetadata ?? []) {
         keys.push({
@@ -185,8 +213,8 @@ export class AwsIamClient implements IamClient {
 
   async createAccessKey(creds: IamCredentials, userName: string): Promise<NewAccessKey> {
     const action = 'iam:CreateAccessKey';
-    const out = await this.call(creds, action, { resource: userResource(userName) }, () =>
-      this.iam(creds).send(new CreateAccessKeyCommand({ UserName: userName })),
+    const out = await this.call(creds, action, { resource: userResource(userName) }, (abortSignal) =>
+      this.iam(creds).send(new CreateAccessKeyCommand({ UserName: userName }), { abortSignal }),
     );
     const key = out.AccessKey;
     return {
@@ -204,20 +232,20 @@ export class AwsIamClient implements IamClient {
     accessKeyId: string,
     status: AccessKeyStatus,
   ): Promise<void> {
-    await this.call(creds, 'iam:UpdateAccessKey', { resource: userResource(userName), accessKeyIds: [accessKeyId] }, () =>
-      this.iam(creds).send(new UpdateAccessKeyCommand({ UserName: userName, AccessKeyId: accessKeyId, Status: status })),
+    await this.call(creds, 'iam:UpdateAccessKey', { resource: userResource(userName), accessKeyIds: [accessKeyId] }, (abortSignal) =>
+      this.iam(creds).send(new UpdateAccessKeyCommand({ UserName: userName, AccessKeyId: accessKeyId, Status: status }), { abortSignal }),
     );
   }
 
   async deleteAccessKey(creds: IamCredentials, userName: string, accessKeyId: string): Promise<void> {
-    await this.call(creds, 'iam:DeleteAccessKey', { resource: userResource(userName), accessKeyIds: [accessKeyId] }, () =>
-      this.iam(creds).send(new DeleteAccessKeyCommand({ UserName: userName, AccessKeyId: accessKeyId })),
+    await this.call(creds, 'iam:DeleteAccessKey', { resource: userResource(userName), accessKeyIds: [accessKeyId] }, (abortSignal) =>
+      this.iam(creds).send(new DeleteAccessKeyCommand({ UserName: userName, AccessKeyId: accessKeyId }), { abortSignal }),
     );
   }
 
   async changePassword(creds: IamCredentials, oldPassword: string, newPassword: string): Promise<void> {
-    await this.call(creds, 'iam:ChangePassword', { secrets: [oldPassword, newPassword] }, () =>
-      this.iam(creds).send(new ChangePasswordCommand({ OldPassword: oldPassword, NewPassword: newPassword })),
+    await this.call(creds, 'iam:ChangePassword', { secrets: [oldPassword, newPassword] }, (abortSignal) =>
+      this.iam(creds).send(new ChangePasswordCommand({ OldPassword: oldPassword, NewPassword: newPassword }), { abortSignal }),
     );
   }
 
@@ -227,13 +255,14 @@ export class AwsIamClient implements IamClient {
     password: string,
     passwordResetRequired?: boolean,
   ): Promise<void> {
-    await this.call(creds, 'iam:UpdateLoginProfile', { resource: userResource(userName), secrets: [password] }, () =>
+    await this.call(creds, 'iam:UpdateLoginProfile', { resource: userResource(userName), secrets: [password] }, (abortSignal) =>
       this.iam(creds).send(
         new UpdateLoginProfileCommand({
           UserName: userName,
           Password: password,
           PasswordResetRequired: passwordResetRequired,
         }),
+        { abortSignal },
       ),
     );
   }
@@ -243,8 +272,8 @@ export class AwsIamClient implements IamClient {
     userName: string,
   ): Promise<{ userName: string; createDate?: Date } | null> {
     try {
-      const out = await this.call(creds, 'iam:GetLoginProfile', { resource: userResource(userName) }, () =>
-        this.iam(creds).send(new GetLoginProfileCommand({ UserName: userName })),
+      const out = await this.call(creds, 'iam:GetLoginProfile', { resource: userResource(userName) }, (abortSignal) =>
+        this.iam(creds).send(new GetLoginProfileCommand({ UserName: userName }), { abortSignal }),
       );
       return { userName: out.LoginProfile?.UserName ?? userName, createDate: out.LoginProfile?.CreateDate };
     } catch (e) {
@@ -256,8 +285,8 @@ export class AwsIamClient implements IamClient {
   async getAccountPasswordPolicy(creds: IamCredentials): Promise<PasswordPolicy | null> {
     let out;
     try {
-      out = await this.call(creds, 'iam:GetAccountPasswordPolicy', {}, () =>
-        this.iam(creds).send(new GetAccountPasswordPolicyCommand({})),
+      out = await this.call(creds, 'iam:GetAccountPasswordPolicy', {}, (abortSignal) =>
+        this.iam(creds).send(new GetAccountPasswordPolicyCommand({}), { abortSignal }),
       );
     } catch (e) {
       // AWS answers NoSuchEntity when no policy was ever set: its default policy applies.
@@ -290,7 +319,7 @@ export class AwsIamClient implements IamClient {
     const decisions: SimulatedDecision[] = [];
     let marker: string | undefined;
     for (let page = 0; page < MAX_PAGES; page++) {
-      const out = await this.call(creds, action, { resource: policySourceArn }, () =>
+      const out = await this.call(creds, action, { resource: policySourceArn }, (abortSignal) =>
         this.iam(creds).send(
           new SimulatePrincipalPolicyCommand({
             PolicySourceArn: policySourceArn,
@@ -300,6 +329,7 @@ export class AwsIamClient implements IamClient {
             ContextEntries: userContext(policySourceArn),
             Marker: marker,
           }),
+          { abortSignal },
         ),
       );
       for (const r of out.EvaluationResults ?? []) {
@@ -321,20 +351,46 @@ export class AwsIamClient implements IamClient {
     this.clients.clear();
   }
 
+  /**
+   * Runs one SDK call under the call budget. The SDK gets the abort signal
+   * (it stops an attempt in flight and sends no further one), and the race
+   * settles the call at the budget even while the SDK sleeps between attempts,
+   * which it does not interrupt.
+   */
   private async call<T>(
     creds: IamCredentials,
     action: string,
     context: IamErrorContext,
-    send: () => Promise<T>,
+    send: (abortSignal: AbortSignal) => Promise<T>,
   ): Promise<T> {
+    const controller = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const overBudget = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        reject(
+          new IamError(
+            IamErrorCode.Unreachable,
+            `AWS did not finish ${action} within its budget of ${this.callBudgetMs} ms (KEYTURN_AWS_MAX_ATTEMPTS × KEYTURN_AWS_TIMEOUT_MS and backoff); ` +
+              'the call was abandoned and will be retried. Check the network and the endpoint settings, or raise KEYTURN_AWS_TIMEOUT_MS',
+            undefined,
+            action,
+            true,
+          ),
+        );
+        controller.abort();
+      }, this.callBudgetMs);
+    });
     try {
-      return await send();
+      return await Promise.race([send(controller.signal), overBudget]);
     } catch (e) {
+      if (e instanceof IamError && controller.signal.aborted) throw e;
       throw toIamError(e, action, {
         ...context,
         secrets: [creds.secretAccessKey, ...(context.secrets ?? [])],
         accessKeyIds: [creds.accessKeyId, ...(context.accessKeyIds ?? [])],
       });
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -1,5 +1,5 @@
 export * from './iam-client.port.js';
 export * from './arn.js';
 export { maskAccessKeyId, scrubSecrets, toIamError, type IamErrorContext } from './iam-error.mapper.js';
-export { AwsIamClient, type AwsIamClientOptions } from './aws-iam.adapter.js';
+export { AwsIamClient, sdkCallBudgetMs, type AwsIamClientOptions } from './aws-iam.adapter.js';
 export { IamModule, type IamModuleAsyncOptions } from './iam.module.js';

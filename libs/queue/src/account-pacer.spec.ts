@@ -42,4 +42,22 @@ describe('AccountPacer (a token bucket per AWS account in Redis)', () => {
     expect(wait).toBeGreaterThan(0);
     expect(wait).toBeLessThanOrEqual(1_000);
   });
+
+  it('take gives up when the token would come later than maxWaitMs, and leaves the bucket as it was', async () => {
+    const p = new AccountPacer(a, prefix, 0.5, 1); // one token, then one every 2 s
+    const acct = '555555555555';
+    expect(await p.take(acct, 100)).toBe(true);
+    expect(await p.take(acct, 100)).toBe(false);
+    // Giving up took no token: the next one is still about 2 s away, not 4.
+    const wait = await p.tryTake(acct);
+    expect(wait).toBeGreaterThan(0);
+    expect(wait).toBeLessThanOrEqual(2_000);
+  });
+
+  it('take without a bound waits as long as it takes (and says so)', async () => {
+    const p = new AccountPacer(a, prefix, 20, 1);
+    const acct = '666666666666';
+    expect(await p.take(acct)).toBe(true);
+    expect(await p.take(acct)).toBe(true);
+  });
 });

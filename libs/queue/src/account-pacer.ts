@@ -38,10 +38,18 @@ export class AccountPacer {
     return Number(await this.redis.eval(TAKE, 1, `${this.prefix}:pace:${accountId}`, this.ratePerSecond, this.burst));
   }
 
-  /** Resolves when a call to `accountId` may go out. */
-  async take(accountId: string): Promise<void> {
+  /**
+   * Resolves true when a call to `accountId` may go out, or false as soon as
+   * the next token would come later than `maxWaitMs` from now (no token is
+   * taken then). A bounded wait keeps the time a caller can spend before its
+   * AWS call finite, which the rotation protocol relies on.
+   */
+  async take(accountId: string, maxWaitMs = Number.POSITIVE_INFINITY): Promise<boolean> {
+    const deadline = Date.now() + maxWaitMs;
     for (let wait = await this.tryTake(accountId); wait > 0; wait = await this.tryTake(accountId)) {
+      if (Date.now() + wait > deadline) return false;
       await new Promise((r) => setTimeout(r, wait));
     }
+    return true;
   }
 }

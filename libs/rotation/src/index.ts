@@ -15,3 +15,4 @@ export * from './paced-iam.client.js';
 export * from './scheduling/due-work.service.js';
 export * from './scheduling/reconciler.service.js';
 export * from './scheduling/webhook-dispatcher.service.js';
+export * from './aws-budget.js';

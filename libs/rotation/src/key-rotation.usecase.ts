@@ -20,30 +20,88 @@ import { CLOCK, FAULTS, ROTATION_OPTIONS, type Clock, type Faults, type Rotation
 import { credsOf, loadSecretState, type OpenVersion, type SecretState } from './secret-state.js';
 import { resolveExecutor, type Executor } from './executor.js';
 
-/** AWS reports CreateDate to the second; allow for that and for clock skew when spotting orphans. */
-const ORPHAN_SKEW_MS = 2_000;
+/**
+ * Slack around the window in which a CreateAccessKey of ours can have run: AWS
+ * reports CreateDate truncated to the second, and AWS's clock and the worker's
+ * may differ by a little.
+ */
+export const CREATE_DATE_SLACK_MS = 2_000;
 
-export type KeyClass = 'current' | 'previous' | 'pending' | 'orphan' | 'unmanaged';
+export type KeyClass = 'current' | 'previous' | 'pending' | 'held' | 'orphan' | 'unmanaged';
+
+/** Who holds the keys of an IAM user, as far as Keyturn knows. */
+export interface KeyOwnership {
+  /** This secret's stored keys. */
+  current?: string;
+  previous?: string;
+  pending?: string;
+  /** Access key id → the other Keyturn secret that holds it (any version state but retired). */
+  heldByOthers: ReadonlyMap<string, string>;
+}
+
+/** When this rotation's last CreateAccessKey started, and the longest it can have run (pacer wait + SDK budget). */
+export interface CreateWindow {
+  aboutToCreateAt: Date | null;
+  budgetMs: number;
+}
+
+export interface ClassifiedKey {
+  key: AccessKeyMetadata;
+  kind: KeyClass;
+  /** For `held`: the secret that holds the key. */
+  holderSecretId?: string;
+}
 
 /**
  * Sorts the user's keys as DESIGN.md §3 "make room" describes. An orphan is a
- * key AWS created after this rotation recorded "about to create" and that no
- * stored version holds: the attempt died between AWS answering and the commit.
+ * key that an interrupted attempt of THIS rotation created and never stored:
+ * no Keyturn secret holds it, and AWS created it inside the window in which
+ * that attempt's CreateAccessKey could have run. A key another secret holds is
+ * `held` and a key created at any other time is `unmanaged`: neither is ever
+ * deleted by make-room.
  */
-export function classifyKeys(
-  keys: AccessKeyMetadata[],
-  known: { current?: string; previous?: string; pending?: string },
-  aboutToCreateAt: Date | null,
-): { key: AccessKeyMetadata; kind: KeyClass }[] {
-  return keys.map((key) => {
-    if (key.accessKeyId === known.current) return { key, kind: 'current' as const };
-    if (key.accessKeyId === known.previous) return { key, kind: 'previous' as const };
-    if (key.accessKeyId === known.pending) return { key, kind: 'pending' as const };
-    if (aboutToCreateAt && key.createDate && key.createDate.getTime() >= aboutToCreateAt.getTime() - ORPHAN_SKEW_MS) {
-      return { key, kind: 'orphan' as const };
+export function classifyKeys(keys: AccessKeyMetadata[], own: KeyOwnership, window: CreateWindow): ClassifiedKey[] {
+  return keys.map((key): ClassifiedKey => {
+    const id = key.accessKeyId;
+    if (id === own.current) return { key, kind: 'current' };
+    if (id === own.previous) return { key, kind: 'previous' };
+    if (id === own.pending) return { key, kind: 'pending' };
+    const holder = own.heldByOthers.get(id);
+    if (holder) return { key, kind: 'held', holderSecretId: holder };
+    if (window.aboutToCreateAt && key.createDate) {
+      const from = window.aboutToCreateAt.getTime() - CREATE_DATE_SLACK_MS;
+      const to = window.aboutToCreateAt.getTime() + window.budgetMs + CREATE_DATE_SLACK_MS;
+      const created = key.createDate.getTime();
+      if (created >= from && created <= to) return { key, kind: 'orphan' };
     }
-    return { key, kind: 'unmanaged' as const };
+    return { key, kind: 'unmanaged' };
   });
+}
+
+export type MakeRoomBlocker =
+  | { kind: 'held'; key: AccessKeyMetadata; holderSecretId: string }
+  | { kind: 'unmanaged'; key: AccessKeyMetadata };
+
+/**
+ * What make-room does with the classified keys: delete the orphans; then, if
+ * the user would still be at AWS's limit of two, delete this secret's previous
+ * key, or else stop at the first key it may not touch.
+ */
+export function planMakeRoom(classes: ClassifiedKey[]): {
+  orphans: AccessKeyMetadata[];
+  deletePrevious?: AccessKeyMetadata;
+  blocker?: MakeRoomBlocker;
+} {
+  const orphans = classes.filter((c) => c.kind === 'orphan').map((c) => c.key);
+  const remaining = classes.filter((c) => c.kind !== 'orphan');
+  if (remaining.length < 2) return { orphans };
+  const previous = remaining.find((c) => c.kind === 'previous');
+  if (previous) return { orphans, deletePrevious: previous.key };
+  // Another secret's key is named first: that is the one a person has to sort out.
+  const held = remaining.find((c) => c.kind === 'held');
+  if (held) return { orphans, blocker: { kind: 'held', key: held.key, holderSecretId: held.holderSecretId! } };
+  const unmanaged = remaining.find((c) => c.kind === 'unmanaged');
+  return unmanaged ? { orphans, blocker: { kind: 'unmanaged', key: unmanaged.key } } : { orphans };
 }
 
 /**
@@ -157,31 +215,48 @@ export class KeyRotationUseCase {
     this.faults.point('make-room');
     const { secret } = state;
     const keys = await this.iam.listAccessKeys(exec.creds, secret.username);
+    const heldByOthers = await this.secrets.holdersOfAccessKeys(
+      keys.map((k) => k.accessKeyId),
+      secret.id,
+    );
     const classes = classifyKeys(
       keys,
-      { current: state.current?.fields.accessKeyId, previous: state.previous?.fields.accessKeyId },
-      rot.aboutToCreateAt,
+      {
+        current: state.current?.fields.accessKeyId,
+        previous: state.previous?.fields.accessKeyId,
+        pending: state.pending?.fields.accessKeyId,
+        heldByOthers,
+      },
+      { aboutToCreateAt: rot.aboutToCreateAt, budgetMs: this.opts.createWindowMs },
     );
-    for (const c of classes.filter((k) => k.kind === 'orphan')) {
-      await this.deleteKey(exec.creds, secret.username, c.key.accessKeyId);
-      await this.warn(rot, 'ORPHAN_DELETED', `deleted ${maskAccessKeyId(c.key.accessKeyId)}, created by an interrupted attempt and never stored`);
+    const plan = planMakeRoom(classes);
+    for (const orphan of plan.orphans) {
+      await this.deleteKey(exec.creds, secret.username, orphan.accessKeyId);
+      await this.warn(rot, 'ORPHAN_DELETED', `deleted ${maskAccessKeyId(orphan.accessKeyId)}, created by an interrupted attempt of this rotation and never stored`);
     }
-    const remaining = classes.filter((k) => k.kind !== 'orphan');
-    if (remaining.length < 2) return;
-    const previous = remaining.find((k) => k.kind === 'previous');
-    if (previous && state.previous) {
-      await this.deleteKey(exec.creds, secret.username, previous.key.accessKeyId);
+    if (plan.deletePrevious && state.previous) {
+      await this.deleteKey(exec.creds, secret.username, plan.deletePrevious.accessKeyId);
       await this.ds.manager.update(SecretVersionEntity, { id: state.previous.row.id }, { state: 'retired' });
       state.previous = undefined;
       return;
     }
-    const unmanaged = remaining.find((k) => k.kind === 'unmanaged');
-    throw new RotationError(
-      'KEY_LIMIT_UNMANAGED',
-      `IAM user ${secret.username} already has 2 access keys and ${unmanaged ? maskAccessKeyId(unmanaged.key.accessKeyId) : 'one of them'} ` +
-        'is not managed by Keyturn (neither the current nor the previous key of this secret). Nothing was changed. ' +
-        'Delete that key in IAM if it is unused, or store it in Keyturn, then rotate again.',
-    );
+    const blocker = plan.blocker;
+    if (blocker?.kind === 'held') {
+      throw new RotationError(
+        'KEY_HELD_BY_OTHER_SECRET',
+        `IAM user ${secret.username} already has 2 access keys and ${maskAccessKeyId(blocker.key.accessKeyId)} is held by Keyturn secret ${blocker.holderSecretId}, ` +
+          'which Keyturn never deletes for another secret. Nothing was changed. Keep one Keyturn secret per IAM user: ' +
+          `delete secret ${blocker.holderSecretId} (then delete its key in IAM) or this one, or give that secret shouldDeletePreviousKey, then rotate again.`,
+      );
+    }
+    if (blocker) {
+      throw new RotationError(
+        'KEY_LIMIT_UNMANAGED',
+        `IAM user ${secret.username} already has 2 access keys and ${maskAccessKeyId(blocker.key.accessKeyId)} ` +
+          'is not managed by Keyturn (no secret holds it, and this rotation did not create it). Nothing was changed. ' +
+          'Delete that key in IAM if it is unused, or store it in Keyturn, then rotate again.',
+      );
+    }
   }
 
   /** Step 3: record "about to create", create, and store the key as pending with nothing fallible between. */
@@ -206,10 +281,26 @@ export class KeyRotationUseCase {
       await storePending(this.ds, rot, { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey }, (m, id, v, st, f) => this.secrets.insertVersion(m, id, v, st, f), 'verify');
     } catch (e) {
       // AWS showed the secret once and we could not keep it: the key must not outlive this attempt.
-      await this.deleteKey(exec.creds, secret.username, key.accessKeyId).catch((d: Error) =>
-        this.logger.warn(`could not delete unsaved key ${maskAccessKeyId(key.accessKeyId)}: ${d.message}; make-room will find it as an orphan`),
+      const masked = maskAccessKeyId(key.accessKeyId);
+      this.logger.warn({ rotationId: rot.id, err: { name: (e as Error)?.name, message: (e as Error)?.message } }, `could not store the new key ${masked}`);
+      let deleted = true;
+      try {
+        await this.deleteKey(exec.creds, secret.username, key.accessKeyId);
+      } catch (d) {
+        deleted = false;
+        this.logger.warn(`could not delete unsaved key ${masked}: ${(d as Error).message}; the next attempt's make-room finds it as an orphan`);
+      }
+      if (e instanceof RotationError) throw e;
+      const code = (e as { code?: unknown })?.code;
+      const reason = typeof code === 'string' ? `database error ${code}` : ((e as Error)?.name ?? 'error');
+      throw new RotationError(
+        'NEW_KEY_NOT_STORED',
+        deleted
+          ? `the new key ${masked} could not be stored (${reason}), so it was deleted in IAM; the current key is unchanged and the change will be retried. ` +
+              'If this repeats, check the database (see the worker log).'
+          : `the new key ${masked} could not be stored (${reason}) nor deleted in IAM yet; the next attempt deletes it before creating another. The current key is unchanged.`,
+        true,
       );
-      throw e;
     }
     return this.state(secret.id);
   }

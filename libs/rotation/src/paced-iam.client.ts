@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { IamClient } from '@keyturn/iam';
+import { IamErrorCode } from '@keyturn/contracts';
+import { IamError, type IamClient } from '@keyturn/iam';
 import type { AccountPacer } from '@keyturn/queue';
 
 /** The AWS account the current rotation or heartbeat works in; set by the runners. */
@@ -9,19 +10,38 @@ export function inAccount<T>(accountId: string, fn: () => Promise<T>): Promise<T
   return accountContext.run(accountId, fn);
 }
 
+/** "createAccessKey" → "iam:CreateAccessKey" (and STS's one call), for messages. */
+function actionName(method: string): string {
+  const name = method.charAt(0).toUpperCase() + method.slice(1);
+  return method === 'getCallerIdentity' ? `sts:${name}` : `iam:${name}`;
+}
+
 /**
  * Every IAM and STS call waits for a token of its account's shared bucket, so
- * a fleet of workers stays under the account's rate. Calls made outside an
- * account context (none today) are not paced.
+ * a fleet of workers stays under the account's rate. The wait is bounded by
+ * `maxWaitMs`: past it the call gives up as a retryable IAM_THROTTLED without
+ * reaching AWS, so the time from "about to create" to the end of a
+ * CreateAccessKey stays finite (the orphan window depends on it). Calls made
+ * outside an account context (none today) are not paced.
  */
-export function pacedIamClient(inner: IamClient, pacer: AccountPacer): IamClient {
+export function pacedIamClient(inner: IamClient, pacer: AccountPacer, maxWaitMs: number): IamClient {
   return new Proxy(inner, {
     get(target, prop, receiver) {
       const value = Reflect.get(target, prop, receiver);
       if (typeof value !== 'function') return value;
       return async (...args: unknown[]) => {
         const account = accountContext.getStore();
-        if (account) await pacer.take(account);
+        if (account && !(await pacer.take(account, maxWaitMs))) {
+          const action = actionName(String(prop));
+          throw new IamError(
+            IamErrorCode.Throttled,
+            `${action} found no free call slot for AWS account ${account} within ${maxWaitMs} ms ` +
+              '(KEYTURN_AWS_RATE_PER_ACCOUNT is shared by every worker); it will be retried. Raise the rate if the account allows it, or lower KEYTURN_WORKER_CONCURRENCY',
+            undefined,
+            action,
+            true,
+          );
+        }
         return (value as (...a: unknown[]) => unknown).apply(target, args);
       };
     },

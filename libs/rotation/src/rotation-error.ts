@@ -1,4 +1,5 @@
 import { IamErrorCode, KeyturnError } from '@keyturn/contracts';
+import { CryptoError } from '@keyturn/crypto';
 import { IamError } from '@keyturn/iam';
 
 /**
@@ -21,6 +22,8 @@ const RETRYABLE_IAM = new Set<string>([IamErrorCode.Throttled, IamErrorCode.Unre
 export function isRetryable(e: unknown): boolean {
   if (e instanceof RotationError) return e.retryable;
   if (e instanceof IamError) return e.retryable || RETRYABLE_IAM.has(e.code);
+  // A missing or wrong master key, or a damaged row, stays so on every attempt: fail at once, with its code.
+  if (e instanceof CryptoError) return false;
   // Database and other unexpected errors: another attempt may well succeed.
   return !(e instanceof KeyturnError);
 }
@@ -37,5 +40,7 @@ export function describeFailure(e: unknown, secretId: string): { code: string; m
     return { code: e.code, message: e.message };
   }
   if (e instanceof KeyturnError) return { code: e.code, message: e.message };
+  // CryptoError messages name secret, version, field and KEK ids only, never key material.
+  if (e instanceof CryptoError) return { code: e.code, message: e.message };
   return { code: 'INTERNAL_ERROR', message: `unexpected error (${(e as Error)?.name ?? 'Error'}); see the worker log` };
 }

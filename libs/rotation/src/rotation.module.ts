@@ -11,6 +11,7 @@ import { PermissionsService } from './permissions.service.js';
 import { HeartbeatsService } from './heartbeats.service.js';
 import { HeartbeatUseCase } from './heartbeat.usecase.js';
 import { pacedIamClient } from './paced-iam.client.js';
+import { awsClientOptions, createWindowMs, pacerMaxWaitMs } from './aws-budget.js';
 import { DueWorkService } from './scheduling/due-work.service.js';
 import { ReconcilerService } from './scheduling/reconciler.service.js';
 import { WebhookDispatcherService } from './scheduling/webhook-dispatcher.service.js';
@@ -32,8 +33,7 @@ export class RotationsApiModule {
   }
 }
 
-const iamModule = (config: KeyturnConfig) =>
-  IamModule.forRoot({ region: config.aws.region, maxAttempts: config.aws.maxAttempts, requestTimeoutMs: config.aws.timeoutMs });
+const iamModule = (config: KeyturnConfig) => IamModule.forRoot(awsClientOptions(config));
 
 /** The worker side: the protocol itself, with the IAM adapter. */
 @Module({
@@ -44,10 +44,7 @@ const iamModule = (config: KeyturnConfig) =>
       provide: IAM_CLIENT,
       inject: [REDIS, KEYTURN_CONFIG],
       useFactory: (redis: Redis, c: KeyturnConfig) =>
-        pacedIamClient(
-          new AwsIamClient({ region: c.aws.region, maxAttempts: c.aws.maxAttempts, requestTimeoutMs: c.aws.timeoutMs }),
-          new AccountPacer(redis, c.redis.prefix, c.aws.ratePerAccount),
-        ),
+        pacedIamClient(new AwsIamClient(awsClientOptions(c)), new AccountPacer(redis, c.redis.prefix, c.aws.ratePerAccount), pacerMaxWaitMs(c)),
     },
     {
       provide: ROTATION_OPTIONS,
@@ -55,6 +52,7 @@ const iamModule = (config: KeyturnConfig) =>
       useFactory: (c: KeyturnConfig): RotationOptions => ({
         verifyWindowMs: c.rotation.verifyWindowMs,
         verifyInitialDelayMs: c.rotation.verifyInitialDelayMs,
+        createWindowMs: createWindowMs(c),
         partition: partitionForRegion(c.aws.region),
       }),
     },

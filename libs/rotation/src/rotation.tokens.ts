@@ -4,6 +4,12 @@ export interface RotationOptions {
   /** How long a new key may take to work (IAM eventual consistency), measured from its creation. */
   verifyWindowMs: number;
   verifyInitialDelayMs: number;
+  /**
+   * The longest a CreateAccessKey can run after "about to create" is recorded:
+   * the bounded wait for the account's pacer plus the SDK's call budget. A key
+   * AWS created later than that was not made by this rotation.
+   */
+  createWindowMs: number;
   /** AWS partition of the account's ARNs. */
   partition: 'aws' | 'aws-cn' | 'aws-us-gov';
 }

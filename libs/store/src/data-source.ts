@@ -11,6 +11,7 @@ import { Rotations1795827000000 } from './migrations/1795827000000-rotations.js'
 import { HeartbeatEntity } from './entities/heartbeat.entity.js';
 import { EventEntity, WebhookDeliveryEntity } from './entities/event.entity.js';
 import { HeartbeatsEvents1795828000000 } from './migrations/1795828000000-heartbeats-events.js';
+import { AccessKeyBlindIndex1795829000000 } from './migrations/1795829000000-access-key-blind-index.js';
 import { LeaseLocks1795830000000 } from './migrations/1795830000000-lease-locks.js';
 import { OneWaiting1795830100000 } from './migrations/1795830100000-one-waiting.js';
 
@@ -22,6 +23,7 @@ export const MIGRATIONS = [
   AccessControl1795826000000,
   Rotations1795827000000,
   HeartbeatsEvents1795828000000,
+  AccessKeyBlindIndex1795829000000,
   LeaseLocks1795830000000,
   OneWaiting1795830100000,
 ];

@@ -5,3 +5,4 @@ export * from './secret-fields.js';
 export * from './master-key.js';
 export * from './vault.module.js';
 export * from './rewrap.js';
+export * from './key-check.js';

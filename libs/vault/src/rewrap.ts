@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { Not } from 'typeorm';
-import type { EnvelopeCipher } from '@keyturn/crypto';
+import { ACCESS_KEY_ID_INDEX, type EnvelopeCipher } from '@keyturn/crypto';
 import { SecretVersionEntity } from '@keyturn/store';
 
 export interface RewrapResult {
@@ -12,6 +12,8 @@ export interface RewrapResult {
  * Re-wraps every data key that is not under the active key-encryption key, in
  * small transactions, while Keyturn runs. Field ciphertexts are untouched; a
  * row changed meanwhile (a rotation promoting it) is simply picked up again.
+ * The access key index follows the KEK, so it is recomputed under the new one
+ * (the old KEK is still configured, so the access key id can be read).
  */
 export async function rewrapAll(
   ds: DataSource,
@@ -32,11 +34,13 @@ export async function rewrapAll(
         .setOnLocked('skip_locked')
         .getMany();
       for (const v of rows) {
-        const sealed = cipher.rewrap(
-          { secretId: v.secretId, version: v.version },
-          { kekId: v.kekId, wrappedKey: v.wrappedKey, fields: v.fields },
-        );
-        await m.update(SecretVersionEntity, { id: v.id, kekId: v.kekId }, { kekId: sealed.kekId, wrappedKey: sealed.wrappedKey });
+        const ctx = { secretId: v.secretId, version: v.version };
+        const old = { kekId: v.kekId, wrappedKey: v.wrappedKey, fields: v.fields };
+        const sealed = cipher.rewrap(ctx, old);
+        const keyIdHmac = Object.hasOwn(v.fields, 'accessKeyId')
+          ? cipher.blindIndex(ACCESS_KEY_ID_INDEX, cipher.openField(ctx, old, 'accessKeyId'), sealed.kekId)
+          : v.keyIdHmac;
+        await m.update(SecretVersionEntity, { id: v.id, kekId: v.kekId }, { kekId: sealed.kekId, wrappedKey: sealed.wrappedKey, keyIdHmac });
       }
       return rows.length;
     });

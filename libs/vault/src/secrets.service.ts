@@ -8,7 +8,7 @@ import {
   type Actor,
   type HeartbeatStatus,
 } from '@keyturn/contracts';
-import type { EnvelopeCipher } from '@keyturn/crypto';
+import { ACCESS_KEY_ID_INDEX, type EnvelopeCipher } from '@keyturn/crypto';
 import { RotationEntity, SecretEntity, SecretVersionEntity, uuidv7, type SecretSettings } from '@keyturn/store';
 import { SettingsService } from './settings.service.js';
 import { effectiveSettings, type EffectiveSettings } from './settings.js';
@@ -112,25 +112,76 @@ export class SecretsService {
     if (input.privilegedSecretId) {
       await this.assertAssociation(actor, id, input.accountId, input.privilegedSecretId);
     }
-    await this.ds.transaction(async (m) => {
-      await this.assertNameFree(m, folder, input.name);
-      await m.insert(SecretEntity, {
-        id,
-        type: input.type,
-        name: input.name,
-        folder,
-        username: input.username,
-        accountId: input.accountId,
-        privilegedSecretId: input.privilegedSecretId ?? null,
-        settings: input.settings ?? {},
-        heartbeatStatus: input.type === SecretType.AwsIamConsolePassword ? 'not-supported' : 'unknown',
-        // A new key is checked at the scheduler's next tick; console passwords have no heartbeat.
-        nextHeartbeatAt: input.type === SecretType.AwsIamKey ? new Date() : null,
-        versionCounter: 1,
+    try {
+      await this.ds.transaction(async (m) => {
+        await this.assertNameFree(m, folder, input.name);
+        if (fields.accessKeyId) await this.assertKeyNotStored(actor, m, fields.accessKeyId);
+        await m.insert(SecretEntity, {
+          id,
+          type: input.type,
+          name: input.name,
+          folder,
+          username: input.username,
+          accountId: input.accountId,
+          privilegedSecretId: input.privilegedSecretId ?? null,
+          settings: input.settings ?? {},
+          heartbeatStatus: input.type === SecretType.AwsIamConsolePassword ? 'not-supported' : 'unknown',
+          // A new key is checked at the scheduler's next tick; console passwords have no heartbeat.
+          nextHeartbeatAt: input.type === SecretType.AwsIamKey ? new Date() : null,
+          versionCounter: 1,
+        });
+        await this.insertVersion(m, id, 1, 'current', fields);
       });
-      await this.insertVersion(m, id, 1, 'current', fields);
-    });
+    } catch (e) {
+      // Another request stored the same key between our check and our insert: the unique index settled it.
+      if (fields.accessKeyId && isUniqueViolation(e, 'secret_versions_key_id_hmac_live')) {
+        await this.assertKeyNotStored(actor, this.ds.manager, fields.accessKeyId);
+        throw keyAlreadyStored(null);
+      }
+      throw e;
+    }
     return this.get(actor, id);
+  }
+
+  /**
+   * Which other secrets hold these access keys (in any version state but
+   * retired): access key id → secret id. Looked up through the blind index,
+   * under every configured KEK, so no key id is ever sent to the database.
+   */
+  async holdersOfAccessKeys(accessKeyIds: string[], exceptSecretId: string): Promise<Map<string, string>> {
+    const byIndex = new Map<string, string>();
+    for (const keyId of accessKeyIds) {
+      for (const h of this.cipher.blindIndexes(ACCESS_KEY_ID_INDEX, keyId)) byIndex.set(h, keyId);
+    }
+    const holders = new Map<string, string>();
+    if (!byIndex.size) return holders;
+    const rows: { key_id_hmac: string; secret_id: string }[] = await this.ds.query(
+      `SELECT key_id_hmac, secret_id FROM secret_versions
+        WHERE key_id_hmac = ANY($1) AND state <> 'retired' AND secret_id <> $2
+        ORDER BY id`,
+      [[...byIndex.keys()], exceptSecretId],
+    );
+    for (const r of rows) {
+      const keyId = byIndex.get(r.key_id_hmac)!;
+      if (!holders.has(keyId)) holders.set(keyId, r.secret_id);
+    }
+    return holders;
+  }
+
+  /**
+   * An access key lives in one secret only: two secrets holding one key would
+   * each believe they own it, and a rotation of one kills the other's value.
+   * A holder outside the caller's folder scopes is not named (404 rules).
+   */
+  private async assertKeyNotStored(actor: Actor, m: EntityManager, accessKeyId: string): Promise<void> {
+    const rows: { secret_id: string; folder: string }[] = await m.query(
+      `SELECT v.secret_id, s.folder FROM secret_versions v JOIN secrets s ON s.id = v.secret_id
+        WHERE v.key_id_hmac = ANY($1) AND v.state IN ('current', 'previous', 'pending')
+        ORDER BY v.id LIMIT 1`,
+      [this.cipher.blindIndexes(ACCESS_KEY_ID_INDEX, accessKeyId)],
+    );
+    if (!rows.length) return;
+    throw keyAlreadyStored(inFolderScope(actor, rows[0].folder) ? rows[0].secret_id : null);
   }
 
   async list(actor: Actor, q: ListSecretsQuery): Promise<{ items: SecretMetadata[]; nextCursor: string | null }> {
@@ -261,6 +312,8 @@ export class SecretsService {
       wrappedKey: sealed.wrappedKey,
       fields: sealed.fields,
       keyHint: fields.accessKeyId ? maskKeyId(fields.accessKeyId) : null,
+      // Under the KEK that wraps this version, so the index moves with it on rewrap.
+      keyIdHmac: fields.accessKeyId ? this.cipher.blindIndex(ACCESS_KEY_ID_INDEX, fields.accessKeyId, sealed.kekId) : null,
     });
     await m.insert(SecretVersionEntity, row);
     return row;
@@ -349,6 +402,21 @@ export class SecretsService {
       next = row?.privilegedSecretId ?? null;
     }
   }
+}
+
+function keyAlreadyStored(holderSecretId: string | null): KeyturnError {
+  return new KeyturnError(
+    'ACCESS_KEY_ALREADY_STORED',
+    holderSecretId
+      ? `this access key is already stored in secret ${holderSecretId}; an access key can be held by one secret only. Use that secret (rotate or read it), or delete it before storing the key again.`
+      : 'this access key is already stored in another secret; an access key can be held by one secret only. Use the secret that holds it.',
+    409,
+  );
+}
+
+function isUniqueViolation(e: unknown, constraint: string): boolean {
+  const err = e as { code?: string; constraint?: string; driverError?: { code?: string; constraint?: string } };
+  return (err.code ?? err.driverError?.code) === '23505' && (err.constraint ?? err.driverError?.constraint) === constraint;
 }
 
 function addFolderFilter(

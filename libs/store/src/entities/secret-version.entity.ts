@@ -44,6 +44,14 @@ export class SecretVersionEntity {
   @Column({ name: 'key_hint', type: 'varchar', length: 32, nullable: true })
   keyHint: string | null;
 
+  /**
+   * HMAC-SHA256 (hex) of the access key id under a key derived from KEK
+   * `kekId` (see Keyring.blindIndex); null for other secret types. It finds a
+   * key's holder without the id ever being stored or queried in plaintext.
+   */
+  @Column({ name: 'key_id_hmac', type: 'varchar', length: 64, nullable: true })
+  keyIdHmac: string | null;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
 
