@@ -1,9 +1,8 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { DelayedError, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { JobName, QueueName, type RunHeartbeatPayload, type RunRotationPayload } from '@keyturn/contracts';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
-import { createRedis } from '@keyturn/queue';
+import { createRedis, type RedisClient } from '@keyturn/queue';
 import { HeartbeatUseCase, RotationRunner, type RunOutcome } from '@keyturn/rotation';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -18,7 +17,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 export class JobProcessor implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger('JobProcessor');
   private readonly workers: Worker[] = [];
-  private readonly connections: Redis[] = [];
+  private readonly connections: RedisClient[] = [];
   /** Jobs this process is running now, so the shutdown log can say how many it waited for or left. */
   private running = 0;
 
@@ -31,7 +30,7 @@ export class JobProcessor implements OnApplicationBootstrap, BeforeApplicationSh
   onApplicationBootstrap(): void {
     const leaseMs = this.config.rotation.leaseMs;
     for (const queue of [QueueName.Rotation, QueueName.Heartbeat]) {
-      const connection = createRedis(this.config.redis.url);
+      const connection = createRedis(this.config.redis);
       this.connections.push(connection);
       const worker = new Worker(queue, (job, token) => this.process(job, token), {
         connection,

@@ -64,8 +64,8 @@ describe('Redis Cluster settings', () => {
   });
 
   it('takes comma-separated seed nodes, and derives the hash-tagged prefix {keyturn} when none is set', () => {
-    const c = loadConfig({ KEYTURN_REDIS_CLUSTER_NODES: ' redis://:pw@10.0.0.1:7000 , rediss://app:pw@10.0.0.2:7001,' });
-    expect(c.redis.clusterNodes).toEqual(['redis://:pw@10.0.0.1:7000', 'rediss://app:pw@10.0.0.2:7001']);
+    const c = loadConfig({ KEYTURN_REDIS_CLUSTER_NODES: ' rediss://app:pw@10.0.0.1:7000 , rediss://app:pw@10.0.0.2:7001,' });
+    expect(c.redis.clusterNodes).toEqual(['rediss://app:pw@10.0.0.1:7000', 'rediss://app:pw@10.0.0.2:7001']);
     expect(c.redis.prefix).toBe('{keyturn}');
   });
 
@@ -85,6 +85,14 @@ describe('Redis Cluster settings', () => {
     const msg = refusal({ KEYTURN_REDIS_CLUSTER_NODES: 'redis://:hunter2@10.0.0.1:7000,http://:hunter2@10.0.0.2' });
     expect(msg).toContain('KEYTURN_REDIS_CLUSTER_NODES');
     expect(msg).not.toContain('hunter2');
+  });
+
+  it('refuses seed nodes that differ in scheme or credentials: a cluster client uses one set for every node it finds', () => {
+    for (const nodes of ['redis://10.0.0.1:7000,rediss://10.0.0.2:7000', 'redis://:a-secret@10.0.0.1:7000,redis://:b-secret@10.0.0.2:7000']) {
+      const msg = refusal({ KEYTURN_REDIS_CLUSTER_NODES: nodes });
+      expect(msg).toContain('KEYTURN_REDIS_CLUSTER_NODES');
+      expect(msg).not.toMatch(/a-secret|b-secret/);
+    }
   });
 
   it('refuses REDIS_URL and KEYTURN_REDIS_CLUSTER_NODES together: one of them would be ignored', () => {

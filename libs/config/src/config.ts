@@ -74,6 +74,14 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): KeyturnConf
   if (clusterNodes.length && e.REDIS_URL) {
     problems.push('REDIS_URL and KEYTURN_REDIS_CLUSTER_NODES: set only one (REDIS_URL for a single Redis node, KEYTURN_REDIS_CLUSTER_NODES for a cluster)');
   }
+  // ioredis' cluster client connects to every node it discovers with one set of options.
+  const identity = (u: string) => {
+    const x = new URL(u);
+    return `${x.protocol}${x.username}:${x.password}`;
+  };
+  if (new Set(clusterNodes.map(identity)).size > 1) {
+    problems.push('KEYTURN_REDIS_CLUSTER_NODES: give every seed node the same scheme (redis:// or rediss://), user and password; the cluster client uses one set for all nodes');
+  }
   if (clusterNodes.length && hashTag(prefix) === null) {
     problems.push(
       'KEYTURN_QUEUE_PREFIX: on Redis Cluster the prefix needs a hash tag, a non-empty name in braces such as {keyturn}, ' +

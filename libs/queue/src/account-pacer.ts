@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.js';
 
 /**
  * A token bucket per AWS account, kept in Redis so that every worker process
@@ -27,7 +27,7 @@ return wait
 
 export class AccountPacer {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly ratePerSecond: number,
     private readonly burst = Math.max(1, Math.ceil(ratePerSecond)),

@@ -2,16 +2,13 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/
 import { Queue, type JobsOptions } from 'bullmq';
 import { JobName, QueueName, type JobPayloads } from '@keyturn/contracts';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
-import type { Redis } from 'ioredis';
-import { createRedis } from './redis.js';
+import { REDIS_DOWN_STATES, createRedis, type RedisClient } from './redis.js';
 
 /**
  * The longest an enqueue may hold a request. Past it the row stays queued and
  * the reconciler enqueues it; an API request must not wait on a dead Redis.
  */
 export const ENQUEUE_TIMEOUT_MS = 2_000;
-/** ioredis states in which a connection that was up is known to be down. */
-const DOWN = new Set(['reconnecting', 'close', 'end']);
 
 const QUEUE_OF: Record<JobName, QueueName> = {
   [JobName.RunRotation]: QueueName.Rotation,
@@ -26,15 +23,15 @@ const QUEUE_OF: Record<JobName, QueueName> = {
 export class JobProducer implements OnApplicationShutdown {
   private readonly logger = new Logger('JobProducer');
   private readonly queues = new Map<QueueName, Queue>();
-  private readonly connections: Redis[] = [];
-  private readonly connectionOf = new Map<Queue, Redis>();
+  private readonly connections: RedisClient[] = [];
+  private readonly connectionOf = new Map<Queue, RedisClient>();
 
   constructor(@Inject(KEYTURN_CONFIG) private readonly config: KeyturnConfig) {}
 
   queue(name: QueueName): Queue {
     let q = this.queues.get(name);
     if (!q) {
-      const connection = createRedis(this.config.redis.url, { maxRetriesPerRequest: 2 });
+      const connection = createRedis(this.config.redis, { maxRetriesPerRequest: 2 });
       this.connections.push(connection);
       q = new Queue(name, {
         connection,
@@ -56,7 +53,7 @@ export class JobProducer implements OnApplicationShutdown {
   async add<N extends JobName>(name: N, payload: JobPayloads[N], opts: JobsOptions & { jobId: string }): Promise<void> {
     const q = this.queue(QUEUE_OF[name]);
     const status = this.connectionOf.get(q)?.status;
-    if (status && DOWN.has(status)) throw new Error(`Redis is not connected (${status})`);
+    if (status && REDIS_DOWN_STATES.has(status)) throw new Error(`Redis is not connected (${status})`);
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
