@@ -105,14 +105,12 @@ export class LocalRedisCluster {
   /** Waits until every running node reports `cluster_state:<state>`. */
   async waitForState(state: 'ok' | 'fail', timeoutMs = 60_000): Promise<void> {
     const end = Date.now() + timeoutMs;
-    let last = '';
     for (;;) {
       const states = await Promise.all(
         this.nodes.filter((n) => n.proc).map(async (n) => /cluster_state:(\w+)/.exec(String(await this.ask(n, 'CLUSTER', 'INFO').catch((e: Error) => e.message)))?.[1]),
       );
-      last = states.join(',');
       if (states.length && states.every((s) => s === state)) return;
-      if (Date.now() > end) throw new Error(`cluster_state did not become ${state} within ${timeoutMs} ms (last: ${last})`);
+      if (Date.now() > end) throw new Error(`cluster_state did not become ${state} within ${timeoutMs} ms (last: ${states.join(',')})`);
       await sleep(200);
     }
   }
