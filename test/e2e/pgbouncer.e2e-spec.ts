@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { MIGRATIONS, runMigrations } from '@keyturn/store';
-import { PG_ADMIN_URL, dropDatabase, sleep } from './harness.js';
+import { PG_ADMIN_URL, dropDatabase } from './harness.js';
 import { PgBouncer } from './pgbouncer.js';
 
 /**
@@ -23,6 +23,16 @@ describe('Postgres behind PgBouncer in transaction mode', () => {
     await bouncer?.stop();
   });
 
+  /** `p`, or a failure naming the hang once `ms` have passed. */
+  async function within<T>(p: Promise<T>, ms: number): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`still running after ${ms} ms`)), ms)))]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   async function freshDatabase(): Promise<string> {
     const name = `keyturn_e2e_pgb_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
     await admin.query(`CREATE DATABASE ${name}`);
@@ -33,10 +43,7 @@ describe('Postgres behind PgBouncer in transaction mode', () => {
     const name = await freshDatabase();
     try {
       const url = bouncer.url(name);
-      const runs = Promise.allSettled([runMigrations(url), runMigrations(url), runMigrations(url)]);
-      const outcome = await Promise.race([runs, sleep(60_000).then(() => 'hung' as const)]);
-      expect(outcome).not.toBe('hung');
-      const settled = outcome as PromiseSettledResult<string[]>[];
+      const settled = await within(Promise.allSettled([runMigrations(url), runMigrations(url), runMigrations(url)]), 60_000);
       expect(settled.map((s) => (s.status === 'fulfilled' ? s.value.length : `rejected: ${(s.reason as Error).message}`)).sort()).toEqual(
         [0, 0, MIGRATIONS.length].sort(),
       );
