@@ -84,7 +84,7 @@ export class PgBouncer {
       } catch (e) {
         if (Date.now() > end) {
           await bouncer.stop();
-          throw new Error(`pgbouncer did not accept connections: ${(e as Error).message}\n${out}`);
+          throw new Error(`pgbouncer did not accept connections: ${(e as Error).message}\n${out}`, { cause: e });
         }
         await sleep(100);
       } finally {
