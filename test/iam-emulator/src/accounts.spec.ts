@@ -43,6 +43,14 @@ describe('IAM emulator: several accounts behind one endpoint', () => {
     expect(emulator.listKeys('alice', '210987654321')).toEqual([]);
   });
 
+  it('seeds a user in the account it is told', () => {
+    emulator.addAccount('210987654321');
+    const seeded = emulator.seedUser('dave', { withAccessKey: true, accountId: '210987654321' });
+    expect(seeded.arn).toBe('arn:aws:iam::210987654321:user/dave');
+    expect(emulator.listKeys('dave', '210987654321').map((k) => k.accessKeyId)).toEqual([seeded.accessKeyId]);
+    expect(emulator.getUser('dave')).toBeUndefined();
+  });
+
   it('refuses a malformed or duplicate account id', () => {
     expect(() => emulator.addAccount('12345')).toThrow('accountId must be 12 digits');
     expect(() => emulator.addAccount('123456789012')).toThrow('account 123456789012 already exists');

@@ -287,11 +287,12 @@ export class IamEmulator {
    */
   seedUser(
     userName: string,
-    opts: { policies?: Record<string, unknown>; password?: string; withAccessKey?: boolean } = {},
+    opts: { policies?: Record<string, unknown>; password?: string; withAccessKey?: boolean; accountId?: string } = {},
   ): { userName: string; userId: string; arn: string; accessKeyId?: string; secretAccessKey?: string } {
-    if (this.state.findUser(userName)) throw new Error(`user ${userName} already exists`);
+    const state = this.stateOf(opts.accountId);
+    if (state.findUser(userName)) throw new Error(`user ${userName} already exists`);
     for (const doc of Object.values(opts.policies ?? {})) parsePolicy(typeof doc === 'string' ? doc : JSON.stringify(doc));
-    const user = this.state.createUser(userName);
+    const user = state.createUser(userName);
     for (const [name, doc] of Object.entries(opts.policies ?? {})) {
       user.policies.set(name, typeof doc === 'string' ? doc : JSON.stringify(doc));
     }
@@ -312,7 +313,7 @@ export class IamEmulator {
         usableAfter: 0,
         userName: user.userName,
       };
-      this.state.addKey(key);
+      state.addKey(key);
       out.accessKeyId = key.accessKeyId;
       out.secretAccessKey = key.secretAccessKey;
     }
