@@ -86,8 +86,10 @@ describe('Redis Cluster: every Redis use goes through a cluster client', () => {
 
     // The scheduler: a promoted key is due for a heartbeat at once, and the scheduler enqueues one.
     await eventually(async () => {
-      const { rows } = await db.query(`SELECT 1 FROM heartbeats WHERE secret_id = $1 AND trigger = 'schedule' AND status = 'done' AND outcome = 'success'`, [a.id]);
-      return rows.length > 0;
+      const { rows } = await db.query(`SELECT trigger, status, outcome, error_code, created_at FROM heartbeats WHERE secret_id = $1 ORDER BY created_at`, [a.id]);
+      if (rows.some((h) => h.trigger === 'schedule' && h.status === 'done' && h.outcome === 'success')) return true;
+      const [s] = (await db.query(`SELECT next_heartbeat_at, now() AS now FROM secrets WHERE id = $1`, [a.id])).rows;
+      throw new Error(`no scheduled heartbeat succeeded yet; heartbeats: ${JSON.stringify(rows)}; secret due ${JSON.stringify(s)}`);
     }, 60_000);
 
     // The reconciler: a queued rotation whose job never reached Redis gets one.
