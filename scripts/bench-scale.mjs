@@ -8,6 +8,7 @@
 // Prints figures; asserts nothing. Needs the local Postgres and Redis (like the tests).
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -204,7 +205,9 @@ async function memory(n) {
 }
 
 try {
-  console.log(`${ROTATIONS} rotations per round, ${LATENCY_MS} ms emulated AWS latency, KEYTURN_AWS_RATE_PER_ACCOUNT=${RATE}, KEYTURN_WORKER_CONCURRENCY=${CONCURRENCY}\n`);
+  console.log(`${ROTATIONS} rotations per round, ${LATENCY_MS} ms emulated AWS latency, KEYTURN_AWS_RATE_PER_ACCOUNT=${RATE}, KEYTURN_WORKER_CONCURRENCY=${CONCURRENCY}`);
+  // Every process of a round (workers, API, emulator, Postgres, Redis) shares this machine: a busy one caps the bigger rounds.
+  console.log(`${cpus().length} CPU cores, load average ${loadavg()[0].toFixed(1)} at the start\n`);
   console.log(`${'accounts'.padEnd(9)} ${'workers'.padEnd(8)} ${'seconds'.padStart(8)} ${'rot/s'.padStart(7)} ${'calls/rot'.padStart(10)} ${'vs linear'.padStart(10)} ${'pacer cap rot/s'.padStart(16)}`);
   for (const accounts of ACCOUNTS) {
     let one;
@@ -218,6 +221,7 @@ try {
       );
     }
   }
+  console.log(`load average ${loadavg()[0].toFixed(1)} at the end of the rounds`);
   if (MEMORY_JOBS > 0) {
     const m = await memory(MEMORY_JOBS);
     const per = (x) => ((x.bytes - m.base.bytes) / m.n).toFixed(0);
