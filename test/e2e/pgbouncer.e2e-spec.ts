@@ -6,7 +6,7 @@ import { requiredPermissions } from '@keyturn/rotation';
 import { MIGRATIONS, runMigrations } from '@keyturn/store';
 import { AwsFixture, type Creds } from './aws-fixture.js';
 import { Processes, WORKER_ENV, vaultOps } from './vault-ops.js';
-import { PG_ADMIN_URL, client, createTestEnv, dropDatabase, spawnApp, startApi, type Client, type RunningApi, type SpawnedApp, type TestEnv } from './harness.js';
+import { PG_ADMIN_URL, client, createTestEnv, dropDatabase, eventually, rawDb, spawnApp, startApi, type Client, type RunningApi, type SpawnedApp, type TestEnv } from './harness.js';
 import { PgBouncer } from './pgbouncer.js';
 
 /**
@@ -138,7 +138,7 @@ describe('Postgres behind PgBouncer in transaction mode', () => {
       expect(await aws.whoAmI(await ops.value<Creds>(u.keyId))).toBe(`arn:aws:iam::${aws.accountId}:user/${u.name}`);
     }, 400_000);
 
-    it('SIGKILL of a worker mid-rotation: the other workers resume it once its lease lapses', async () => {
+    it('SIGKILL of a worker mid-rotation: the other workers resume it once its lease lapses; the scheduler runs through the pooler too', async () => {
       const u = await keyAndPasswordOfOneUser();
       const doomed = await procs.start('rotation-worker', { KEYTURN_TEST_CRASH_AT: 'create:after-aws' });
       const rotationId = await ops.rotate(u.keyId);
@@ -153,6 +153,17 @@ describe('Postgres behind PgBouncer in transaction mode', () => {
       expect(await aws.whoAmI(now)).toBe(`arn:aws:iam::${aws.accountId}:user/${u.name}`);
       // The key the dead worker created and stored as pending is the one promoted: IAM holds no orphan.
       expect((await aws.keys(u.name)).map((k) => k.id).sort()).toEqual([now.accessKeyId, u.key.accessKeyId].sort());
+      // The scheduler through the pooler too: the promoted key is due at once, and its heartbeat is claimed, enqueued and checked.
+      await procs.start('heartbeat-scheduler', { KEYTURN_SCHEDULER_TICK_MS: '500' });
+      const db = await rawDb(t);
+      try {
+        await eventually(async () => {
+          const { rows } = await db.query(`SELECT 1 FROM heartbeats WHERE secret_id = $1 AND trigger = 'schedule' AND status = 'done' AND outcome = 'success' AND created_at > $2`, [u.keyId, rot.finishedAt]);
+          return rows.length > 0;
+        }, 60_000);
+      } finally {
+        await db.end();
+      }
     }, 300_000);
 
     it('a worker whose pool exceeds Postgres’s max_connections starts behind the pooler (KEYTURN_DB_POOLER=transaction), and is refused without it', async () => {
