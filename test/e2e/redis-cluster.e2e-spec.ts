@@ -4,7 +4,7 @@ import { SecretType } from '@keyturn/contracts';
 import { requiredPermissions } from '@keyturn/rotation';
 import { AwsFixture, type Creds } from './aws-fixture.js';
 import { Processes, WORKER_ENV, vaultOps } from './vault-ops.js';
-import { client, createTestEnv, eventually, fakeKey, freePort, rawDb, type Client, type TestEnv } from './harness.js';
+import { client, createTestEnv, eventually, fakeKey, freePort, rawDb, type Client, type SpawnedApp, type TestEnv } from './harness.js';
 import { LocalRedisCluster, slotOf, type ClusterNode } from './redis-cluster.js';
 
 /**
@@ -22,6 +22,8 @@ describe('Redis Cluster: every Redis use goes through a cluster client', () => {
   let db: pg.Client;
   let url: string;
   let admin: Client;
+  let worker: SpawnedApp;
+  let scheduler: SpawnedApp;
   const procs = new Processes(() => ({ ...t.env, ...aws.env, ...WORKER_ENV }));
   const ops = vaultOps(() => admin, () => aws.accountId);
 
@@ -56,8 +58,8 @@ describe('Redis Cluster: every Redis use goes through a cluster client', () => {
     await procs.start('secrets-api', { PORT: String(port) });
     url = `http://127.0.0.1:${port}`;
     admin = client(url, t.adminToken);
-    await procs.start('rotation-worker');
-    await procs.start('heartbeat-scheduler');
+    worker = await procs.start('rotation-worker');
+    scheduler = await procs.start('heartbeat-scheduler');
   });
   afterAll(async () => {
     await procs.stopAll();
@@ -89,7 +91,10 @@ describe('Redis Cluster: every Redis use goes through a cluster client', () => {
       const { rows } = await db.query(`SELECT trigger, status, outcome, error_code, created_at FROM heartbeats WHERE secret_id = $1 ORDER BY created_at`, [a.id]);
       if (rows.some((h) => h.trigger === 'schedule' && h.status === 'done' && h.outcome === 'success')) return true;
       const [s] = (await db.query(`SELECT next_heartbeat_at, now() AS now FROM secrets WHERE id = $1`, [a.id])).rows;
-      throw new Error(`no scheduled heartbeat succeeded yet; heartbeats: ${JSON.stringify(rows)}; secret due ${JSON.stringify(s)}`);
+      throw new Error(
+        `no scheduled heartbeat succeeded yet; heartbeats: ${JSON.stringify(rows)}; secret due ${JSON.stringify(s)}\n` +
+          `scheduler:\n${scheduler.output().slice(-1500)}\nworker:\n${worker.output().slice(-1500)}`,
+      );
     }, 60_000);
 
     // The reconciler: a queued rotation whose job never reached Redis gets one.
