@@ -8,9 +8,12 @@ import {
   CreateUserCommand,
   DeleteAccessKeyCommand,
   DeleteAccountPasswordPolicyCommand,
+  DeleteLoginProfileCommand,
+  DeleteUserCommand,
   DeleteUserPolicyCommand,
   IAMClient,
   ListAccessKeysCommand,
+  ListUserPoliciesCommand,
   PutUserPolicyCommand,
   UpdateAccountPasswordPolicyCommand,
   type UpdateAccountPasswordPolicyCommandInput,
@@ -132,6 +135,22 @@ export class AwsFixture {
 
   async deletePolicy(userName: string, policyName = 'keyturn'): Promise<void> {
     await this.iam.send(new DeleteUserPolicyCommand({ UserName: userName, PolicyName: policyName }));
+  }
+
+  /**
+   * Deletes a user the way an administrator must (login profile, keys and inline policies
+   * first). Creating a user of the same name afterwards gives it a new UserId.
+   */
+  async deleteUser(userName: string): Promise<void> {
+    try {
+      await this.iam.send(new DeleteLoginProfileCommand({ UserName: userName }));
+    } catch (e) {
+      if ((e as { name?: string }).name !== 'NoSuchEntityException') throw e;
+    }
+    for (const k of await this.keys(userName)) await this.deleteKey(userName, k.id);
+    const { PolicyNames = [] } = await this.iam.send(new ListUserPoliciesCommand({ UserName: userName }));
+    for (const policyName of PolicyNames) await this.deletePolicy(userName, policyName);
+    await this.iam.send(new DeleteUserCommand({ UserName: userName }));
   }
 
   /** Back to no account password policy (AWS's default applies); a no-op when none is set. */
