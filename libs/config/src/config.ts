@@ -1,4 +1,4 @@
-import { envSchema, type Env } from './env.schema.js';
+import { envSchema, webhookSigningKey, type Env } from './env.schema.js';
 
 export interface KeyturnConfig {
   env: Env['NODE_ENV'];
@@ -24,7 +24,8 @@ export interface KeyturnConfig {
     jobAttempts: number;
   };
   heartbeat: { intervalSeconds: number; tickMs: number; batch: number; reconcileAfterMs: number };
-  webhooks: { urls: string[]; secret?: string; maxAttempts: number };
+  /** `signingKey` is the decoded HMAC key of KEYTURN_WEBHOOK_SECRET (`whsec_<base64>`). */
+  webhooks: { urls: string[]; signingKey?: Buffer; maxAttempts: number };
   shutdown: { timeoutMs: number };
 }
 
@@ -107,7 +108,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): KeyturnConf
     },
     webhooks: {
       urls: (e.KEYTURN_WEBHOOK_URLS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
-      secret: e.KEYTURN_WEBHOOK_SECRET,
+      signingKey: e.KEYTURN_WEBHOOK_SECRET ? webhookSigningKey(e.KEYTURN_WEBHOOK_SECRET) : undefined,
       maxAttempts: e.KEYTURN_WEBHOOK_MAX_ATTEMPTS,
     },
     shutdown: { timeoutMs: e.KEYTURN_SHUTDOWN_TIMEOUT_MS },

@@ -315,16 +315,27 @@ export class KeyRotationUseCase {
     let lastError: string | undefined;
     for (let tries = 0; ; tries++) {
       if (tries > 0 || delay > 0) await this.clock.sleep(Math.min(delay, Math.max(0, deadline - this.clock.now())));
+      let answeredAs: string | undefined;
       try {
         const id = await this.iam.getCallerIdentity(credsOf(pending));
         if (sameIamUser(userNameFromArn(id.arn), secret.username) && id.account === secret.accountId) return;
-        throw new RotationError('PENDING_KEY_WRONG_USER', `the new key answers as ${id.arn}, not as ${secret.username}`);
+        answeredAs = id.arn;
       } catch (e) {
         const transient =
           e instanceof IamError &&
           [IamErrorCode.InvalidCredentials, IamErrorCode.Throttled, IamErrorCode.Unreachable].includes(e.code);
         if (!transient) throw e;
         lastError = (e as IamError).code;
+      }
+      if (answeredAs) {
+        // Never promoted, and not left pending either: a later rotation would resume on it for ever.
+        const masked = maskAccessKeyId(pending.fields.accessKeyId);
+        await this.discardPending(rot, exec, secret.username, pending);
+        throw new RotationError(
+          'PENDING_KEY_WRONG_USER',
+          `the new key ${masked} answers as ${answeredAs}, not as ${secret.username}; it was discarded, and the current key is unchanged and still works. ` +
+            `Delete ${masked} from ${answeredAs} in IAM if it exists, then rotate again.`,
+        );
       }
       if (this.clock.now() >= deadline) break;
       delay = Math.max(250, Math.min(delay * 2, 5_000));
