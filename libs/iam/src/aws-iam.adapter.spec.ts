@@ -239,7 +239,7 @@ describe('AwsIamClient against a stub IAM/STS server', () => {
   });
 
   it('Throttling then success: the SDK retries and the call succeeds', async () => {
-    stub.handler = (action, _p, n) => (n === 1 ? fail(400, 'Throttling', 'Rate exceeded') : callerIdentity);
+    stub.handler = (_action, _p, n) => (n === 1 ? fail(400, 'Throttling', 'Rate exceeded') : callerIdentity);
     const id = await client().getCallerIdentity(CREDS);
     expect(id.account).toBe('123456789012');
     expect(stub.actions()).toEqual(['GetCallerIdentity', 'GetCallerIdentity']);
@@ -279,16 +279,6 @@ describe('AwsIamClient against a stub IAM/STS server', () => {
     expect(e.message).not.toContain('N3w-Pa55word!');
     expect(JSON.stringify(e)).not.toContain(CREDS.secretAccessKey);
     expect(e.message).toContain('AKIA…MPLE');
-  });
-
-  it('getLoginProfile: the profile, or null on NoSuchEntity', async () => {
-    stub.handler = (_a, params) =>
-      params.get('UserName') === 'alice'
-        ? ok('GetLoginProfile', '<LoginProfile><UserName>alice</UserName><CreateDate>2023-01-02T03:04:05Z</CreateDate><PasswordResetRequired>false</PasswordResetRequired></LoginProfile>')
-        : fail(404, 'NoSuchEntity', 'Login Profile for User bob cannot be found.');
-    const c = client();
-    await expect(c.getLoginProfile(CREDS, 'alice')).resolves.toEqual({ userName: 'alice', createDate: new Date('2023-01-02T03:04:05Z') });
-    await expect(c.getLoginProfile(CREDS, 'bob')).resolves.toBeNull();
   });
 
   it('getAccountPasswordPolicy: parses the policy, null when none is set, AccessDenied still rejects', async () => {

@@ -4,7 +4,6 @@ import {
   CreateAccessKeyCommand,
   DeleteAccessKeyCommand,
   GetAccountPasswordPolicyCommand,
-  GetLoginProfileCommand,
   GetUserCommand,
   IAMClient,
   ListAccessKeysCommand,
@@ -265,21 +264,6 @@ export class AwsIamClient implements IamClient {
         { abortSignal },
       ),
     );
-  }
-
-  async getLoginProfile(
-    creds: IamCredentials,
-    userName: string,
-  ): Promise<{ userName: string; createDate?: Date } | null> {
-    try {
-      const out = await this.call(creds, 'iam:GetLoginProfile', { resource: userResource(userName) }, (abortSignal) =>
-        this.iam(creds).send(new GetLoginProfileCommand({ UserName: userName }), { abortSignal }),
-      );
-      return { userName: out.LoginProfile?.UserName ?? userName, createDate: out.LoginProfile?.CreateDate };
-    } catch (e) {
-      if (e instanceof IamError && e.code === IamErrorCode.NoSuchEntity) return null;
-      throw e;
-    }
   }
 
   async getAccountPasswordPolicy(creds: IamCredentials): Promise<PasswordPolicy | null> {

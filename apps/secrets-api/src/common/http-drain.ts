@@ -3,7 +3,7 @@ import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance } from 'fastify';
 
 /** How long requests in flight at shutdown may take to finish before their connections are cut. */
-export const DRAIN_TIMEOUT_MS = 25_000;
+const DRAIN_TIMEOUT_MS = 25_000;
 
 /**
  * On shutdown, closes the HTTP server before anything else closes (the
