@@ -15,7 +15,7 @@ const DRAIN_TIMEOUT_MS = 25_000;
  * become idle, and after DRAIN_TIMEOUT_MS whatever is left is cut.
  */
 @Injectable()
-export class HttpDrain implements OnModuleInit, BeforeApplicationShutdown {
+export class HttpDrainService implements OnModuleInit, BeforeApplicationShutdown {
   private readonly logger = new Logger('Shutdown');
   private closing = false;
 
