@@ -371,12 +371,13 @@ describe('AwsIamClient against a stub IAM/STS server', () => {
       expect(stub.seen).toHaveLength(1);
     });
 
+    // A thousand signed round trips take seconds on a busy machine: a generous bound, not a measurement.
     it('stops after 1000 pages when every answer carries a new Marker', async () => {
       stub.handler = (_a, _p, n) => page(`m${n}`, true);
       const keys = await client().listAccessKeys(CREDS, 'alice');
       expect(keys).toHaveLength(1000);
       expect(stub.seen).toHaveLength(1000);
-    });
+    }, 120_000);
 
     it('a failing later page rejects with the mapped error of that action', async () => {
       stub.handler = (_a, params) =>
