@@ -37,7 +37,7 @@ export async function createApi(config: KeyturnConfig, opts: CreateApiOptions = 
     // Refusals from Node's parser and fastify's router get the API's error shape too.
     clientErrorHandler,
     frameworkErrors,
-    // common/http-drain.ts answers requests that arrive while draining, in the API's error shape.
+    // common/http-drain.service.ts answers requests that arrive while draining, in the API's error shape.
     return503OnClosing: false,
   });
   // JSON only: fastify would otherwise accept text/plain bodies, which belong to no endpoint.

@@ -53,7 +53,7 @@ export interface ClassifiedKey {
 }
 
 /**
- * Sorts the user's keys as DESIGN.md §3 "make room" describes. An orphan is a
+ * Sorts the user's keys as step 2 "make room" of docs/architecture.md describes. An orphan is a
  * key that an interrupted attempt of THIS rotation created and never stored:
  * no Keyturn secret holds it, and AWS created it inside the window in which
  * that attempt's CreateAccessKey could have run. A key another secret holds is
@@ -105,7 +105,7 @@ export function planMakeRoom(classes: ClassifiedKey[]): {
 }
 
 /**
- * The access-key rotation protocol of DESIGN.md §3. Every step is idempotent and
+ * The access-key rotation protocol (docs/architecture.md, "The rotation protocol"). Every step is idempotent and
  * recorded on the rotation row, so a retried or re-delivered job resumes where
  * the last attempt stopped.
  */
