@@ -17,13 +17,16 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { generateMasterKey } from '@keyturn/crypto';
 import { generateToken } from '@keyturn/auth';
-import { PG_ADMIN_URL, REDIS_URL, createTestEnv, dropDatabase, freePort, type TestEnv } from './harness.js';
+import { PG_ADMIN_URL, REDIS_URL, createTestEnv, dropDatabase, eventually, freePort, type TestEnv } from './harness.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const COMPOSE_FIX = 'docker compose -f docker/compose.yml up -d postgres redis';
 const ADMIN_KEY_COMMAND = 'npm run cli -- api-keys create --role admin --name me';
-/** A stack frame, printed raw ("    at f (file:1:2)") or inside a JSON log line ("\n    at "). */
-const STACK_FRAME = /(^|\\n|\n)\s+at .+:\d+:\d+\)?/m;
+/**
+ * A stack frame: printed raw ("    at f (file:1:2)"), behind npm start's
+ * "worker    | " prefix, or inside a JSON log line ("\n    at ").
+ */
+const STACK_FRAME = /(^|\\n)([\w-]+ *\| )?\s+at .+:\d+:\d+\)?/m;
 
 interface StartRun {
   child: ChildProcess;
@@ -33,6 +36,8 @@ interface StartRun {
   waitFor(re: RegExp, timeoutMs?: number): Promise<void>;
   /** The exit code, waiting at most `timeoutMs`; a run still going by then is killed and the test fails. */
   exit(timeoutMs: number): Promise<number | null>;
+  /** The signal that ended npm itself, once it has exited. */
+  signal(): NodeJS.Signals | null;
 }
 
 /**
@@ -63,6 +68,16 @@ function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
+function groupAlive(child: ChildProcess): boolean {
+  try {
+    process.kill(-child.pid!, 0);
+    return true;
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ESRCH') return false;
+    throw e;
+  }
+}
+
 function killAll(): void {
   for (const c of running.splice(0)) signalGroup(c, 'SIGKILL');
 }
@@ -88,9 +103,11 @@ function npmStart(env: Record<string, string>, opts: { nodeArgs?: string[] } = {
   };
   child.stdout!.on('data', (c: Buffer) => ((out += c.toString()), (all += c.toString()), seen()));
   child.stderr!.on('data', (c: Buffer) => ((err += c.toString()), (all += c.toString()), seen()));
-  const closed = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+  let endedBy: NodeJS.Signals | null = null;
+  const closed = new Promise<number | null>((resolve) => child.once('close', (code, signal) => ((endedBy = signal), resolve(code))));
   return {
     child,
+    signal: () => endedBy,
     stdout: () => out,
     stderr: () => err,
     all: () => all,
@@ -341,10 +358,13 @@ describe('npm start: the ready banner', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  /** Ctrl-C in a terminal: SIGINT to every process in the foreground group. All of them end, and no app died on its own. */
   const stopWithCtrlC = async (run: StartRun) => {
-    // Ctrl-C in a terminal: SIGINT to every process in the foreground group.
     signalGroup(run.child, 'SIGINT');
-    expect(await run.exit(30_000)).toBe(0);
+    // npm ends itself with the signal it got once its script has exited, as a shell expects of Ctrl-C.
+    expect([await run.exit(30_000), run.signal()]).toEqual([null, 'SIGINT']);
+    await eventually(async () => !groupAlive(run.child), 30_000);
+    expect(run.all()).not.toMatch(/stopping the others|cannot start/);
   };
 
   it('a fresh start: the URLs, no admin key yet with the command to create one, the development key file and its warning', async () => {
@@ -358,7 +378,7 @@ describe('npm start: the ready banner', () => {
     const url = `http://127.0.0.1:${port}`;
     expect(out).toContain(`API        ${url}\n`);
     expect(out).toContain(`API docs   ${url}/docs\n`);
-    expect(out).toContain(`health     ${url}/health/live  ${url}/health/ready\n`);
+    expect(out).toContain(`ops        ${url}/health/live  ${url}/health/ready\n`);
     expect(out).toContain(`admin key  none yet; create one with: ${ADMIN_KEY_COMMAND}\n`);
     expect(out).toContain(
       `master key development key in ${keyFile}: anyone who can read that file can decrypt every secret. Set KEYTURN_MASTER_KEY in production.\n`,
