@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { generateMasterKey } from '@keyturn/crypto';
 import { generateToken } from '@keyturn/auth';
-import { PG_ADMIN_URL, REDIS_URL, createTestEnv, dropDatabase, eventually, freePort, type TestEnv } from './harness.js';
+import { PG_ADMIN_URL, REDIS_URL, createTestEnv, dropDatabase, eventually, freePort, spawnApp, type TestEnv } from './harness.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const COMPOSE_FIX = 'docker compose -f docker/compose.yml up -d postgres redis';
@@ -327,6 +327,56 @@ describe('npm start: start-up failures say what to do', () => {
     } finally {
       await redis.stop();
     }
+  });
+
+  it('an invalid variable: exit 78, and the list of problems repeated last', async () => {
+    const run = npmStart({ ...(await base()), PORT: 'eighty' });
+    const code = await run.exit(30_000);
+    if (code !== 78) throw new Error(`exit code ${code}, expected 78\n${run.all()}`);
+    expect(run.stderr().trimEnd().split('\n').slice(-2)).toEqual(['keyturn: Invalid configuration:', '  - PORT: Invalid input: expected number, received NaN']);
+    expect(run.all()).not.toMatch(STACK_FRAME);
+  });
+
+  it('the API alone starts without Redis (its degraded mode), warning in one line; a refused Redis password stops it with 77', async () => {
+    const env = await base();
+    const closed = await closedPort();
+    const api = spawnApp('secrets-api', { ...env, REDIS_URL: `redis://127.0.0.1:${closed}`, SPAWN_LOG_LEVEL: 'info' });
+    try {
+      await api.waitFor(/listening on/);
+      expect(api.output()).toContain(
+        `Redis at 127.0.0.1:${closed} (REDIS_URL) is not reachable: connection refused. Start Redis (for development: ${COMPOSE_FIX}) or set REDIS_URL to a server that runs. ` +
+          'Until then the API serves reads',
+      );
+    } finally {
+      await api.kill('SIGKILL');
+    }
+
+    const redis = await ownRedis(['--requirepass', `rp-${randomBytes(8).toString('hex')}`]);
+    try {
+      const refused = spawnApp('secrets-api', { ...env, REDIS_URL: `redis://:wrong-Pa55@127.0.0.1:${redis.port}` });
+      const code = await new Promise<number | null>((resolve) => refused.child.once('exit', resolve));
+      expect(code).toBe(77);
+      expect(refused.output()).toMatch(/^keyturn: secrets-api cannot start: Redis at 127\.0\.0\.1:\d+ \(REDIS_URL\) refused the connection: WRONGPASS /m);
+      expect(refused.output()).not.toContain('wrong-Pa55');
+    } finally {
+      await redis.stop();
+    }
+  });
+
+  it('npm run cli: Postgres not running gives the same line and exit 69', async () => {
+    const port = await closedPort();
+    const cli = spawn(process.execPath, ['dist/apps/cli/src/main.js', 'api-keys', 'create', '--role', 'admin', '--name', 'me'], {
+      cwd: ROOT,
+      env: personEnv({ DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/keyturn` }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let err = '';
+    cli.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    const code = await new Promise<number | null>((resolve) => cli.once('close', resolve));
+    expect([code, err]).toEqual([
+      69,
+      `keyturn: Postgres at 127.0.0.1:${port} (DATABASE_URL) is not reachable: connection refused. Start Postgres (for development: ${COMPOSE_FIX}) or set DATABASE_URL to a server that runs.\n`,
+    ]);
   });
 
   it('Node older than the engines field: exit 70 before building, naming both versions and the fix', async () => {
