@@ -5,7 +5,6 @@
 // Once all three are ready, a short banner says what to do next.
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import semver from 'semver';
 
 const ROOT = new URL('../', import.meta.url);
 const APPS = [
@@ -25,6 +24,15 @@ let opsEndpoints = [];
 const ADMIN_KEY_COMMAND = 'npm run cli -- api-keys create --role admin --name me';
 /** sysexits EX_SOFTWARE; the apps' own codes are in libs/config/src/startup-errors.ts. */
 const EXIT_NODE_TOO_OLD = 70;
+
+// `npm start` right after cloning, before `npm ci`, would otherwise end in a module-resolution stack trace.
+const semver = await import('semver').then(
+  (m) => m.default,
+  () => {
+    process.stderr.write('keyturn: cannot start: the dependencies are not installed. Run npm ci, then npm start again.\n');
+    process.exit(1);
+  },
+);
 
 // An older Node fails later in ways that say nothing about the version (an ES
 // module required from CommonJS, for one), so it is checked before anything runs.

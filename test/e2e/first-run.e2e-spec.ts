@@ -10,7 +10,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -377,6 +377,24 @@ describe('npm start: start-up failures say what to do', () => {
       69,
       `keyturn: Postgres at 127.0.0.1:${port} (DATABASE_URL) is not reachable: connection refused. Start Postgres (for development: ${COMPOSE_FIX}) or set DATABASE_URL to a server that runs.\n`,
     ]);
+  });
+
+  it('npm start before npm ci: one line that says to run npm ci, before anything else', async () => {
+    // A checkout without node_modules: the script and package.json alone.
+    const checkout = mkdtempSync(join(tmpdir(), 'kt-no-deps-'));
+    try {
+      mkdirSync(join(checkout, 'scripts'));
+      copyFileSync(join(ROOT, 'scripts/start.mjs'), join(checkout, 'scripts/start.mjs'));
+      copyFileSync(join(ROOT, 'package.json'), join(checkout, 'package.json'));
+      const child = spawn(process.execPath, ['scripts/start.mjs'], { cwd: checkout, env: personEnv({}), stdio: ['ignore', 'pipe', 'pipe'] });
+      let all = '';
+      child.stdout.on('data', (c: Buffer) => (all += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (all += c.toString()));
+      const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+      expect([code, all]).toEqual([1, 'keyturn: cannot start: the dependencies are not installed. Run npm ci, then npm start again.\n']);
+    } finally {
+      rmSync(checkout, { recursive: true, force: true });
+    }
   });
 
   it('Node older than the engines field: exit 70 before building, naming both versions and the fix', async () => {
