@@ -37,12 +37,20 @@ export function createLogger(opts: { level: string; app: string }): Logger {
   return pino(options);
 }
 
+/**
+ * Nest's contexts whose info lines narrate its own start-up: one line per
+ * module wired and per route mapped, about sixty on every start, which bury
+ * the lines a person needs. They stay available at LOG_LEVEL=debug.
+ */
+const FRAMEWORK_CHATTER = new Set(['NestFactory', 'InstanceLoader', 'RoutesResolver', 'RouterExplorer', 'NestApplication']);
+
 /** Nest's logger interface on top of pino, so framework and app lines share one redacted stream. */
 export class PinoNestLogger implements LoggerService {
   constructor(private readonly logger: Logger) {}
 
   log(message: unknown, ...rest: unknown[]): void {
-    this.write('info', message, rest);
+    const context = rest[rest.length - 1];
+    this.write(typeof context === 'string' && FRAMEWORK_CHATTER.has(context) ? 'debug' : 'info', message, rest);
   }
   error(message: unknown, ...rest: unknown[]): void {
     this.write('error', message, rest);

@@ -2,3 +2,4 @@ export * from './redis.js';
 export * from './queue.module.js';
 export * from './job-producer.js';
 export * from './account-pacer.js';
+export * from './redis-probe.js';

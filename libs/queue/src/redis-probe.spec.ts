@@ -1,0 +1,46 @@
+import { StartupError } from '@keyturn/config';
+import { probeRedis, redisStartupError } from '@keyturn/queue';
+
+const URL_ = 'redis://:s3cret-pw@cache.example:6380';
+
+describe('redisStartupError (what each failure to reach Redis tells a person)', () => {
+  it('connection refused: 69, host:port and the fix, never the password', () => {
+    const e = redisStartupError(Object.assign(new Error('connect ECONNREFUSED 10.0.0.1:6380'), { code: 'ECONNREFUSED' }), URL_);
+    expect(e).toBeInstanceOf(StartupError);
+    expect([e?.exitCode, e?.message]).toEqual([
+      69,
+      'Redis at cache.example:6380 (REDIS_URL) is not reachable: connection refused. ' +
+        'Start Redis (for development: docker compose -f docker/compose.yml up -d postgres redis) or set REDIS_URL to a server that runs.',
+    ]);
+  });
+
+  it('a password missing or wrong: 77, with Redis’s reason and where the password goes', () => {
+    const noauth = redisStartupError(Object.assign(new Error('NOAUTH Authentication required.'), { name: 'ReplyError' }), 'redis://cache.example:6380');
+    expect([noauth?.exitCode, noauth?.message]).toEqual([
+      77,
+      'Redis at cache.example:6380 (REDIS_URL) refused the connection: NOAUTH Authentication required. Put the password in REDIS_URL (redis://:<password>@cache.example:6380).',
+    ]);
+    const wrong = redisStartupError(Object.assign(new Error('WRONGPASS invalid username-password pair or user is disabled.'), { name: 'ReplyError' }), URL_);
+    expect([wrong?.exitCode, wrong?.message]).toEqual([
+      77,
+      'Redis at cache.example:6380 (REDIS_URL) refused the connection: WRONGPASS invalid username-password pair or user is disabled. Put the right password in REDIS_URL (redis://:<password>@cache.example:6380).',
+    ]);
+    expect(wrong!.message).not.toContain('s3cret-pw');
+  });
+
+  it('anything else is not a start-up error of its own', () => {
+    expect(redisStartupError(new Error('ERR unknown command'), URL_)).toBeUndefined();
+  });
+});
+
+describe('probeRedis', () => {
+  it('answers for a running Redis (the machine’s)', async () => {
+    await expect(probeRedis(process.env.E2E_REDIS_URL ?? 'redis://127.0.0.1:6379')).resolves.toBeUndefined();
+  });
+
+  it('a closed port fails at once with the one-line error, not ioredis’s "Connection is closed."', async () => {
+    const err = await probeRedis('redis://127.0.0.1:1').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StartupError);
+    expect((err as StartupError).message).toMatch(/^Redis at 127\.0\.0\.1:1 \(REDIS_URL\) is not reachable: connection refused\./);
+  });
+});
