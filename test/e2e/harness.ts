@@ -54,7 +54,7 @@ export async function createTestEnv(extra: Record<string, string> = {}): Promise
   };
 }
 
-async function dropDatabase(name: string): Promise<void> {
+export async function dropDatabase(name: string): Promise<void> {
   const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
   await admin.connect();
   try {
