@@ -43,7 +43,7 @@ const { createApi } = await import('../dist/apps/secrets-api/src/bootstrap.js');
 const { requiredPermissions } = await import('../dist/libs/rotation/src/index.js');
 const { FairShare, JobProducer } = await import('../dist/libs/queue/src/index.js');
 const { JobName } = await import('../dist/libs/contracts/src/index.js');
-const { startIamEmulator } = await import('../dist/test/iam-emulator/src/index.js');
+const { startIamEmulator } = await import('../dist-test/iam-emulator/src/index.js');
 
 const ACCOUNT_IDS = ['123456789012', '210987654321', '310987654321', '410987654321'];
 const emu = await startIamEmulator({ port: 0 });

@@ -180,9 +180,9 @@ async function run() {
 
   let emu;
   try {
-    emu = await import(new URL('../dist/test/iam-emulator/src/index.js', import.meta.url).href);
+    emu = await import(new URL('../dist-test/iam-emulator/src/index.js', import.meta.url).href);
   } catch (e) {
-    throw new Error('dist/ is missing or incomplete: run `npm run build` first (`npm run demo` does it for you)', { cause: e });
+    throw new Error('dist-test/ is missing or incomplete: run `npm run build:test-tools` first (`npm run demo` does it for you)', { cause: e });
   }
   const emulator = await emu.startIamEmulator({ port: 0 });
   state.emulator = emulator;

@@ -42,7 +42,7 @@ interface Endpoint {
   check?: (actor: ActorKind, res: ApiResponse, path: string) => Promise<void> | void;
 }
 
-/** Every allowed status, per role, read from DESIGN.md §4. */
+/** Every allowed status, per role, read from the API table of README.md. */
 const role = {
   viewer: { none: 401, revoked: 401, viewer: 200, operator: 200, auditor: 403, admin: 200 },
   operator: { none: 401, revoked: 401, viewer: 403, operator: 200, auditor: 403, admin: 200 },

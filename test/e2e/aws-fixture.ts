@@ -8,9 +8,12 @@ import {
   CreateUserCommand,
   DeleteAccessKeyCommand,
   DeleteAccountPasswordPolicyCommand,
+  DeleteLoginProfileCommand,
+  DeleteUserCommand,
   DeleteUserPolicyCommand,
   IAMClient,
   ListAccessKeysCommand,
+  ListUserPoliciesCommand,
   PutUserPolicyCommand,
   UpdateAccountPasswordPolicyCommand,
   type UpdateAccountPasswordPolicyCommandInput,
@@ -91,17 +94,42 @@ export class AwsFixture {
     return (r.AccessKeyMetadata ?? []).map((k) => ({ id: k.AccessKeyId!, status: k.Status! }));
   }
 
-  /** The ARN a key answers as, or null when AWS rejects it. */
-  async whoAmI(creds: Creds): Promise<string | null> {
+  /**
+   * The ARN a key answers as. Throws when AWS rejects the key (naming AWS's error code) and
+   * when AWS cannot be reached: neither is an identity.
+   */
+  async whoAmI(creds: Creds): Promise<string> {
+    const r = await this.callerIdentity(creds);
+    if ('error' in r) throw new Error(`AWS rejected the key: ${r.error}`);
+    return r.arn;
+  }
+
+  /**
+   * The error code AWS answers a key with (`InvalidClientTokenId` for a deleted or inactive
+   * key). Throws when the key works, and when AWS cannot be reached: a network error must
+   * never pass for a dead key.
+   */
+  async stsError(creds: Creds): Promise<string> {
+    const r = await this.callerIdentity(creds);
+    if ('arn' in r) throw new Error(`the key works: it answers as ${r.arn}`);
+    return r.error;
+  }
+
+  private async callerIdentity(creds: Creds): Promise<{ arn: string } | { error: string }> {
     const sts = new STSClient({ endpoint: this.emu.url, region: 'us-east-1', credentials: creds, maxAttempts: 1 });
+    let arn: string | undefined;
     try {
-      const r = await sts.send(new GetCallerIdentityCommand({}));
-      return r.Arn ?? null;
-    } catch {
-      return null;
+      arn = (await sts.send(new GetCallerIdentityCommand({}))).Arn;
+    } catch (e) {
+      const err = e as Error & { code?: string; $metadata?: { httpStatusCode?: number } };
+      // Only an HTTP answer from AWS is AWS's verdict on the key.
+      if (typeof err.$metadata?.httpStatusCode === 'number') return { error: err.name };
+      throw new Error(`could not reach the IAM emulator: ${[err.name, err.code, err.message].filter(Boolean).join(' ')}`, { cause: e });
     } finally {
       sts.destroy();
     }
+    if (!arn) throw new Error('GetCallerIdentity answered without an Arn');
+    return { arn };
   }
 
   /** Any account password policy, including the fields `passwordPolicy` leaves out (reuse prevention, expiry). */
@@ -116,6 +144,22 @@ export class AwsFixture {
 
   async deletePolicy(userName: string, policyName = 'keyturn'): Promise<void> {
     await this.iam.send(new DeleteUserPolicyCommand({ UserName: userName, PolicyName: policyName }));
+  }
+
+  /**
+   * Deletes a user the way an administrator must (login profile, keys and inline policies
+   * first). Creating a user of the same name afterwards gives it a new UserId.
+   */
+  async deleteUser(userName: string): Promise<void> {
+    try {
+      await this.iam.send(new DeleteLoginProfileCommand({ UserName: userName }));
+    } catch (e) {
+      if ((e as { name?: string }).name !== 'NoSuchEntityException') throw e;
+    }
+    for (const k of await this.keys(userName)) await this.deleteKey(userName, k.id);
+    const { PolicyNames = [] } = await this.iam.send(new ListUserPoliciesCommand({ UserName: userName }));
+    for (const policyName of PolicyNames) await this.deletePolicy(userName, policyName);
+    await this.iam.send(new DeleteUserCommand({ UserName: userName }));
   }
 
   /** Back to no account password policy (AWS's default applies); a no-op when none is set. */

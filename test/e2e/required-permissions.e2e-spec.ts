@@ -71,7 +71,7 @@ describe('required permissions: exact, sufficient and minimal', () => {
     return r.body;
   }
 
-  /** DESIGN.md §1, written out independently of the code that builds it. */
+  /** The least-privilege table of docs/architecture.md, written out independently of the code that builds it. */
   function expectDocument(doc: PolicyDoc, actions: string[], resource: string): void {
     expect(doc.Version).toBe('2012-10-17');
     expect(doc.Statement).toHaveLength(1);
@@ -123,7 +123,7 @@ describe('required permissions: exact, sufficient and minimal', () => {
     return { id, target, executor, executorSecret };
   }
 
-  describe('the document (DESIGN.md §1)', () => {
+  describe('the document (docs/architecture.md, Least privilege)', () => {
     it('access key, basic: the four key actions on user/${aws:username}', async () => {
       const { id, executor } = await keyBasic();
       const r = await required(id);
@@ -316,7 +316,7 @@ describe('required permissions: exact, sufficient and minimal', () => {
     });
 
     /**
-     * Retire runs after promotion (DESIGN.md §3 step 6): the new key is stored and works, so
+     * Retire runs after promotion (docs/architecture.md, rotation step 6): the new key is stored and works, so
      * its failure leaves the rotation succeeded with a RETIRE_FAILED warning and retire owed.
      */
     async function retireFailed(rotationId: string): Promise<any> {

@@ -72,7 +72,7 @@ describe('access-key rotation (worker + emulator over HTTP)', () => {
     expect(now.accessKeyId).not.toBe(u.accessKeyId);
     // Default settings inactivate the previous key.
     expect(await aws.keys(name)).toEqual(expect.arrayContaining([{ id: u.accessKeyId, status: 'Inactive' }]));
-    expect(await aws.whoAmI(u)).toBeNull();
+    expect(await aws.stsError(u)).toBe('InvalidClientTokenId');
   });
 
   it('privileged mode: an admin holding exactly the privileged policy rotates another user', async () => {

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { parseArgs } from 'node:util';
 import { DataSource } from 'typeorm';
-import { loadConfigOrExit } from '@keyturn/config';
+import { StartupError, loadConfigOrExit } from '@keyturn/config';
 import { EnvelopeCipher, generateMasterKey } from '@keyturn/crypto';
 import { ApiKeyEntity, dataSourceOptions, prepareDatabase } from '@keyturn/store';
 import { ApiKeysService, ROLES, generateToken } from '@keyturn/auth';
@@ -20,9 +20,9 @@ const USAGE = `usage: npm run cli -- <command>
 roles: ${ROLES.join(', ')}`;
 
 const out = (s: string): void => void process.stdout.write(s + "\n");
-const fail = (s: string): never => {
+const fail = (s: string, code = 2): never => {
   process.stderr.write(`keyturn: ${s}\n`);
-  process.exit(2);
+  process.exit(code);
 };
 
 async function withDataSource<T>(fn: (ds: DataSource) => Promise<T>): Promise<T> {
@@ -76,4 +76,5 @@ async function main(argv: string[]): Promise<void> {
   fail(`unknown command "${argv.join(' ')}"\n\n${USAGE}`);
 }
 
-main(process.argv.slice(2)).catch((e: Error) => fail(e.message));
+// Postgres unreachable or refusing: the same line and exit code as the apps give.
+main(process.argv.slice(2)).catch((e: Error) => fail(e.message, e instanceof StartupError ? e.exitCode : 2));

@@ -9,12 +9,14 @@ import { RotationsApiModule } from '@keyturn/rotation';
 import { RotationsController } from './rotations/rotations.controller.js';
 import { HeartbeatsController } from './heartbeats/heartbeats.controller.js';
 import { SecretsController } from './secrets/secrets.controller.js';
-import { ApiKeysController, AuditController, SettingsController } from './admin/admin.controller.js';
+import { SettingsController } from './admin/settings.controller.js';
+import { ApiKeysController } from './admin/api-keys.controller.js';
+import { AuditController } from './admin/audit.controller.js';
 import { HealthController } from './health/health.controller.js';
 import { AuthGuard } from './common/auth.guard.js';
 import { AuditInterceptor } from './common/audit.interceptor.js';
 import { ErrorFilter } from './common/error.filter.js';
-import { HttpDrain } from './common/http-drain.js';
+import { HttpDrainService } from './common/http-drain.service.js';
 
 @Module({})
 export class AppModule {
@@ -27,7 +29,7 @@ export class AppModule {
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_INTERCEPTOR, useClass: AuditInterceptor },
         { provide: APP_FILTER, useClass: ErrorFilter },
-        HttpDrain,
+        HttpDrainService,
       ],
     };
   }

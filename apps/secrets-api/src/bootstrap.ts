@@ -3,9 +3,10 @@ import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import type { KeyturnConfig } from '@keyturn/config';
-import { createLogger, PinoNestLogger } from '@keyturn/logging';
+import { STARTUP_EXIT, StartupError, type KeyturnConfig } from '@keyturn/config';
+import { createLogger, PinoNestLogger, type Logger as PinoLogger } from '@keyturn/logging';
 import { prepareDatabase } from '@keyturn/store';
+import { probeRedis } from '@keyturn/queue';
 import { ApiKeysService } from '@keyturn/auth';
 import { verifyVaultKeys } from '@keyturn/vault';
 import { AppModule } from './app.module.js';
@@ -24,7 +25,9 @@ export interface CreateApiOptions {
 
 export async function createApi(config: KeyturnConfig, opts: CreateApiOptions = {}): Promise<NestFastifyApplication> {
   const log = createLogger({ level: config.logLevel, app: 'secrets-api' });
-  await prepareDatabase({ ...config.database, url: config.database.url, log: (m) => log.info(m) });
+  // Postgres unreachable or refusing throws a StartupError (main.ts: one line and its exit code).
+  await prepareDatabase({ ...config.database, log: (m) => log.info(m), debug: (m) => log.debug(m) });
+  await checkRedis(config, log);
   // Before anything serves: a master key that cannot read the database throws MasterKeyMismatchError (main.ts: exit 78).
   await verifyVaultKeys(config, { info: (m) => log.info(m), warn: (m) => log.warn(m) });
 
@@ -37,7 +40,7 @@ export async function createApi(config: KeyturnConfig, opts: CreateApiOptions = 
     // Refusals from Node's parser and fastify's router get the API's error shape too.
     clientErrorHandler,
     frameworkErrors,
-    // common/http-drain.ts answers requests that arrive while draining, in the API's error shape.
+    // common/http-drain.service.ts answers requests that arrive while draining, in the API's error shape.
     return503OnClosing: false,
   });
   // JSON only: fastify would otherwise accept text/plain bodies, which belong to no endpoint.
@@ -64,6 +67,24 @@ export async function createApi(config: KeyturnConfig, opts: CreateApiOptions = 
     );
   }
   return app;
+}
+
+/**
+ * Redis refusing the password is a setting to fix: the API does not start. Redis
+ * merely down is an outage the API is built to serve through (reads work,
+ * rotation requests are stored and enqueued when it is back), so it starts
+ * anyway and says so.
+ */
+async function checkRedis(config: KeyturnConfig, log: PinoLogger): Promise<void> {
+  try {
+    await probeRedis(config.redis);
+  } catch (e) {
+    if (!(e instanceof StartupError) || e.exitCode !== STARTUP_EXIT.UNAVAILABLE) throw e;
+    log.warn(
+      `${e.message} Until then the API serves reads, stores rotation and heartbeat requests (enqueued once Redis is back), ` +
+        'and /health/ready answers 503.',
+    );
+  }
 }
 
 function setupDocs(app: NestFastifyApplication): void {

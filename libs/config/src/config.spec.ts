@@ -144,3 +144,36 @@ describe('dbPoolSize', () => {
     expect(() => loadConfig({ KEYTURN_DB_POOL_SIZE: '0' })).toThrow(/KEYTURN_DB_POOL_SIZE/);
   });
 });
+
+describe('KEYTURN_WEBHOOK_SECRET', () => {
+  const urls = { KEYTURN_WEBHOOK_URLS: 'https://hooks.example.com/keyturn' };
+  const key = Buffer.alloc(32, 7);
+
+  it('takes the Standard Webhooks form whsec_<base64> and signs with the decoded bytes', () => {
+    const c = loadConfig({ ...urls, KEYTURN_WEBHOOK_SECRET: `whsec_${key.toString('base64')}` });
+    expect(c.webhooks.signingKey).toEqual(key);
+  });
+
+  it.each([
+    ['no whsec_ prefix', 'a-plain-shared-secret-of-some-length'],
+    ['not base64', 'whsec_not*base64*at*all*but*long*enough*'],
+    ['fewer than 24 bytes', `whsec_${Buffer.alloc(16, 1).toString('base64')}`],
+    ['more than 64 bytes', `whsec_${Buffer.alloc(65, 1).toString('base64')}`],
+  ])('refuses %s, naming the variable and the expected form, never the value', (_why, value) => {
+    let err: unknown;
+    try {
+      loadConfig({ ...urls, KEYTURN_WEBHOOK_SECRET: value });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).problems).toEqual([
+      'KEYTURN_WEBHOOK_SECRET: must be whsec_ followed by the base64 of 24 to 64 random bytes (Standard Webhooks form), for example whsec_$(openssl rand -base64 32)',
+    ]);
+    expect((err as Error).message).not.toContain(value);
+  });
+
+  it('is still required with webhook URLs', () => {
+    expect(() => loadConfig(urls)).toThrow(/KEYTURN_WEBHOOK_SECRET: required when KEYTURN_WEBHOOK_URLS is set/);
+  });
+});

@@ -1,4 +1,4 @@
-import { envSchema, splitList, type Env } from './env.schema.js';
+import { envSchema, splitList, webhookSigningKey, type Env } from './env.schema.js';
 
 export interface KeyturnConfig {
   env: Env['NODE_ENV'];
@@ -33,7 +33,8 @@ export interface KeyturnConfig {
     jobAttempts: number;
   };
   heartbeat: { intervalSeconds: number; tickMs: number; batch: number; reconcileAfterMs: number };
-  webhooks: { urls: string[]; secret?: string; maxAttempts: number };
+  /** `signingKey` is the decoded HMAC key of KEYTURN_WEBHOOK_SECRET (`whsec_<base64>`). */
+  webhooks: { urls: string[]; signingKey?: Buffer; maxAttempts: number };
   shutdown: { timeoutMs: number };
 }
 
@@ -138,7 +139,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): KeyturnConf
     },
     webhooks: {
       urls: splitList(e.KEYTURN_WEBHOOK_URLS ?? ''),
-      secret: e.KEYTURN_WEBHOOK_SECRET,
+      signingKey: e.KEYTURN_WEBHOOK_SECRET ? webhookSigningKey(e.KEYTURN_WEBHOOK_SECRET) : undefined,
       maxAttempts: e.KEYTURN_WEBHOOK_MAX_ATTEMPTS,
     },
     shutdown: { timeoutMs: e.KEYTURN_SHUTDOWN_TIMEOUT_MS },

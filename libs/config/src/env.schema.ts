@@ -1,5 +1,16 @@
 import { z } from 'zod';
 
+/**
+ * The HMAC key of a `whsec_<base64>` secret, or undefined when the value is not in
+ * that form. The Standard Webhooks specification asks for 24 to 64 random bytes.
+ */
+export function webhookSigningKey(secret: string): Buffer | undefined {
+  const m = /^whsec_([A-Za-z0-9+/]+={0,2})$/.exec(secret);
+  if (!m || m[1]!.length % 4 !== 0) return undefined;
+  const key = Buffer.from(m[1]!, 'base64');
+  return key.length >= 24 && key.length <= 64 ? key : undefined;
+}
+
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
@@ -91,8 +102,16 @@ export const envSchema = z.object({
       message: 'must be a comma-separated list of http(s) URLs',
     })
     .optional(),
-  /** HMAC-SHA256 key for the X-Keyturn-Signature header; required with KEYTURN_WEBHOOK_URLS. */
-  KEYTURN_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  /**
+   * The Standard Webhooks signing secret, `whsec_<base64>`: the HMAC-SHA256 key is the
+   * decoded bytes, as every Standard Webhooks verifier expects. Required with KEYTURN_WEBHOOK_URLS.
+   */
+  KEYTURN_WEBHOOK_SECRET: z
+    .string()
+    .refine((v) => webhookSigningKey(v) !== undefined, {
+      message: 'must be whsec_ followed by the base64 of 24 to 64 random bytes (Standard Webhooks form), for example whsec_$(openssl rand -base64 32)',
+    })
+    .optional(),
   KEYTURN_WEBHOOK_MAX_ATTEMPTS: int(1, 50).default(10),
   /** How long a queued rotation or heartbeat may sit without progress before the reconciler re-enqueues it. */
   KEYTURN_RECONCILE_AFTER_MS: int(1_000, 3_600_000).default(30_000),

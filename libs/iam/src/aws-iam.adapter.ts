@@ -4,13 +4,12 @@ import {
   CreateAccessKeyCommand,
   DeleteAccessKeyCommand,
   GetAccountPasswordPolicyCommand,
-  GetLoginProfileCommand,
   GetUserCommand,
   IAMClient,
-  ListAccessKeysCommand,
-  SimulatePrincipalPolicyCommand,
   UpdateAccessKeyCommand,
   UpdateLoginProfileCommand,
+  paginateListAccessKeys,
+  paginateSimulatePrincipalPolicy,
 } from '@aws-sdk/client-iam';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { MAXIMUM_RETRY_DELAY, Retry, StandardRetryStrategy } from '@smithy/core/retry';
@@ -47,6 +46,8 @@ export interface AwsIamClientOptions {
   stsEndpoint?: string;
   /** SDK clients kept (one per credentials); the least recently used is destroyed beyond it. Default 256. */
   maxCachedClients?: number;
+  /** Items per page of a list call (MaxItems). Unset lets IAM pick (100); tests set 1 to make every list page. */
+  pageSize?: number;
 }
 
 /** The settings IAMClient and STSClient share; both accept exactly this shape. */
@@ -97,8 +98,13 @@ export function sdkCallBudgetMs(options: Pick<AwsIamClientOptions, 'maxAttempts'
   return attempts * perAttempt + backoff;
 }
 
-/** Guards against an endpoint that keeps answering IsTruncated with a marker forever. */
+/** Guards against an endpoint that keeps answering IsTruncated with a new marker forever. */
 const MAX_PAGES = 1000;
+
+/** The options object the SDK paginators hand to every `send` of their walk. */
+interface PageSendOptions {
+  abortSignal?: AbortSignal;
+}
 
 /**
  * The SDK's standard retry mode, except for IAM's LimitExceeded: the SDK files
@@ -191,24 +197,19 @@ export class AwsIamClient implements IamClient {
 
   async listAccessKeys(creds: IamCredentials, userName: string): Promise<AccessKeyMetadata[]> {
     const action = 'iam:ListAccessKeys';
-    const keys: AccessKeyMetadata[] = [];
-    let marker: string | undefined;
-    for (let page = 0; page < MAX_PAGES; page++) {
-      const out = await this.call(creds, action, { resource: userResource(userName) }, (abortSignal) =>
-        this.iam(creds).send(new ListAccessKeysCommand({ UserName: userName, Marker: marker }), { abortSignal }),
-      );
-      for (const k of out.AccessKeyMetadata ?? []) {
-        keys.push({
+    return this.walkPages(
+      creds,
+      action,
+      { resource: userResource(userName) },
+      (sendOptions) => paginateListAccessKeys(this.paginationConfig(creds), { UserName: userName }, sendOptions),
+      (out) =>
+        (out.AccessKeyMetadata ?? []).map((k) => ({
           accessKeyId: required(k.AccessKeyId, 'AccessKeyId', action),
           status: toStatus(k.Status),
           createDate: k.CreateDate,
           userName: k.UserName ?? userName,
-        });
-      }
-      if (!out.IsTruncated || !out.Marker || out.Marker === marker) return keys;
-      marker = out.Marker;
-    }
-    return keys;
+        })),
+    );
   }
 
   async createAccessKey(creds: IamCredentials, userName: string): Promise<NewAccessKey> {
@@ -267,21 +268,6 @@ export class AwsIamClient implements IamClient {
     );
   }
 
-  async getLoginProfile(
-    creds: IamCredentials,
-    userName: string,
-  ): Promise<{ userName: string; createDate?: Date } | null> {
-    try {
-      const out = await this.call(creds, 'iam:GetLoginProfile', { resource: userResource(userName) }, (abortSignal) =>
-        this.iam(creds).send(new GetLoginProfileCommand({ UserName: userName }), { abortSignal }),
-      );
-      return { userName: out.LoginProfile?.UserName ?? userName, createDate: out.LoginProfile?.CreateDate };
-    } catch (e) {
-      if (e instanceof IamError && e.code === IamErrorCode.NoSuchEntity) return null;
-      throw e;
-    }
-  }
-
   async getAccountPasswordPolicy(creds: IamCredentials): Promise<PasswordPolicy | null> {
     let out;
     try {
@@ -316,39 +302,64 @@ export class AwsIamClient implements IamClient {
     resourceArns?: string[],
   ): Promise<SimulatedDecision[]> {
     const action = 'iam:SimulatePrincipalPolicy';
-    const decisions: SimulatedDecision[] = [];
-    let marker: string | undefined;
-    for (let page = 0; page < MAX_PAGES; page++) {
-      const out = await this.call(creds, action, { resource: policySourceArn }, (abortSignal) =>
-        this.iam(creds).send(
-          new SimulatePrincipalPolicyCommand({
-            PolicySourceArn: policySourceArn,
-            ActionNames: actions,
-            ResourceArns: resourceArns?.length ? resourceArns : undefined,
-            // Policies that name ${aws:username} only match in a simulation that is told the user name.
-            ContextEntries: userContext(policySourceArn),
-            Marker: marker,
-          }),
-          { abortSignal },
-        ),
-      );
-      for (const r of out.EvaluationResults ?? []) {
-        decisions.push({
+    const input = {
+      PolicySourceArn: policySourceArn,
+      ActionNames: actions,
+      ResourceArns: resourceArns?.length ? resourceArns : undefined,
+      // Policies that name ${aws:username} only match in a simulation that is told the user name.
+      ContextEntries: userContext(policySourceArn),
+    };
+    return this.walkPages(
+      creds,
+      action,
+      { resource: policySourceArn },
+      (sendOptions) => paginateSimulatePrincipalPolicy(this.paginationConfig(creds), input, sendOptions),
+      (out) =>
+        (out.EvaluationResults ?? []).map((r) => ({
           action: required(r.EvalActionName, 'EvalActionName', action),
           resource: r.EvalResourceName ?? '*',
           decision: toDecision(r.EvalDecision),
-        });
-      }
-      if (!out.IsTruncated || !out.Marker || out.Marker === marker) return decisions;
-      marker = out.Marker;
-    }
-    return decisions;
+        })),
+    );
   }
 
   /** Destroys every cached SDK client (closing their sockets). The adapter stays usable. */
   async close(): Promise<void> {
     for (const pair of this.clients.values()) destroyPair(pair);
     this.clients.clear();
+  }
+
+  /**
+   * Walks an SDK paginator, each page one {@link call} with its own budget and
+   * error mapping. It stops at the last page (IsTruncated=false, or no Marker),
+   * at a Marker the endpoint repeats, and after MAX_PAGES pages.
+   */
+  private async walkPages<Page extends { IsTruncated?: boolean }, Item>(
+    creds: IamCredentials,
+    action: string,
+    context: IamErrorContext,
+    paginate: (sendOptions: PageSendOptions) => AsyncGenerator<Page, unknown>,
+    items: (page: Page) => Item[],
+  ): Promise<Item[]> {
+    // The paginator passes this one object to each of its sends, and the SDK reads the signal
+    // when a send starts: setting it before each page gives every page its own budget.
+    const sendOptions: PageSendOptions = {};
+    const pages = paginate(sendOptions);
+    const out: Item[] = [];
+    for (let n = 0; n < MAX_PAGES; n++) {
+      const next = await this.call(creds, action, context, (abortSignal) => {
+        sendOptions.abortSignal = abortSignal;
+        return pages.next();
+      });
+      if (next.done) break;
+      out.push(...items(next.value));
+      if (!next.value.IsTruncated) break;
+    }
+    return out;
+  }
+
+  private paginationConfig(creds: IamCredentials) {
+    return { client: this.iam(creds), pageSize: this.options.pageSize, stopOnSameToken: true };
   }
 
   /**

@@ -81,8 +81,6 @@ export interface IamClient {
     password: string,
     passwordResetRequired?: boolean,
   ): Promise<void>;
-  /** Resolves null when the user has no login profile. */
-  getLoginProfile(creds: IamCredentials, userName: string): Promise<{ userName: string; createDate?: Date } | null>;
   /** Resolves null when the account has no password policy (AWS's default applies). */
   getAccountPasswordPolicy(creds: IamCredentials): Promise<PasswordPolicy | null>;
   simulatePrincipalPolicy(

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { REDACT_PATHS } from '@keyturn/logging';
+import { PinoNestLogger, REDACT_PATHS } from '@keyturn/logging';
 
 describe('log redaction', () => {
   it('never writes key material, at any depth we log', () => {
@@ -17,5 +17,39 @@ describe('log redaction', () => {
     const out = lines.join('');
     expect(out).not.toMatch(/S3CR3T/);
     expect(out.match(/\[redacted\]/g)).toHaveLength(4);
+  });
+});
+
+describe('PinoNestLogger', () => {
+  const collect = (level: string) => {
+    const lines: Record<string, unknown>[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, cb) {
+        lines.push(JSON.parse(String(chunk)));
+        cb();
+      },
+    });
+    return { lines, logger: new PinoNestLogger(pino({ level }, sink)) };
+  };
+
+  it('writes Nest’s start-up chatter (module wiring, route mappings) at debug, and the app’s own lines at info', () => {
+    const { lines, logger } = collect('info');
+    logger.log('Starting Nest application...', 'NestFactory');
+    logger.log('ConfigModule dependencies initialized', 'InstanceLoader');
+    logger.log('SecretsController {/v1/secrets}:', 'RoutesResolver');
+    logger.log('Mapped {/v1/secrets, POST} route', 'RouterExplorer');
+    logger.log('Nest application successfully started', 'NestApplication');
+    logger.log('listening on http://127.0.0.1:8080', 'SecretsApi');
+    expect(lines.map((l) => l.msg)).toEqual(['listening on http://127.0.0.1:8080']);
+  });
+
+  it('still shows that chatter at debug, and never hides a framework warning', () => {
+    const { lines, logger } = collect('debug');
+    logger.log('Mapped {/v1/secrets, POST} route', 'RouterExplorer');
+    logger.warn('something odd', 'InstanceLoader');
+    expect(lines.map((l) => [l.level, l.msg])).toEqual([
+      [20, 'Mapped {/v1/secrets, POST} route'],
+      [40, 'something odd'],
+    ]);
   });
 });

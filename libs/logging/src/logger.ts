@@ -37,12 +37,20 @@ export function createLogger(opts: { level: string; app: string }): Logger {
   return pino(options);
 }
 
+/**
+ * Nest's contexts whose info lines narrate its own start-up: one line per
+ * module wired and per route mapped, about sixty on every start, which bury
+ * the lines a person needs. They stay available at LOG_LEVEL=debug.
+ */
+const FRAMEWORK_CHATTER = new Set(['NestFactory', 'InstanceLoader', 'RoutesResolver', 'RouterExplorer', 'NestApplication']);
+
 /** Nest's logger interface on top of pino, so framework and app lines share one redacted stream. */
 export class PinoNestLogger implements LoggerService {
   constructor(private readonly logger: Logger) {}
 
   log(message: unknown, ...rest: unknown[]): void {
-    this.write('info', message, rest);
+    const context = rest[rest.length - 1];
+    this.write(typeof context === 'string' && FRAMEWORK_CHATTER.has(context) ? 'debug' : 'info', message, rest);
   }
   error(message: unknown, ...rest: unknown[]): void {
     this.write('error', message, rest);
@@ -61,18 +69,41 @@ export class PinoNestLogger implements LoggerService {
   }
 
   private write(level: 'info' | 'error' | 'warn' | 'debug' | 'trace' | 'fatal', message: unknown, rest: unknown[]): void {
-    // Nest passes the context name last; an error's stack comes before it.
-    const context = typeof rest[rest.length - 1] === 'string' ? (rest.pop() as string) : undefined;
+    const args = [...rest];
+    // Nest's Logger appends its context as the last argument. A stack in that place
+    // (static Logger.error(message, stack)) is not a context, whatever its type says.
+    const last = args[args.length - 1];
+    const context = typeof last === 'string' && !isStack(last) ? (args.pop() as string) : undefined;
     const obj: Record<string, unknown> = {};
     if (context) obj.context = context;
-    if (level === 'error' && typeof rest[0] === 'string') obj.stack = rest[0];
+    const texts: string[] = [];
+    for (const arg of args) {
+      if (arg === undefined || arg === null) continue; // Nest pads error() with undefined
+      if (typeof arg === 'string') {
+        if ((level === 'error' || level === 'fatal') && isStack(arg)) obj.stack = arg;
+        else texts.push(arg);
+      } else if (arg instanceof Error) {
+        obj.err = arg;
+      } else if (typeof arg === 'object') {
+        Object.assign(obj, arg);
+      } else {
+        texts.push(String(arg));
+      }
+    }
     if (message instanceof Error) {
       obj.err = message;
-      this.logger[level](obj, message.message);
+      texts.unshift(message.message);
     } else if (typeof message === 'object' && message !== null) {
-      this.logger[level]({ ...obj, ...(message as object) });
-    } else {
-      this.logger[level](obj, String(message));
+      Object.assign(obj, message);
+    } else if (message !== undefined) {
+      texts.unshift(String(message));
     }
+    if (texts.length) this.logger[level](obj, texts.join(' '));
+    else this.logger[level](obj);
   }
+}
+
+/** What V8 prints for an error: a first line, then frames indented and starting with "at". */
+function isStack(value: string): boolean {
+  return /\n[ \t]+at .+/.test(value);
 }

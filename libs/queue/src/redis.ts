@@ -66,7 +66,7 @@ function createCluster(nodes: string[], base: RedisOptions): Cluster {
  * none of them marks a master as failing. A reachable node alone proves
  * nothing on a cluster: the slot of Keyturn's keys may sit on the dead one.
  */
-export async function checkRedis(redis: RedisClient): Promise<void> {
+export async function assertRedisReady(redis: RedisClient): Promise<void> {
   if (!(redis instanceof Cluster)) {
     // A connection known to be down would hold the ping in ioredis' offline queue: answer at once.
     if (REDIS_DOWN_STATES.has(redis.status)) throw new Error(`Redis connection is ${redis.status}`);

@@ -24,7 +24,14 @@ export async function recordEvent(
   return id;
 }
 
-/** The value of X-Keyturn-Signature: `sha256=` + hex HMAC-SHA256 of the exact body bytes. */
-export function signBody(secret: string, body: string): string {
-  return 'sha256=' + createHmac('sha256', secret).update(body, 'utf8').digest('hex');
+/**
+ * The Standard Webhooks headers of one delivery attempt. The signature covers
+ * "id.timestamp.body", so a captured request cannot be replayed with a fresh
+ * time (the receiver rejects old timestamps) or under another id (receivers
+ * de-duplicate on webhook-id). `key` is the decoded `whsec_` secret.
+ */
+export function webhookHeaders(key: Buffer, id: string, at: Date, body: string): Record<'webhook-id' | 'webhook-timestamp' | 'webhook-signature', string> {
+  const timestamp = String(Math.floor(at.getTime() / 1000));
+  const signature = createHmac('sha256', key).update(`${id}.${timestamp}.${body}`, 'utf8').digest('base64');
+  return { 'webhook-id': id, 'webhook-timestamp': timestamp, 'webhook-signature': `v1,${signature}` };
 }

@@ -24,7 +24,7 @@ const MAX_CHECKS = 3;
 type CheckResult = { outcome: HeartbeatOutcome; detail: Partial<HeartbeatEntity> };
 
 /**
- * Heartbeat of an aws-iam-key (DESIGN.md §3): GetCallerIdentity with the stored
+ * Heartbeat of an aws-iam-key (docs/architecture.md, Heartbeats): GetCallerIdentity with the stored
  * key must answer as the target user. Throttling is retried, never reported as
  * a failure. A status change is an event (webhook) and an audit entry. Only a
  * check of the key that is still current counts: see `finish`.

@@ -53,7 +53,7 @@ export interface ClassifiedKey {
 }
 
 /**
- * Sorts the user's keys as DESIGN.md §3 "make room" describes. An orphan is a
+ * Sorts the user's keys as step 2 "make room" of docs/architecture.md describes. An orphan is a
  * key that an interrupted attempt of THIS rotation created and never stored:
  * no Keyturn secret holds it, and AWS created it inside the window in which
  * that attempt's CreateAccessKey could have run. A key another secret holds is
@@ -105,7 +105,7 @@ export function planMakeRoom(classes: ClassifiedKey[]): {
 }
 
 /**
- * The access-key rotation protocol of DESIGN.md §3. Every step is idempotent and
+ * The access-key rotation protocol (docs/architecture.md, "The rotation protocol"). Every step is idempotent and
  * recorded on the rotation row, so a retried or re-delivered job resumes where
  * the last attempt stopped.
  */
@@ -315,16 +315,27 @@ export class KeyRotationUseCase {
     let lastError: string | undefined;
     for (let tries = 0; ; tries++) {
       if (tries > 0 || delay > 0) await this.clock.sleep(Math.min(delay, Math.max(0, deadline - this.clock.now())));
+      let answeredAs: string | undefined;
       try {
         const id = await this.iam.getCallerIdentity(credsOf(pending));
         if (sameIamUser(userNameFromArn(id.arn), secret.username) && id.account === secret.accountId) return;
-        throw new RotationError('PENDING_KEY_WRONG_USER', `the new key answers as ${id.arn}, not as ${secret.username}`);
+        answeredAs = id.arn;
       } catch (e) {
         const transient =
           e instanceof IamError &&
           [IamErrorCode.InvalidCredentials, IamErrorCode.Throttled, IamErrorCode.Unreachable].includes(e.code);
         if (!transient) throw e;
         lastError = (e as IamError).code;
+      }
+      if (answeredAs) {
+        // Never promoted, and not left pending either: a later rotation would resume on it for ever.
+        const masked = maskAccessKeyId(pending.fields.accessKeyId);
+        await this.discardPending(rot, exec, secret.username, pending);
+        throw new RotationError(
+          'PENDING_KEY_WRONG_USER',
+          `the new key ${masked} answers as ${answeredAs}, not as ${secret.username}; it was discarded, and the current key is unchanged and still works. ` +
+            `Delete ${masked} from ${answeredAs} in IAM if it exists, then rotate again.`,
+        );
       }
       if (this.clock.now() >= deadline) break;
       delay = Math.max(250, Math.min(delay * 2, 5_000));

@@ -20,7 +20,7 @@ function isWrongOldPassword(e: unknown): boolean {
 const isPolicyViolation = (e: unknown) => e instanceof IamError && e.code === IamErrorCode.PasswordPolicy;
 
 /**
- * Console password change (DESIGN.md §3): prepare → generate (stored as
+ * Console password change (docs/architecture.md, "Console password change"): prepare → generate (stored as
  * pending) → apply → promote. Only ever through an associated key secret:
  * UpdateLoginProfile for another user, ChangePassword for the user's own.
  */

@@ -24,7 +24,7 @@ export class PermissionsService {
     @Optional() @Inject(IAM_CLIENT) private readonly iam?: IamClient,
   ) {}
 
-  /** DESIGN.md §1 for the secret as configured; with `check`, AWS is asked whether the executor has it. */
+  /** The least-privilege policy (docs/architecture.md, "Least privilege") for the secret as configured; with `check`, AWS is asked whether the executor has it. */
   async forSecret(actor: Actor, secretId: string, check: boolean): Promise<RequiredPermissions & { secretId: string; check?: PermissionCheck }> {
     const secret = await this.secrets.load(actor, secretId);
     let executor: SecretEntity = secret;

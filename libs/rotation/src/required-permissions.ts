@@ -26,7 +26,7 @@ export interface RequiredPermissions {
 }
 
 /**
- * DESIGN.md §1 as a ready IAM policy. Basic mode (the user changes itself)
+ * The least-privilege table of docs/architecture.md as a ready IAM policy. Basic mode (the user changes itself)
  * names `${aws:username}`, so one policy fits every such user; privileged mode
  * names the target user's ARN in the account's partition.
  */

@@ -23,7 +23,7 @@ export type RunOutcome =
 const MAX_RETIRE_TRIES = 10;
 
 /**
- * Runs one rotation under the two guards of DESIGN.md §2: a lease on the
+ * Runs one rotation under the two guards of docs/architecture.md ("Running a change"): a lease on the
  * rotation row (one running rotation per secret: a partial unique index) and
  * a lock per IAM user (one access-key operation per user across all workers).
  * The user lock is a lease row too (LeaseLocks), renewed with the rotation's

@@ -1,6 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
-import { IamModule, partitionForRegion } from '@keyturn/iam';
+import { IamModule, partitionForRegion, type IamClient } from '@keyturn/iam';
 import { VaultModule } from '@keyturn/vault';
 import { AuthCoreModule } from '@keyturn/auth';
 import { KeyRotationUseCase } from './key-rotation.usecase.js';
@@ -16,7 +16,6 @@ import { DueWorkService } from './scheduling/due-work.service.js';
 import { ReconcilerService } from './scheduling/reconciler.service.js';
 import { WebhookDispatcherService } from './scheduling/webhook-dispatcher.service.js';
 import { AccountPacer, REDIS } from '@keyturn/queue';
-import { AwsIamClient, IAM_CLIENT } from '@keyturn/iam';
 import type { Redis } from 'ioredis';
 import { CLOCK, FAULTS, ROTATION_OPTIONS, faultsFromEnv, systemClock, type RotationOptions } from './rotation.tokens.js';
 
@@ -35,17 +34,27 @@ export class RotationsApiModule {
 
 const iamModule = (config: KeyturnConfig) => IamModule.forRoot(awsClientOptions(config));
 
-/** The worker side: the protocol itself, with the IAM adapter. */
-@Module({
-  imports: [VaultModule, AuthCoreModule],
-  providers: [
-    {
-      // Workers share one token bucket per AWS account (in Redis), so a fleet never throttles an account.
-      provide: IAM_CLIENT,
+/**
+ * The worker's IamClient: the adapter from the configuration, and over it the
+ * pacing. Workers share one token bucket per AWS account (in Redis), so a
+ * fleet never throttles an account. Needs KEYTURN_CONFIG and REDIS (both global).
+ */
+export function engineIamModule(): DynamicModule {
+  return IamModule.forRootAsync({
+    inject: [KEYTURN_CONFIG],
+    useFactory: (c: KeyturnConfig) => awsClientOptions(c),
+    decorate: {
       inject: [REDIS, KEYTURN_CONFIG],
-      useFactory: (redis: Redis, c: KeyturnConfig) =>
-        pacedIamClient(new AwsIamClient(awsClientOptions(c)), new AccountPacer(redis, c.redis.prefix, c.aws.ratePerAccount), pacerMaxWaitMs(c)),
+      useFactory: (client: IamClient, redis: Redis, c: KeyturnConfig) =>
+        pacedIamClient(client, new AccountPacer(redis, c.redis.prefix, c.aws.ratePerAccount), pacerMaxWaitMs(c)),
     },
+  });
+}
+
+/** The worker side: the protocol itself, with the paced IAM client. */
+@Module({
+  imports: [VaultModule, AuthCoreModule, engineIamModule()],
+  providers: [
     {
       provide: ROTATION_OPTIONS,
       inject: [KEYTURN_CONFIG],

@@ -48,7 +48,7 @@ export function toRotationView(r: RotationEntity): RotationView {
   };
 }
 
-export const rotationJobId = (rotationId: string, retry?: number) => `rotation-${rotationId}${retry ? `-r${retry}` : ''}`;
+export const rotationJobId = (rotationId: string) => `rotation-${rotationId}`;
 
 /**
  * Concurrent requests race on the unique indexes (one waiting rotation per

@@ -90,18 +90,34 @@ describe('IAM emulator: SigV4 authentication', () => {
     it('makes a new key answer InvalidClientTokenId until the delay has passed, on STS and IAM', async () => {
       const root = iamClient(emulator);
       await root.send(new CreateUserCommand({ UserName: 'carol' }));
-      emulator.setPropagationDelayMs(400);
-      const { AccessKey } = await root.send(new CreateAccessKeyCommand({ UserName: 'carol' }));
-      const creds = { accessKeyId: AccessKey!.AccessKeyId!, secretAccessKey: AccessKey!.SecretAccessKey! };
-
-      const early = await rejection(() => stsClient(emulator, creds).send(new GetCallerIdentityCommand({})));
+      const newKey = async () => {
+        const { AccessKey } = await root.send(new CreateAccessKeyCommand({ UserName: 'carol' }));
+        return { accessKeyId: AccessKey!.AccessKeyId!, secretAccessKey: AccessKey!.SecretAccessKey!, createdAt: AccessKey!.CreateDate! };
+      };
+      // A delay no test run outlasts: the new key is refused, whatever the machine's speed.
+      emulator.setPropagationDelayMs(600_000);
+      const slow = await newKey();
+      const early = await rejection(() => stsClient(emulator, slow).send(new GetCallerIdentityCommand({})));
       expect(early.name).toBe('InvalidClientTokenId');
-      const earlyIam = await rejection(() => iamClient(emulator, creds).send(new ListAccessKeysCommand({})));
+      const earlyIam = await rejection(() => iamClient(emulator, slow).send(new ListAccessKeysCommand({})));
       expect(earlyIam.name).toBe('InvalidClientTokenId');
 
-      await new Promise((resolve) => setTimeout(resolve, 450));
-      const id = await stsClient(emulator, creds).send(new GetCallerIdentityCommand({}));
-      expect(id.Arn).toBe('arn:aws:iam::123456789012:user/carol');
+      // A short delay: refused until it has passed, then accepted (waiting on the outcome, not on a timer).
+      emulator.setPropagationDelayMs(300);
+      const soon = await newKey();
+      const refusals: string[] = [];
+      let arn: string | undefined;
+      while (arn === undefined) {
+        try {
+          arn = (await stsClient(emulator, soon).send(new GetCallerIdentityCommand({}))).Arn;
+        } catch (e) {
+          refusals.push((e as Error).name);
+        }
+      }
+      expect(arn).toBe('arn:aws:iam::123456789012:user/carol');
+      expect(new Set(refusals)).toEqual(new Set(refusals.length ? ['InvalidClientTokenId'] : []));
+      // Accepted no sooner than the delay after creation (CreateDate is whole seconds, so allow for the cut).
+      expect(Date.now()).toBeGreaterThanOrEqual(soon.createdAt.getTime() + 300);
     });
 
     it('does not affect keys that existed before the delay was set', async () => {

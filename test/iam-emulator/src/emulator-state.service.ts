@@ -15,7 +15,7 @@ export interface AccessKeyRecord {
   lastUsed?: { date: Date; serviceName: string; region: string };
 }
 
-export interface LoginProfileRecord {
+interface LoginProfileRecord {
   password: string;
   createDate: Date;
   passwordResetRequired: boolean;
@@ -43,7 +43,7 @@ function randomString(alphabet: string, length: number): string {
   return out;
 }
 
-export const newUserId = (): string => `AIDA${randomString(BASE32, 16)}`;
+const newUserId = (): string => `AIDA${randomString(BASE32, 16)}`;
 export const newAccessKeyId = (): string => `AKIA${randomString(BASE32, 16)}`;
 export const newSecretAccessKey = (): string => randomString(SECRET_CHARS, 40);
 

@@ -19,7 +19,8 @@ describe('IAM emulator: faults and realism controls', () => {
   });
 
   it('throttles with a per-account token bucket: Throttling "Rate exceeded" (400), then recovers', async () => {
-    emulator.setThrottle({ ratePerSecond: 5, burst: 2 });
+    // No refill: the burst is spent whatever the machine's speed.
+    emulator.setThrottle({ ratePerSecond: 0, burst: 2 });
     await root.send(new GetUserCommand({ UserName: 'target' }));
     await stsClient(emulator).send(new GetCallerIdentityCommand({}));
     const err = await rejection(() => root.send(new GetUserCommand({ UserName: 'target' })));
@@ -27,8 +28,16 @@ describe('IAM emulator: faults and realism controls', () => {
     expect(err.message).toBe('Rate exceeded');
     expect(err.$metadata?.httpStatusCode).toBe(400);
 
-    await new Promise((resolve) => setTimeout(resolve, 250)); // 5/s refills one token in 200 ms
+    // A refilling bucket: spent, then calls answer Throttling only until a token comes back.
+    emulator.setThrottle({ ratePerSecond: 20, burst: 1 });
     await root.send(new GetUserCommand({ UserName: 'target' }));
+    const refusals: string[] = [];
+    for (;;) {
+      const outcome = await root.send(new GetUserCommand({ UserName: 'target' })).then(() => 'ok', (e: Error) => e.name);
+      if (outcome === 'ok') break;
+      refusals.push(outcome);
+    }
+    expect(new Set(refusals)).toEqual(new Set(refusals.length ? ['Throttling'] : []));
 
     emulator.setThrottle(null);
     for (let i = 0; i < 5; i++) await root.send(new GetUserCommand({ UserName: 'target' }));
@@ -94,6 +103,31 @@ describe('IAM emulator: faults and realism controls', () => {
     expect(emulator.listKeys('target')).toHaveLength(2);
   });
 
+  it('misdirects the next CreateAccessKey for one user: the key is made for another user, though the answer names the requested one', async () => {
+    await root.send(new CreateUserCommand({ UserName: 'other' }));
+    emulator.misdirectNextCreateAccessKey('target', 'other');
+    // Other users are not affected, and the fault waits for its user.
+    await root.send(new CreateAccessKeyCommand({ UserName: 'other' }));
+    expect(emulator.listKeys('other')).toHaveLength(1);
+
+    const { AccessKey } = await root.send(new CreateAccessKeyCommand({ UserName: 'target' }));
+    expect(AccessKey!.UserName).toBe('target');
+    expect(emulator.listKeys('target')).toEqual([]);
+    expect(emulator.listKeys('other').map((k) => k.accessKeyId)).toContain(AccessKey!.AccessKeyId);
+    const id = await stsClient(emulator, { accessKeyId: AccessKey!.AccessKeyId!, secretAccessKey: AccessKey!.SecretAccessKey! }).send(
+      new GetCallerIdentityCommand({}),
+    );
+    expect(id.Arn).toBe('arn:aws:iam::123456789012:user/other');
+
+    // Once only.
+    const { AccessKey: next } = await root.send(new CreateAccessKeyCommand({ UserName: 'target' }));
+    expect(emulator.listKeys('target').map((k) => k.accessKeyId)).toEqual([next!.AccessKeyId]);
+  });
+
+  it('refuses to misdirect to a user that does not exist', () => {
+    expect(() => emulator.misdirectNextCreateAccessKey('target', 'nobody')).toThrow('no user named nobody');
+  });
+
   it('adds latency to every answer', async () => {
     emulator.setLatencyMs(150);
     const started = Date.now();
@@ -102,20 +136,27 @@ describe('IAM emulator: faults and realism controls', () => {
   });
 
   it('resetFaults clears every fault', async () => {
+    await root.send(new CreateUserCommand({ UserName: 'other' }));
     emulator.setThrottleEvery(1);
-    emulator.setLatencyMs(500);
+    emulator.setLatencyMs(600_000); // ten minutes: if it survived the reset, the calls below could not answer in time
     emulator.failNext('GetUser', 5, { code: 'ServiceFailure', status: 500 });
     emulator.loseAnswerNext('GetUser', 5);
-    emulator.setPropagationDelayMs(10_000);
+    emulator.setPropagationDelayMs(600_000);
+    emulator.misdirectNextCreateAccessKey('target', 'other');
     emulator.resetFaults();
-    const started = Date.now();
-    await root.send(new GetUserCommand({ UserName: 'target' }));
-    const { AccessKey } = await root.send(new CreateAccessKeyCommand({ UserName: 'target' }));
-    await stsClient(emulator, { accessKeyId: AccessKey!.AccessKeyId!, secretAccessKey: AccessKey!.SecretAccessKey! }).send(
-      new GetCallerIdentityCommand({}),
-    );
-    expect(Date.now() - started).toBeLessThan(500);
-  });
+    const calls = (async () => {
+      await root.send(new GetUserCommand({ UserName: 'target' }));
+      const { AccessKey } = await root.send(new CreateAccessKeyCommand({ UserName: 'target' }));
+      return stsClient(emulator, { accessKeyId: AccessKey!.AccessKeyId!, secretAccessKey: AccessKey!.SecretAccessKey! }).send(
+        new GetCallerIdentityCommand({}),
+      );
+    })();
+    const outcome = await Promise.race([
+      calls.then((id) => id.Arn),
+      new Promise((resolve) => setTimeout(resolve, 30_000).unref()).then(() => 'no answer in 30 s'),
+    ]);
+    expect(outcome).toBe('arn:aws:iam::123456789012:user/target');
+  }, 60_000);
 });
 
 describe('IAM emulator: control API over HTTP', () => {
@@ -154,6 +195,12 @@ describe('IAM emulator: control API over HTTP', () => {
     await rejection(() => iamClient(emulator).send(new CreateUserCommand({ UserName: 'u2' })));
     expect(emulator.getUser('u2')).toBeDefined();
 
+    emulator.seedUser('u3');
+    expect((await post(emulator, '/_emulator/faults', { misdirectCreateAccessKey: { forUser: 'u2', toUser: 'u3' } })).status).toBe(200);
+    const { AccessKey: misdirected } = await iamClient(emulator).send(new CreateAccessKeyCommand({ UserName: 'u2' }));
+    expect(emulator.listKeys('u3').map((k) => k.accessKeyId)).toEqual([misdirected!.AccessKeyId]);
+    expect(emulator.listKeys('u2')).toEqual([]);
+
     await post(emulator, '/_emulator/faults', { propagationDelayMs: 5000, latencyMs: 0, throttle: { ratePerSecond: 100, burst: 100 } });
     const { AccessKey } = await iamClient(emulator).send(new CreateAccessKeyCommand({ UserName: 'u2' }));
     const early = await rejection(() =>
@@ -165,6 +212,7 @@ describe('IAM emulator: control API over HTTP', () => {
   it('answers 400 to invalid fault requests and 404 to unknown routes', async () => {
     expect((await post(emulator, '/_emulator/faults', { throttleEvery: 0 })).status).toBe(400);
     expect((await post(emulator, '/_emulator/faults', { failNext: { action: 'GetUser' } })).status).toBe(400);
+    expect((await post(emulator, '/_emulator/faults', { misdirectCreateAccessKey: { forUser: 'a' } })).status).toBe(400);
     const bad = await fetch(`${emulator.url}/_emulator/faults`, { method: 'POST', body: '{nope' });
     expect(bad.status).toBe(400);
     expect((await fetch(`${emulator.url}/_emulator/nothing`)).status).toBe(404);

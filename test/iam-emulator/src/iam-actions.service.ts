@@ -79,6 +79,36 @@ function checkUserName(value: string, field = 'userName'): string {
   return value;
 }
 
+/** IAM's page size when a list call sends no MaxItems, and the most it accepts. */
+const DEFAULT_MAX_ITEMS = 100;
+const MAX_MAX_ITEMS = 1000;
+
+/**
+ * One page of a list, as IAM pages them: at most MaxItems items from where the
+ * Marker says; a cut-off page answers IsTruncated=true and the Marker for the
+ * rest. The Marker is opaque to clients (here, the offset in base64url).
+ */
+function page<T>(ctx: ActionContext, items: T[]): { items: T[]; IsTruncated: boolean; Marker?: string } {
+  const maxItems = ctx.params.int('MaxItems') ?? DEFAULT_MAX_ITEMS;
+  if (maxItems < 1 || maxItems > MAX_MAX_ITEMS) {
+    throw validationError(`Value '${maxItems}' at 'maxItems' failed to satisfy constraint: Member must have value between 1 and ${MAX_MAX_ITEMS}`);
+  }
+  const marker = ctx.params.get('Marker');
+  let start = 0;
+  if (marker !== undefined) {
+    const offset = Number(Buffer.from(marker, 'base64url').toString('utf8'));
+    // Re-encoding must give the marker back, so only markers this emulator issued pass.
+    if (!Number.isInteger(offset) || offset < 1 || Buffer.from(String(offset)).toString('base64url') !== marker) {
+      throw validationError(`Value '${marker}' at 'marker' failed to satisfy constraint: Member must be a marker returned by an earlier call`);
+    }
+    start = offset;
+  }
+  const end = start + maxItems;
+  return end < items.length
+    ? { items: items.slice(start, end), IsTruncated: true, Marker: Buffer.from(String(end)).toString('base64url') }
+    : { items: items.slice(start), IsTruncated: false };
+}
+
 /** The user an action targets: the UserName parameter, or the caller itself. */
 function targetArn(ctx: ActionContext): string {
   const name = ctx.params.get('UserName');
@@ -201,10 +231,10 @@ export const IAM_ACTIONS: Record<string, ActionDefinition> = {
   ListUsers: {
     service: 'iam',
     resource: (ctx) => `arn:aws:iam::${ctx.state.accountId}:user/`,
-    handle: (ctx) => ({
-      Users: [...ctx.state.users.values()].sort((a, b) => a.userName.localeCompare(b.userName)).map(userXml),
-      IsTruncated: false,
-    }),
+    handle: (ctx) => {
+      const { items, ...paging } = page(ctx, [...ctx.state.users.values()].sort((a, b) => a.userName.localeCompare(b.userName)));
+      return { Users: items.map(userXml), ...paging };
+    },
   },
   DeleteUser: {
     service: 'iam',
@@ -251,7 +281,8 @@ export const IAM_ACTIONS: Record<string, ActionDefinition> = {
     resource: targetArn,
     handle: (ctx) => {
       const owner = keyOwner(ctx);
-      return { AccessKeyMetadata: ctx.state.keysOf(owner?.userName).map(keyMetadata), IsTruncated: false };
+      const { items, ...paging } = page(ctx, ctx.state.keysOf(owner?.userName));
+      return { AccessKeyMetadata: items.map(keyMetadata), ...paging };
     },
   },
   UpdateAccessKey: {
@@ -452,7 +483,8 @@ export const IAM_ACTIONS: Record<string, ActionDefinition> = {
     resource: targetArn,
     handle: (ctx) => {
       const user = requireUser(ctx, ctx.params.required('UserName'));
-      return { PolicyNames: [...user.policies.keys()].sort(), IsTruncated: false };
+      const { items, ...paging } = page(ctx, [...user.policies.keys()].sort());
+      return { PolicyNames: items, ...paging };
     },
   },
   DeleteUserPolicy: {
@@ -532,7 +564,8 @@ export const IAM_ACTIONS: Record<string, ActionDefinition> = {
           });
         }
       }
-      return { EvaluationResults: results, IsTruncated: false };
+      const { items, ...paging } = page(ctx, results);
+      return { EvaluationResults: items, ...paging };
     },
   },
 };

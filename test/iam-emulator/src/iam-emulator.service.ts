@@ -6,7 +6,7 @@ import { type AccessKeyRecord, EmulatorState, type KeyStatus, newAccessKeyId, ne
 import { type ActionContext, type ActionDefinition, type Caller, IAM_ACTIONS, QueryParams, STS_ACTIONS } from './iam-actions.service.js';
 import { evaluate, parsePolicy } from './policy-evaluator.service.js';
 import { type SigV4Authorization, parseAuthorization, verifySignature } from './sigv4-verifier.service.js';
-import { errorXml, successXml } from './xml-writer.service.js';
+import { type XmlRecord, errorXml, successXml } from './xml-writer.service.js';
 
 export interface IamEmulatorOptions {
   /** 0 picks an ephemeral port. */
@@ -54,6 +54,7 @@ export interface FaultsRequest {
   throttleEvery?: number | null;
   failNext?: { action: string; count?: number; code: string; message?: string; status?: number };
   loseAnswerNext?: { action: string; count?: number };
+  misdirectCreateAccessKey?: { forUser: string; toUser: string };
 }
 
 export const DEFAULT_ACCOUNT_ID = '123456789012';
@@ -112,6 +113,8 @@ export class IamEmulator {
   private throttleCounter = 0;
   private failures = new Map<string, { remaining: number; error: InjectedError }[]>();
   private lostAnswers = new Map<string, number>();
+  /** Lower-cased requested user → the user whose key CreateAccessKey makes instead (once). */
+  private misdirections = new Map<string, string>();
   private calls: CallLogEntry[] = [];
 
   private constructor(
@@ -193,6 +196,16 @@ export class IamEmulator {
     this.lostAnswers.set(action, (this.lostAnswers.get(action) ?? 0) + count);
   }
 
+  /**
+   * The next CreateAccessKey for `forUser` creates the key for `toUser` instead, while its
+   * answer still names `forUser`: a new key that answers STS as another user. AWS never does
+   * this; the fault exists to test a client's check that a new key is the user's own.
+   */
+  misdirectNextCreateAccessKey(forUser: string, toUser: string): void {
+    if (!this.state.findUser(toUser)) throw new Error(`no user named ${toUser}`);
+    this.misdirections.set(forUser.toLowerCase(), toUser);
+  }
+
   resetFaults(): void {
     this.propagationDelayMs = 0;
     this.latencyMs = 0;
@@ -201,6 +214,7 @@ export class IamEmulator {
     this.throttleCounter = 0;
     this.failures.clear();
     this.lostAnswers.clear();
+    this.misdirections.clear();
   }
 
   /** Applies a control-API fault request; throws on invalid input. */
@@ -217,6 +231,11 @@ export class IamEmulator {
     if (request.loseAnswerNext) {
       if (!request.loseAnswerNext.action) throw new Error('loseAnswerNext needs action');
       this.loseAnswerNext(request.loseAnswerNext.action, request.loseAnswerNext.count ?? 1);
+    }
+    if (request.misdirectCreateAccessKey) {
+      const { forUser, toUser } = request.misdirectCreateAccessKey;
+      if (!forUser || !toUser) throw new Error('misdirectCreateAccessKey needs forUser and toUser');
+      this.misdirectNextCreateAccessKey(forUser, toUser);
     }
   }
 
@@ -383,7 +402,7 @@ export class IamEmulator {
       this.authorize(definition, action, ctx);
       loseAnswer = this.takeLostAnswer(action);
       try {
-        const result = definition.handle(ctx);
+        const result = action === 'CreateAccessKey' ? this.createAccessKey(definition, ctx, form) : definition.handle(ctx);
         xml = successXml(action, namespace, requestId, result);
       } finally {
         entry.answerLost = loseAnswer || undefined;
@@ -411,6 +430,19 @@ export class IamEmulator {
       date: new Date().toUTCString(),
     });
     res.end(payload);
+  }
+
+  /** CreateAccessKey, made for another user when a misdirection is set for the requested one. */
+  private createAccessKey(definition: ActionDefinition, ctx: ActionContext, form: URLSearchParams): XmlRecord | undefined {
+    const requested = ctx.params.get('UserName') ?? (ctx.caller.kind === 'user' ? ctx.caller.user.userName : undefined);
+    const toUser = requested === undefined ? undefined : this.misdirections.get(requested.toLowerCase());
+    if (requested === undefined || toUser === undefined) return definition.handle(ctx);
+    this.misdirections.delete(requested.toLowerCase());
+    const redirected = new URLSearchParams(form);
+    redirected.set('UserName', toUser);
+    const result = definition.handle({ ...ctx, params: new QueryParams(redirected) }) as { AccessKey: { UserName?: string } };
+    result.AccessKey.UserName = requested;
+    return result as unknown as XmlRecord;
   }
 
   /** The caller and the account it acts in: a key belongs to exactly one account. */

@@ -50,11 +50,15 @@ describe('IAM emulator: protocol and user/key lifecycle with the real SDK', () =
   });
 
   it('creates users with AWS-shaped ids and ISO dates, and a re-created user gets a new UserId', async () => {
+    const before = Date.now();
     const created = await root.send(new CreateUserCommand({ UserName: 'bob' }));
+    const after = Date.now();
     expect(created.User).toMatchObject({ UserName: 'bob', Path: '/', Arn: 'arn:aws:iam::123456789012:user/bob' });
     expect(created.User!.UserId).toMatch(/^AIDA[A-Z0-9]{16}$/);
     expect(created.User!.CreateDate).toBeInstanceOf(Date);
-    expect(Math.abs(created.User!.CreateDate!.getTime() - Date.now())).toBeLessThan(5000);
+    // The time of the call, to the second (IAM's dates have no fraction).
+    expect(created.User!.CreateDate!.getTime()).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000);
+    expect(created.User!.CreateDate!.getTime()).toBeLessThanOrEqual(after);
 
     const fetched = await root.send(new GetUserCommand({ UserName: 'bob' }));
     expect(fetched.User!.UserId).toBe(created.User!.UserId);

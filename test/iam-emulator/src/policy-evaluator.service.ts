@@ -8,14 +8,14 @@ import { AwsError } from './aws-error.model.js';
  * Conditions are not evaluated. To fail closed, an Allow statement with a Condition
  * never applies and a Deny statement with a Condition always applies.
  */
-export type EvalDecision = 'allowed' | 'explicitDeny' | 'implicitDeny';
+type EvalDecision = 'allowed' | 'explicitDeny' | 'implicitDeny';
 
 export interface NamedPolicy {
   name: string;
   document: string;
 }
 
-export interface MatchedStatement {
+interface MatchedStatement {
   policyName: string;
   statementIndex: number;
 }

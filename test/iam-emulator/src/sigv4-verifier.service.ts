@@ -96,7 +96,7 @@ function headerValue(headers: SignedRequest['headers'], name: string): string | 
   return Array.isArray(value) ? value.join(',') : value;
 }
 
-export function signingKey(secretAccessKey: string, date: string, region: string, service: string): Buffer {
+function signingKey(secretAccessKey: string, date: string, region: string, service: string): Buffer {
   const kDate = hmac(`AWS4${secretAccessKey}`, date);
   const kRegion = hmac(kDate, region);
   const kService = hmac(kRegion, service);

@@ -12,7 +12,7 @@ export class XmlEntries {
   constructor(readonly entries: ReadonlyArray<readonly [string, XmlValue]>) {}
 }
 
-export function escapeXml(text: string): string {
+function escapeXml(text: string): string {
   return text
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')
@@ -22,11 +22,11 @@ export function escapeXml(text: string): string {
 }
 
 /** AWS writes timestamps as ISO 8601 in UTC without milliseconds. */
-export function isoDate(date: Date): string {
+function isoDate(date: Date): string {
   return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-export function renderValue(value: XmlValue): string {
+function renderValue(value: XmlValue): string {
   if (value === undefined || value === null) return '';
   if (value instanceof Date) return isoDate(value);
   if (value instanceof XmlEntries) {
@@ -37,7 +37,7 @@ export function renderValue(value: XmlValue): string {
   return escapeXml(String(value));
 }
 
-export function renderRecord(record: XmlRecord): string {
+function renderRecord(record: XmlRecord): string {
   let out = '';
   for (const [key, value] of Object.entries(record)) {
     if (value === undefined || value === null) continue;

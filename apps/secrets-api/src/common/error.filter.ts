@@ -94,7 +94,7 @@ export class ErrorFilter implements ExceptionFilter {
     const reply = ctx.getResponse<FastifyReply>();
     const body = toErrorBody(err, String(req.id));
     if (body.statusCode >= 500) {
-      // Errors of ours never carry key material (see STYLE.md); log name, message and stack only.
+      // Errors of ours never carry key material (docs/architecture.md, Errors); log name, message and stack only.
       const e = err as Error;
       this.logger.error({ reqId: req.id, err: { name: e?.name, message: e?.message, stack: e?.stack } }, 'request failed');
     }

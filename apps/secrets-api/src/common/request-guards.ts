@@ -9,7 +9,7 @@ import type { ErrorBody } from './error.filter.js';
  * refused before class-transformer walks it (it recurses, and a body nested a
  * few thousand levels deep overflows the stack).
  */
-export const MAX_INPUT_DEPTH = 32;
+const MAX_INPUT_DEPTH = 32;
 
 // Postgres refuses U+0000 in text and jsonb, and unpaired surrogates in jsonb.
 const NUL = /\u0000/;
@@ -28,7 +28,7 @@ const clipPath = (p: string) => (p.length > 120 ? `${p.slice(0, 120)}…` : p);
  * parameters), or null. Iterative, so a deep input cannot overflow the stack
  * here either. Messages name where the problem is, never the value.
  */
-export function findInputProblem(input: unknown, where: string, describe: (path: string) => string): string | null {
+function findInputProblem(input: unknown, where: string, describe: (path: string) => string): string | null {
   const stack: { value: unknown; path: string; depth: number }[] = [{ value: input, path: '', depth: 0 }];
   while (stack.length) {
     const { value, path, depth } = stack.pop()!;

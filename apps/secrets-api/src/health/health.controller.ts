@@ -3,7 +3,7 @@ import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { FastifyReply } from 'fastify';
 import type { DataSource } from 'typeorm';
-import { REDIS, checkRedis, type RedisClient } from '@keyturn/queue';
+import { REDIS, assertRedisReady, type RedisClient } from '@keyturn/queue';
 import { Public } from '../common/auth.decorators.js';
 
 const within = <T>(p: Promise<T>, ms: number) =>
@@ -42,7 +42,7 @@ export class HealthController {
       }
     };
     // On a cluster: every master up and cluster_state:ok, not just one node answering.
-    const [postgres, redis] = await Promise.all([check(() => this.ds.query('SELECT 1')), check(() => checkRedis(this.redis))]);
+    const [postgres, redis] = await Promise.all([check(() => this.ds.query('SELECT 1')), check(() => assertRedisReady(this.redis))]);
     const ok = postgres === 'ok' && redis === 'ok';
     void reply.status(ok ? 200 : 503);
     return { status: ok ? 'ok' : 'unavailable', checks: { postgres, redis } };

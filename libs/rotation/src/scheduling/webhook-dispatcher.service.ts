@@ -3,14 +3,14 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
 import { EventEntity, WebhookDeliveryEntity, queryReturning } from '@keyturn/store';
-import { signBody } from '../events.js';
+import { webhookHeaders } from '../events.js';
 
 const TIMEOUT_MS = 5_000;
 
 /**
- * Delivers event webhooks from the outbox: POST JSON, signed with
- * HMAC-SHA256 (X-Keyturn-Signature), retried with exponential backoff; each
- * attempt is recorded on the delivery row.
+ * Delivers event webhooks from the outbox: POST JSON, signed as Standard
+ * Webhooks (webhook-id, webhook-timestamp, webhook-signature), retried with
+ * exponential backoff; each attempt is recorded on the delivery row.
  */
 @Injectable()
 export class WebhookDispatcherService {
@@ -22,8 +22,8 @@ export class WebhookDispatcherService {
   ) {}
 
   async deliverDue(limit = 50): Promise<number> {
-    const secret = this.config.webhooks.secret;
-    if (!secret) return 0;
+    const key = this.config.webhooks.signingKey;
+    if (!key) return 0;
     // Claim: push the due time ahead so another replica does not send the same delivery concurrently.
     const claimed = await queryReturning<{ id: string }>(
       this.ds,
@@ -31,11 +31,11 @@ export class WebhookDispatcherService {
          FROM (SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= now()
                 ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED) due
         WHERE d.id = due.id RETURNING d.id`, [limit]);
-    await Promise.all(claimed.map(({ id }) => this.deliver(id, secret)));
+    await Promise.all(claimed.map(({ id }) => this.deliver(id, key)));
     return claimed.length;
   }
 
-  private async deliver(id: string, secret: string): Promise<void> {
+  private async deliver(id: string, key: Buffer): Promise<void> {
     const d = await this.ds.manager.findOneByOrFail(WebhookDeliveryEntity, { id });
     const event = await this.ds.manager.findOneBy(EventEntity, { id: d.eventId });
     if (!event) return;
@@ -50,7 +50,9 @@ export class WebhookDispatcherService {
           'user-agent': 'keyturn-webhooks/1',
           'x-keyturn-event': event.type,
           'x-keyturn-delivery': d.id,
-          'x-keyturn-signature': signBody(secret, body),
+          // The event id is the message id: the same on every retry (and for every URL), so
+          // receivers can de-duplicate; the timestamp is this attempt's, so each retry is fresh.
+          ...webhookHeaders(key, event.id, new Date(), body),
         },
         body,
         signal: AbortSignal.timeout(TIMEOUT_MS),

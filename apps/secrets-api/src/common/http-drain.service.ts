@@ -3,7 +3,7 @@ import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance } from 'fastify';
 
 /** How long requests in flight at shutdown may take to finish before their connections are cut. */
-export const DRAIN_TIMEOUT_MS = 25_000;
+const DRAIN_TIMEOUT_MS = 25_000;
 
 /**
  * On shutdown, closes the HTTP server before anything else closes (the
@@ -15,7 +15,7 @@ export const DRAIN_TIMEOUT_MS = 25_000;
  * become idle, and after DRAIN_TIMEOUT_MS whatever is left is cut.
  */
 @Injectable()
-export class HttpDrain implements OnModuleInit, BeforeApplicationShutdown {
+export class HttpDrainService implements OnModuleInit, BeforeApplicationShutdown {
   private readonly logger = new Logger('Shutdown');
   private closing = false;
 

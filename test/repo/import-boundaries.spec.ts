@@ -1,0 +1,97 @@
+import { fileURLToPath } from 'node:url';
+import { ESLint } from 'eslint';
+
+// The import boundaries of docs/architecture.md ("Libraries") are eslint rules
+// (eslint.config.mjs). These snippets break each one, so a config edit that
+// silently stops a rule from firing fails here, not in a review months later.
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const eslint = new ESLint({ cwd: ROOT });
+
+/** The messages of the boundary rule for `code` as if it were the file at `filePath`. */
+async function boundaryMessages(filePath: string, code: string): Promise<string[]> {
+  const [result] = await eslint.lintText(code, { filePath });
+  const fatal = result!.messages.filter((m) => m.fatal);
+  if (fatal.length) throw new Error(`${filePath} did not parse: ${fatal.map((m) => m.message).join('; ')}`);
+  return result!.messages.filter((m) => m.ruleId === 'no-restricted-imports').map((m) => m.message);
+}
+
+describe('import boundaries (eslint no-restricted-imports)', () => {
+  describe('apps never import other apps', () => {
+    it('a relative import from one app into another is an error', async () => {
+      const messages = await boundaryMessages(
+        'apps/secrets-api/src/health/x.ts',
+        "import { JobProcessor } from '../../../rotation-worker/src/job.processor.js';\nexport const p = JobProcessor;\n",
+      );
+      expect(messages).toEqual([expect.stringContaining('never import another project by a relative path')]);
+    });
+
+    it('so is one that climbs out of a lib into an app', async () => {
+      const messages = await boundaryMessages('libs/vault/src/x.ts', "import { AppModule } from '../../../apps/secrets-api/src/app.module.js';\nexport const m = AppModule;\n");
+      expect(messages).toEqual([expect.stringContaining('never import another project by a relative path')]);
+    });
+
+    it('while relative imports inside one app are fine', async () => {
+      await expect(boundaryMessages('apps/secrets-api/src/health/x.ts', "import { UuidParam } from '../common/pipes.js';\nexport const p = UuidParam;\n")).resolves.toEqual([]);
+    });
+  });
+
+  describe('only libs/iam (and test/, scripts/) import the AWS SDK', () => {
+    it.each([
+      ['libs/vault/src/x.ts', '@aws-sdk/client-iam'],
+      ['libs/rotation/src/scheduling/x.ts', '@aws-sdk/client-sts'],
+      ['apps/rotation-worker/src/x.ts', '@smithy/core/retry'],
+    ])('%s importing %s is an error', async (filePath, sdk) => {
+      const messages = await boundaryMessages(filePath, `import * as sdk from '${sdk}';\nexport const s = sdk;\n`);
+      expect(messages).toEqual([expect.stringContaining('Only libs/iam talks to AWS')]);
+    });
+
+    it.each(['libs/iam/src/x.ts', 'test/e2e/x.ts', 'scripts/x.mjs'])('%s may import it', async (filePath) => {
+      await expect(boundaryMessages(filePath, "import { IAMClient } from '@aws-sdk/client-iam';\nexport const c = IAMClient;\n")).resolves.toEqual([]);
+    });
+  });
+
+  describe('a lib is imported through its index only', () => {
+    it('a path inside a lib through the alias is an error', async () => {
+      const messages = await boundaryMessages(
+        'apps/rotation-worker/src/x.ts',
+        "import { KeyRotationUseCase } from '@keyturn/rotation/src/key-rotation.usecase.js';\nexport const u = KeyRotationUseCase;\n",
+      );
+      expect(messages).toEqual([expect.stringContaining('through its index')]);
+    });
+
+    it('a relative path into another lib is an error', async () => {
+      const messages = await boundaryMessages('libs/rotation/src/x.ts', "import { SecretsService } from '../../vault/src/secrets.service.js';\nexport const s = SecretsService;\n");
+      expect(messages).toEqual([expect.stringContaining('never import another project by a relative path')]);
+    });
+
+    it('the index itself is fine', async () => {
+      await expect(boundaryMessages('apps/rotation-worker/src/x.ts', "import { RotationRunner } from '@keyturn/rotation';\nexport const r = RotationRunner;\n")).resolves.toEqual([]);
+    });
+  });
+
+  describe('libs depend on each other in one direction', () => {
+    it('a lib importing a lib above it is an error naming what it may import', async () => {
+      const messages = await boundaryMessages('libs/iam/src/x.ts', "import { StoreModule } from '@keyturn/store';\nexport const s = StoreModule;\n");
+      expect(messages).toEqual([expect.stringContaining('libs/iam may import only')]);
+    });
+
+    it('libs/contracts imports no framework', async () => {
+      const messages = await boundaryMessages('libs/contracts/src/x.ts', "import { HttpStatus } from '@nestjs/common';\nexport const s = HttpStatus.OK;\n");
+      expect(messages).toEqual([expect.stringContaining('libs/contracts holds plain types and constants')]);
+    });
+  });
+
+  describe('production code never imports test code', () => {
+    it('a spec may use the IAM emulator from test/', async () => {
+      await expect(
+        boundaryMessages('libs/iam/src/x.spec.ts', "import { startIamEmulator } from '../../../test/iam-emulator/src/index.js';\nexport const s = startIamEmulator;\n"),
+      ).resolves.toEqual([]);
+    });
+
+    it('the code beside it may not', async () => {
+      const messages = await boundaryMessages('libs/iam/src/x.ts', "import { startIamEmulator } from '../../../test/iam-emulator/src/index.js';\nexport const s = startIamEmulator;\n");
+      expect(messages).toEqual([expect.stringContaining('never import another project by a relative path')]);
+    });
+  });
+});
