@@ -81,7 +81,9 @@ async function round(accounts, workers) {
   };
   let api;
   const children = [];
-  const queue = new Queue('rotation', { connection: new Redis(REDIS_URL, { maxRetriesPerRequest: null }), prefix });
+  // BullMQ leaves the connections it is handed open: each is closed below, or the script would never exit.
+  const queueConnection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const queue = new Queue('rotation', { connection: queueConnection, prefix });
   try {
     api = await createApi(loadConfig({ ...env, LOG_LEVEL: 'error' }), { docs: false });
     await api.listen({ host: '127.0.0.1', port: 0 });
@@ -133,6 +135,7 @@ async function round(accounts, workers) {
     await Promise.all(children.map((c) => new Promise((resolve) => (c.exitCode !== null ? resolve() : (c.once('exit', resolve), c.kill('SIGTERM'))))));
     await queue.obliterate({ force: true }).catch(() => undefined);
     await queue.close();
+    queueConnection.disconnect();
     await api?.close();
     const r = new Redis(REDIS_URL);
     for (let cursor = '0'; ;) {
@@ -181,14 +184,16 @@ async function memory(n) {
     const queued = await usage();
     // A no-op worker that, like the real one, takes each job off its account's waiting count as it starts.
     const fair = new FairShare(r, prefix);
+    const workerConnection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
     const worker = new Worker('rotation', async (job) => void (await fair.started('rotation', { accountId: job.data.accountId, jobId: job.id })), {
-      connection: new Redis(REDIS_URL, { maxRetriesPerRequest: null }),
+      connection: workerConnection,
       prefix,
       concurrency: 50,
     });
     const q = producer.queue('rotation');
     while ((await q.getCompletedCount()) < Math.min(n, 10_000)) await sleep(200);
     await worker.close();
+    workerConnection.disconnect();
     const finished = await usage();
     return { n, base, queued, finished, keptFinished: Math.min(n, 10_000) };
   } finally {
