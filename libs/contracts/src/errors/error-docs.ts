@@ -17,7 +17,9 @@ const GROUPS: Record<ErrorGroup, string> = {
 
 const SEEN = { api: 'API', rotation: 'rotation', heartbeat: 'heartbeat', startup: 'start-up' } as const;
 
-const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+/** Markdown table cell text: "|" would end the cell, and "<key secret id>" would read as an HTML tag. */
+const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\n/g, ' ');
+const examplesCell = (messages: string[]) => messages.map((m) => cell(`«${m}»`)).join('<br>');
 
 /** docs/errors.md, generated from the catalogues; a unit spec fails when the file is stale. */
 export function renderErrorDocs(): string {
@@ -46,15 +48,15 @@ export function renderErrorDocs(): string {
     for (const code of codes.filter((c) => ERRORS[c].group === group)) {
       const e = ERRORS[code];
       const retried = e.retryable ? ((e as { throttling?: true }).throttling ? 'yes, slowly' : 'yes') : 'no';
-      const examples = errorExamples(code).map((p) => `«${errorMessage(code, p as never)}»`);
+      const examples = errorExamples(code).map((p) => errorMessage(code, p as never));
       out.push(
-        `| \`${code}\` | ${e.status} | ${retried} | ${e.seen.map((s) => SEEN[s]).join(', ')} | ${cell(e.when)} | ${cell(examples.join('<br>'))} |`,
+        `| \`${code}\` | ${e.status} | ${retried} | ${e.seen.map((s) => SEEN[s]).join(', ')} | ${cell(e.when)} | ${examplesCell(examples)} |`,
       );
     }
     out.push('');
   }
   out.push(
-    '### IAM sub-codes',
+    '## IAM sub-codes',
     '',
     'An IAM error carries a `reason` where Keyturn needs to know exactly what AWS refused; its public code stays the',
     'broader one above. The IAM mapper decides it from the action and AWS\'s code (AWS\'s text is read there only).',
@@ -75,7 +77,7 @@ export function renderErrorDocs(): string {
     '|---|---|---|',
     ...(Object.keys(WARNINGS) as WarningCode[]).map(
       (code) =>
-        `| \`${code}\` | ${cell(WARNINGS[code].when)} | ${cell(warningExamples(code).map((p) => `«${warningMessage(code, p as never)}»`).join('<br>'))} |`,
+        `| \`${code}\` | ${cell(WARNINGS[code].when)} | ${examplesCell(warningExamples(code).map((p) => warningMessage(code, p as never)))} |`,
     ),
     '',
   );
