@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { Redis } from 'ioredis';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { loadConfig, type KeyturnConfig } from '@keyturn/config';
 import { generateMasterKey } from '@keyturn/crypto';
@@ -50,8 +51,31 @@ export async function createTestEnv(extra: Record<string, string> = {}): Promise
     env,
     config: loadConfig(env),
     adminToken,
-    drop: () => dropDatabase(name),
+    drop: async () => {
+      await dropDatabase(name);
+      // A suite that runs its own redis-server throws that one away itself.
+      if (env.REDIS_URL === REDIS_URL) await dropRedisPrefix(REDIS_URL, env.KEYTURN_QUEUE_PREFIX);
+    },
   };
+}
+
+/**
+ * Deletes every key of a test's queue prefix, so runs do not pile up jobs and buckets in the machine's
+ * shared Redis (it keeps nothing on disk, but it keeps everything in memory until restarted).
+ */
+export async function dropRedisPrefix(url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url, { maxRetriesPerRequest: 1, lazyConnect: true, retryStrategy: () => null });
+  try {
+    await redis.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await redis.unlink(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
 }
 
 export async function dropDatabase(name: string): Promise<void> {

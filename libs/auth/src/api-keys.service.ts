@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, IsNull, Repository } from 'typeorm';
-import { KeyturnError, type Actor, type Role } from '@keyturn/contracts';
+import { ErrorCode, KeyturnError, type Actor, type Role } from '@keyturn/contracts';
 import { ApiKeyEntity, uuidv7 } from '@keyturn/store';
 import { impliedRoles } from './roles.js';
 import { mayHoldKey, normaliseScopes } from './key-limits.js';
@@ -65,13 +65,9 @@ export class ApiKeysService {
     const folderScopes = normaliseScopes(input.folderScopes ?? []);
     if (!mayHoldKey(actor, { role: input.role, folderScopes })) {
       if (!actor.roles.some((r) => impliedRoles(r).includes(input.role))) {
-        throw new KeyturnError('API_KEY_ROLE_EXCEEDED', `this API key cannot create a key with the ${input.role} role, which is above its own; choose one of ${actor.roles.join(', ')}`, 403);
+        throw new KeyturnError(ErrorCode.API_KEY_ROLE_EXCEEDED, { role: input.role, allowed: actor.roles });
       }
-      throw new KeyturnError(
-        'API_KEY_SCOPE_EXCEEDED',
-        `this API key is limited to ${actor.folderScopes.join(', ')}; give the new key folderScopes within ${actor.folderScopes.length > 1 ? 'them' : 'it'} (for example ${actor.folderScopes[0]}/…)`,
-        403,
-      );
+      throw new KeyturnError(ErrorCode.API_KEY_SCOPE_EXCEEDED, { scopes: actor.folderScopes });
     }
     return this.insert({ ...input, folderScopes }, actor.id);
   }
@@ -107,7 +103,7 @@ export class ApiKeysService {
   /** A key outside the caller's reach answers exactly like one that does not exist. */
   async revoke(actor: Actor, id: string): Promise<ApiKeyView> {
     const k = await this.keys.findOneBy({ id });
-    if (!k || !mayHoldKey(actor, k)) throw new KeyturnError('API_KEY_NOT_FOUND', `API key ${id} does not exist`, 404);
+    if (!k || !mayHoldKey(actor, k)) throw new KeyturnError(ErrorCode.API_KEY_NOT_FOUND, { apiKeyId: id });
     if (!k.revokedAt) {
       await this.keys.update({ id, revokedAt: IsNull() }, { revokedAt: () => 'now()' });
     }

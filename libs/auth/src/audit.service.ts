@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Brackets, type EntityManager, Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity.js';
-import { KeyturnError, type Actor } from '@keyturn/contracts';
+import { ErrorCode, KeyturnError, type Actor } from '@keyturn/contracts';
 import { AuditEventEntity, SecretEntity, uuidv7, type AuditOutcome } from '@keyturn/store';
 
 export interface AuditRecord {
@@ -96,7 +96,7 @@ export class AuditService {
     }
     if (q.cursor) {
       const id = Buffer.from(q.cursor, 'base64url').toString('utf8');
-      if (!UUID.test(id)) throw new KeyturnError('INVALID_CURSOR', 'cursor is not one this API returned; start again without it', 400);
+      if (!UUID.test(id)) throw new KeyturnError(ErrorCode.INVALID_CURSOR);
       qb.andWhere('e.id < :cursor', { cursor: id });
     }
     if (q.secretId) qb.andWhere('e.secret_id = :secretId', { secretId: q.secretId });

@@ -1,6 +1,5 @@
 export * from './queues.js';
 export * from './secret-types.js';
-export * from './error-codes.js';
-export * from './errors.js';
+export * from './errors/index.js';
 export * from './actor.js';
 export * from './validation.js';

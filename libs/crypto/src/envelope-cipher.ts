@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, randomFillSync } from 'node:crypto';
+import { ErrorCode } from '@keyturn/contracts';
 import { decodeBase64Strict } from './base64.js';
 import { CryptoError, type CryptoErrorDetails } from './crypto-error.js';
 import type { BlindIndexPurpose, Keyring } from './keyring.js';
@@ -37,7 +38,6 @@ const KEY_BYTES = 32;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 const WRAPPED_KEY_BYTES = IV_BYTES + KEY_BYTES + TAG_BYTES;
-const AUTH_FAILED = 'authentication failed (tampered, moved from another row, or wrong key)';
 
 // JSON of an array of strings and an integer is unambiguous, so no two
 // different contexts can produce the same AAD.
@@ -79,6 +79,11 @@ function decrypt(key: Buffer, iv: Buffer, ct: Buffer, tag: Buffer, aad: Buffer):
   } finally {
     head.fill(0);
   }
+}
+
+/** The secret and version a failure names (ids only). */
+function where(ctx: EncryptionContext): { secretId: string; version: number } {
+  return { secretId: ctx.secretId, version: ctx.version };
 }
 
 function describe(ctx: EncryptionContext): string {
@@ -140,7 +145,7 @@ export class EnvelopeCipher {
     assertContext(ctx);
     const fields = fieldsOf(ctx, sealed);
     if (!Object.hasOwn(fields, field)) {
-      throw new CryptoError('MALFORMED_CIPHERTEXT', `${describe(ctx)} has no field '${field}'`, {
+      throw new CryptoError(ErrorCode.MALFORMED_CIPHERTEXT, { kind: 'missing-field', ...where(ctx), field }, {
         secretId: ctx.secretId,
         version: ctx.version,
         field,
@@ -202,27 +207,18 @@ export class EnvelopeCipher {
   private unwrap(ctx: EncryptionContext, sealed: SealedVersion): Buffer {
     const details: CryptoErrorDetails = { secretId: ctx.secretId, version: ctx.version };
     if (typeof sealed?.kekId !== 'string' || typeof sealed.wrappedKey !== 'string') {
-      throw new CryptoError('MALFORMED_CIPHERTEXT', `${describe(ctx)}: sealed value has no kekId or wrappedKey`, details);
+      throw new CryptoError(ErrorCode.MALFORMED_CIPHERTEXT, { kind: 'no-data-key', ...where(ctx) }, details);
     }
     details.kekId = sealed.kekId;
     let kek: Kek;
     if (this.keyring.has(sealed.kekId)) {
       kek = this.keyring.get(sealed.kekId);
     } else {
-      throw new CryptoError(
-        'UNKNOWN_KEK',
-        `cannot decrypt ${describe(ctx)}: it was sealed with KEK '${sealed.kekId}', which is not configured ` +
-          `(configured: ${this.keyring.ids.join(', ')}); set it as KEYTURN_MASTER_KEY or add it to KEYTURN_PREVIOUS_MASTER_KEYS`,
-        details,
-      );
+      throw new CryptoError(ErrorCode.UNKNOWN_KEK, { kekId: sealed.kekId, configured: this.keyring.ids, ...where(ctx) }, details);
     }
     const raw = decodeBase64Strict(sealed.wrappedKey);
     if (!raw || raw.length !== WRAPPED_KEY_BYTES) {
-      throw new CryptoError(
-        'MALFORMED_CIPHERTEXT',
-        `${describe(ctx)}: wrapped data key is not base64 of ${WRAPPED_KEY_BYTES} bytes (iv|ciphertext|tag)`,
-        details,
-      );
+      throw new CryptoError(ErrorCode.MALFORMED_CIPHERTEXT, { kind: 'wrapped-key-shape', ...where(ctx), bytes: WRAPPED_KEY_BYTES }, details);
     }
     const dataKey = decrypt(
       kek.key,
@@ -232,11 +228,7 @@ export class EnvelopeCipher {
       dataKeyAad(ctx, kek.id),
     );
     if (!dataKey) {
-      throw new CryptoError(
-        'DECRYPT_FAILED',
-        `cannot unwrap the data key of ${describe(ctx)} with KEK '${kek.id}': ${AUTH_FAILED}`,
-        details,
-      );
+      throw new CryptoError(ErrorCode.DECRYPT_FAILED, { ...where(ctx), kekId: kek.id }, details);
     }
     return dataKey;
   }
@@ -254,7 +246,7 @@ function toField(parts: { iv: Buffer; ct: Buffer; tag: Buffer }): EncryptedField
 function fieldsOf(ctx: EncryptionContext, sealed: SealedVersion): Record<string, EncryptedField> {
   const fields: unknown = sealed?.fields;
   if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) {
-    throw new CryptoError('MALFORMED_CIPHERTEXT', `${describe(ctx)}: sealed value has no fields object`, {
+    throw new CryptoError(ErrorCode.MALFORMED_CIPHERTEXT, { kind: 'no-fields', ...where(ctx) }, {
       secretId: ctx.secretId,
       version: ctx.version,
     });
@@ -269,14 +261,14 @@ function openOne(dataKey: Buffer, ctx: EncryptionContext, name: string, field: E
   const tag = typeof field?.tag === 'string' ? decodeBase64Strict(field.tag) : undefined;
   if (!iv || !ct || !tag || iv.length !== IV_BYTES || tag.length !== TAG_BYTES) {
     throw new CryptoError(
-      'MALFORMED_CIPHERTEXT',
-      `cannot decrypt field '${name}' of ${describe(ctx)}: expected base64 iv (${IV_BYTES} bytes), ct and tag (${TAG_BYTES} bytes)`,
+      ErrorCode.MALFORMED_CIPHERTEXT,
+      { kind: 'field-shape', ...where(ctx), field: name, ivBytes: IV_BYTES, tagBytes: TAG_BYTES },
       details,
     );
   }
   const plaintext = decrypt(dataKey, iv, ct, tag, fieldAad(ctx, name));
   if (!plaintext) {
-    throw new CryptoError('DECRYPT_FAILED', `cannot decrypt field '${name}' of ${describe(ctx)}: ${AUTH_FAILED}`, details);
+    throw new CryptoError(ErrorCode.DECRYPT_FAILED, { ...where(ctx), field: name }, details);
   }
   try {
     return plaintext.toString('utf8');

@@ -1,4 +1,5 @@
 import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
+import { ErrorCode } from '@keyturn/contracts';
 import { CryptoError } from './crypto-error.js';
 import { assertValidKek, parseMasterKey, type Kek } from './master-key.js';
 
@@ -20,11 +21,7 @@ export class Keyring {
       if (known) {
         // The same key listed twice is harmless; two keys under one id would make unwrap ambiguous.
         if (timingSafeEqual(known.key, kek.key)) continue;
-        throw new CryptoError(
-          'INVALID_MASTER_KEY',
-          `${source}: KEK id '${kek.id}' is used by two different keys; every KEK needs its own id`,
-          { kekId: kek.id },
-        );
+        throw new CryptoError(ErrorCode.INVALID_MASTER_KEY, { source, kind: 'duplicate-id', kekId: kek.id }, { kekId: kek.id });
       }
       // Our own copy, so a caller zeroing or reusing its buffer cannot change the ring.
       this.keks.set(kek.id, { id: kek.id, key: Buffer.from(kek.key) });
@@ -44,12 +41,7 @@ export class Keyring {
   get(id: string): Kek {
     const kek = this.keks.get(id);
     if (!kek) {
-      throw new CryptoError(
-        'UNKNOWN_KEK',
-        `KEK '${id}' is needed but not configured (configured: ${this.ids.join(', ')}); ` +
-          `set it as KEYTURN_MASTER_KEY or add it to KEYTURN_PREVIOUS_MASTER_KEYS`,
-        { kekId: id },
-      );
+      throw new CryptoError(ErrorCode.UNKNOWN_KEK, { kekId: id, configured: this.ids }, { kekId: id });
     }
     return kek;
   }

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { ErrorCode, type ErrorParams } from '@keyturn/contracts';
 import { decodeBase64Strict } from './base64.js';
 import { CryptoError } from './crypto-error.js';
 
@@ -11,17 +12,21 @@ export interface Kek {
 export const KEK_BYTES = 32;
 const KEK_ID = /^[A-Za-z0-9_-]{1,32}$/;
 
-function invalid(source: string, problem: string): CryptoError {
-  return new CryptoError('INVALID_MASTER_KEY', `${source}: ${problem}`);
+type InvalidKey = ErrorParams<typeof ErrorCode.INVALID_MASTER_KEY>;
+/** One of the catalogue's master key problems, without the setting it came from. */
+type Problem<P = InvalidKey> = P extends unknown ? Omit<P, 'source'> : never;
+
+function invalid(source: string, problem: Problem): CryptoError {
+  return new CryptoError(ErrorCode.INVALID_MASTER_KEY, { source, ...problem } as InvalidKey);
 }
 
 /** Throws INVALID_MASTER_KEY unless the id and key length are usable. */
 export function assertValidKek(kek: Kek, source = 'master key'): void {
   if (typeof kek.id !== 'string' || !KEK_ID.test(kek.id)) {
-    throw invalid(source, 'the key id must be 1-32 characters of A-Z, a-z, 0-9, "_" or "-"');
+    throw invalid(source, { kind: 'bad-id' });
   }
   if (!Buffer.isBuffer(kek.key) || kek.key.length !== KEK_BYTES) {
-    throw invalid(source, `key '${kek.id}' must be exactly ${KEK_BYTES} bytes`);
+    throw invalid(source, { kind: 'kek-wrong-length', kekId: kek.id });
   }
 }
 
@@ -33,7 +38,7 @@ export function assertValidKek(kek: Kek, source = 'master key'): void {
  */
 export function parseMasterKey(value: string, source = 'master key'): Kek {
   if (typeof value !== 'string' || value.trim() === '') {
-    throw invalid(source, 'is empty; expected "<id>:<base64 of 32 bytes>" (generate one with generateMasterKey())');
+    throw invalid(source, { kind: 'empty' });
   }
   const text = value.trim();
   const colon = text.indexOf(':');
@@ -41,19 +46,16 @@ export function parseMasterKey(value: string, source = 'master key'): Kek {
   const encoded = colon >= 0 ? text.slice(colon + 1) : text;
 
   if (id !== undefined && !KEK_ID.test(id)) {
-    throw invalid(
-      source,
-      `the key id (before ":") must be 1-32 characters of A-Z, a-z, 0-9, "_" or "-" (got ${id.length} characters)`,
-    );
+    throw invalid(source, { kind: 'bad-id-in-value', idLength: id.length });
   }
   const key = decodeBase64Strict(encoded);
   if (!key || encoded === '') {
-    throw invalid(source, 'the key is not valid base64; expected "<id>:<base64 of 32 bytes>"');
+    throw invalid(source, { kind: 'not-base64' });
   }
   if (key.length !== KEK_BYTES) {
     const got = key.length;
     key.fill(0);
-    throw invalid(source, `the key must decode to exactly ${KEK_BYTES} bytes, got ${got}`);
+    throw invalid(source, { kind: 'wrong-length', bytes: got });
   }
   return { id: id ?? deriveKekId(key), key };
 }

@@ -379,14 +379,7 @@ export class AwsIamClient implements IamClient {
     const overBudget = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         reject(
-          new IamError(
-            IamErrorCode.Unreachable,
-            `AWS did not finish ${action} within its budget of ${this.callBudgetMs} ms (KEYTURN_AWS_MAX_ATTEMPTS × KEYTURN_AWS_TIMEOUT_MS and backoff); ` +
-              'the call was abandoned and will be retried. Check the network and the endpoint settings, or raise KEYTURN_AWS_TIMEOUT_MS',
-            undefined,
-            action,
-            true,
-          ),
+          new IamError(IamErrorCode.Unreachable, { kind: 'budget', action, budgetMs: this.callBudgetMs }),
         );
         controller.abort();
       }, this.callBudgetMs);
@@ -458,12 +451,7 @@ function userResource(userName: string | undefined): string | undefined {
 
 function required<T>(value: T | undefined | null, field: string, action: string): T {
   if (value === undefined || value === null || value === '') {
-    throw new IamError(
-      IamErrorCode.Unexpected,
-      `${action} answered without ${field}; the endpoint may not be a compatible IAM/STS implementation`,
-      undefined,
-      action,
-    );
+    throw new IamError(IamErrorCode.Unexpected, { kind: 'incompatible', action, missingField: field });
   }
   return value;
 }

@@ -1,4 +1,4 @@
-import { IamErrorCode } from '@keyturn/contracts';
+import { IAM_REASONS, KeyturnError, type ErrorArgs, type ErrorParams, type IamErrorCode, type IamReason } from '@keyturn/contracts';
 
 /**
  * The credentials a call is made with. Never logged, never put in an error.
@@ -93,21 +93,37 @@ export interface IamClient {
 
 export const IAM_CLIENT = Symbol('IAM_CLIENT');
 
+export interface IamErrorInfo {
+  /** The AWS error code (e.g. "AccessDenied", "LimitExceeded"), when AWS answered. */
+  awsCode?: string;
+  /** What exactly AWS refused, where Keyturn needs to know (set by the IAM mapper only). */
+  reason?: IamReason;
+  /** Applied to the finished message: removes key material the parameters might still hold, and bounds it. */
+  scrub?: (message: string) => string;
+}
+
 /**
  * A failure of an IAM or STS call, already mapped to Keyturn's codes. The
  * message is safe to show a person and to log: it never carries key material.
  */
-export class IamError extends Error {
-  constructor(
-    readonly code: IamErrorCode,
-    message: string,
-    /** The AWS error code (e.g. "AccessDenied", "LimitExceeded"), when AWS answered. */
-    readonly awsCode?: string,
-    /** The IAM action that failed, e.g. "iam:CreateAccessKey". */
-    readonly action?: string,
-    readonly retryable = false,
-  ) {
-    super(message);
+export class IamError<C extends IamErrorCode = IamErrorCode> extends KeyturnError<C> {
+  readonly awsCode?: string;
+  /** The IAM action that failed, e.g. "iam:CreateAccessKey". */
+  readonly action: string;
+  readonly reason?: IamReason;
+
+  constructor(code: C, params: ErrorParams<C>, info: IamErrorInfo = {}) {
+    super(code, ...([params] as unknown as ErrorArgs<C>));
     this.name = 'IamError';
+    this.action = (params as { action: string }).action;
+    if (info.awsCode !== undefined) this.awsCode = info.awsCode;
+    if (info.reason !== undefined) this.reason = info.reason;
+    if (info.scrub) this.message = info.scrub(this.message);
+  }
+
+  /** A sub-code may be retryable where its public code is not (a busy entity). */
+  override get retryable(): boolean {
+    const reason = this.reason ? (IAM_REASONS[this.reason] as { retryable?: boolean }) : undefined;
+    return reason?.retryable ?? super.retryable;
   }
 }

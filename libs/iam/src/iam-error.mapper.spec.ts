@@ -193,12 +193,15 @@ describe('toIamError', () => {
     expect(toIamError(undefined, ACTION).code).toBe(IamErrorCode.Unexpected);
   });
 
-  it('passes an IamError through, scrubbed', () => {
-    const original = new IamError(IamErrorCode.KeyLimit, 'key AKIAIOSFODNN7EXAMPLE', 'LimitExceeded', ACTION);
-    const e = toIamError(original, 'other');
+  it('passes an IamError through, scrubbed with the new context', () => {
+    const original = new IamError(IamErrorCode.KeyLimit, { action: ACTION, awsMessage: 'key AKIAIOSFODNN7EXAMPLE of Tr0ub4dor&3-horse' }, { awsCode: 'LimitExceeded' });
+    const e = toIamError(original, 'other', { secrets: ['Tr0ub4dor&3-horse'] });
     expect(e.code).toBe(IamErrorCode.KeyLimit);
     expect(e.action).toBe(ACTION);
-    expect(e.message).toBe('key AKIA…MPLE');
+    expect(e.awsCode).toBe('LimitExceeded');
+    expect(e.message).toContain('key AKIA…MPLE of [redacted]');
+    expect(e.message).not.toContain('AKIAIOSFODNN7EXAMPLE');
+    expect(e.message).not.toContain('Tr0ub4dor');
   });
 
   describe('never leaks key material', () => {
@@ -255,5 +258,72 @@ describe('maskAccessKeyId', () => {
   it('reveals nothing of a short value', () => {
     expect(maskAccessKeyId('AKIA1234')).toBe('…');
     expect(maskAccessKeyId('')).toBe('…');
+  });
+});
+
+describe('toIamError sub-codes (reason): decided here, so use cases never read AWS text', () => {
+  const noSuch = (message: string) => awsError('NoSuchEntity', { status: 404, name: 'NoSuchEntityException', message });
+
+  it.each([
+    ['iam:DeleteAccessKey', 'The Access Key with id AKIAIOSFODNN7EXAMPLE cannot be found.', 'no-such-access-key'],
+    ['iam:UpdateAccessKey', 'The Access Key with id AKIAIOSFODNN7EXAMPLE cannot be found.', 'no-such-access-key'],
+    ['iam:DeleteAccessKey', 'The user with name alice cannot be found.', 'no-such-user'],
+    ['iam:UpdateAccessKey', 'The user with name alice cannot be found.', 'no-such-user'],
+    // AWS's text names neither: the key is what the call is about, so it is the key that is gone (as before).
+    ['iam:DeleteAccessKey', 'cannot be found', 'no-such-access-key'],
+    ['iam:UpdateLoginProfile', 'Login Profile for User alice cannot be found.', 'no-such-login-profile'],
+    ['iam:ChangePassword', 'Login Profile for User alice cannot be found.', 'no-such-login-profile'],
+    ['iam:GetLoginProfile', 'Login Profile for User alice cannot be found.', 'no-such-login-profile'],
+    ['iam:UpdateLoginProfile', 'The user with name alice cannot be found.', 'no-such-user'],
+    ['iam:GetUser', 'The user with name alice cannot be found.', 'no-such-user'],
+    ['iam:ListAccessKeys', 'The user with name alice cannot be found.', 'no-such-user'],
+    ['iam:CreateAccessKey', 'The user with name alice cannot be found.', 'no-such-user'],
+    ['iam:GetAccountPasswordPolicy', 'The Password Policy with domain name 123456789012 cannot be found.', 'no-password-policy'],
+  ])('%s answering NoSuchEntity "%s" → IAM_NO_SUCH_ENTITY, reason %s', (action, message, reason) => {
+    const e = toIamError(noSuch(message), action);
+    expect(e.code).toBe(IamErrorCode.NoSuchEntity);
+    expect(e.reason).toBe(reason);
+    expect(e.retryable).toBe(false);
+  });
+
+  it('a wrong old password on iam:ChangePassword (AWS answers InvalidUserType) → reason wrong-old-password, code unchanged', () => {
+    const e = toIamError(awsError('InvalidUserType', { status: 400, name: 'InvalidUserTypeException', message: 'The old password was incorrect.' }), 'iam:ChangePassword');
+    expect(e.code).toBe(IamErrorCode.Unexpected);
+    expect(e.reason).toBe('wrong-old-password');
+    expect(e.retryable).toBe(false);
+  });
+
+  it('any answer to iam:ChangePassword that says the old password is incorrect → wrong-old-password', () => {
+    const e = toIamError(awsError('AccessDenied', { status: 403, message: 'The incorrect password was supplied' }), 'iam:ChangePassword');
+    expect(e.code).toBe(IamErrorCode.AccessDenied);
+    expect(e.reason).toBe('wrong-old-password');
+  });
+
+  it('the same text on another action is no wrong old password', () => {
+    expect(toIamError(awsError('InvalidUserType', { message: 'The old password was incorrect.' }), 'iam:UpdateLoginProfile').reason).toBeUndefined();
+  });
+
+  it.each(['EntityTemporarilyUnmodifiable', 'ConcurrentModification'])('%s → IAM_UNEXPECTED, reason entity-busy, retryable', (code) => {
+    const e = toIamError(awsError(code, { status: 409 }), 'iam:DeleteAccessKey');
+    expect(e.code).toBe(IamErrorCode.Unexpected);
+    expect(e.reason).toBe('entity-busy');
+    expect(e.retryable).toBe(true);
+  });
+
+  it('other answers have no sub-code', () => {
+    expect(toIamError(awsError('AccessDenied', { status: 403 }), ACTION).reason).toBeUndefined();
+    expect(toIamError(awsError('InvalidInput', { status: 400 }), ACTION).reason).toBeUndefined();
+  });
+
+  it('keeps the sub-code when an IamError passes through again', () => {
+    const e = toIamError(noSuch('The Access Key with id AKIAIOSFODNN7EXAMPLE cannot be found.'), 'iam:DeleteAccessKey');
+    expect(toIamError(e, 'other').reason).toBe('no-such-access-key');
+  });
+
+  it('keeps key material out of the parameters the message was made from', () => {
+    const secret = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
+    const e = toIamError(awsError('InvalidInput', { message: `echo ${secret} AKIAIOSFODNN7EXAMPLE` }), ACTION, { secrets: [secret] });
+    expect(JSON.stringify(e.params)).not.toContain(secret);
+    expect(JSON.stringify(e.params)).not.toContain('AKIAIOSFODNN7EXAMPLE');
   });
 });

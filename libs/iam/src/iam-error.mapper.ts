@@ -1,4 +1,4 @@
-import { IamErrorCode } from '@keyturn/contracts';
+import { IamErrorCode, type IamReason } from '@keyturn/contracts';
 import { IamError } from './iam-client.port.js';
 
 export interface IamErrorContext {
@@ -134,75 +134,82 @@ function isNetworkFailure(f: ErrorFacts): boolean {
   return f.status !== undefined && f.status >= 500;
 }
 
-/**
- * Maps anything an IAM or STS call can throw to an {@link IamError} whose
- * message a person can act on and that carries no key material.
- */
-export function toIamError(err: unknown, action: string, context: IamErrorContext = {}): IamError {
-  if (err instanceof IamError) {
-    return new IamError(err.code, scrubSecrets(err.message, context), err.awsCode, err.action ?? action, err.retryable);
+/** The parameters of a message with every string scrubbed: they are kept on the error. */
+function scrubParams<P>(params: P, scrub: (s: string) => string): P {
+  if (typeof params === 'string') return scrub(params) as P;
+  if (Array.isArray(params)) return params.map((p) => scrubParams(p, scrub)) as P;
+  if (params && typeof params === 'object') {
+    return Object.fromEntries(Object.entries(params).map(([k, v]) => [k, scrubParams(v, scrub)])) as P;
   }
-  const f = factsOf(err);
-  const on = context.resource ? ` on ${context.resource}` : '';
-  const aws = f.message ? `: ${f.message}` : '';
-  const attempts = f.attempts && f.attempts > 1 ? ` after ${f.attempts} attempts` : '';
-  const make = (code: IamErrorCode, message: string, retryable = false) =>
-    new IamError(code, scrubSecrets(message, context), f.awsCode, action, retryable);
+  return params;
+}
 
-  if (ACCESS_DENIED.has(f.key)) {
-    return make(
-      IamErrorCode.AccessDenied,
-      `missing permission ${action}${on}${aws}; grant ${action} to the executing identity`,
-    );
-  }
-  if (KEY_LIMIT.has(f.key)) {
-    return make(
-      IamErrorCode.KeyLimit,
-      `${action}${on} hit an IAM limit${aws}; an IAM user may hold at most 2 access keys: delete one that is not in use`,
-    );
+const KEY_ACTIONS = new Set(['iam:DeleteAccessKey', 'iam:UpdateAccessKey']);
+const LOGIN_PROFILE_ACTIONS = new Set(['iam:GetLoginProfile', 'iam:UpdateLoginProfile', 'iam:ChangePassword']);
+
+/**
+ * What exactly AWS refused, where a use case must tell cases apart that share
+ * a public code. The only place that reads AWS's text: IAM answers one
+ * NoSuchEntity for a missing user, key or login profile, and says which only
+ * in its message ("The Access Key with id … cannot be found.", "The user with
+ * name … cannot be found.", "Login Profile for User … cannot be found.").
+ */
+function reasonOf(f: ErrorFacts, action: string): IamReason | undefined {
+  // ChangePassword answers a wrong old password with InvalidUserType (AWS's text: "The old password was incorrect.").
+  if (action === 'iam:ChangePassword' && (f.awsCode === 'InvalidUserType' || /old password|incorrect password/i.test(f.message))) {
+    return 'wrong-old-password';
   }
   if (NO_SUCH_ENTITY.has(f.key)) {
-    return make(IamErrorCode.NoSuchEntity, `${action}${on} failed: the IAM entity does not exist${aws}`);
+    if (action === 'iam:GetAccountPasswordPolicy') return 'no-password-policy';
+    if (KEY_ACTIONS.has(action)) {
+      // The key is what these calls are about: unless AWS names the user, it is the key that is gone.
+      return /access key/i.test(f.message) || !/user/i.test(f.message) ? 'no-such-access-key' : 'no-such-user';
+    }
+    if (LOGIN_PROFILE_ACTIONS.has(action)) {
+      return /login profile/i.test(f.message) || !/user/i.test(f.message) ? 'no-such-login-profile' : 'no-such-user';
+    }
+    return 'no-such-user';
   }
+  if (TRANSIENT_CONFLICT.has(f.key)) return 'entity-busy';
+  return undefined;
+}
+
+/**
+ * Maps anything an IAM or STS call can throw to an {@link IamError} whose
+ * message a person can act on and that carries no key material, with a
+ * sub-code (`reason`) where one applies.
+ */
+export function toIamError(err: unknown, action: string, context: IamErrorContext = {}): IamError {
+  const scrub = (text: string) => scrubSecrets(text, context);
+  if (err instanceof IamError) {
+    return new IamError(err.code, scrubParams(err.params, scrub), { awsCode: err.awsCode, reason: err.reason, scrub });
+  }
+  const f = factsOf(err);
+  const resource = context.resource;
+  const awsMessage = f.message ? scrub(f.message) : undefined;
+  const info = { awsCode: f.awsCode, reason: reasonOf(f, action), scrub };
+  const call = { action, resource, awsMessage };
+
+  if (ACCESS_DENIED.has(f.key)) return new IamError(IamErrorCode.AccessDenied, call, info);
+  if (KEY_LIMIT.has(f.key)) return new IamError(IamErrorCode.KeyLimit, call, info);
+  if (NO_SUCH_ENTITY.has(f.key)) return new IamError(IamErrorCode.NoSuchEntity, call, info);
   if (INVALID_CREDENTIALS.has(f.key)) {
-    return make(
-      IamErrorCode.InvalidCredentials,
-      `AWS rejected the credentials used for ${action} (${f.awsCode ?? f.key})${aws}; check that the access key exists, is active and that its secret is current`,
-    );
+    return new IamError(IamErrorCode.InvalidCredentials, { ...call, awsCode: f.awsCode ?? f.key }, info);
   }
   if (THROTTLED.has(f.key) || f.status === 429) {
-    return make(
-      IamErrorCode.Throttled,
-      `${action} was throttled by AWS (${f.awsCode ?? 'HTTP 429'})${attempts}; try again later`,
-      true,
-    );
+    return new IamError(IamErrorCode.Throttled, { kind: 'aws', action, awsCode: f.awsCode, attempts: f.attempts }, info);
   }
-  if (PASSWORD_POLICY.has(f.key)) {
-    return make(
-      IamErrorCode.PasswordPolicy,
-      `${action}${on} refused the password: it does not satisfy the account's password policy${aws}`,
-    );
-  }
+  if (PASSWORD_POLICY.has(f.key)) return new IamError(IamErrorCode.PasswordPolicy, call, info);
   if (TRANSIENT_CONFLICT.has(f.key)) {
-    return make(
-      IamErrorCode.Unexpected,
-      `${action}${on} failed with AWS error ${f.awsCode}${aws}; the entity is being changed by another request: try again shortly`,
-      true,
-    );
+    return new IamError(IamErrorCode.Unexpected, { kind: 'busy', action, resource, awsCode: f.awsCode ?? f.key, awsMessage }, info);
   }
   if (isNetworkFailure(f)) {
     const what = f.awsCode || f.nodeCode || f.key || 'network error';
-    const status = f.status !== undefined ? ` (HTTP ${f.status})` : '';
-    return make(
-      IamErrorCode.Unreachable,
-      `could not reach AWS for ${action}${attempts} (${what}${status}${f.message && f.message !== what ? `: ${f.message}` : ''}); check the network and the endpoint settings (AWS_ENDPOINT_URL_IAM, AWS_ENDPOINT_URL_STS, AWS_REGION)`,
-      true,
-    );
+    return new IamError(IamErrorCode.Unreachable, { kind: 'network', action, what, attempts: f.attempts, httpStatus: f.status, awsMessage }, info);
   }
   if (f.awsCode === undefined) {
     // Not an answer from AWS: a bug or an unforeseen local failure, not a permission problem.
-    return make(IamErrorCode.Unexpected, `${action}${on} failed before AWS answered (${f.key || 'unknown error'})${aws}`);
+    return new IamError(IamErrorCode.Unexpected, { kind: 'local', action, resource, errorName: f.key || 'unknown error', awsMessage }, info);
   }
-  const status = f.status !== undefined ? ` (HTTP ${f.status})` : '';
-  return make(IamErrorCode.Unexpected, `${action}${on} failed with AWS error ${f.awsCode}${status}${aws}`);
+  return new IamError(IamErrorCode.Unexpected, { kind: 'aws', action, resource, awsCode: f.awsCode, httpStatus: f.status, awsMessage }, info);
 }

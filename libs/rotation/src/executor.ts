@@ -1,9 +1,8 @@
 import type { EntityManager } from 'typeorm';
-import { SecretType } from '@keyturn/contracts';
+import { ErrorCode, KeyturnError, SecretType } from '@keyturn/contracts';
 import { sameIamUser, type IamCredentials } from '@keyturn/iam';
 import { SecretEntity, SecretVersionEntity } from '@keyturn/store';
 import type { SecretsService } from '@keyturn/vault';
-import { RotationError } from './rotation-error.js';
 
 export interface Executor {
   /** basic: the target user acts on itself; privileged: another user acts on it. */
@@ -26,20 +25,16 @@ export async function resolveExecutor(
 ): Promise<Executor> {
   if (!target.privilegedSecretId) {
     if (target.type !== SecretType.AwsIamKey || !ownCreds) {
-      throw new RotationError(
-        'PRIVILEGED_ACCOUNT_REQUIRED',
-        `a ${target.type} secret can only be changed through an associated ${SecretType.AwsIamKey} secret: ` +
-          `PATCH /v1/secrets/${target.id} with {"privilegedSecretId": "<key secret id>"} (the user's own keys, or a user allowed iam:UpdateLoginProfile on it)`,
-      );
+      throw new KeyturnError(ErrorCode.PRIVILEGED_ACCOUNT_REQUIRED, { secretId: target.id, secretType: target.type });
     }
     return { mode: 'basic', secretId: null, creds: ownCreds };
   }
   const ex = await m.findOneBy(SecretEntity, { id: target.privilegedSecretId });
   if (!ex || ex.type !== SecretType.AwsIamKey) {
-    throw new RotationError('PRIVILEGED_SECRET_NOT_FOUND', `the privileged account ${target.privilegedSecretId} of secret ${target.id} no longer exists; associate another one`);
+    throw new KeyturnError(ErrorCode.PRIVILEGED_SECRET_NOT_FOUND, { privilegedSecretId: target.privilegedSecretId });
   }
   const v = await m.findOneBy(SecretVersionEntity, { secretId: ex.id, state: 'current' });
-  if (!v) throw new RotationError('PRIVILEGED_SECRET_HAS_NO_VALUE', `the privileged account ${ex.id} has no current key`);
+  if (!v) throw new KeyturnError(ErrorCode.PRIVILEGED_SECRET_HAS_NO_VALUE, { privilegedSecretId: ex.id });
   const f = secrets.open(v);
   const same = sameIamUser(ex.username, target.username) && ex.accountId === target.accountId;
   return {

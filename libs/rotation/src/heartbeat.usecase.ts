@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { IamErrorCode, SYSTEM_ACTOR, type HeartbeatStatus } from '@keyturn/contracts';
+import { ErrorCode, IamErrorCode, KeyturnError, SYSTEM_ACTOR, isThrottled, type HeartbeatStatus } from '@keyturn/contracts';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
 import { IAM_CLIENT, IamError, userNameFromArn, type IamClient, type IamCredentials, sameIamUser } from '@keyturn/iam';
 import { HeartbeatEntity, SecretEntity, SecretVersionEntity, type HeartbeatOutcome, queryReturning } from '@keyturn/store';
@@ -22,6 +22,9 @@ const MAX_BACKOFF = 8;
 const MAX_CHECKS = 3;
 
 type CheckResult = { outcome: HeartbeatOutcome; detail: Partial<HeartbeatEntity> };
+
+/** A heartbeat's errorCode and errorMessage: the catalogue's code and wording. */
+const failure = (e: { code: ErrorCode; message: string }): Pick<HeartbeatEntity, 'errorCode' | 'errorMessage'> => ({ errorCode: e.code, errorMessage: e.message });
 
 /**
  * Heartbeat of an aws-iam-key (docs/architecture.md, Heartbeats): GetCallerIdentity with the stored
@@ -56,14 +59,14 @@ export class HeartbeatUseCase {
       const version = await this.ds.manager.findOneBy(SecretVersionEntity, { secretId: secret.id, state: 'current' });
       let result: CheckResult;
       if (!version) {
-        result = { outcome: 'failed', detail: { errorCode: 'SECRET_HAS_NO_VALUE', errorMessage: 'the secret has no current key' } };
+        result = { outcome: 'failed', detail: failure(new KeyturnError(ErrorCode.SECRET_HAS_NO_VALUE, { secretId: secret.id })) };
       } else {
         const f = this.secrets.open(version);
         const creds: IamCredentials = { accessKeyId: f.accessKeyId, secretAccessKey: f.secretAccessKey };
         try {
           result = await inAccount(secret.accountId, () => this.check(secret, creds));
         } catch (e) {
-          if (e instanceof IamError && e.code === IamErrorCode.Throttled) {
+          if (isThrottled(e)) {
             // AWS asked us to slow down: that says nothing about the key. Put it back and try later.
             await this.ds.manager.update(HeartbeatEntity, { id: hb.id }, { status: 'queued', leaseExpiresAt: null });
             return { kind: 'later', delayMs: Math.min(2_000 * 2 ** hb.attempt, 60_000), reason: 'throttled' };
@@ -88,17 +91,17 @@ export class HeartbeatUseCase {
           outcome: 'failed',
           detail: {
             checkedArn: id.arn,
-            errorCode: 'KEY_BELONGS_TO_OTHER_USER',
-            errorMessage: `the stored key answers as ${id.arn}, not as ${secret.username} in ${secret.accountId}`,
+            ...failure(new KeyturnError(ErrorCode.KEY_BELONGS_TO_OTHER_USER, { arn: id.arn, username: secret.username, accountId: secret.accountId })),
           },
         };
       }
       const detail = await this.keyDetail(secret, creds);
       return { outcome: 'success', detail: { checkedArn: id.arn, ...detail } };
     } catch (e) {
-      if (!(e instanceof IamError) || e.code === IamErrorCode.Throttled) throw e;
+      // Throttling says nothing about the key: the caller puts the heartbeat back.
+      if (!(e instanceof IamError) || isThrottled(e)) throw e;
       const outcome: HeartbeatOutcome = e.code === IamErrorCode.InvalidCredentials ? 'failed' : 'unable-to-connect';
-      return { outcome, detail: { errorCode: e.code, errorMessage: e.message } };
+      return { outcome, detail: failure(e) };
     }
   }
 
@@ -163,8 +166,7 @@ export class HeartbeatUseCase {
       outcome: null,
       finishedAt: new Date(),
       leaseExpiresAt: null,
-      errorCode: 'KEY_CHANGED_DURING_CHECK',
-      errorMessage: `the key was replaced by a rotation during each of ${checks} checks, so none of them says anything about the current key; the next heartbeat checks it (a promoted key is checked at the scheduler's next tick)`,
+      ...failure(new KeyturnError(ErrorCode.KEY_CHANGED_DURING_CHECK, { checks })),
     });
   }
 }

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
-import { JobName, KeyturnError, SecretType, type Actor } from '@keyturn/contracts';
+import { ErrorCode, JobName, KeyturnError, SecretType, type Actor } from '@keyturn/contracts';
 import { HeartbeatEntity, uuidv7 } from '@keyturn/store';
 import { SecretsService } from '@keyturn/vault';
 import { JobProducer } from '@keyturn/queue';
@@ -65,11 +65,7 @@ export class HeartbeatsService {
   async request(actor: Actor, secretId: string): Promise<{ heartbeat: HeartbeatView; created: boolean }> {
     const secret = await this.secrets.load(actor, secretId);
     if (secret.type === SecretType.AwsIamConsolePassword) {
-      throw new KeyturnError(
-        'HEARTBEAT_NOT_SUPPORTED',
-        'AWS offers no way to test a console password without signing in as the user, so console password secrets have no heartbeat; check the associated key secret instead',
-        422,
-      );
+      throw new KeyturnError(ErrorCode.HEARTBEAT_NOT_SUPPORTED);
     }
     for (let tries = 1; ; tries++) {
       const waiting = await waitingHeartbeat(this.ds.manager, secretId);
@@ -80,7 +76,7 @@ export class HeartbeatsService {
       } catch (e) {
         if ((e as { code?: string }).code === '23505') {
           if (tries < MAX_TRIES) continue;
-          throw new KeyturnError('HEARTBEAT_REQUEST_CONFLICT', `the heartbeats of secret ${secretId} kept changing during this request; send it again`, 409);
+          throw new KeyturnError(ErrorCode.HEARTBEAT_REQUEST_CONFLICT, { secretId });
         }
         throw e;
       }
@@ -91,9 +87,9 @@ export class HeartbeatsService {
 
   async get(actor: Actor, heartbeatId: string): Promise<HeartbeatView> {
     const h = await this.ds.manager.findOneBy(HeartbeatEntity, { id: heartbeatId });
-    if (!h) throw new KeyturnError('HEARTBEAT_NOT_FOUND', `heartbeat ${heartbeatId} does not exist`, 404);
+    if (!h) throw new KeyturnError(ErrorCode.HEARTBEAT_NOT_FOUND, { heartbeatId });
     await this.secrets.load(actor, h.secretId).catch(() => {
-      throw new KeyturnError('HEARTBEAT_NOT_FOUND', `heartbeat ${heartbeatId} does not exist`, 404);
+      throw new KeyturnError(ErrorCode.HEARTBEAT_NOT_FOUND, { heartbeatId });
     });
     return toHeartbeatView(h);
   }

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { DataSource, EntityManager } from 'typeorm';
 import { RotationEntity, SecretEntity, SecretVersionEntity, type RotationWarning } from '@keyturn/store';
-import { RotationError } from './rotation-error.js';
+import { ErrorCode, KeyturnError, warningMessage, type WarningCode, type WarningParams } from '@keyturn/contracts';
 
 const logger = new Logger('Rotation');
 
@@ -11,7 +11,9 @@ export async function journal(ds: DataSource, rot: RotationEntity, changes: Part
   await ds.manager.update(RotationEntity, { id: rot.id }, changes as never);
 }
 
-export async function warn(ds: DataSource, rot: RotationEntity, code: string, message: string, now = Date.now()): Promise<void> {
+/** Records a warning on the rotation; its message is the catalogue's wording for `params`. */
+export async function warn<W extends WarningCode>(ds: DataSource, rot: RotationEntity, code: W, params: WarningParams<W>, now = Date.now()): Promise<void> {
+  const message = warningMessage(code, params);
   const w: RotationWarning = { at: new Date(now).toISOString(), code, message };
   rot.warnings = [...(rot.warnings ?? []), w];
   await ds.manager
@@ -33,7 +35,7 @@ export async function promotePending(ds: DataSource, rot: RotationEntity, next: 
   await ds.transaction(async (m) => {
     await m.findOne(SecretEntity, { where: { id: rot.secretId }, lock: { mode: 'pessimistic_write' } });
     const pending = await m.findOneBy(SecretVersionEntity, { secretId: rot.secretId, state: 'pending' });
-    if (!pending) throw new RotationError('NOTHING_TO_PROMOTE', `rotation ${rot.id} has no pending value to promote`);
+    if (!pending) throw new KeyturnError(ErrorCode.NOTHING_TO_PROMOTE, { rotationId: rot.id });
     await m.update(SecretVersionEntity, { secretId: rot.secretId, state: 'previous' }, { state: 'retired' });
     await m.update(SecretVersionEntity, { secretId: rot.secretId, state: 'current' }, { state: 'previous' });
     await m.update(SecretVersionEntity, { id: pending.id }, { state: 'current' });
@@ -58,7 +60,7 @@ export async function storePending(
   let version = 0;
   await ds.transaction(async (m) => {
     const s = await m.findOne(SecretEntity, { where: { id: rot.secretId }, lock: { mode: 'pessimistic_write' } });
-    if (!s) throw new RotationError('SECRET_NOT_FOUND', `secret ${rot.secretId} was deleted during the change`);
+    if (!s) throw new KeyturnError(ErrorCode.SECRET_NOT_FOUND, { secretId: rot.secretId });
     version = s.versionCounter + 1;
     // An abandoned pending value (never applied, or applied and superseded) becomes history.
     await m.update(SecretVersionEntity, { secretId: s.id, state: 'pending' }, { state: 'discarded' });

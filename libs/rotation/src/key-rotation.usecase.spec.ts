@@ -1,5 +1,6 @@
-import type { AccessKeyMetadata } from '@keyturn/iam';
-import { CREATE_DATE_SLACK_MS, classifyKeys, planMakeRoom, type KeyOwnership } from './key-rotation.usecase.js';
+import { IamErrorCode } from '@keyturn/contracts';
+import { IamError, type AccessKeyMetadata } from '@keyturn/iam';
+import { CREATE_DATE_SLACK_MS, classifyKeys, planMakeRoom, unlessKeyGone, type KeyOwnership } from './key-rotation.usecase.js';
 
 const T = new Date('2030-01-01T12:00:00.000Z');
 const BUDGET_MS = 140_000;
@@ -101,5 +102,27 @@ describe('planMakeRoom', () => {
     const p = plan([key('AKIACUR', at(-60_000)), key('AKIAPERSON', at(3_600_000))], { current: 'AKIACUR', heldByOthers: new Map() });
     expect(p.orphans).toEqual([]);
     expect(p.blocker).toEqual({ kind: 'unmanaged', key: expect.objectContaining({ accessKeyId: 'AKIAPERSON' }) });
+  });
+});
+
+describe('unlessKeyGone', () => {
+  const noSuch = (reason: 'no-such-access-key' | 'no-such-user') =>
+    new IamError(IamErrorCode.NoSuchEntity, { action: 'iam:DeleteAccessKey', resource: 'user/alice' }, { awsCode: 'NoSuchEntity', reason });
+
+  it('a key that is already gone makes deleting or inactivating it again a no-op', async () => {
+    await expect(unlessKeyGone(Promise.reject(noSuch('no-such-access-key')))).resolves.toBeUndefined();
+  });
+
+  it('a user that is gone is a failure, not a no-op', async () => {
+    const e = noSuch('no-such-user');
+    await expect(unlessKeyGone(Promise.reject(e))).rejects.toBe(e);
+  });
+
+  it('any other failure stays a failure', async () => {
+    const denied = new IamError(IamErrorCode.AccessDenied, { action: 'iam:DeleteAccessKey', resource: 'user/alice' });
+    await expect(unlessKeyGone(Promise.reject(denied))).rejects.toBe(denied);
+    const boom = new Error('socket hang up');
+    await expect(unlessKeyGone(Promise.reject(boom))).rejects.toBe(boom);
+    await expect(unlessKeyGone(Promise.resolve())).resolves.toBeUndefined();
   });
 });

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { IamErrorCode } from '@keyturn/contracts';
+import { ErrorCode, IamErrorCode, KeyturnError, WarningCode, type WarningParams } from '@keyturn/contracts';
 import {
   IAM_CLIENT,
   IamError,
@@ -14,7 +14,6 @@ import {
 } from '@keyturn/iam';
 import { RotationEntity, SecretEntity, SecretVersionEntity } from '@keyturn/store';
 import { SecretsService, SettingsService, effectiveSettings } from '@keyturn/vault';
-import { RotationError } from './rotation-error.js';
 import { journal, promotePending, storePending, warn } from './journal.js';
 import { CLOCK, FAULTS, ROTATION_OPTIONS, type Clock, type Faults, type RotationOptions } from './rotation.tokens.js';
 import { credsOf, loadSecretState, type OpenVersion, type SecretState } from './secret-state.js';
@@ -151,7 +150,7 @@ export class KeyRotationUseCase {
 
   private async state(secretId: string): Promise<SecretState> {
     const s = await loadSecretState(this.ds.manager, this.secrets, secretId);
-    if (!s) throw new RotationError('SECRET_NOT_FOUND', `secret ${secretId} was deleted`);
+    if (!s) throw new KeyturnError(ErrorCode.SECRET_NOT_FOUND, { secretId });
     return s;
   }
 
@@ -161,7 +160,7 @@ export class KeyRotationUseCase {
     this.faults.point('prepare');
     const { secret } = state;
     if (!state.current) {
-      throw new RotationError('SECRET_HAS_NO_VALUE', `secret ${secret.id} has no current key to rotate`);
+      throw new KeyturnError(ErrorCode.SECRET_HAS_NO_VALUE, { secretId: secret.id });
     }
     const exec = await resolveExecutor(this.ds.manager, this.secrets, secret, credsOf(state.current));
     await this.journal(rot, { mode: exec.mode, executorSecretId: exec.secretId });
@@ -170,39 +169,28 @@ export class KeyRotationUseCase {
     try {
       const id = await this.iam.getCallerIdentity(credsOf(state.current));
       if (!sameIamUser(userNameFromArn(id.arn), secret.username) || id.account !== secret.accountId) {
-        throw new RotationError(
-          'KEY_BELONGS_TO_OTHER_USER',
-          `the stored key belongs to ${id.arn}, not to IAM user ${secret.username} in account ${secret.accountId}; store the right key or fix the secret's username/accountId`,
-        );
+        throw new KeyturnError(ErrorCode.KEY_BELONGS_TO_OTHER_USER, { arn: id.arn, username: secret.username, accountId: secret.accountId });
       }
       userId = id.userId;
     } catch (e) {
       if (!(e instanceof IamError) || e.code !== IamErrorCode.InvalidCredentials) throw e;
       if (exec.mode === 'basic' && !exec.secretId) {
-        throw new RotationError(
-          'CURRENT_KEY_INVALID',
-          `AWS rejects the stored key of ${secret.username}, and a key secret without a privileged account rotates itself with that key. ` +
-            'Associate a privileged account (privilegedSecretId) that may manage this user, or store a working key, then rotate again.',
-        );
+        throw new KeyturnError(ErrorCode.CURRENT_KEY_INVALID, { username: secret.username });
       }
-      await this.warn(rot, 'CURRENT_KEY_INVALID', `AWS rejects the stored key of ${secret.username}; rotating through the executor`);
+      await this.warn(rot, WarningCode.CURRENT_KEY_INVALID, { username: secret.username });
     }
     if (!userId && exec.mode === 'privileged') {
       try {
         userId = (await this.iam.getUser(exec.creds, secret.username)).userId;
       } catch (e) {
         if (e instanceof IamError && e.code === IamErrorCode.AccessDenied) {
-          await this.warn(rot, 'USER_ID_UNCHECKED', `could not confirm the identity of ${secret.username} (iam:GetUser denied, and the stored key does not work)`);
+          await this.warn(rot, WarningCode.USER_ID_UNCHECKED, { username: secret.username });
         } else throw e;
       }
     }
     if (userId) {
       if (secret.iamUserId && secret.iamUserId !== userId) {
-        throw new RotationError(
-          'USER_RECREATED',
-          `IAM user ${secret.username} has UserId ${userId}, but this secret was first rotated for UserId ${secret.iamUserId}: ` +
-            'the user was deleted and re-created. Keyturn does not rotate a different user under the same name; create a new secret for it.',
-        );
+        throw new KeyturnError(ErrorCode.USER_RECREATED, { username: secret.username, userId, knownUserId: secret.iamUserId });
       }
       if (!secret.iamUserId) await this.ds.manager.update(SecretEntity, { id: secret.id }, { iamUserId: userId });
     }
@@ -232,7 +220,7 @@ export class KeyRotationUseCase {
     const plan = planMakeRoom(classes);
     for (const orphan of plan.orphans) {
       await this.deleteKey(exec.creds, secret.username, orphan.accessKeyId);
-      await this.warn(rot, 'ORPHAN_DELETED', `deleted ${maskAccessKeyId(orphan.accessKeyId)}, created by an interrupted attempt of this rotation and never stored`);
+      await this.warn(rot, WarningCode.ORPHAN_DELETED, { maskedKeyId: maskAccessKeyId(orphan.accessKeyId) });
     }
     if (plan.deletePrevious && state.previous) {
       await this.deleteKey(exec.creds, secret.username, plan.deletePrevious.accessKeyId);
@@ -242,20 +230,14 @@ export class KeyRotationUseCase {
     }
     const blocker = plan.blocker;
     if (blocker?.kind === 'held') {
-      throw new RotationError(
-        'KEY_HELD_BY_OTHER_SECRET',
-        `IAM user ${secret.username} already has 2 access keys and ${maskAccessKeyId(blocker.key.accessKeyId)} is held by Keyturn secret ${blocker.holderSecretId}, ` +
-          'which Keyturn never deletes for another secret. Nothing was changed. Keep one Keyturn secret per IAM user: ' +
-          `delete secret ${blocker.holderSecretId} (then delete its key in IAM) or this one, or give that secret shouldDeletePreviousKey, then rotate again.`,
-      );
+      throw new KeyturnError(ErrorCode.KEY_HELD_BY_OTHER_SECRET, {
+        username: secret.username,
+        maskedKeyId: maskAccessKeyId(blocker.key.accessKeyId),
+        holderSecretId: blocker.holderSecretId,
+      });
     }
     if (blocker) {
-      throw new RotationError(
-        'KEY_LIMIT_UNMANAGED',
-        `IAM user ${secret.username} already has 2 access keys and ${maskAccessKeyId(blocker.key.accessKeyId)} ` +
-          'is not managed by Keyturn (no secret holds it, and this rotation did not create it). Nothing was changed. ' +
-          'Delete that key in IAM if it is unused, or store it in Keyturn, then rotate again.',
-      );
+      throw new KeyturnError(ErrorCode.KEY_LIMIT_UNMANAGED, { username: secret.username, maskedKeyId: maskAccessKeyId(blocker.key.accessKeyId) });
     }
   }
 
@@ -271,7 +253,7 @@ export class KeyRotationUseCase {
       // Make-room left one slot, so the limit means an earlier call of ours did create a key whose
       // answer was lost (the SDK retried a dropped connection): the next attempt's make-room deletes it.
       if (e instanceof IamError && e.code === IamErrorCode.KeyLimit) {
-        throw new RotationError('KEY_LIMIT_RACE', `IAM user ${secret.username} reached 2 keys while this rotation created one; retrying after cleanup`, true);
+        throw new KeyturnError(ErrorCode.KEY_LIMIT_RACE, { username: secret.username });
       }
       throw e;
     }
@@ -290,17 +272,11 @@ export class KeyRotationUseCase {
         deleted = false;
         this.logger.warn(`could not delete unsaved key ${masked}: ${(d as Error).message}; the next attempt's make-room finds it as an orphan`);
       }
-      if (e instanceof RotationError) throw e;
+      // The secret was deleted meanwhile: there is nothing to store into, and nothing to retry.
+      if (e instanceof KeyturnError && e.code === ErrorCode.SECRET_NOT_FOUND) throw e;
       const code = (e as { code?: unknown })?.code;
       const reason = typeof code === 'string' ? `database error ${code}` : ((e as Error)?.name ?? 'error');
-      throw new RotationError(
-        'NEW_KEY_NOT_STORED',
-        deleted
-          ? `the new key ${masked} could not be stored (${reason}), so it was deleted in IAM; the current key is unchanged and the change will be retried. ` +
-              'If this repeats, check the database (see the worker log).'
-          : `the new key ${masked} could not be stored (${reason}) nor deleted in IAM yet; the next attempt deletes it before creating another. The current key is unchanged.`,
-        true,
-      );
+      throw new KeyturnError(ErrorCode.NEW_KEY_NOT_STORED, { maskedKeyId: masked, reason, deleted });
     }
     return this.state(secret.id);
   }
@@ -321,31 +297,25 @@ export class KeyRotationUseCase {
         if (sameIamUser(userNameFromArn(id.arn), secret.username) && id.account === secret.accountId) return;
         answeredAs = id.arn;
       } catch (e) {
-        const transient =
+        // Not the job's retry rule: within the window a rejected new key is expected (IAM propagates
+        // slowly), and so is a passing AWS fault; the window decides, not the attempt counter.
+        const notYet =
           e instanceof IamError &&
           [IamErrorCode.InvalidCredentials, IamErrorCode.Throttled, IamErrorCode.Unreachable].includes(e.code);
-        if (!transient) throw e;
+        if (!notYet) throw e;
         lastError = (e as IamError).code;
       }
       if (answeredAs) {
         // Never promoted, and not left pending either: a later rotation would resume on it for ever.
         const masked = maskAccessKeyId(pending.fields.accessKeyId);
         await this.discardPending(rot, exec, secret.username, pending);
-        throw new RotationError(
-          'PENDING_KEY_WRONG_USER',
-          `the new key ${masked} answers as ${answeredAs}, not as ${secret.username}; it was discarded, and the current key is unchanged and still works. ` +
-            `Delete ${masked} from ${answeredAs} in IAM if it exists, then rotate again.`,
-        );
+        throw new KeyturnError(ErrorCode.PENDING_KEY_WRONG_USER, { maskedKeyId: masked, arn: answeredAs, username: secret.username });
       }
       if (this.clock.now() >= deadline) break;
       delay = Math.max(250, Math.min(delay * 2, 5_000));
     }
     await this.discardPending(rot, exec, secret.username, pending);
-    throw new RotationError(
-      'VERIFY_TIMEOUT',
-      `the new key did not work within ${Math.round(this.opts.verifyWindowMs / 1000)} s (last answer: ${lastError ?? "none"}); ` +
-        'it was deleted, and the current key is unchanged and still works. Rotate again, or raise KEYTURN_VERIFY_WINDOW_MS if IAM is slow to propagate in this account.',
-    );
+    throw new KeyturnError(ErrorCode.VERIFY_TIMEOUT, { windowSeconds: Math.round(this.opts.verifyWindowMs / 1000), lastAnswer: lastError });
   }
 
   private async discardPending(rot: RotationEntity, exec: Executor, username: string, pending: OpenVersion): Promise<void> {
@@ -385,9 +355,9 @@ export class KeyRotationUseCase {
         }
         this.faults.point('retire:after-aws');
       } catch (e) {
-        const msg = e instanceof IamError || e instanceof RotationError ? e.message : (e as Error).message;
+        const msg = (e as Error).message;
         await this.journal(rot, { status: 'succeeded', step: 'retire', retirePending: true, finishedAt: new Date(this.clock.now()) });
-        await this.warn(rot, 'RETIRE_FAILED', `the new key is stored and works, but the previous key could not be ${eff.shouldDeletePreviousKey ? 'deleted' : 'inactivated'} yet: ${msg}`);
+        await this.warn(rot, WarningCode.RETIRE_FAILED, { action: eff.shouldDeletePreviousKey ? 'deleted' : 'inactivated', reason: msg });
         throw new RetirePendingError(msg, e);
       }
     }
@@ -406,18 +376,17 @@ export class KeyRotationUseCase {
     return journal(this.ds, rot, changes);
   }
 
-  private warn(rot: RotationEntity, code: string, message: string): Promise<void> {
-    return warn(this.ds, rot, code, message, this.clock.now());
+  private warn<W extends WarningCode>(rot: RotationEntity, code: W, params: WarningParams<W>): Promise<void> {
+    return warn(this.ds, rot, code, params, this.clock.now());
   }
 }
 
 /** A key already gone (not the user) makes deleting or inactivating it again a no-op. */
-async function unlessKeyGone(call: Promise<void>): Promise<void> {
+export async function unlessKeyGone(call: Promise<void>): Promise<void> {
   try {
     await call;
   } catch (e) {
-    const keyGone = e instanceof IamError && e.code === IamErrorCode.NoSuchEntity && (/access key/i.test(e.message) || !/user/i.test(e.message));
-    if (!keyGone) throw e;
+    if (!(e instanceof IamError && e.reason === 'no-such-access-key')) throw e;
   }
 }
 

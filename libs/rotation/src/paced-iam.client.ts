@@ -33,14 +33,7 @@ export function pacedIamClient(inner: IamClient, pacer: AccountPacer, maxWaitMs:
         const account = accountContext.getStore();
         if (account && !(await pacer.take(account, maxWaitMs))) {
           const action = actionName(String(prop));
-          throw new IamError(
-            IamErrorCode.Throttled,
-            `${action} found no free call slot for AWS account ${account} within ${maxWaitMs} ms ` +
-              '(KEYTURN_AWS_RATE_PER_ACCOUNT is shared by every worker); it will be retried. Raise the rate if the account allows it, or lower KEYTURN_WORKER_CONCURRENCY',
-            undefined,
-            action,
-            true,
-          );
+          throw new IamError(IamErrorCode.Throttled, { kind: 'pacer', action, accountId: account, maxWaitMs });
         }
         return (value as (...a: unknown[]) => unknown).apply(target, args);
       };

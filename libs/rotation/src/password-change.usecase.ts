@@ -1,20 +1,19 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, In, MoreThan } from 'typeorm';
-import { IamErrorCode } from '@keyturn/contracts';
+import { ErrorCode, IamErrorCode, KeyturnError, WarningCode, type ErrorParams } from '@keyturn/contracts';
 import { IAM_CLIENT, IamError, userNameFromArn, type IamClient, type PasswordPolicy, sameIamUser } from '@keyturn/iam';
 import { RotationEntity, SecretEntity, SecretVersionEntity } from '@keyturn/store';
 import { SecretsService, SettingsService, effectiveSettings, type EffectiveSettings } from '@keyturn/vault';
-import { RotationError } from './rotation-error.js';
 import { CLOCK, FAULTS, type Clock, type Faults } from './rotation.tokens.js';
 import { loadSecretState, type SecretState } from './secret-state.js';
 import { resolveExecutor, type Executor } from './executor.js';
 import { journal, promotePending, storePending, warn } from './journal.js';
 import { AWS_MAX_PASSWORD, generatePassword, requirementsFor } from './password-generator.js';
 
-/** ChangePassword answers this when the old password is wrong. */
-function isWrongOldPassword(e: unknown): boolean {
-  return e instanceof IamError && (e.awsCode === 'InvalidUserType' || /old password|incorrect password/i.test(e.message));
+/** ChangePassword refused the old password (the IAM mapper tells it apart; AWS's text is read there only). */
+export function isWrongOldPassword(e: unknown): boolean {
+  return e instanceof IamError && e.reason === 'wrong-old-password';
 }
 
 const isPolicyViolation = (e: unknown) => e instanceof IamError && e.code === IamErrorCode.PasswordPolicy;
@@ -55,7 +54,7 @@ export class PasswordChangeUseCase {
 
   private async state(secretId: string): Promise<SecretState> {
     const s = await loadSecretState(this.ds.manager, this.secrets, secretId);
-    if (!s) throw new RotationError('SECRET_NOT_FOUND', `secret ${secretId} was deleted`);
+    if (!s) throw new KeyturnError(ErrorCode.SECRET_NOT_FOUND, { secretId });
     return s;
   }
 
@@ -63,7 +62,7 @@ export class PasswordChangeUseCase {
     await journal(this.ds, rot, { step: 'prepare' });
     this.faults.point('prepare');
     const { secret } = state;
-    if (!state.current) throw new RotationError('SECRET_HAS_NO_VALUE', `secret ${secret.id} has no current password`);
+    if (!state.current) throw new KeyturnError(ErrorCode.SECRET_HAS_NO_VALUE, { secretId: secret.id });
     const exec = await resolveExecutor(this.ds.manager, this.secrets, secret, null);
     await journal(this.ds, rot, { mode: exec.mode, executorSecretId: exec.secretId });
     // The executor's own identity needs no permission: it tells whether the key is who the secret says.
@@ -72,16 +71,13 @@ export class PasswordChangeUseCase {
       const user = userNameFromArn(id.arn);
       if (exec.mode === 'basic') {
         if (!sameIamUser(user, secret.username)) {
-          throw new RotationError('EXECUTOR_KEY_MISMATCH', `the associated key answers as ${id.arn}, not as ${secret.username}; fix the associated key secret`);
+          throw new KeyturnError(ErrorCode.EXECUTOR_KEY_MISMATCH, { arn: id.arn, username: secret.username });
         }
         await this.checkUserId(secret, id.userId);
       }
     } catch (e) {
       if (e instanceof IamError && e.code === IamErrorCode.InvalidCredentials) {
-        throw new RotationError(
-          'PRIVILEGED_KEY_INVALID',
-          `AWS rejects the key of the associated secret ${exec.secretId}; rotate or fix that key first, then change this password`,
-        );
+        throw new KeyturnError(ErrorCode.PRIVILEGED_KEY_INVALID, { privilegedSecretId: exec.secretId });
       }
       throw e;
     }
@@ -90,10 +86,7 @@ export class PasswordChangeUseCase {
 
   private async checkUserId(secret: SecretEntity, userId: string): Promise<void> {
     if (secret.iamUserId && secret.iamUserId !== userId) {
-      throw new RotationError(
-        'USER_RECREATED',
-        `IAM user ${secret.username} has UserId ${userId}, but this secret belongs to UserId ${secret.iamUserId}: the user was re-created. Create a new secret for it.`,
-      );
+      throw new KeyturnError(ErrorCode.USER_RECREATED, { username: secret.username, userId, knownUserId: secret.iamUserId });
     }
     if (!secret.iamUserId) await this.ds.manager.update(SecretEntity, { id: secret.id }, { iamUserId: userId });
   }
@@ -103,7 +96,7 @@ export class PasswordChangeUseCase {
       return await this.iam.getAccountPasswordPolicy(exec.creds);
     } catch (e) {
       if (e instanceof IamError && e.code === IamErrorCode.AccessDenied) {
-        await warn(this.ds, rot, 'PASSWORD_POLICY_UNREAD', 'iam:GetAccountPasswordPolicy is denied: generating with all four character classes', this.clock.now());
+        await warn(this.ds, rot, WarningCode.PASSWORD_POLICY_UNREAD, undefined, this.clock.now());
         return 'unknown';
       }
       throw e;
@@ -172,13 +165,13 @@ export class PasswordChangeUseCase {
           // prevention counts it: an earlier attempt applied it and died, or the SDK resent a
           // call whose answer was lost. A fresh one of the same length settles it.
           refreshed = true;
-          await warn(this.ds, rot, 'PASSWORD_REGENERATED', 'AWS refused the new password, perhaps because it took it already in an interrupted attempt; setting a fresh one', this.clock.now());
+          await warn(this.ds, rot, WarningCode.PASSWORD_REGENERATED, undefined, this.clock.now());
           state = await this.generate(rot, state, eff, policy, pending.length);
           continue;
         }
         if (isPolicyViolation(e) && policy === 'unknown' && pending.length < AWS_MAX_PASSWORD) {
           // The policy could not be read: try again longer, up to AWS's 128.
-          await warn(this.ds, rot, 'PASSWORD_POLICY_RETRY', `AWS refused a ${pending.length}-character password; trying a longer one`, this.clock.now());
+          await warn(this.ds, rot, WarningCode.PASSWORD_POLICY_RETRY, { length: pending.length }, this.clock.now());
           state = await this.generate(rot, state, eff, policy, Math.min(pending.length + 16, AWS_MAX_PASSWORD));
           continue;
         }
@@ -208,16 +201,12 @@ export class PasswordChangeUseCase {
       }
       if (round === 0) {
         // Perhaps AWS has the newest pending already: make it the old one of a fresh change.
-        await warn(this.ds, rot, 'PASSWORD_RESUME', 'AWS does not have the current password; checking whether an interrupted attempt already applied the new one', this.clock.now());
+        await warn(this.ds, rot, WarningCode.PASSWORD_RESUME, undefined, this.clock.now());
         const eff = effectiveSettings(await this.settings.getGlobal(), secret.settings);
         state = await this.generate(rot, state, eff, 'unknown', pending.fields.password.length);
       }
     }
-    throw new RotationError(
-      'PASSWORD_UNKNOWN',
-      `AWS does not accept any password Keyturn has for ${secret.username} as the old password: it was changed outside Keyturn. ` +
-        'Associate a privileged account (iam:UpdateLoginProfile) to reset it, or store the password AWS has, then change again.',
-    );
+    throw new KeyturnError(ErrorCode.PASSWORD_UNKNOWN, { username: secret.username });
   }
 
   /** The current password, then pending/discarded ones newer than it (newest last), excluding `newest`. */
@@ -234,23 +223,19 @@ export class PasswordChangeUseCase {
     ];
   }
 
+  /** The failures a person meets when changing a console password, worded for that. */
   private explain(e: unknown, secret: SecretEntity, exec: Executor): unknown {
     if (!(e instanceof IamError)) return e;
-    if (e.code === IamErrorCode.NoSuchEntity) {
-      return new RotationError(
-        'LOGIN_PROFILE_MISSING',
-        `IAM user ${secret.username} has no console password (login profile) to change; create one in IAM first (Keyturn changes passwords, it does not enable console access)`,
-      );
-    }
+    const info = { awsCode: e.awsCode, reason: e.reason };
+    // A user that is gone has no login profile either (kept as one code, as ever).
+    if (e.code === IamErrorCode.NoSuchEntity) return new KeyturnError(ErrorCode.LOGIN_PROFILE_MISSING, { username: secret.username });
     if (e.code === IamErrorCode.PasswordPolicy) {
-      return new RotationError('IAM_PASSWORD_POLICY', `AWS refused the generated password: ${e.message}. Check the secret's password settings (length, excluded characters) against the account's password policy.`);
+      const params = e.params as ErrorParams<typeof IamErrorCode.PasswordPolicy>;
+      return new IamError(IamErrorCode.PasswordPolicy, { ...params, advice: { kind: 'password-settings' } }, info);
     }
     if (e.code === IamErrorCode.AccessDenied && exec.mode === 'basic') {
-      return new RotationError(
-        IamErrorCode.AccessDenied,
-        `${e.message}. A user changes its own console password with iam:ChangePassword, and only if the account's password policy allows users to change their password (AllowUsersToChangePassword); ` +
-          `see GET /v1/secrets/${secret.id}/required-permissions`,
-      );
+      const params = e.params as ErrorParams<typeof IamErrorCode.AccessDenied>;
+      return new IamError(IamErrorCode.AccessDenied, { ...params, advice: { kind: 'change-own-password', secretId: secret.id } }, info);
     }
     return e;
   }

@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import type { PasswordPolicy } from '@keyturn/iam';
-import { RotationError } from './rotation-error.js';
+import { ErrorCode, KeyturnError } from '@keyturn/contracts';
 
 export const UPPER = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
 export const LOWER = 'abcdefghijklmnopqrstuvwxyz';
@@ -51,13 +51,10 @@ export function generatePassword(req: PasswordRequirements, rand: (max: number) 
   ].filter((c): c is string => typeof c === 'string');
   if (classes.some((c) => c.length === 0)) {
     // A setting, not a passing fault: retrying cannot help, and the person must know which one.
-    throw new RotationError(
-      'PASSWORD_SETTINGS_INVALID',
-      'the excluded characters (passwordExcludeCharacters) remove a whole required character class; exclude fewer characters',
-    );
+    throw new KeyturnError(ErrorCode.PASSWORD_SETTINGS_INVALID, { kind: 'class-excluded' });
   }
   if (req.length < classes.length) {
-    throw new RotationError('PASSWORD_SETTINGS_INVALID', `a password of ${req.length} characters cannot hold ${classes.length} character classes; raise passwordLength`);
+    throw new KeyturnError(ErrorCode.PASSWORD_SETTINGS_INVALID, { kind: 'too-short', length: req.length, classes: classes.length });
   }
   const all = classes.join('');
   const chars = classes.map((c) => c[rand(c.length)]);

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { IamErrorCode, KeyturnError, SecretType, type Actor } from '@keyturn/contracts';
+import { ErrorCode, IamErrorCode, KeyturnError, SecretType, type Actor } from '@keyturn/contracts';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
 import { IAM_CLIENT, IamError, partitionForRegion, userArn, type IamClient } from '@keyturn/iam';
 import { SecretEntity, SecretVersionEntity } from '@keyturn/store';
@@ -30,15 +30,10 @@ export class PermissionsService {
     let executor: SecretEntity = secret;
     if (secret.privilegedSecretId) {
       const ex = await this.ds.manager.findOneBy(SecretEntity, { id: secret.privilegedSecretId });
-      if (!ex) throw new KeyturnError('PRIVILEGED_SECRET_NOT_FOUND', `the privileged account ${secret.privilegedSecretId} no longer exists`, 422);
+      if (!ex) throw new KeyturnError(ErrorCode.PRIVILEGED_SECRET_NOT_FOUND, { privilegedSecretId: secret.privilegedSecretId });
       executor = ex;
     } else if (secret.type === SecretType.AwsIamConsolePassword) {
-      throw new KeyturnError(
-        'PRIVILEGED_ACCOUNT_REQUIRED',
-        `a console password is changed through an associated aws-iam-key secret; associate one (privilegedSecretId) and ask again: ` +
-          'the user’s own keys need iam:ChangePassword, another user’s need iam:UpdateLoginProfile on this user',
-        422,
-      );
+      throw new KeyturnError(ErrorCode.PRIVILEGED_ACCOUNT_REQUIRED, { secretId: secret.id, secretType: secret.type });
     }
     const partition = partitionForRegion(this.config.aws.region);
     const req = requiredPermissions({

@@ -2,14 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
-import { SYSTEM_ACTOR, SecretType } from '@keyturn/contracts';
+import { SYSTEM_ACTOR, SecretType, WarningCode, isRetryable, isThrottled } from '@keyturn/contracts';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
 import { LeaseLocks, LockSpace, RotationEntity, SecretEntity, lockKey, queryReturning } from '@keyturn/store';
 import { AuditService } from '@keyturn/auth';
-import { IamError } from '@keyturn/iam';
 import { KeyRotationUseCase, RetirePendingError } from './key-rotation.usecase.js';
 import { PasswordChangeUseCase } from './password-change.usecase.js';
-import { describeFailure, isRetryable } from './rotation-error.js';
+import { describeFailure } from './rotation-error.js';
 import { recordEvent } from './events.js';
 import { inAccount } from './paced-iam.client.js';
 
@@ -128,7 +127,7 @@ export class RotationRunner {
   private async onError(rotationId: string, e: unknown): Promise<RunOutcome> {
     const rot = await this.ds.manager.findOneByOrFail(RotationEntity, { id: rotationId });
     if (e instanceof RetirePendingError) {
-      const tries = rot.warnings.filter((w) => w.code === 'RETIRE_FAILED').length;
+      const tries = rot.warnings.filter((w) => w.code === WarningCode.RETIRE_FAILED).length;
       await this.release(rotationId);
       if (tries === 1) await this.recordOutcome(rot, 'succeeded');
       if (tries >= MAX_RETIRE_TRIES) {
@@ -139,7 +138,7 @@ export class RotationRunner {
       return { kind: 'later', delayMs: Math.min(5_000 * 2 ** (tries - 1), 10 * 60_000), reason: 'retire owed' };
     }
     const { code, message } = describeFailure(e, rot.secretId);
-    const throttled = e instanceof IamError && e.code === 'IAM_THROTTLED';
+    const throttled = isThrottled(e);
     // Throttling is AWS asking us to slow down, not a failure: it gets more room than other transient errors.
     const cap = this.config.rotation.jobAttempts * (throttled ? 4 : 1);
     if (isRetryable(e) && rot.attempt < cap) {

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, IsNull, type EntityManager } from 'typeorm';
-import { JobName, KeyturnError, SecretType, type Actor } from '@keyturn/contracts';
+import { ErrorCode, JobName, KeyturnError, SecretType, type Actor } from '@keyturn/contracts';
 import { RotationEntity, SecretVersionEntity, uuidv7, type RotationWarning } from '@keyturn/store';
 import { SecretsService } from '@keyturn/vault';
 import { JobProducer } from '@keyturn/queue';
@@ -82,11 +82,7 @@ export class RotationsService {
   ): Promise<{ rotation: RotationView; created: boolean }> {
     const secret = await this.secrets.load(actor, secretId);
     if (secret.type === SecretType.AwsIamConsolePassword && !secret.privilegedSecretId) {
-      throw new KeyturnError(
-        'PRIVILEGED_ACCOUNT_REQUIRED',
-        `a console password can only be changed through an associated aws-iam-key secret: PATCH /v1/secrets/${secretId} with {"privilegedSecretId": "<key secret id>"} first`,
-        422,
-      );
+      throw new KeyturnError(ErrorCode.PRIVILEGED_ACCOUNT_REQUIRED, { secretId, secretType: secret.type });
     }
     const key = opts.idempotencyKey;
     for (let tries = 1; ; tries++) {
@@ -95,7 +91,7 @@ export class RotationsService {
         if (known) return { rotation: toRotationView(known), created: false };
       }
       if (tries === 1 && !(await this.ds.manager.exists(SecretVersionEntity, { where: { secretId, state: 'current' } }))) {
-        throw new KeyturnError('SECRET_HAS_NO_VALUE', `secret ${secretId} has no current value to change`, 409);
+        throw new KeyturnError(ErrorCode.SECRET_HAS_NO_VALUE, { secretId });
       }
       let outcome: { id: string; created: boolean };
       try {
@@ -124,7 +120,7 @@ export class RotationsService {
         // Another request made the waiting rotation, or used this key, first: look again and join it.
         if ((e as { code?: string }).code === '23505') {
           if (tries < MAX_TRIES) continue;
-          throw new KeyturnError('ROTATION_REQUEST_CONFLICT', `the rotations of secret ${secretId} kept changing during this request; send it again`, 409);
+          throw new KeyturnError(ErrorCode.ROTATION_REQUEST_CONFLICT, { secretId });
         }
         throw e;
       }
@@ -143,9 +139,9 @@ export class RotationsService {
 
   async get(actor: Actor, rotationId: string): Promise<RotationView> {
     const r = await this.ds.manager.findOneBy(RotationEntity, { id: rotationId });
-    if (!r) throw new KeyturnError('ROTATION_NOT_FOUND', `rotation ${rotationId} does not exist`, 404);
+    if (!r) throw new KeyturnError(ErrorCode.ROTATION_NOT_FOUND, { rotationId });
     await this.secrets.load(actor, r.secretId).catch(() => {
-      throw new KeyturnError('ROTATION_NOT_FOUND', `rotation ${rotationId} does not exist`, 404);
+      throw new KeyturnError(ErrorCode.ROTATION_NOT_FOUND, { rotationId });
     });
     return toRotationView(r);
   }

@@ -1,6 +1,7 @@
 import { DataSource } from 'typeorm';
 import { ACCESS_KEY_ID_INDEX, CryptoError, EnvelopeCipher, type SealedVersion } from '@keyturn/crypto';
 import type { KeyturnConfig } from '@keyturn/config';
+import { ErrorCode, KeyturnError } from '@keyturn/contracts';
 import { dataSourceOptions } from '@keyturn/store';
 import { resolveKeyring } from './master-key.js';
 
@@ -14,9 +15,7 @@ const SAMPLES_PER_KEK = 3;
  * The configured master keys do not fit the database. The message names KEK
  * ids only (the part before ":"), never key material, and says what to do.
  */
-export class MasterKeyMismatchError extends Error {
-  readonly code = 'MASTER_KEY_MISMATCH';
-
+export class MasterKeyMismatchError extends KeyturnError<typeof ErrorCode.MASTER_KEY_MISMATCH> {
   constructor(
     /** KEK ids that wrap stored data keys but are not configured. */
     readonly missing: string[],
@@ -24,23 +23,10 @@ export class MasterKeyMismatchError extends Error {
     readonly wrong: string[],
     readonly configured: string[],
   ) {
-    const problems: string[] = [];
-    if (missing.length) {
-      problems.push(`data keys in the database are wrapped by KEK ${list(missing)}, which ${missing.length > 1 ? 'are' : 'is'} not configured`);
-    }
-    if (wrong.length) {
-      problems.push(`KEK ${list(wrong)} is configured but cannot unwrap any data key stored under that id (the key does not match its id)`);
-    }
-    super(
-      `the master key configuration does not fit the database: ${problems.join('; ')}. Configured KEK ids: ${list(configured)}. ` +
-        'Set the master key that sealed these secrets as KEYTURN_MASTER_KEY, or add it to KEYTURN_PREVIOUS_MASTER_KEYS ' +
-        '(the id is the part before ":"), then start again. Nothing was started.',
-    );
+    super(ErrorCode.MASTER_KEY_MISMATCH, { missing, wrong, configured });
     this.name = 'MasterKeyMismatchError';
   }
 }
-
-const list = (ids: string[]) => ids.map((id) => `'${id}'`).join(', ');
 
 /**
  * Every KEK id in use in secret_versions must be configured and must really

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { Brackets, DataSource, In, type EntityManager, Repository } from 'typeorm';
 import {
+  ErrorCode,
   KeyturnError,
   SecretType,
   inFolderScope,
@@ -211,7 +212,7 @@ export class SecretsService {
   async load(actor: Actor, id: string): Promise<SecretEntity> {
     const s = await this.secrets.findOneBy({ id });
     if (!s || !inFolderScope(actor, s.folder)) {
-      throw new KeyturnError('SECRET_NOT_FOUND', `secret ${id} does not exist`, 404);
+      throw new KeyturnError(ErrorCode.SECRET_NOT_FOUND, { secretId: id });
     }
     return s;
   }
@@ -219,7 +220,7 @@ export class SecretsService {
   async getValue(actor: Actor, id: string): Promise<SecretValue> {
     const s = await this.load(actor, id);
     const v = await this.versions.findOneBy({ secretId: id, state: 'current' });
-    if (!v) throw new KeyturnError('SECRET_HAS_NO_VALUE', `secret ${id} has no current value`, 409);
+    if (!v) throw new KeyturnError(ErrorCode.SECRET_HAS_NO_VALUE, { secretId: id });
     return {
       id: s.id,
       type: s.type,
@@ -275,18 +276,11 @@ export class SecretsService {
     return this.ds.transaction(async (m) => {
       // A change in flight may hold a pending key in AWS that only this secret knows about.
       if (await m.exists(RotationEntity, { where: { secretId: id, status: In(['queued', 'running']) } })) {
-        throw new KeyturnError('ROTATION_IN_PROGRESS', `secret ${id} has a change queued or running; delete it once that change has finished`, 409);
+        throw new KeyturnError(ErrorCode.ROTATION_IN_PROGRESS, { secretId: id });
       }
       const dependents = await m.find(SecretEntity, { where: { privilegedSecretId: id }, select: { id: true, name: true } });
       if (dependents.length && !force) {
-        throw new KeyturnError(
-          'SECRET_HAS_DEPENDENTS',
-          `secret ${id} is the privileged account of ${dependents.length} other secret(s): ` +
-            `${dependents.map((d) => `${d.id} (${d.name})`).join(', ')}. Associate them with another key secret first, ` +
-            'or delete with ?force=true to detach them (they then cannot be changed until re-associated).',
-          409,
-          { dependents: dependents.map((d) => d.id) },
-        );
+        throw new KeyturnError(ErrorCode.SECRET_HAS_DEPENDENTS, { secretId: id, dependents });
       }
       if (dependents.length) await m.update(SecretEntity, { privilegedSecretId: id }, { privilegedSecretId: null });
       await m.delete(SecretEntity, { id });
@@ -323,14 +317,14 @@ export class SecretsService {
     const wanted = SECRET_FIELDS[input.type];
     for (const f of ALL_SECRET_FIELDS) {
       if (!wanted.includes(f) && (input as unknown as Record<string, unknown>)[f] !== undefined) {
-        throw new KeyturnError('FIELD_NOT_ALLOWED', `${f} is not a field of a ${input.type} secret`, 400);
+        throw new KeyturnError(ErrorCode.FIELD_NOT_ALLOWED, { field: f, secretType: input.type });
       }
     }
     const out: Record<string, string> = {};
     for (const f of wanted) {
       const v = (input as unknown as Record<string, unknown>)[f];
       if (typeof v !== 'string' || !v) {
-        throw new KeyturnError('VALIDATION_FAILED', `${f} is required for a ${input.type} secret`, 400);
+        throw new KeyturnError(ErrorCode.VALIDATION_FAILED, { kind: 'required-field', field: f, secretType: input.type });
       }
       out[f] = v;
     }
@@ -339,17 +333,13 @@ export class SecretsService {
 
   private assertScope(actor: Actor, folder: string): void {
     if (!inFolderScope(actor, folder)) {
-      throw new KeyturnError(
-        'FOLDER_OUT_OF_SCOPE',
-        `this API key is limited to ${actor.folderScopes.join(', ')}; folder ${folder} is outside it`,
-        403,
-      );
+      throw new KeyturnError(ErrorCode.FOLDER_OUT_OF_SCOPE, { scopes: actor.folderScopes, folder });
     }
   }
 
   private async assertNameFree(m: EntityManager, folder: string, name: string): Promise<void> {
     if (await m.exists(SecretEntity, { where: { folder, name } })) {
-      throw new KeyturnError('SECRET_NAME_TAKEN', `a secret named "${name}" already exists in folder ${folder}`, 409);
+      throw new KeyturnError(ErrorCode.SECRET_NAME_TAKEN, { name, folder });
     }
   }
 
@@ -364,39 +354,23 @@ export class SecretsService {
     privilegedId: string,
   ): Promise<void> {
     if (privilegedId === selfId) {
-      throw new KeyturnError(
-        'ASSOCIATION_CYCLE',
-        'a secret cannot be its own privileged account; leave privilegedSecretId empty to change a key with itself (basic mode)',
-        422,
-      );
+      throw new KeyturnError(ErrorCode.ASSOCIATION_CYCLE, { kind: 'self' });
     }
     const p = await this.secrets.findOneBy({ id: privilegedId });
     if (!p || !inFolderScope(actor, p.folder)) {
-      throw new KeyturnError('PRIVILEGED_SECRET_NOT_FOUND', `privileged secret ${privilegedId} does not exist`, 422);
+      throw new KeyturnError(ErrorCode.PRIVILEGED_SECRET_NOT_FOUND, { privilegedSecretId: privilegedId });
     }
     if (p.type !== SecretType.AwsIamKey) {
-      throw new KeyturnError(
-        'PRIVILEGED_SECRET_WRONG_TYPE',
-        `privileged secret ${privilegedId} is a ${p.type} secret; a privileged account must be an ${SecretType.AwsIamKey} secret`,
-        422,
-      );
+      throw new KeyturnError(ErrorCode.PRIVILEGED_SECRET_WRONG_TYPE, { privilegedSecretId: privilegedId, secretType: p.type });
     }
     if (p.accountId !== accountId) {
-      throw new KeyturnError(
-        'PRIVILEGED_SECRET_OTHER_ACCOUNT',
-        `privileged secret ${privilegedId} belongs to AWS account ${p.accountId}, this secret to ${accountId}; IAM users can only be managed from their own account`,
-        422,
-      );
+      throw new KeyturnError(ErrorCode.PRIVILEGED_SECRET_OTHER_ACCOUNT, { privilegedSecretId: privilegedId, itsAccountId: p.accountId, accountId });
     }
     // Walk the chain; it is short in practice, and bounded in case of existing bad data.
     let next: string | null = p.privilegedSecretId;
     for (let hops = 0; next && hops < 100; hops++) {
       if (next === selfId) {
-        throw new KeyturnError(
-          'ASSOCIATION_CYCLE',
-          `associating ${privilegedId} would create a cycle of privileged accounts back to ${selfId}`,
-          422,
-        );
+        throw new KeyturnError(ErrorCode.ASSOCIATION_CYCLE, { kind: 'cycle', privilegedSecretId: privilegedId, secretId: selfId });
       }
       const row: SecretEntity | null = await this.secrets.findOne({ where: { id: next }, select: { id: true, privilegedSecretId: true } });
       next = row?.privilegedSecretId ?? null;
@@ -405,13 +379,7 @@ export class SecretsService {
 }
 
 function keyAlreadyStored(holderSecretId: string | null): KeyturnError {
-  return new KeyturnError(
-    'ACCESS_KEY_ALREADY_STORED',
-    holderSecretId
-      ? `this access key is already stored in secret ${holderSecretId}; an access key can be held by one secret only. Use that secret (rotate or read it), or delete it before storing the key again.`
-      : 'this access key is already stored in another secret; an access key can be held by one secret only. Use the secret that holds it.',
-    409,
-  );
+  return new KeyturnError(ErrorCode.ACCESS_KEY_ALREADY_STORED, { holderSecretId });
 }
 
 function isUniqueViolation(e: unknown, constraint: string): boolean {
@@ -446,7 +414,7 @@ export function encodeCursor(id: string): string {
 export function decodeCursor(cursor: string): string {
   const id = Buffer.from(cursor, 'base64url').toString('utf8');
   if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(id)) {
-    throw new KeyturnError('INVALID_CURSOR', 'cursor is not one this API returned; start again without it', 400);
+    throw new KeyturnError(ErrorCode.INVALID_CURSOR);
   }
   return id;
 }

@@ -1,7 +1,7 @@
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { KeyturnError, type Actor, type Role } from '@keyturn/contracts';
+import { ErrorCode, KeyturnError, type Actor, type Role } from '@keyturn/contracts';
 import { ApiKeysService, AuditService, AuthLimiter, actorOf, impliedRoles } from '@keyturn/auth';
 import { AUDIT_KEY, PUBLIC_KEY, ROLE_KEY, type AuditSpec } from './auth.decorators.js';
 import { recordAudit } from './audit.interceptor.js';
@@ -30,27 +30,27 @@ export class AuthGuard implements CanActivate {
     const wait = await this.limiter.blockedFor(ip);
     if (wait) {
       void reply.header('Retry-After', String(wait));
-      throw new KeyturnError('TOO_MANY_FAILED_AUTHENTICATIONS', `too many failed authentications from this address; try again in ${wait} s`, 429);
+      throw new KeyturnError(ErrorCode.TOO_MANY_FAILED_AUTHENTICATIONS, { retryAfterSeconds: wait });
     }
 
     const header = req.headers.authorization;
     const match = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
     if (!match) {
-      throw new KeyturnError('UNAUTHENTICATED', 'send an API key as "Authorization: Bearer kt_…"', 401);
+      throw new KeyturnError(ErrorCode.UNAUTHENTICATED, { kind: 'no-api-key' });
     }
     const key = await this.apiKeys.authenticate(match[1]);
     if (!key) {
       await this.limiter.recordFailure(ip);
       // Slow guessing down a little on every miss; the 429 above stops it.
       await sleep(100 + Math.floor(Math.random() * 100));
-      throw new KeyturnError('INVALID_API_KEY', 'the API key is unknown or has been revoked', 401);
+      throw new KeyturnError(ErrorCode.INVALID_API_KEY);
     }
     req.actor = actorOf(key, String(req.id));
     if (!impliedRoles(key.role).includes(role)) {
       // A known key trying an audited action it may not take is worth an event; the interceptor never sees it.
       const spec = this.reflector.get<AuditSpec | undefined>(AUDIT_KEY, ctx.getHandler());
-      if (spec) await recordAudit(this.audit, spec, req, 'failure', undefined, 'FORBIDDEN');
-      throw new KeyturnError('FORBIDDEN', `this endpoint needs the ${role} role; this API key has the ${key.role} role`, 403);
+      if (spec) await recordAudit(this.audit, spec, req, 'failure', undefined, ErrorCode.FORBIDDEN);
+      throw new KeyturnError(ErrorCode.FORBIDDEN, { kind: 'role', needed: role, has: key.role });
     }
     return true;
   }

@@ -1,6 +1,8 @@
 import { Injectable, Logger, type BeforeApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance } from 'fastify';
+import { ErrorCode, KeyturnError } from '@keyturn/contracts';
+import { bodyOf } from './error.filter.js';
 
 /** How long requests in flight at shutdown may take to finish before their connections are cut. */
 const DRAIN_TIMEOUT_MS = 25_000;
@@ -26,10 +28,8 @@ export class HttpDrainService implements OnModuleInit, BeforeApplicationShutdown
     // error shape (fastify's own 503 has no code; bootstrap turns it off with return503OnClosing: false).
     this.adapterHost.httpAdapter?.getInstance<FastifyInstance>().addHook('onRequest', async (_req, reply) => {
       if (!this.closing) return;
-      return reply
-        .status(503)
-        .header('connection', 'close')
-        .send({ statusCode: 503, code: 'SHUTTING_DOWN', message: 'this API process is shutting down; send the request again (another instance, or this one after its restart, will answer)' });
+      const body = bodyOf(new KeyturnError(ErrorCode.SHUTTING_DOWN));
+      return reply.status(body.statusCode).header('connection', 'close').send(body);
     });
   }
 

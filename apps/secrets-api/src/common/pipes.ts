@@ -1,8 +1,8 @@
 import { ParseUUIDPipe, ValidationPipe, type ArgumentMetadata, type ValidationError } from '@nestjs/common';
-import { KeyturnError } from '@keyturn/contracts';
+import { ErrorCode, KeyturnError } from '@keyturn/contracts';
 
 export const UuidParam = new ParseUUIDPipe({
-  exceptionFactory: () => new KeyturnError('INVALID_ID', 'the id in the path must be a UUID', 400),
+  exceptionFactory: () => new KeyturnError(ErrorCode.INVALID_ID),
 });
 
 function flatten(errors: ValidationError[], parent = ''): string[] {
@@ -26,7 +26,7 @@ class KeyturnValidationPipe extends ValidationPipe {
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     const dto = typeof metadata.metatype === 'function' && !PLAIN_TYPES.includes(metadata.metatype);
     if (metadata.type === 'body' && dto && (value === null || typeof value !== 'object' || Array.isArray(value))) {
-      throw new KeyturnError('VALIDATION_FAILED', 'the request body must be a JSON object, sent with content-type: application/json', 400);
+      throw new KeyturnError(ErrorCode.VALIDATION_FAILED, { kind: 'body-not-object' });
     }
     return super.transform(value, metadata);
   }
@@ -42,6 +42,6 @@ export const validationPipe = new KeyturnValidationPipe({
   exceptionFactory: (errors) => {
     const problems = flatten(errors);
     const unknown = problems.every((p) => p.endsWith('is not a known field'));
-    return new KeyturnError(unknown ? 'UNKNOWN_FIELD' : 'VALIDATION_FAILED', problems.join('; '), 400);
+    return unknown ? new KeyturnError(ErrorCode.UNKNOWN_FIELD, { problems }) : new KeyturnError(ErrorCode.VALIDATION_FAILED, { kind: 'fields', problems });
   },
 });

@@ -1,8 +1,8 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { KeyturnError } from '@keyturn/contracts';
-import type { ErrorBody } from './error.filter.js';
+import { ErrorCode, KeyturnError } from '@keyturn/contracts';
+import { bodyOf, type ErrorBody } from './error.filter.js';
 
 /**
  * No body of this API nests deeper than 3 levels. Past this, a request is
@@ -59,7 +59,7 @@ export function installInputGuard(fastify: FastifyInstance): void {
       findInputProblem(req.params, 'the path', (p) => `the path parameter ${clipPath(p)}`) ??
       findInputProblem(req.query, 'the query', (p) => `the query parameter ${clipPath(p)}`) ??
       findInputProblem(req.body, 'the body', (p) => (p ? clipPath(p) : 'the body'));
-    if (problem) throw new KeyturnError('VALIDATION_FAILED', problem, 400);
+    if (problem) throw new KeyturnError(ErrorCode.VALIDATION_FAILED, { kind: 'fields', problems: [problem] });
   });
 }
 
@@ -76,7 +76,7 @@ export function clientErrorHandler(err: Error & { code?: string; rawPacket?: unk
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
   let body: ErrorBody;
   if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
-    body = { statusCode: 408, code: 'REQUEST_TIMEOUT', message: 'the request took too long to arrive; send it again' };
+    body = bodyOf(new KeyturnError(ErrorCode.REQUEST_TIMEOUT, { kind: 'slow-request' }));
   } else if (err.code === 'HPE_HEADER_OVERFLOW') {
     // Node hands over the bytes it had read. A request line that alone takes half
     // the limit is a URL that is too long (414), not too many headers (431).
@@ -84,11 +84,11 @@ export function clientErrorHandler(err: Error & { code?: string; rawPacket?: unk
     const lineEnd = raw ? raw.indexOf('\r\n') : -1;
     const startsRequest = raw !== null && /^[A-Z]+ /.test(raw.subarray(0, 16).toString('latin1'));
     const requestLineEnded = !startsRequest || (lineEnd !== -1 && lineEnd < 8 * 1024);
-    body = requestLineEnded
-      ? { statusCode: 431, code: 'HEADERS_TOO_LARGE', message: 'the request headers are larger than 16 KiB; send fewer or shorter headers' }
-      : { statusCode: 414, code: 'URI_TOO_LONG', message: 'the URL is longer than 16 KiB; send long values in a JSON body, or fewer query parameters' };
+    body = bodyOf(
+      requestLineEnded ? new KeyturnError(ErrorCode.HEADERS_TOO_LARGE, { kind: 'headers' }) : new KeyturnError(ErrorCode.URI_TOO_LONG, { kind: 'url' }),
+    );
   } else {
-    body = { statusCode: 400, code: 'BAD_REQUEST', message: `the request is not valid HTTP/1.1 (${err.code ?? 'parse error'}); check its framing (Content-Length, Transfer-Encoding, chunk sizes)` };
+    body = bodyOf(new KeyturnError(ErrorCode.BAD_REQUEST, { kind: 'http-framing', parserCode: err.code }));
   }
   if (socket.writable) {
     const text = json(body);
@@ -103,12 +103,12 @@ export function clientErrorHandler(err: Error & { code?: string; rawPacket?: unk
 export function frameworkErrors(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
   let body: ErrorBody;
   if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') {
-    body = { statusCode: 414, code: 'URI_TOO_LONG', message: 'a path segment is longer than 100 characters; ids in paths are 36-character UUIDs' };
+    body = bodyOf(new KeyturnError(ErrorCode.URI_TOO_LONG, { kind: 'path-segment' }));
   } else if (err.code === 'FST_ERR_BAD_URL') {
-    body = { statusCode: 400, code: 'BAD_REQUEST', message: 'the URL path has broken percent-encoding; encode reserved characters as %XX with two hex digits' };
+    body = bodyOf(new KeyturnError(ErrorCode.BAD_REQUEST, { kind: 'percent-encoding' }));
   } else {
     // Only FST_ERR_ASYNC_CONSTRAINT is left, a server fault: routes here have no async constraints.
-    body = { statusCode: 500, code: 'INTERNAL_ERROR', message: `internal error; the server log has the details under request id ${String(req.id)}` };
+    body = bodyOf(new KeyturnError(ErrorCode.INTERNAL_ERROR, { kind: 'api', requestId: String(req.id) }));
     req.log.error({ err: { name: err.name, message: err.message, code: err.code } }, 'router failed');
   }
   void reply.status(body.statusCode).header('content-type', 'application/json; charset=utf-8').send(json(body));

@@ -2,7 +2,7 @@ import { Controller, Get, Headers, HttpCode, Param, Post, Query, Res } from '@ne
 import { ApiBearerAuth, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { RequiredPermissionsQueryDto } from './rotations.dto.js';
 import type { FastifyReply } from 'fastify';
-import { KeyturnError, type Actor } from '@keyturn/contracts';
+import { ErrorCode, KeyturnError, type Actor } from '@keyturn/contracts';
 import { PermissionsService, RotationsService } from '@keyturn/rotation';
 import { Audited, CurrentActor, RequireRole } from '../common/auth.decorators.js';
 import { UuidParam } from '../common/pipes.js';
@@ -33,7 +33,7 @@ export class RotationsController {
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
     if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
-      throw new KeyturnError('INVALID_IDEMPOTENCY_KEY', 'Idempotency-Key must be 1-128 visible ASCII characters', 400);
+      throw new KeyturnError(ErrorCode.INVALID_IDEMPOTENCY_KEY);
     }
     const { rotation, created } = await this.rotations.request(actor, id, { idempotencyKey });
     void reply.header('Location', `/v1/rotations/${rotation.id}`);

@@ -1,0 +1,73 @@
+/**
+ * Warnings a change records on its rotation (`warnings[]`): something a person
+ * may want to know about a change that still went on. Same rules as the error
+ * catalogue: one wording per code, parameters never hold a secret value.
+ */
+
+interface WarningBase<P> {
+  /** When it happens, for docs/errors.md. */
+  readonly when: string;
+  readonly message: (params: P) => string;
+}
+
+export type WarningSpec<P> = WarningBase<P> &
+  ([P] extends [void] ? { readonly examples?: undefined } : { readonly examples: readonly [P, ...P[]] });
+
+function warning<P = void>(w: WarningSpec<P>): WarningSpec<P> {
+  return w;
+}
+
+export const WARNINGS = {
+  CURRENT_KEY_INVALID: warning<{ username: string }>({
+    when: 'AWS rejects the stored key, and the change goes on through the privileged account',
+    message: (p) => `AWS rejects the stored key of ${p.username}; rotating through the executor`,
+    examples: [{ username: 'alice' }],
+  }),
+  USER_ID_UNCHECKED: warning<{ username: string }>({
+    when: "the IAM user's UserId could not be compared (iam:GetUser denied, and the stored key does not work), so a re-created user would go unnoticed",
+    message: (p) => `could not confirm the identity of ${p.username} (iam:GetUser denied, and the stored key does not work)`,
+    examples: [{ username: 'alice' }],
+  }),
+  ORPHAN_DELETED: warning<{ maskedKeyId: string }>({
+    when: 'make-room deleted a key an interrupted attempt of this rotation created and never stored',
+    message: (p) => `deleted ${p.maskedKeyId}, created by an interrupted attempt of this rotation and never stored`,
+    examples: [{ maskedKeyId: 'AKIA…WXYZ' }],
+  }),
+  RETIRE_FAILED: warning<{ action: 'deleted' | 'inactivated'; reason: string }>({
+    when: 'the new key is stored and works, but the previous key could not be deleted or inactivated yet; retire is retried (10 times, then the next rotation deletes it)',
+    message: (p) => `the new key is stored and works, but the previous key could not be ${p.action} yet: ${p.reason}`,
+    examples: [{ action: 'deleted', reason: 'missing permission iam:DeleteAccessKey on user/alice; grant iam:DeleteAccessKey to the executing identity' }],
+  }),
+  PASSWORD_POLICY_UNREAD: warning({
+    when: "the account's password policy could not be read (iam:GetAccountPasswordPolicy denied); passwords use all four character classes",
+    message: () => 'iam:GetAccountPasswordPolicy is denied: generating with all four character classes',
+  }),
+  PASSWORD_REGENERATED: warning({
+    when: 'AWS refused a password made to fit its policy, most likely because an interrupted attempt applied it already; a fresh one is set',
+    message: () => 'AWS refused the new password, perhaps because it took it already in an interrupted attempt; setting a fresh one',
+  }),
+  PASSWORD_POLICY_RETRY: warning<{ length: number }>({
+    when: 'with the password policy unread, AWS refused a password; a longer one is tried (up to 128 characters)',
+    message: (p) => `AWS refused a ${p.length}-character password; trying a longer one`,
+    examples: [{ length: 20 }],
+  }),
+  PASSWORD_RESUME: warning({
+    when: "a user changing its own password: AWS does not take the current password as the old one, so Keyturn checks whether an interrupted attempt applied the new one",
+    message: () => 'AWS does not have the current password; checking whether an interrupted attempt already applied the new one',
+  }),
+} as const;
+
+export type WarningCode = keyof typeof WARNINGS;
+/** `WarningCode.RETIRE_FAILED === 'RETIRE_FAILED'`: how code outside this file names a warning. */
+export const WarningCode = Object.freeze(Object.fromEntries(Object.keys(WARNINGS).map((k) => [k, k]))) as { readonly [K in WarningCode]: K };
+
+export type WarningParams<W extends WarningCode> = Parameters<(typeof WARNINGS)[W]['message']>[0];
+
+/** The message of warning `code` for `params` (undefined for a warning whose message takes none). */
+export function warningMessage<W extends WarningCode>(code: W, params: WarningParams<W>): string {
+  return (WARNINGS[code].message as (p: unknown) => string)(params);
+}
+
+export function warningExamples<W extends WarningCode>(code: W): readonly WarningParams<W>[] {
+  return ((WARNINGS[code] as { examples?: readonly WarningParams<W>[] }).examples ?? [undefined as WarningParams<W>]);
+}
