@@ -29,17 +29,26 @@ export interface Creds {
 
 export class AwsFixture {
   readonly iam: IAMClient;
+  readonly accountId: string;
+  /** Set for a fixture of another account (see `addAccount`): it shares the emulator and does not close it. */
+  private readonly shared: boolean;
 
-  private constructor(readonly emu: IamEmulator) {
-    this.iam = new IAMClient({ endpoint: emu.url, region: 'us-east-1', credentials: emu.rootCredentials, maxAttempts: 1 });
+  private constructor(
+    readonly emu: IamEmulator,
+    account?: { accountId: string; root: Creds },
+  ) {
+    this.accountId = account?.accountId ?? emu.accountId;
+    this.shared = account !== undefined;
+    this.iam = new IAMClient({ endpoint: emu.url, region: 'us-east-1', credentials: account?.root ?? emu.rootCredentials, maxAttempts: 1 });
   }
 
   static async start(): Promise<AwsFixture> {
     return new AwsFixture(await startIamEmulator({ port: 0 }));
   }
 
-  get accountId(): string {
-    return this.emu.accountId;
+  /** Another AWS account behind the same emulator (same endpoint), administered with its own root key. */
+  addAccount(accountId: string): AwsFixture {
+    return new AwsFixture(this.emu, { accountId, root: this.emu.addAccount(accountId) });
   }
 
   /** The environment that points Keyturn's AWS SDK at the emulator. */
@@ -164,6 +173,6 @@ export class AwsFixture {
 
   async close(): Promise<void> {
     this.iam.destroy();
-    await this.emu.close();
+    if (!this.shared) await this.emu.close();
   }
 }

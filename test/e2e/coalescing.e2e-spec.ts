@@ -47,9 +47,12 @@ describe('coalesced requests: a bounded backlog per secret', () => {
     expect(fresh).toHaveLength(createdHere);
   };
 
-  /** Job ids waiting in the queue for these rows. */
+  /** Job ids waiting in the queue for these rows (BullMQ's wait list, or its prioritized set for jobs with a fair-share priority). */
   const queued = async (queue: 'rotation' | 'heartbeat', ids: string[]) => {
-    const jobIds = await redis.lrange(`${t.env.KEYTURN_QUEUE_PREFIX}:${queue}:wait`, 0, -1);
+    const jobIds = [
+      ...(await redis.lrange(`${t.env.KEYTURN_QUEUE_PREFIX}:${queue}:wait`, 0, -1)),
+      ...(await redis.zrange(`${t.env.KEYTURN_QUEUE_PREFIX}:${queue}:prioritized`, 0, -1)),
+    ];
     return jobIds.filter((j) => ids.some((id) => j === `${queue}-${id}`));
   };
 

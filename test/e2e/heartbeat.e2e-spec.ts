@@ -272,8 +272,12 @@ describe('heartbeats, scheduler, reconciler and webhooks', () => {
     await db.end();
     expect(rows[0]).toEqual({ n: 10_000, secrets: 10_000 });
     // The queue also holds heartbeats of this file's other secrets: look at the bulk ones.
+    // Waiting jobs sit in BullMQ's wait list, or in its prioritized set when they carry a fair-share priority.
     const r = new Redis(REDIS_URL);
-    const jobIds = await r.lrange(`${t.env.KEYTURN_QUEUE_PREFIX}:heartbeat:wait`, 0, -1);
+    const jobIds = [
+      ...(await r.lrange(`${t.env.KEYTURN_QUEUE_PREFIX}:heartbeat:wait`, 0, -1)),
+      ...(await r.zrange(`${t.env.KEYTURN_QUEUE_PREFIX}:heartbeat:prioritized`, 0, -1)),
+    ];
     await r.quit();
     expect(new Set(jobIds).size).toBe(jobIds.length);
     const queued = new Set(jobIds);

@@ -16,7 +16,7 @@ const log = createLogger({ level: config.logLevel, app: 'heartbeat-scheduler' })
 const failed = exitOnStartupError('heartbeat-scheduler', { debug: showsStacks(config.logLevel) });
 await prepareDatabase({ ...config.database, log: (m) => log.info(m), debug: (m) => log.debug(m) }).catch(failed);
 // Checked before Nest starts: its queues would otherwise retry a dead Redis in the background forever.
-await probeRedis(config.redis.url).catch(failed);
+await probeRedis(config.redis).catch(failed);
 // Before any job runs: a master key that cannot read the database ends the process with exit 78.
 await verifyVaultKeys(config, { info: (m) => log.info(m), warn: (m) => log.warn(m) }).catch(exitOnKeyMismatch).catch(failed);
 const pool = await orExitAsync(() => checkedPoolOptions(config, 'heartbeat-scheduler'));

@@ -1,12 +1,12 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { DelayedError, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { JobName, QueueName, type RunHeartbeatPayload, type RunRotationPayload } from '@keyturn/contracts';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
-import { createRedis } from '@keyturn/queue';
+import { AccountPacer, FairShare, REDIS, createRedis, type Admission, type RedisClient } from '@keyturn/queue';
 import { HeartbeatUseCase, RotationRunner, type RunOutcome } from '@keyturn/rotation';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const ACCOUNT_ID = /^\d{12}$/;
 
 /**
  * Thin: parse the job, run the use case, decide when to try again. Retries
@@ -18,20 +18,27 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 export class JobProcessor implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger('JobProcessor');
   private readonly workers: Worker[] = [];
-  private readonly connections: Redis[] = [];
+  private readonly connections: RedisClient[] = [];
   /** Jobs this process is running now, so the shutdown log can say how many it waited for or left. */
   private running = 0;
+  private readonly fair: FairShare;
+  /** Reads the same per-account allowance the paced IAM client draws from. */
+  private readonly pacer: AccountPacer;
 
   constructor(
     private readonly rotations: RotationRunner,
     private readonly heartbeats: HeartbeatUseCase,
     @Inject(KEYTURN_CONFIG) private readonly config: KeyturnConfig,
-  ) {}
+    @Inject(REDIS) redis: RedisClient,
+  ) {
+    this.fair = new FairShare(redis, config.redis.prefix);
+    this.pacer = new AccountPacer(redis, config.redis.prefix, config.aws.ratePerAccount);
+  }
 
   onApplicationBootstrap(): void {
     const leaseMs = this.config.rotation.leaseMs;
     for (const queue of [QueueName.Rotation, QueueName.Heartbeat]) {
-      const connection = createRedis(this.config.redis.url);
+      const connection = createRedis(this.config.redis);
       this.connections.push(connection);
       const worker = new Worker(queue, (job, token) => this.process(job, token), {
         connection,
@@ -61,6 +68,7 @@ export class JobProcessor implements OnApplicationBootstrap, BeforeApplicationSh
 
   private async run(job: Job, token?: string): Promise<void> {
     const name = job.name as JobName;
+    await this.admit(job, token);
     let outcome: RunOutcome;
     switch (name) {
       case JobName.RunRotation: {
@@ -85,6 +93,29 @@ export class JobProcessor implements OnApplicationBootstrap, BeforeApplicationSh
       await job.moveToDelayed(Date.now() + outcome.delayMs, token);
       throw new DelayedError();
     }
+  }
+
+  /**
+   * The fair share across AWS accounts (FairShare): the job leaves its
+   * account's waiting count, and when its account's AWS calls are backed up
+   * while other accounts' jobs wait, it goes back to the delayed set (no
+   * attempt spent, the row untouched) and this slot serves them instead.
+   * The share is advisory: if Redis cannot say, the job runs.
+   */
+  private async admit(job: Job, token?: string): Promise<void> {
+    const accountId = (job.data as { accountId?: unknown }).accountId;
+    if (typeof accountId !== 'string' || !ACCOUNT_ID.test(accountId) || !job.id) return;
+    let verdict: Admission;
+    try {
+      verdict = await this.fair.admit(job.queueName, { accountId, jobId: job.id }, this.pacer);
+    } catch (e) {
+      this.logger.warn({ jobId: job.id }, `fair share unavailable, running the job anyway: ${(e as Error).message}`);
+      return;
+    }
+    if (verdict.run) return;
+    this.logger.debug({ jobId: job.id, accountId, delayMs: verdict.delayMs }, `account's AWS calls are ${verdict.backlogMs} ms behind; making room for other accounts`);
+    await job.moveToDelayed(Date.now() + verdict.delayMs, token);
+    throw new DelayedError();
   }
 
   private valid(job: Job, id: unknown): id is string {

@@ -77,7 +77,7 @@ export async function createApi(config: KeyturnConfig, opts: CreateApiOptions = 
  */
 async function checkRedis(config: KeyturnConfig, log: PinoLogger): Promise<void> {
   try {
-    await probeRedis(config.redis.url);
+    await probeRedis(config.redis);
   } catch (e) {
     if (!(e instanceof StartupError) || e.exitCode !== STARTUP_EXIT.UNAVAILABLE) throw e;
     log.warn(

@@ -1,7 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { Redis } from 'ioredis';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
-import { REDIS } from '@keyturn/queue';
+import { REDIS, type RedisClient } from '@keyturn/queue';
 
 export interface LimiterPolicy {
   /** Failed authentications allowed per address per window before answering 429. */
@@ -46,7 +45,7 @@ export class AuthLimiter {
   private lastWarning = 0;
   readonly policy: LimiterPolicy = DEFAULT_LIMITER_POLICY;
 
-  constructor(@Inject(REDIS) private readonly redis: Redis, @Inject(KEYTURN_CONFIG) config: KeyturnConfig) {
+  constructor(@Inject(REDIS) private readonly redis: RedisClient, @Inject(KEYTURN_CONFIG) config: KeyturnConfig) {
     this.prefix = `${config.redis.prefix}:authfail:`;
   }
 

@@ -1,4 +1,4 @@
-import { ConfigError, dbPoolSize, loadConfig, redactUrl } from '@keyturn/config';
+import { ConfigError, dbPoolSize, hashTag, loadConfig, redactUrl } from '@keyturn/config';
 
 describe('loadConfig', () => {
   it('starts with no variables set, with defaults fit for a developer machine', () => {
@@ -43,6 +43,77 @@ describe('loadConfig', () => {
 
   it('redacts passwords in URLs', () => {
     expect(redactUrl('postgres://u:hunter2@h/db')).toBe('postgres://u:***@h/db');
+  });
+});
+
+/** The ConfigError's message, or a failure when loadConfig accepted the environment. */
+function refusal(env: Record<string, string>): string {
+  try {
+    loadConfig(env);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return (e as Error).message;
+  }
+  throw new Error(`loadConfig accepted ${Object.keys(env).join(', ')}`);
+}
+
+describe('Redis Cluster settings', () => {
+  it('stays on one Redis node by default, with the plain prefix', () => {
+    const c = loadConfig({});
+    expect(c.redis).toEqual({ url: 'redis://127.0.0.1:6379', prefix: 'keyturn', clusterNodes: [] });
+  });
+
+  it('takes comma-separated seed nodes, and derives the hash-tagged prefix {keyturn} when none is set', () => {
+    const c = loadConfig({ KEYTURN_REDIS_CLUSTER_NODES: ' rediss://app:pw@10.0.0.1:7000 , rediss://app:pw@10.0.0.2:7001,' });
+    expect(c.redis.clusterNodes).toEqual(['rediss://app:pw@10.0.0.1:7000', 'rediss://app:pw@10.0.0.2:7001']);
+    expect(c.redis.prefix).toBe('{keyturn}');
+  });
+
+  it('keeps an explicit prefix that has a hash tag', () => {
+    const nodes = 'redis://10.0.0.1:7000';
+    expect(loadConfig({ KEYTURN_REDIS_CLUSTER_NODES: nodes, KEYTURN_QUEUE_PREFIX: '{kt-prod}' }).redis.prefix).toBe('{kt-prod}');
+    expect(loadConfig({ KEYTURN_REDIS_CLUSTER_NODES: nodes, KEYTURN_QUEUE_PREFIX: 'acme:{keyturn}' }).redis.prefix).toBe('acme:{keyturn}');
+  });
+
+  it.each(['keyturn', 'kt{}', 'kt}{x', 'kt{x'])('refuses the prefix %s on a cluster: without a hash tag its keys would spread over slots', (prefix) => {
+    const msg = refusal({ KEYTURN_REDIS_CLUSTER_NODES: 'redis://10.0.0.1:7000', KEYTURN_QUEUE_PREFIX: prefix });
+    expect(msg).toContain('KEYTURN_QUEUE_PREFIX');
+    expect(msg).toContain('{keyturn}');
+  });
+
+  it('refuses a seed node that is not a redis:// or rediss:// URL, without printing the value (it may hold a password)', () => {
+    const msg = refusal({ KEYTURN_REDIS_CLUSTER_NODES: 'redis://:hunter2@10.0.0.1:7000,http://:hunter2@10.0.0.2' });
+    expect(msg).toContain('KEYTURN_REDIS_CLUSTER_NODES');
+    expect(msg).not.toContain('hunter2');
+  });
+
+  it('refuses seed nodes that differ in scheme or credentials: a cluster client uses one set for every node it finds', () => {
+    for (const nodes of ['redis://10.0.0.1:7000,rediss://10.0.0.2:7000', 'redis://:a-secret@10.0.0.1:7000,redis://:b-secret@10.0.0.2:7000']) {
+      const msg = refusal({ KEYTURN_REDIS_CLUSTER_NODES: nodes });
+      expect(msg).toContain('KEYTURN_REDIS_CLUSTER_NODES');
+      expect(msg).not.toMatch(/a-secret|b-secret/);
+    }
+  });
+
+  it('refuses REDIS_URL and KEYTURN_REDIS_CLUSTER_NODES together: one of them would be ignored', () => {
+    const msg = refusal({ REDIS_URL: 'redis://10.0.0.9:6379', KEYTURN_REDIS_CLUSTER_NODES: 'redis://10.0.0.1:7000' });
+    expect(msg).toMatch(/REDIS_URL.*KEYTURN_REDIS_CLUSTER_NODES|KEYTURN_REDIS_CLUSTER_NODES.*REDIS_URL/);
+  });
+
+  it('finds the hash tag as Redis does: the text between the first { and the next }, if any', () => {
+    expect(hashTag('{keyturn}')).toBe('keyturn');
+    expect(hashTag('acme:{kt}:x{y}')).toBe('kt');
+    expect(hashTag('keyturn')).toBeNull();
+    expect(hashTag('kt{}{x}')).toBeNull();
+    expect(hashTag('kt}{x')).toBeNull();
+  });
+});
+
+describe('Postgres pooler setting', () => {
+  it('assumes a direct connection unless told of a transaction-mode pooler', () => {
+    expect(loadConfig({}).database.pooler).toBe('none');
+    expect(loadConfig({ KEYTURN_DB_POOLER: 'transaction' }).database.pooler).toBe('transaction');
+    expect(refusal({ KEYTURN_DB_POOLER: 'statement' })).toContain('KEYTURN_DB_POOLER');
   });
 });
 

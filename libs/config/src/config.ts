@@ -1,4 +1,4 @@
-import { envSchema, webhookSigningKey, type Env } from './env.schema.js';
+import { envSchema, splitList, webhookSigningKey, type Env } from './env.schema.js';
 
 export interface KeyturnConfig {
   env: Env['NODE_ENV'];
@@ -11,8 +11,17 @@ export interface KeyturnConfig {
     /** KEYTURN_DB_POOL_SIZE when set; otherwise each process sizes its pool from its own work (dbPoolSize). */
     poolSize?: number;
     connectTimeoutMs: number;
+    /** 'transaction': DATABASE_URL goes through a transaction-mode pooler (PgBouncer, RDS Proxy). */
+    pooler: Env['KEYTURN_DB_POOLER'];
   };
-  redis: { url: string; prefix: string };
+  redis: {
+    /** The single node, used when clusterNodes is empty. */
+    url: string;
+    /** Prefix of every Keyturn key in Redis; on a cluster it holds a hash tag, so all of them share one slot. */
+    prefix: string;
+    /** Redis Cluster seed nodes (KEYTURN_REDIS_CLUSTER_NODES); empty for a single node. */
+    clusterNodes: string[];
+  };
   crypto: { masterKey?: string; previousMasterKeys: string[]; masterKeyFile: string };
   http: { host: string; port: number; trustProxy: boolean; bootstrapAdminToken?: string };
   aws: { region: string; maxAttempts: number; timeoutMs: number; ratePerAccount: number };
@@ -59,6 +68,27 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): KeyturnConf
   if (e.KEYTURN_WEBHOOK_URLS && !e.KEYTURN_WEBHOOK_SECRET) {
     problems.push('KEYTURN_WEBHOOK_SECRET: required when KEYTURN_WEBHOOK_URLS is set (webhook bodies are signed with it)');
   }
+  const clusterNodes = splitList(e.KEYTURN_REDIS_CLUSTER_NODES ?? '');
+  // Every multi-key command and Lua script of BullMQ, the pacer and the fair-share index must stay in one
+  // slot; the prefix's hash tag puts all of Keyturn's keys there.
+  const prefix = e.KEYTURN_QUEUE_PREFIX ?? (clusterNodes.length ? '{keyturn}' : 'keyturn');
+  if (clusterNodes.length && e.REDIS_URL) {
+    problems.push('REDIS_URL and KEYTURN_REDIS_CLUSTER_NODES: set only one (REDIS_URL for a single Redis node, KEYTURN_REDIS_CLUSTER_NODES for a cluster)');
+  }
+  // ioredis' cluster client connects to every node it discovers with one set of options.
+  const identity = (u: string) => {
+    const x = new URL(u);
+    return `${x.protocol}${x.username}:${x.password}`;
+  };
+  if (new Set(clusterNodes.map(identity)).size > 1) {
+    problems.push('KEYTURN_REDIS_CLUSTER_NODES: give every seed node the same scheme (redis:// or rediss://), user and password; the cluster client uses one set for all nodes');
+  }
+  if (clusterNodes.length && hashTag(prefix) === null) {
+    problems.push(
+      'KEYTURN_QUEUE_PREFIX: on Redis Cluster the prefix needs a hash tag, a non-empty name in braces such as {keyturn}, ' +
+        'so that each queue\'s keys share one hash slot; unset it to use {keyturn}',
+    );
+  }
   if (problems.length) throw new ConfigError(problems);
 
   return {
@@ -71,8 +101,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): KeyturnConf
       createDatabase: e.KEYTURN_CREATE_DATABASE ?? !isProduction,
       poolSize: e.KEYTURN_DB_POOL_SIZE,
       connectTimeoutMs: e.KEYTURN_DB_CONNECT_TIMEOUT_MS,
+      pooler: e.KEYTURN_DB_POOLER,
     },
-    redis: { url: e.REDIS_URL, prefix: e.KEYTURN_QUEUE_PREFIX },
+    redis: { url: e.REDIS_URL ?? 'redis://127.0.0.1:6379', prefix, clusterNodes },
     crypto: {
       masterKey: e.KEYTURN_MASTER_KEY,
       previousMasterKeys: (e.KEYTURN_PREVIOUS_MASTER_KEYS ?? '')
@@ -107,12 +138,24 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): KeyturnConf
       reconcileAfterMs: e.KEYTURN_RECONCILE_AFTER_MS,
     },
     webhooks: {
-      urls: (e.KEYTURN_WEBHOOK_URLS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+      urls: splitList(e.KEYTURN_WEBHOOK_URLS ?? ''),
       signingKey: e.KEYTURN_WEBHOOK_SECRET ? webhookSigningKey(e.KEYTURN_WEBHOOK_SECRET) : undefined,
       maxAttempts: e.KEYTURN_WEBHOOK_MAX_ATTEMPTS,
     },
     shutdown: { timeoutMs: e.KEYTURN_SHUTDOWN_TIMEOUT_MS },
   };
+}
+
+/**
+ * The hash tag of a Redis key as Redis Cluster reads it: the text between the
+ * first `{` and the next `}`, when that text is not empty; null otherwise
+ * (then the whole key is hashed).
+ */
+export function hashTag(key: string): string | null {
+  const open = key.indexOf('{');
+  if (open < 0) return null;
+  const close = key.indexOf('}', open + 1);
+  return close > open + 1 ? key.slice(open + 1, close) : null;
 }
 
 /** A URL with its password replaced, for log lines. */

@@ -17,17 +17,19 @@ const bool = z
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
+function isUrlOf(v: string, protocols: string[]): boolean {
+  try {
+    return protocols.includes(new URL(v).protocol);
+  } catch {
+    return false;
+  }
+}
+
+/** "a, b ,," → ["a", "b"] */
+export const splitList = (v: string): string[] => v.split(',').map((s) => s.trim()).filter(Boolean);
+
 const url = (protocols: string[]) =>
-  z.string().refine(
-    (v) => {
-      try {
-        return protocols.includes(new URL(v).protocol);
-      } catch {
-        return false;
-      }
-    },
-    { message: `must be a URL starting with ${protocols.map((p) => p + '//').join(' or ')}` },
-  );
+  z.string().refine((v) => isUrlOf(v, protocols), { message: `must be a URL starting with ${protocols.map((p) => p + '//').join(' or ')}` });
 
 /**
  * Every environment variable Keyturn reads. Sensitive ones are listed in
@@ -46,13 +48,27 @@ export const envSchema = z.object({
   KEYTURN_DB_POOL_SIZE: int(2, 10_000).optional(),
   /** How long a query may wait for a pooled (or new) connection before it fails instead of hanging. */
   KEYTURN_DB_CONNECT_TIMEOUT_MS: int(100, 600_000).default(10_000),
+  /**
+   * `transaction` when DATABASE_URL goes through a transaction-mode pooler
+   * (PgBouncer pool_mode=transaction, RDS Proxy): the pool is then not checked
+   * against Postgres's max_connections, which the pooler multiplexes.
+   */
+  KEYTURN_DB_POOLER: z.enum(['none', 'transaction']).default('none'),
 
-  REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
-  /** BullMQ key prefix; wrap in {braces} for Redis Cluster (one hash slot per queue). */
+  /** A single Redis node (the default); not together with KEYTURN_REDIS_CLUSTER_NODES. */
+  REDIS_URL: url(['redis:', 'rediss:']).optional(),
+  /** Comma-separated redis:// or rediss:// URLs of Redis Cluster seed nodes (credentials in the URLs). */
+  KEYTURN_REDIS_CLUSTER_NODES: z
+    .string()
+    .refine((v) => splitList(v).length > 0 && splitList(v).every((u) => isUrlOf(u, ['redis:', 'rediss:'])), {
+      message: 'must be a comma-separated list of redis:// or rediss:// URLs',
+    })
+    .optional(),
+  /** Prefix of every Redis key; on a cluster it must hold a hash tag (default there: {keyturn}). */
   KEYTURN_QUEUE_PREFIX: z
     .string()
     .regex(/^[\w{}:.-]{1,64}$/, 'must be 1-64 of letters, digits, _ { } : . -')
-    .default('keyturn'),
+    .optional(),
 
   KEYTURN_MASTER_KEY: z.string().min(1).optional(),
   KEYTURN_PREVIOUS_MASTER_KEYS: z.string().optional(),

@@ -10,13 +10,20 @@ export enum JobName {
   RunHeartbeat = 'run-heartbeat',
 }
 
-/** Jobs carry ids only: workers re-read Postgres for everything else. */
+/**
+ * Jobs carry ids only: workers re-read Postgres for everything else. The AWS
+ * account id (not a secret) rides along so the worker can share its slots
+ * fairly across accounts before it touches Postgres; jobs from before it was
+ * added have none and simply take no part in the fair share.
+ */
 export interface RunRotationPayload {
   rotationId: string;
+  accountId?: string;
 }
 
 export interface RunHeartbeatPayload {
   heartbeatId: string;
+  accountId?: string;
 }
 
 export type JobPayloads = {

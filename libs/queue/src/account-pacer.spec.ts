@@ -60,4 +60,27 @@ describe('AccountPacer (a token bucket per AWS account in Redis)', () => {
     expect(await p.take(acct)).toBe(true);
     expect(await p.take(acct)).toBe(true);
   });
+
+  it('reserves: each waiting call holds its own turn, so backlogMs says how long a new call would wait', async () => {
+    const p = new AccountPacer(a, prefix, 10, 1); // one at once, then one every 100 ms
+    const acct = '777777777777';
+    expect(await p.backlogMs(acct)).toBe(0);
+    const five = Array.from({ length: 5 }, () => p.take(acct));
+    // Asked after the five: they hold the next 400 ms (the first went at once).
+    const backlog = await p.backlogMs(acct);
+    expect(backlog).toBeGreaterThan(300);
+    expect(backlog).toBeLessThanOrEqual(500);
+    expect(await Promise.all(five)).toEqual([true, true, true, true, true]);
+    // Looking took no turn: once the five went out, the account is free again.
+    await new Promise((r) => setTimeout(r, 120));
+    expect(await p.backlogMs(acct)).toBe(0);
+  });
+
+  it('serves one account’s waiting calls in the order they asked', async () => {
+    const p = new AccountPacer(a, prefix, 20, 1);
+    const acct = '888888888888';
+    const order: number[] = [];
+    await Promise.all(Array.from({ length: 8 }, (_, i) => p.take(acct).then(() => order.push(i))));
+    expect(order).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+  });
 });

@@ -1,55 +1,79 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.js';
 
 /**
- * A token bucket per AWS account, kept in Redis so that every worker process
- * draws from the same bucket: IAM throttles per account, and its quotas cannot
- * be raised. Time comes from Redis itself, so workers' clocks do not matter.
+ * Pacing per AWS account, kept in Redis so that every worker process draws
+ * from the same allowance: IAM throttles per account, and its quotas cannot be
+ * raised. A generic cell rate algorithm: the key holds the time at which the
+ * account's next call may go (its "theoretical arrival time"), so a call takes
+ * a turn and then sleeps until it, instead of polling. Waiting calls go in the
+ * order they asked, and the time a new call would wait (backlogMs) is known
+ * without taking a turn, which the worker's fair-share admission uses.
+ * Time comes from Redis itself, so workers' clocks do not matter.
+ *
+ * ARGV: interval between calls (ms), burst tolerance (ms), the longest wait
+ * the caller accepts (ms; a negative one only looks). Returns the wait in ms;
+ * when it is above the longest accepted, no turn is taken.
  */
-const TAKE = `
-local rate = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
+const RESERVE = `
+local interval = tonumber(ARGV[1])
+local tolerance = tonumber(ARGV[2])
+local maxWait = tonumber(ARGV[3])
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local b = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
-local tokens = tonumber(b[1]) or burst
-local ts = tonumber(b[2]) or now
-tokens = math.min(burst, tokens + (now - ts) * rate / 1000)
-local wait = 0
-if tokens >= 1 then
-  tokens = tokens - 1
-else
-  wait = math.ceil((1 - tokens) * 1000 / rate)
-end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
-redis.call('PEXPIRE', KEYS[1], 60000)
-return wait
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+local wait = tat - tolerance - now
+if wait < 0 then wait = 0 end
+if maxWait < 0 or wait > maxWait then return tostring(wait) end
+local nextTat = tat + interval
+redis.call('SET', KEYS[1], tostring(nextTat), 'PX', math.ceil(nextTat - now) + 1000)
+return tostring(wait)
 `;
 
 export class AccountPacer {
-  constructor(
-    private readonly redis: Redis,
-    private readonly prefix: string,
-    private readonly ratePerSecond: number,
-    private readonly burst = Math.max(1, Math.ceil(ratePerSecond)),
-  ) {}
+  private readonly intervalMs: number;
+  private readonly toleranceMs: number;
 
-  /** Takes a token if one is there: 0, or else the milliseconds until one will be. */
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly prefix: string,
+    ratePerSecond: number,
+    burst = Math.max(1, Math.ceil(ratePerSecond)),
+  ) {
+    this.intervalMs = 1000 / ratePerSecond;
+    this.toleranceMs = (burst - 1) * this.intervalMs;
+  }
+
+  /** The key of an account's allowance (named apart from the token-bucket hashes older versions kept under `pace:`). */
+  private key(accountId: string): string {
+    return `${this.prefix}:pacer:${accountId}`;
+  }
+
+  private async reserve(accountId: string, maxWaitMs: number): Promise<number> {
+    const wait = await this.redis.eval(RESERVE, 1, this.key(accountId), this.intervalMs, this.toleranceMs, Number.isFinite(maxWaitMs) ? maxWaitMs : 1e15);
+    return Math.ceil(Number(wait));
+  }
+
+  /** Takes a turn if one is free now: 0, or else the milliseconds until one will be (no turn taken then). */
   async tryTake(accountId: string): Promise<number> {
-    return Number(await this.redis.eval(TAKE, 1, `${this.prefix}:pace:${accountId}`, this.ratePerSecond, this.burst));
+    return this.reserve(accountId, 0);
+  }
+
+  /** How long a call to `accountId` asked now would wait for its turn: the calls already waiting ahead of it. Takes no turn. */
+  async backlogMs(accountId: string): Promise<number> {
+    return this.reserve(accountId, -1);
   }
 
   /**
-   * Resolves true when a call to `accountId` may go out, or false as soon as
-   * the next token would come later than `maxWaitMs` from now (no token is
-   * taken then). A bounded wait keeps the time a caller can spend before its
-   * AWS call finite, which the rotation protocol relies on.
+   * Resolves true when a call to `accountId` may go out, or false at once when
+   * its turn would come later than `maxWaitMs` from now (no turn is taken
+   * then). A bounded wait keeps the time a caller can spend before its AWS call
+   * finite, which the rotation protocol relies on.
    */
   async take(accountId: string, maxWaitMs = Number.POSITIVE_INFINITY): Promise<boolean> {
-    const deadline = Date.now() + maxWaitMs;
-    for (let wait = await this.tryTake(accountId); wait > 0; wait = await this.tryTake(accountId)) {
-      if (Date.now() + wait > deadline) return false;
-      await new Promise((r) => setTimeout(r, wait));
-    }
+    const wait = await this.reserve(accountId, maxWaitMs);
+    if (wait > maxWaitMs) return false;
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     return true;
   }
 }

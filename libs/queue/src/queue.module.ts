@@ -1,18 +1,17 @@
 import { Global, Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
-import type { Redis } from 'ioredis';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
-import { REDIS, createRedis } from './redis.js';
+import { REDIS, createRedis, type RedisClient } from './redis.js';
 import { JobProducer } from './job-producer.js';
 
 @Injectable()
 class RedisCloser implements OnApplicationShutdown {
-  constructor(@Inject(REDIS) private readonly redis: Redis) {}
+  constructor(@Inject(REDIS) private readonly redis: RedisClient) {}
   async onApplicationShutdown(): Promise<void> {
     await this.redis.quit().catch(() => this.redis.disconnect());
   }
 }
 
-/** One shared ioredis connection for commands (rate limits, health, producers). */
+/** One shared connection (a single node or a cluster) for commands: rate limits, pacing, health. */
 @Global()
 @Module({})
 export class RedisModule {
@@ -23,7 +22,7 @@ export class RedisModule {
         {
           provide: REDIS,
           inject: [KEYTURN_CONFIG],
-          useFactory: (c: KeyturnConfig) => createRedis(c.redis.url, { maxRetriesPerRequest: 2 }),
+          useFactory: (c: KeyturnConfig) => createRedis(c.redis, { maxRetriesPerRequest: 2 }),
         },
         RedisCloser,
         JobProducer,

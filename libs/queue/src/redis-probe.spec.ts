@@ -1,4 +1,4 @@
-import { StartupError } from '@keyturn/config';
+import { StartupError, loadConfig } from '@keyturn/config';
 import { probeRedis, redisStartupError } from '@keyturn/queue';
 
 const URL_ = 'redis://:s3cret-pw@cache.example:6380';
@@ -42,5 +42,24 @@ describe('probeRedis', () => {
     const err = await probeRedis('redis://127.0.0.1:1').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StartupError);
     expect((err as StartupError).message).toMatch(/^Redis at 127\.0\.0\.1:1 \(REDIS_URL\) is not reachable: connection refused\./);
+  });
+
+  it('on a cluster it probes the seed nodes, not REDIS_URL: none answering fails at once, naming them and KEYTURN_REDIS_CLUSTER_NODES', async () => {
+    const err = await probeRedis(loadConfig({ KEYTURN_REDIS_CLUSTER_NODES: 'redis://:s3cret@127.0.0.1:1,redis://:s3cret@127.0.0.1:2' }).redis).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StartupError);
+    expect((err as StartupError).exitCode).toBe(69);
+    expect((err as StartupError).message).toMatch(/^Redis at 127\.0\.0\.1:1, 127\.0\.0\.1:2 \(KEYTURN_REDIS_CLUSTER_NODES\) is not reachable: connection refused\./);
+    expect((err as StartupError).message).not.toContain('s3cret');
+  });
+
+  it('a seed node that is a plain Redis, not a cluster node, is a configuration error (78) that says to use REDIS_URL', async () => {
+    const plain = new URL(process.env.E2E_REDIS_URL ?? 'redis://127.0.0.1:6379');
+    const err = await probeRedis(loadConfig({ KEYTURN_REDIS_CLUSTER_NODES: plain.toString() }).redis).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StartupError);
+    expect([(err as StartupError).exitCode, (err as StartupError).message]).toEqual([
+      78,
+      `Redis at ${plain.host} (KEYTURN_REDIS_CLUSTER_NODES) is not a Redis Cluster node: its cluster support is disabled. ` +
+        'List cluster nodes in KEYTURN_REDIS_CLUSTER_NODES, or set REDIS_URL instead for a single Redis.',
+    ]);
   });
 });

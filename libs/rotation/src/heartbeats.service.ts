@@ -80,7 +80,7 @@ export class HeartbeatsService {
         }
         throw e;
       }
-      await this.jobs.tryAdd(JobName.RunHeartbeat, { heartbeatId: id }, { jobId: heartbeatJobId(id) });
+      await this.jobs.tryAdd(JobName.RunHeartbeat, { heartbeatId: id, accountId: secret.accountId }, { jobId: heartbeatJobId(id) });
       return { heartbeat: toHeartbeatView(await this.ds.manager.findOneByOrFail(HeartbeatEntity, { id })), created: true };
     }
   }

@@ -20,7 +20,7 @@ const config = loadConfig({
   KEYTURN_QUEUE_PREFIX: 'kt-spec',
 });
 
-/** Stands in for Redis under AccountPacer: records each take and answers the wait the test sets. */
+/** Stands in for Redis under AccountPacer: records each reservation and answers the wait the test sets. */
 class FakeRedis {
   readonly evals: unknown[][] = [];
   waitMs = 0;
@@ -66,7 +66,8 @@ describe('the rotation worker builds its IamClient through IamModule', () => {
     expect(caught).toBeInstanceOf(IamError);
     expect(caught).toMatchObject({ code: IamErrorCode.Throttled, retryable: true, action: 'iam:CreateAccessKey' });
     expect((caught as IamError).message).toContain('within 1500 ms');
-    expect(redis.evals).toEqual([[1, 'kt-spec:pace:123456789012', 4, 4]]);
+    // One reservation in the account's allowance: a turn every 250 ms (4/s), a burst of 4 (750 ms of tolerance), at most 1500 ms away.
+    expect(redis.evals).toEqual([[1, 'kt-spec:pacer:123456789012', 250, 750, 1500]]);
     await moduleRef.close();
   });
 

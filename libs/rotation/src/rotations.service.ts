@@ -124,7 +124,7 @@ export class RotationsService {
         }
         throw e;
       }
-      if (outcome.created) await this.jobs.tryAdd(JobName.RunRotation, { rotationId: outcome.id }, { jobId: rotationJobId(outcome.id) });
+      if (outcome.created) await this.jobs.tryAdd(JobName.RunRotation, { rotationId: outcome.id, accountId: secret.accountId }, { jobId: rotationJobId(outcome.id) });
       return { rotation: toRotationView(await this.ds.manager.findOneByOrFail(RotationEntity, { id: outcome.id })), created: outcome.created };
     }
   }

@@ -1,7 +1,7 @@
 import pg from 'pg';
-import { DataSource } from 'typeorm';
+import { DataSource, MigrationExecutor } from 'typeorm';
 import { STARTUP_EXIT, StartupError, endpointOf, networkReason, unreachable } from '@keyturn/config';
-import { dataSourceOptions } from './data-source.js';
+import { DEFAULT_POOL, dataSourceOptions } from './data-source.js';
 
 export interface PrepareOptions {
   url: string;
@@ -149,27 +149,32 @@ export async function ensureDatabase(
 }
 
 /**
- * Applies pending migrations under a Postgres advisory lock, so that several
- * processes starting at once (npm start runs three) never race on the schema.
+ * Applies pending migrations in one transaction that first takes a
+ * transaction-scoped advisory lock, so that several processes starting at once
+ * (npm start runs three) never race on the schema. Lock, check and migrations
+ * share the transaction and so one server connection even behind a
+ * transaction-mode pooler (PgBouncer, RDS Proxy), where a session lock would
+ * land on one server connection and its unlock on another. The lock ends with
+ * the transaction: a process that dies mid-migration leaves nothing held, and
+ * nothing half-applied.
  */
 export async function runMigrations(url: string, log?: (msg: string) => void, debug?: (msg: string) => void): Promise<string[]> {
-  const ds = new DataSource(dataSourceOptions(url));
+  const ds = new DataSource(dataSourceOptions(url, { poolSize: 1, connectTimeoutMs: DEFAULT_POOL.connectTimeoutMs }));
   await ds.initialize();
-  const runner = ds.createQueryRunner();
   try {
-    await runner.connect();
-    await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
-    try {
-      const done = await ds.runMigrations({ transaction: 'each' });
-      // One line for a person; each migration's name only for whoever debugs the schema.
-      for (const m of done) (debug ?? log)?.(`applied migration ${m.name}`);
-      if (done.length && debug) log?.(`applied ${done.length} migration${done.length > 1 ? 's' : ''} (latest: ${done[done.length - 1].name})`);
-      return done.map((m) => m.name);
-    } finally {
-      await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
-    }
+    const done = await ds.transaction(async (m) => {
+      await m.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+      // The executor runs on this transaction's runner, so it starts no transaction of its own
+      // and sees the migrations table as the process that held the lock before us left it.
+      const executor = new MigrationExecutor(ds, m.queryRunner);
+      executor.transaction = 'all';
+      return executor.executePendingMigrations();
+    });
+    // One line for a person; each migration's name only for whoever debugs the schema.
+    for (const m of done) (debug ?? log)?.(`applied migration ${m.name}`);
+    if (done.length && debug) log?.(`applied ${done.length} migration${done.length > 1 ? 's' : ''} (latest: ${done[done.length - 1]!.name})`);
+    return done.map((m) => m.name);
   } finally {
-    await runner.release();
     await ds.destroy();
   }
 }

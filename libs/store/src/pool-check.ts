@@ -14,6 +14,9 @@ export function poolOptions(config: KeyturnConfig, proc: KeyturnProcess): PoolOp
  */
 export async function checkedPoolOptions(config: KeyturnConfig, proc: KeyturnProcess): Promise<PoolOptions> {
   const pool = poolOptions(config, proc);
+  // Behind a transaction-mode pooler the pool's connections go to the pooler, which multiplexes them onto
+  // its own few server connections: Postgres's max_connections does not bound them (the pooler's max_client_conn does).
+  if (config.database.pooler === 'transaction') return pool;
   const problem = await checkPoolFitsServer(config.database.url, pool.poolSize);
   if (problem) {
     const need = dbPoolNeed(config, proc);
@@ -21,9 +24,10 @@ export async function checkedPoolOptions(config: KeyturnConfig, proc: KeyturnPro
       proc === 'rotation-worker'
         ? 'lower KEYTURN_WORKER_CONCURRENCY (a worker needs 2 × concurrency + 2 connections) and run more worker processes instead, or raise max_connections in Postgres'
         : 'lower KEYTURN_DB_POOL_SIZE, or raise max_connections in Postgres';
+    const pooler = 'If DATABASE_URL goes through a transaction-mode pooler (PgBouncer, RDS Proxy), set KEYTURN_DB_POOLER=transaction instead';
     throw new ConfigError([
       `KEYTURN_DB_POOL_SIZE / KEYTURN_WORKER_CONCURRENCY: ${proc} would open up to ${pool.poolSize} Postgres connections ` +
-        `(${config.database.poolSize !== undefined ? 'KEYTURN_DB_POOL_SIZE' : need.why}), but ${problem}; ${fix}`,
+        `(${config.database.poolSize !== undefined ? 'KEYTURN_DB_POOL_SIZE' : need.why}), but ${problem}; ${fix}. ${pooler}`,
     ]);
   }
   return pool;

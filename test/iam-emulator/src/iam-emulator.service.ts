@@ -103,7 +103,9 @@ export class IamEmulator {
   readonly accountId: string;
   readonly rootCredentials: { accessKeyId: string; secretAccessKey: string };
 
+  /** The first account's state; `extraAccounts` holds the others (addAccount), each with its own root key. */
   private state: EmulatorState;
+  private readonly extraAccounts = new Map<string, { root: { accessKeyId: string; secretAccessKey: string }; state: EmulatorState }>();
   private propagationDelayMs = 0;
   private latencyMs = 0;
   private throttle: (ThrottleOptions & { tokens: number; last: number }) | null = null;
@@ -237,22 +239,49 @@ export class IamEmulator {
     }
   }
 
+  // ---- several accounts ----
+
+  /**
+   * Adds another account behind the same endpoint and returns its root key.
+   * Each key belongs to one account and acts there only: users, keys and
+   * policies of different accounts never see each other, as on AWS.
+   */
+  addAccount(accountId: string): { accessKeyId: string; secretAccessKey: string } {
+    if (!/^\d{12}$/.test(accountId)) throw new Error('accountId must be 12 digits');
+    if (accountId === this.accountId || this.extraAccounts.has(accountId)) throw new Error(`account ${accountId} already exists`);
+    const root = { accessKeyId: newAccessKeyId(), secretAccessKey: newSecretAccessKey() };
+    this.extraAccounts.set(accountId, { root, state: new EmulatorState(accountId, root.accessKeyId, root.secretAccessKey) });
+    return { ...root };
+  }
+
+  private stateOf(accountId: string | undefined): EmulatorState {
+    if (accountId === undefined || accountId === this.accountId) return this.state;
+    const extra = this.extraAccounts.get(accountId);
+    if (!extra) throw new Error(`no account ${accountId}; add it with addAccount first`);
+    return extra.state;
+  }
+
+  private allStates(): EmulatorState[] {
+    return [this.state, ...[...this.extraAccounts.values()].map((a) => a.state)];
+  }
+
   // ---- state inspection and seeding for tests ----
 
-  listKeys(userName: string): KeyInfo[] {
-    return this.state.keysOf(userName === 'root' ? undefined : userName).map((k) => ({
+  /** `accountId` defaults to the first account, here and in the other inspection helpers. */
+  listKeys(userName: string, accountId?: string): KeyInfo[] {
+    return this.stateOf(accountId).keysOf(userName === 'root' ? undefined : userName).map((k) => ({
       accessKeyId: k.accessKeyId,
       status: k.status,
       createDate: k.createDate,
     }));
   }
 
-  getPassword(userName: string): string | undefined {
-    return this.state.findUser(userName)?.loginProfile?.password;
+  getPassword(userName: string, accountId?: string): string | undefined {
+    return this.stateOf(accountId).findUser(userName)?.loginProfile?.password;
   }
 
-  getUser(userName: string): { userName: string; userId: string; arn: string; policyNames: string[] } | undefined {
-    const user = this.state.findUser(userName);
+  getUser(userName: string, accountId?: string): { userName: string; userId: string; arn: string; policyNames: string[] } | undefined {
+    const user = this.stateOf(accountId).findUser(userName);
     return user && { userName: user.userName, userId: user.userId, arn: user.arn, policyNames: [...user.policies.keys()] };
   }
 
@@ -264,9 +293,10 @@ export class IamEmulator {
     this.calls = [];
   }
 
-  /** Forgets every user, key and policy; keeps the root credentials and the fault settings. */
+  /** Forgets every user, key and policy of every account; keeps the accounts, their root credentials and the fault settings. */
   resetState(): void {
     this.state = this.freshState();
+    for (const [accountId, a] of this.extraAccounts) a.state = new EmulatorState(accountId, a.root.accessKeyId, a.root.secretAccessKey);
     this.calls = [];
   }
 
@@ -276,11 +306,12 @@ export class IamEmulator {
    */
   seedUser(
     userName: string,
-    opts: { policies?: Record<string, unknown>; password?: string; withAccessKey?: boolean } = {},
+    opts: { policies?: Record<string, unknown>; password?: string; withAccessKey?: boolean; accountId?: string } = {},
   ): { userName: string; userId: string; arn: string; accessKeyId?: string; secretAccessKey?: string } {
-    if (this.state.findUser(userName)) throw new Error(`user ${userName} already exists`);
+    const state = this.stateOf(opts.accountId);
+    if (state.findUser(userName)) throw new Error(`user ${userName} already exists`);
     for (const doc of Object.values(opts.policies ?? {})) parsePolicy(typeof doc === 'string' ? doc : JSON.stringify(doc));
-    const user = this.state.createUser(userName);
+    const user = state.createUser(userName);
     for (const [name, doc] of Object.entries(opts.policies ?? {})) {
       user.policies.set(name, typeof doc === 'string' ? doc : JSON.stringify(doc));
     }
@@ -301,7 +332,7 @@ export class IamEmulator {
         usableAfter: 0,
         userName: user.userName,
       };
-      this.state.addKey(key);
+      state.addKey(key);
       out.accessKeyId = key.accessKeyId;
       out.secretAccessKey = key.secretAccessKey;
     }
@@ -354,7 +385,7 @@ export class IamEmulator {
     try {
       if (!authHeader) throw new AwsError('MissingAuthenticationToken', 'Request is missing Authentication Token', 403);
       if (!parsed || !parsed.ok) throw new AwsError('IncompleteSignature', parsed?.ok === false ? parsed.message : 'Malformed Authorization header.', 400);
-      const caller = this.authenticate(req, url, body, parsed.auth);
+      const { caller, state } = this.authenticate(req, url, body, parsed.auth);
       entry.callerArn = caller.arn;
       if (targetName === undefined && caller.kind === 'user') entry.userName = caller.user.userName;
 
@@ -367,7 +398,7 @@ export class IamEmulator {
       this.injectFaults(action);
 
       const now = new Date();
-      const ctx: ActionContext = { state: this.state, caller, params, propagationDelayMs: this.propagationDelayMs, now };
+      const ctx: ActionContext = { state, caller, params, propagationDelayMs: this.propagationDelayMs, now };
       this.authorize(definition, action, ctx);
       loseAnswer = this.takeLostAnswer(action);
       try {
@@ -414,11 +445,13 @@ export class IamEmulator {
     return result as unknown as XmlRecord;
   }
 
-  private authenticate(req: IncomingMessage, url: string, body: Buffer, auth: SigV4Authorization): Caller {
+  /** The caller and the account it acts in: a key belongs to exactly one account. */
+  private authenticate(req: IncomingMessage, url: string, body: Buffer, auth: SigV4Authorization): { caller: Caller; state: EmulatorState } {
     const invalidToken = () => new AwsError('InvalidClientTokenId', 'The security token included in the request is invalid.', 403);
-    const key = this.state.keysById.get(auth.accessKeyId);
+    const state = this.allStates().find((s) => s.keysById.has(auth.accessKeyId));
+    const key = state?.keysById.get(auth.accessKeyId);
     // Inactive and not-yet-propagated keys are indistinguishable from unknown ones, as on AWS.
-    if (!key || key.status !== 'Active' || Date.now() < key.usableAfter) throw invalidToken();
+    if (!state || !key || key.status !== 'Active' || Date.now() < key.usableAfter) throw invalidToken();
     if (req.headers['x-amz-security-token'] !== undefined) throw invalidToken();
     const mismatch = verifySignature({ method: req.method ?? 'POST', url, headers: req.headers, body }, auth, key.secretAccessKey);
     if (mismatch) {
@@ -429,10 +462,10 @@ export class IamEmulator {
       );
     }
     key.lastUsed = { date: new Date(), serviceName: auth.service, region: auth.region };
-    if (key.userName === undefined) return { kind: 'root', arn: this.state.rootArn, accessKey: key };
-    const user = this.state.findUser(key.userName);
+    if (key.userName === undefined) return { caller: { kind: 'root', arn: state.rootArn, accessKey: key }, state };
+    const user = state.findUser(key.userName);
     if (!user) throw invalidToken();
-    return { kind: 'user', arn: user.arn, user, accessKey: key };
+    return { caller: { kind: 'user', arn: user.arn, user, accessKey: key }, state };
   }
 
   private injectFaults(action: string): void {

@@ -2,9 +2,8 @@ import { Controller, Get, HttpCode, Inject, Logger, Res } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { FastifyReply } from 'fastify';
-import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
-import { REDIS } from '@keyturn/queue';
+import { REDIS, assertRedisReady, type RedisClient } from '@keyturn/queue';
 import { Public } from '../common/auth.decorators.js';
 
 const within = <T>(p: Promise<T>, ms: number) =>
@@ -17,7 +16,7 @@ export class HealthController {
 
   constructor(
     @InjectDataSource() private readonly ds: DataSource,
-    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(REDIS) private readonly redis: RedisClient,
   ) {}
 
   @Get('live')
@@ -30,7 +29,7 @@ export class HealthController {
 
   @Get('ready')
   @Public()
-  @ApiOperation({ summary: 'Postgres and Redis answer (503 otherwise)' })
+  @ApiOperation({ summary: 'Postgres and Redis answer; on Redis Cluster, every master is up and cluster_state is ok (503 otherwise)' })
   async ready(@Res({ passthrough: true }) reply: FastifyReply) {
     const check = async (fn: () => Promise<unknown>) => {
       try {
@@ -42,12 +41,8 @@ export class HealthController {
         return 'down';
       }
     };
-    const redisPing = async () => {
-      // A connection known to be down would hold the ping in ioredis' offline queue: answer at once.
-      if (['reconnecting', 'close', 'end'].includes(this.redis.status)) throw new Error(`Redis connection is ${this.redis.status}`);
-      return this.redis.ping();
-    };
-    const [postgres, redis] = await Promise.all([check(() => this.ds.query('SELECT 1')), check(redisPing)]);
+    // On a cluster: every master up and cluster_state:ok, not just one node answering.
+    const [postgres, redis] = await Promise.all([check(() => this.ds.query('SELECT 1')), check(() => assertRedisReady(this.redis))]);
     const ok = postgres === 'ok' && redis === 'ok';
     void reply.status(ok ? 200 : 503);
     return { status: ok ? 'ok' : 'unavailable', checks: { postgres, redis } };

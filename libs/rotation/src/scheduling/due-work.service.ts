@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { JobName, QueueName, SYSTEM_ACTOR } from '@keyturn/contracts';
+import { JobName, SYSTEM_ACTOR } from '@keyturn/contracts';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
 import { LeaseLocks, LockSpace, lockKey, uuidv7, queryReturning } from '@keyturn/store';
 import { JobProducer } from '@keyturn/queue';
@@ -42,7 +42,7 @@ export class DueWorkService {
   async enqueueDueHeartbeats(): Promise<number> {
     const batch = this.config.heartbeat.batch;
     const { due, rows } = await this.ds.transaction(async (m) => {
-      const claimed = await queryReturning<{ id: string }>(
+      const claimed = await queryReturning<{ id: string; account_id: string }>(
       m,
       `UPDATE secrets s SET next_heartbeat_at = now() + interval '${CLAIM_HORIZON}'
            FROM (SELECT id FROM secrets
@@ -51,24 +51,28 @@ export class DueWorkService {
                   LIMIT $1
                   FOR UPDATE SKIP LOCKED) due
           WHERE s.id = due.id
-        RETURNING s.id`, [batch]);
+        RETURNING s.id, s.account_id`, [batch]);
       if (!claimed.length) return { due: 0, rows: [] };
+      const accountOf = new Map(claimed.map((c) => [c.id, c.account_id]));
       // A secret whose heartbeat already waits gets none more (heartbeats_one_waiting): that one checks it.
-      const made = await queryReturning<{ id: string }>(
+      const made = await queryReturning<{ id: string; secret_id: string }>(
         m,
         `INSERT INTO heartbeats (id, secret_id, status, trigger, requested_by)
          SELECT unnest($1::uuid[]), unnest($2::uuid[]), 'queued', 'schedule', 'system:scheduler'
          ON CONFLICT DO NOTHING
-         RETURNING id`,
+         RETURNING id, secret_id`,
         [claimed.map(() => uuidv7()), claimed.map((c) => c.id)],
       );
-      return { due: claimed.length, rows: made };
+      return { due: claimed.length, rows: made.map((h) => ({ id: h.id, accountId: accountOf.get(h.secret_id) })) };
     });
     if (rows.length) {
       // After the commit: a job never points at a row that does not exist. If this fails, the reconciler re-enqueues.
       await this.jobs
-        .queue(QueueName.Heartbeat)
-        .addBulk(rows.map((h) => ({ name: JobName.RunHeartbeat, data: { heartbeatId: h.id }, opts: { jobId: heartbeatJobId(h.id), removeOnComplete: { age: 3600, count: 10_000 }, removeOnFail: { age: 86_400 } } })))
+        .addBulk(
+          JobName.RunHeartbeat,
+          rows.map((h) => ({ payload: { heartbeatId: h.id, accountId: h.accountId }, jobId: heartbeatJobId(h.id) })),
+          { removeOnComplete: { age: 3600, count: 10_000 }, removeOnFail: { age: 86_400 } },
+        )
         .catch((e: Error) => this.logger.warn(`enqueue of ${rows.length} heartbeats failed (${e.message}); the reconciler retries`));
     }
     return due;

@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { JobName, QueueName } from '@keyturn/contracts';
+import { JobName, type JobPayloads } from '@keyturn/contracts';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
-import { JobProducer } from '@keyturn/queue';
+import { JobProducer, QUEUE_OF } from '@keyturn/queue';
 import { rotationJobId } from '../rotations.service.js';
 import { heartbeatJobId } from '../heartbeats.service.js';
 
@@ -26,29 +26,30 @@ export class ReconcilerService {
 
   async reconcile(): Promise<{ rotations: number; heartbeats: number }> {
     const after = `${this.config.heartbeat.reconcileAfterMs} milliseconds`;
-    const rotations: { id: string }[] = await this.ds.query(
-      `SELECT id FROM rotations
-        WHERE ((status = 'queued' OR (status = 'succeeded' AND retire_pending)) AND updated_at < now() - $1::interval)
-           OR (status = 'running' AND lease_expires_at < now())
-        ORDER BY updated_at LIMIT 500`,
+    // The account rides along in the job, for the workers' fair share across accounts.
+    const rotations: { id: string; account_id: string }[] = await this.ds.query(
+      `SELECT r.id, s.account_id FROM rotations r JOIN secrets s ON s.id = r.secret_id
+        WHERE ((r.status = 'queued' OR (r.status = 'succeeded' AND r.retire_pending)) AND r.updated_at < now() - $1::interval)
+           OR (r.status = 'running' AND r.lease_expires_at < now())
+        ORDER BY r.updated_at LIMIT 500`,
       [after],
     );
-    const heartbeats: { id: string }[] = await this.ds.query(
-      `SELECT id FROM heartbeats
-        WHERE status <> 'done' AND created_at < now() - $1::interval AND (lease_expires_at IS NULL OR lease_expires_at < now())
-        ORDER BY created_at LIMIT 500`,
+    const heartbeats: { id: string; account_id: string }[] = await this.ds.query(
+      `SELECT h.id, s.account_id FROM heartbeats h JOIN secrets s ON s.id = h.secret_id
+        WHERE h.status <> 'done' AND h.created_at < now() - $1::interval AND (h.lease_expires_at IS NULL OR h.lease_expires_at < now())
+        ORDER BY h.created_at LIMIT 500`,
       [after],
     );
     let r = 0;
     let h = 0;
-    for (const { id } of rotations) if (await this.revive(QueueName.Rotation, JobName.RunRotation, rotationJobId(id), { rotationId: id })) r++;
-    for (const { id } of heartbeats) if (await this.revive(QueueName.Heartbeat, JobName.RunHeartbeat, heartbeatJobId(id), { heartbeatId: id })) h++;
+    for (const { id, account_id } of rotations) if (await this.revive(JobName.RunRotation, rotationJobId(id), { rotationId: id, accountId: account_id })) r++;
+    for (const { id, account_id } of heartbeats) if (await this.revive(JobName.RunHeartbeat, heartbeatJobId(id), { heartbeatId: id, accountId: account_id })) h++;
     if (r || h) this.logger.log(`re-enqueued ${r} rotation(s) and ${h} heartbeat(s) whose job was lost`);
     return { rotations: r, heartbeats: h };
   }
 
-  private async revive(queue: QueueName, name: JobName, jobId: string, data: { rotationId: string } | { heartbeatId: string }): Promise<boolean> {
-    const q = this.jobs.queue(queue);
+  private async revive<N extends JobName>(name: N, jobId: string, data: JobPayloads[N]): Promise<boolean> {
+    const q = this.jobs.queue(QUEUE_OF[name]);
     const job = await q.getJob(jobId);
     if (job) {
       const state = await job.getState();
@@ -56,7 +57,7 @@ export class ReconcilerService {
       // Finished jobs block their id: remove the stale one, then add it again.
       await job.remove().catch(() => undefined);
     }
-    await q.add(name, data, { jobId, removeOnComplete: { age: 24 * 3600, count: 10_000 }, removeOnFail: { age: 7 * 24 * 3600 } });
+    await this.jobs.add(name, data, { jobId });
     return true;
   }
 }

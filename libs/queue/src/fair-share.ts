@@ -1,0 +1,101 @@
+import { PRIORITY_LIMIT } from 'bullmq';
+import type { AccountPacer } from './account-pacer.js';
+import type { RedisClient } from './redis.js';
+
+/** A job and the AWS account it works in. */
+export interface FairJob {
+  accountId: string;
+  jobId: string;
+}
+
+export type Admission = { run: true } | { run: false; delayMs: number; backlogMs: number };
+
+/**
+ * A job whose first AWS call would wait longer than this for its account's
+ * pace, while jobs of other accounts wait, gives its concurrency slot to them.
+ */
+export const PARK_AFTER_MS = 1_000;
+/** Waiting entries older than this are dropped from the counts: a job lost without starting must not cost its account for long. */
+const FORGET_AFTER_MS = 24 * 3600_000;
+
+// Both scripts touch only keys under the prefix, whose hash tag puts them in one slot on Redis Cluster.
+// KEYS[1]: the account's waiting jobs, KEYS[2]: every account's waiting jobs (sorted sets, score = enqueue time).
+const PRUNE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local old = now - tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', old)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', old)
+`;
+/** Records a waiting job (again: no change) and returns its place among its account's waiting jobs, from 1. */
+const ENQUEUE = `${PRUNE}
+redis.call('ZADD', KEYS[1], 'NX', now, ARGV[1])
+redis.call('ZADD', KEYS[2], 'NX', now, ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+return redis.call('ZRANK', KEYS[1], ARGV[1]) + 1
+`;
+/** Forgets a job that started (or was never added) and returns how many jobs of other accounts wait. */
+const STARTED = `${PRUNE}
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return redis.call('ZCARD', KEYS[2]) - redis.call('ZCARD', KEYS[1])
+`;
+
+/**
+ * A fair share of the workers across AWS accounts with plain BullMQ (groups
+ * are a BullMQ Pro feature): each account's n-th waiting job is enqueued with
+ * priority n, so workers take the accounts' first jobs, then their second
+ * ones, round robin, instead of one account's whole backlog first. Counts live
+ * in Redis next to the queue; they are advisory: an entry lost or left over
+ * makes the share a little less even, never a job lost or run twice.
+ */
+export class FairShare {
+  private readonly forgetAfterMs: number;
+
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly prefix: string,
+    opts: { forgetAfterMs?: number } = {},
+  ) {
+    this.forgetAfterMs = opts.forgetAfterMs ?? FORGET_AFTER_MS;
+  }
+
+  private keys(queue: string, accountId: string): [string, string] {
+    return [`${this.prefix}:fair:${queue}:acct:${accountId}`, `${this.prefix}:fair:${queue}:all`];
+  }
+
+  /** Records waiting jobs and returns the BullMQ priority of each: its place among its account's waiting jobs. */
+  async enqueue(queue: string, jobs: FairJob[]): Promise<number[]> {
+    if (!jobs.length) return [];
+    const p = this.redis.pipeline();
+    for (const j of jobs) p.eval(ENQUEUE, 2, ...this.keys(queue, j.accountId), j.jobId, this.forgetAfterMs);
+    const results = (await p.exec()) ?? [];
+    return results.map(([err, rank]) => {
+      if (err) throw err;
+      return Math.min(Number(rank), PRIORITY_LIMIT);
+    });
+  }
+
+  /** The job started, or its add failed: it no longer waits. Returns how many jobs of other accounts wait. */
+  async started(queue: string, job: FairJob): Promise<number> {
+    return Number(await this.redis.eval(STARTED, 2, ...this.keys(queue, job.accountId), job.jobId, this.forgetAfterMs));
+  }
+
+  /**
+   * Called as a job starts. It runs, unless its account's AWS calls are backed
+   * up past PARK_AFTER_MS while other accounts' jobs wait: then it waits again
+   * (the caller moves it to the delayed set until the backlog should have
+   * cleared), and the slot serves another account meanwhile. With nothing else
+   * waiting it runs anyway, since parking would only leave the slot idle.
+   */
+  async admit(queue: string, job: FairJob, pacer: Pick<AccountPacer, 'backlogMs'>): Promise<Admission> {
+    const others = await this.started(queue, job);
+    if (others <= 0) return { run: true };
+    const backlogMs = await pacer.backlogMs(job.accountId);
+    if (backlogMs <= PARK_AFTER_MS) return { run: true };
+    await this.enqueue(queue, [job]);
+    // Spread the parked jobs' return a little, so they do not all come back at the same instant.
+    return { run: false, delayMs: Math.round(backlogMs * (1 + Math.random() * 0.25)), backlogMs };
+  }
+}
