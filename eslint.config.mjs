@@ -20,7 +20,10 @@ const LIB_DEPENDENCIES = {
   queue: ['contracts', 'config', 'logging'],
   vault: ['contracts', 'config', 'logging', 'crypto', 'store'],
   auth: ['contracts', 'config', 'logging', 'crypto', 'store', 'queue'],
+  events: ['contracts', 'config', 'logging', 'store'],
   rotation: ['contracts', 'config', 'logging', 'crypto', 'store', 'queue', 'iam', 'vault', 'auth'],
+  heartbeat: ['contracts', 'config', 'logging', 'store', 'iam', 'vault', 'auth', 'rotation'],
+  scheduling: ['contracts', 'config', 'logging', 'store', 'queue', 'vault', 'rotation', 'events'],
 };
 
 const folders = (dir) =>

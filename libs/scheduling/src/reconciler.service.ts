@@ -4,8 +4,7 @@ import { DataSource } from 'typeorm';
 import { JobName, type JobPayloads } from '@keyturn/contracts';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
 import { JobProducer, QUEUE_OF } from '@keyturn/queue';
-import { rotationJobId } from '../rotations.service.js';
-import { heartbeatJobId } from '../heartbeats.service.js';
+import { heartbeatJobId, rotationJobId } from '@keyturn/rotation';
 
 const LIVE_STATES = new Set(['waiting', 'delayed', 'active', 'prioritized', 'waiting-children']);
 

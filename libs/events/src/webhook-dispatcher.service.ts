@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
 import { EventEntity, WebhookDeliveryEntity, queryReturning } from '@keyturn/store';
-import { webhookHeaders } from '../events.js';
+import { webhookHeaders } from './webhook-signature.js';
 
 const TIMEOUT_MS = 5_000;
 

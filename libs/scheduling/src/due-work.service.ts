@@ -7,8 +7,7 @@ import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
 import { LeaseLocks, LockSpace, lockKey, uuidv7, queryReturning } from '@keyturn/store';
 import { JobProducer } from '@keyturn/queue';
 import { SettingsService } from '@keyturn/vault';
-import { RotationsService } from '../rotations.service.js';
-import { heartbeatJobId } from '../heartbeats.service.js';
+import { RotationsService, heartbeatJobId } from '@keyturn/rotation';
 
 /** How far a claimed secret's due time moves ahead; the finished heartbeat sets the real next time. */
 const CLAIM_HORIZON = '10 minutes';
