@@ -18,6 +18,7 @@ import type {
   SecretsRepository,
   Transactions,
   VersionState,
+  WebhookDeliveriesRepository,
 } from '@keyturn/store';
 import type { VersionCipher } from '@keyturn/rotation';
 import type { FakeClock } from './clock.fake.js';
@@ -47,6 +48,10 @@ export interface Tables {
 }
 
 const clone = <T>(v: T): T => structuredClone(v);
+/** The scheduler's queries are proved by its e2e tests, not faked here. */
+const schedulerOnly = (): never => {
+  throw new Error('a scheduler query: not faked for the worker specs');
+};
 let seq = 0;
 export const fakeId = (prefix: string) => `${prefix}-${String(++seq).padStart(4, '0')}`;
 
@@ -267,6 +272,7 @@ export class FakeStore {
       giveUpRetire: async (id) => {
         db().rotations.get(id)!.retirePending = false;
       },
+      unfinished: schedulerOnly,
       finish: async (id, status, finishedAt, error) => {
         Object.assign(db().rotations.get(id)!, {
           status,
@@ -297,6 +303,8 @@ export class FakeStore {
         s.lastRotatedAt = new Date(now());
         if (checkHeartbeatNow) s.nextHeartbeatAt = new Date(now());
       },
+      claimDueHeartbeats: schedulerOnly,
+      dueForAutoChange: schedulerOnly,
       recordHeartbeat: async (id, r) => {
         Object.assign(db().secrets.get(id)!, { heartbeatStatus: r.status, heartbeatFailures: r.failures, lastHeartbeatAt: r.at, nextHeartbeatAt: r.next });
       },
@@ -344,6 +352,8 @@ export class FakeStore {
       requeue: async (id) => {
         Object.assign(db().heartbeats.get(id)!, { status: 'queued', leaseExpiresAt: null });
       },
+      insertScheduled: schedulerOnly,
+      unfinished: schedulerOnly,
       finish: async (id, outcome, finishedAt, detail) => {
         Object.assign(db().heartbeats.get(id)!, { status: 'done', outcome, finishedAt, leaseExpiresAt: null, ...clone(detail) });
       },
@@ -363,7 +373,16 @@ export class FakeStore {
       },
     };
 
+    const deliveries: PublicOf<WebhookDeliveriesRepository> = {
+      claimDue: schedulerOnly,
+      getOrFail: schedulerOnly,
+      event: schedulerOnly,
+      delivered: schedulerOnly,
+      attemptFailed: schedulerOnly,
+    };
+
     return {
+      deliveries: deliveries as WebhookDeliveriesRepository,
       rotations: rotations as RotationsRepository,
       secrets: secrets as SecretsRepository,
       versions: versions as SecretVersionsRepository,

@@ -11,9 +11,10 @@ import {
   SecretVersionsRepository,
   SecretsRepository,
   Transactions,
+  WebhookDeliveriesRepository,
 } from './repositories/index.js';
 
-const REPOSITORIES = [RotationsRepository, SecretsRepository, SecretVersionsRepository, HeartbeatsRepository, EventsRepository, AuditEventsRepository];
+const REPOSITORIES = [RotationsRepository, SecretsRepository, SecretVersionsRepository, HeartbeatsRepository, EventsRepository, AuditEventsRepository, WebhookDeliveriesRepository];
 
 /** Every repository bound in one place: outside a transaction, on the pool's EntityManager. */
 const repositoryProviders: Provider[] = [

@@ -31,4 +31,29 @@ export class HeartbeatsRepository {
   async finish(id: string, outcome: HeartbeatEntity['outcome'], finishedAt: Date, detail: Partial<HeartbeatEntity>): Promise<void> {
     await this.m.update(HeartbeatEntity, { id }, { status: 'done', outcome, finishedAt, leaseExpiresAt: null, ...detail });
   }
+
+  /**
+   * One queued, scheduled heartbeat per secret; a secret whose heartbeat
+   * already waits gets none (heartbeats_one_waiting). Returns the rows made.
+   */
+  insertScheduled(ids: string[], secretIds: string[]): Promise<{ id: string; secret_id: string }[]> {
+    return queryReturning<{ id: string; secret_id: string }>(
+      this.m,
+      `INSERT INTO heartbeats (id, secret_id, status, trigger, requested_by)
+         SELECT unnest($1::uuid[]), unnest($2::uuid[]), 'queued', 'schedule', 'system:scheduler'
+         ON CONFLICT DO NOTHING
+         RETURNING id, secret_id`,
+      [ids, secretIds],
+    );
+  }
+
+  /** Unfinished heartbeats older than `after` (an interval) with no live lease: their job may be lost. */
+  unfinished(after: string): Promise<{ id: string; account_id: string }[]> {
+    return this.m.query(
+      `SELECT h.id, s.account_id FROM heartbeats h JOIN secrets s ON s.id = h.secret_id
+        WHERE h.status <> 'done' AND h.created_at < now() - $1::interval AND (h.lease_expires_at IS NULL OR h.lease_expires_at < now())
+        ORDER BY h.created_at LIMIT 500`,
+      [after],
+    );
+  }
 }

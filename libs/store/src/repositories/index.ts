@@ -4,4 +4,5 @@ export * from './secret-versions.repository.js';
 export * from './heartbeats.repository.js';
 export * from './events.repository.js';
 export * from './audit-events.repository.js';
+export * from './webhook-deliveries.repository.js';
 export * from './transactions.service.js';

@@ -104,4 +104,15 @@ export class RotationsRepository {
       ...(status === 'failed' ? { errorCode: error.code, errorMessage: error.message } : { errorCode: null, errorMessage: null }),
     });
   }
+
+  /** Rotations left waiting (or with retire owed) longer than `after` (an interval), or running under a lapsed lease. */
+  unfinished(after: string): Promise<{ id: string; account_id: string }[]> {
+    return this.m.query(
+      `SELECT r.id, s.account_id FROM rotations r JOIN secrets s ON s.id = r.secret_id
+        WHERE ((r.status = 'queued' OR (r.status = 'succeeded' AND r.retire_pending)) AND r.updated_at < now() - $1::interval)
+           OR (r.status = 'running' AND r.lease_expires_at < now())
+        ORDER BY r.updated_at LIMIT 500`,
+      [after],
+    );
+  }
 }

@@ -5,6 +5,7 @@ import { HeartbeatsRepository } from './heartbeats.repository.js';
 import { RotationsRepository } from './rotations.repository.js';
 import { SecretVersionsRepository } from './secret-versions.repository.js';
 import { SecretsRepository } from './secrets.repository.js';
+import { WebhookDeliveriesRepository } from './webhook-deliveries.repository.js';
 
 /** The repositories, all bound to one EntityManager (the pool's, or a transaction's). */
 export interface Repositories {
@@ -14,6 +15,7 @@ export interface Repositories {
   heartbeats: HeartbeatsRepository;
   events: EventsRepository;
   audit: AuditEventsRepository;
+  deliveries: WebhookDeliveriesRepository;
 }
 
 export function repositoriesOf(m: EntityManager): Repositories {
@@ -24,6 +26,7 @@ export function repositoriesOf(m: EntityManager): Repositories {
     heartbeats: new HeartbeatsRepository(m),
     events: new EventsRepository(m),
     audit: new AuditEventsRepository(m),
+    deliveries: new WebhookDeliveriesRepository(m),
   };
 }
 
