@@ -2,7 +2,7 @@ import { Module, type DynamicModule, type Provider } from '@nestjs/common';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { DEFAULT_POOL, dataSourceOptions, ENTITIES, type PoolOptions } from './data-source.js';
-import { LeaseLocks } from './lease-locks.js';
+import { LeaseLocks } from './lease-locks.service.js';
 import {
   AuditEventsRepository,
   EventsRepository,
