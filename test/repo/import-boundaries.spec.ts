@@ -94,4 +94,40 @@ describe('import boundaries (eslint no-restricted-imports)', () => {
       expect(messages).toEqual([expect.stringContaining('never import another project by a relative path')]);
     });
   });
+
+  describe('the worker side reaches Postgres only through libs/store repositories', () => {
+    it.each([
+      ['libs/rotation/src/access-key/x.ts', 'typeorm'],
+      ['libs/heartbeat/src/x.ts', '@nestjs/typeorm'],
+      ['libs/scheduling/src/x.ts', 'typeorm'],
+      ['libs/events/src/x.ts', 'typeorm/query-builder/QueryPartialEntity.js'],
+    ])('%s importing %s is an error', async (filePath, mod) => {
+      const messages = await boundaryMessages(filePath, `import * as orm from '${mod}';\nexport const o = orm;\n`);
+      expect(messages).toEqual([expect.stringContaining('through the repositories of @keyturn/store')]);
+    });
+
+    it('libs/store may', async () => {
+      await expect(boundaryMessages('libs/store/src/repositories/x.ts', "import { In } from 'typeorm';\nexport const i = In;\n")).resolves.toEqual([]);
+    });
+
+    it('a worker spec may use the in-memory fakes of test/unit-fakes', async () => {
+      await expect(
+        boundaryMessages('libs/rotation/src/access-key/x.spec.ts', "import { WorkerWorld } from '../../../../test/unit-fakes/worker.fixture.js';\nexport const w = WorkerWorld;\n"),
+      ).resolves.toEqual([]);
+    });
+  });
+
+  describe('the libs split out of libs/rotation keep their direction', () => {
+    it('libs/rotation may not import the heartbeat, scheduling or events libs', async () => {
+      for (const lib of ['heartbeat', 'scheduling', 'events']) {
+        const messages = await boundaryMessages('libs/rotation/src/x.ts', `import * as l from '@keyturn/${lib}';\nexport const m = l;\n`);
+        expect(messages).toEqual([expect.stringContaining('libs/rotation may import only')]);
+      }
+    });
+
+    it('libs/events imports no protocol', async () => {
+      const messages = await boundaryMessages('libs/events/src/x.ts', "import { RotationRunner } from '@keyturn/rotation';\nexport const r = RotationRunner;\n");
+      expect(messages).toEqual([expect.stringContaining('libs/events may import only')]);
+    });
+  });
 });

@@ -2,7 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { ConfigModule, type KeyturnConfig } from '@keyturn/config';
 import { StoreModule, type PoolOptions } from '@keyturn/store';
 import { RedisModule } from '@keyturn/queue';
-import { SchedulingModule } from '@keyturn/rotation';
+import { SchedulingModule } from '@keyturn/scheduling';
 import { SchedulerService } from './scheduler.service.js';
 
 @Module({})

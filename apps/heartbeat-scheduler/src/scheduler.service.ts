@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
-import { DueWorkService, ReconcilerService, WebhookDispatcherService } from '@keyturn/rotation';
+import { DueWorkService, ReconcilerService } from '@keyturn/scheduling';
+import { WebhookDispatcherService } from '@keyturn/events';
 
 const AUTO_CHANGE_EVERY_MS = 60_000;
 /** Per tick, at most this many batches of due heartbeats, so one tick cannot run forever. */

@@ -3,6 +3,7 @@ import { ConfigModule, type KeyturnConfig } from '@keyturn/config';
 import { StoreModule, type PoolOptions } from '@keyturn/store';
 import { RedisModule } from '@keyturn/queue';
 import { RotationEngineModule } from '@keyturn/rotation';
+import { HeartbeatModule } from '@keyturn/heartbeat';
 import { JobProcessor } from './job.processor.js';
 
 @Module({})
@@ -11,7 +12,7 @@ export class RotationWorkerModule {
   static forRoot(config: KeyturnConfig, pool: PoolOptions): DynamicModule {
     return {
       module: RotationWorkerModule,
-      imports: [ConfigModule.forRoot(config), StoreModule.forRoot(config.database.url, pool), RedisModule.forRoot(), RotationEngineModule],
+      imports: [ConfigModule.forRoot(config), StoreModule.forRoot(config.database.url, pool), RedisModule.forRoot(), RotationEngineModule, HeartbeatModule],
       providers: [JobProcessor],
     };
   }

@@ -3,7 +3,8 @@ import { DelayedError, Worker, type Job } from 'bullmq';
 import { JobName, QueueName, type RunHeartbeatPayload, type RunRotationPayload } from '@keyturn/contracts';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
 import { AccountPacer, FairShare, REDIS, createRedis, type Admission, type RedisClient } from '@keyturn/queue';
-import { HeartbeatUseCase, RotationRunner, type RunOutcome } from '@keyturn/rotation';
+import { RotationRunner, type RunOutcome } from '@keyturn/rotation';
+import { HeartbeatUseCase } from '@keyturn/heartbeat';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const ACCOUNT_ID = /^\d{12}$/;

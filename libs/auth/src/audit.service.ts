@@ -42,6 +42,29 @@ export interface AuditEventView {
   details: Record<string, unknown>;
 }
 
+/**
+ * The row of one audit event. Request ids and path ids come from the client:
+ * they are cut to the column sizes and what Postgres cannot store is replaced,
+ * rather than lose the event (and, for a success, answer 500 after the change).
+ */
+export function auditRow(actor: Actor, rec: AuditRecord): Partial<AuditEventEntity> {
+  return {
+    id: uuidv7(),
+    at: new Date(),
+    actorId: clip(actor.id, 128),
+    actorName: clip(actor.name, 128),
+    action: clip(rec.action, 64),
+    targetType: clip(rec.targetType ?? null, 32),
+    targetId: clip(rec.targetId ?? null, 128),
+    secretId: rec.secretId ?? null,
+    outcome: rec.outcome,
+    errorCode: clip(rec.errorCode ?? null, 64),
+    requestId: clip(actor.requestId ?? null, 128),
+    ip: clip(rec.ip ?? null, 64),
+    details: storable(rec.details ?? {}) as Record<string, unknown>,
+  };
+}
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 @Injectable()
@@ -50,25 +73,7 @@ export class AuditService {
 
   /** Appends one event; pass `m` to make it part of the change's own transaction. */
   async record(actor: Actor, rec: AuditRecord, m?: EntityManager): Promise<void> {
-    // Request ids and path ids come from the client: cut them to the column sizes and
-    // replace what Postgres cannot store, rather than lose the event (and, for a
-    // success, answer 500 after the change).
-    const row: Partial<AuditEventEntity> = {
-      id: uuidv7(),
-      at: new Date(),
-      actorId: clip(actor.id, 128),
-      actorName: clip(actor.name, 128),
-      action: clip(rec.action, 64),
-      targetType: clip(rec.targetType ?? null, 32),
-      targetId: clip(rec.targetId ?? null, 128),
-      secretId: rec.secretId ?? null,
-      outcome: rec.outcome,
-      errorCode: clip(rec.errorCode ?? null, 64),
-      requestId: clip(actor.requestId ?? null, 128),
-      ip: clip(rec.ip ?? null, 64),
-      details: storable(rec.details ?? {}) as Record<string, unknown>,
-    };
-    const insertable = row as QueryDeepPartialEntity<AuditEventEntity>;
+    const insertable = auditRow(actor, rec) as QueryDeepPartialEntity<AuditEventEntity>;
     await (m ? m.insert(AuditEventEntity, insertable) : this.events.insert(insertable));
   }
 

@@ -1,8 +1,6 @@
-import type { EntityManager } from 'typeorm';
 import { ErrorCode, KeyturnError, SecretType } from '@keyturn/contracts';
 import { sameIamUser, type IamCredentials } from '@keyturn/iam';
-import { SecretEntity, SecretVersionEntity } from '@keyturn/store';
-import type { SecretsService } from '@keyturn/vault';
+import type { SecretEntity } from '@keyturn/store';
 
 export interface Executor {
   /** basic: the target user acts on itself; privileged: another user acts on it. */
@@ -12,30 +10,44 @@ export interface Executor {
   creds: IamCredentials;
 }
 
+/** Who may make the IAM calls of a change, per secret type. */
+export interface ExecutorRule {
+  /** Without an associated key secret, the secret's own value makes the calls (an access key can; a password cannot). */
+  executesItself: boolean;
+  /** It may be the associated key secret ("privileged account") of others. */
+  executesOthers: boolean;
+}
+
+/** The compiler makes every secret type state its rule. */
+export const EXECUTOR_RULES: Record<SecretType, ExecutorRule> = {
+  [SecretType.AwsIamKey]: { executesItself: true, executesOthers: true },
+  [SecretType.AwsIamConsolePassword]: { executesItself: false, executesOthers: false },
+};
+
+/** What resolving an executor reads: the associated secret and its current value. */
+export interface ExecutorLookup {
+  secret(id: string): Promise<SecretEntity | null>;
+  currentFields(secretId: string): Promise<Record<string, string> | null>;
+}
+
 /**
  * Who makes the IAM calls: the associated key secret ("privileged account")
  * when there is one, else the target key itself. The mode follows the IAM
  * user: basic when executor and target are the same user.
  */
-export async function resolveExecutor(
-  m: EntityManager,
-  secrets: SecretsService,
-  target: SecretEntity,
-  ownCreds: IamCredentials | null,
-): Promise<Executor> {
+export async function resolveExecutor(lookup: ExecutorLookup, target: SecretEntity, ownCreds: IamCredentials | null): Promise<Executor> {
   if (!target.privilegedSecretId) {
-    if (target.type !== SecretType.AwsIamKey || !ownCreds) {
+    if (!EXECUTOR_RULES[target.type].executesItself || !ownCreds) {
       throw new KeyturnError(ErrorCode.PRIVILEGED_ACCOUNT_REQUIRED, { secretId: target.id, secretType: target.type });
     }
     return { mode: 'basic', secretId: null, creds: ownCreds };
   }
-  const ex = await m.findOneBy(SecretEntity, { id: target.privilegedSecretId });
-  if (!ex || ex.type !== SecretType.AwsIamKey) {
+  const ex = await lookup.secret(target.privilegedSecretId);
+  if (!ex || !EXECUTOR_RULES[ex.type].executesOthers) {
     throw new KeyturnError(ErrorCode.PRIVILEGED_SECRET_NOT_FOUND, { privilegedSecretId: target.privilegedSecretId });
   }
-  const v = await m.findOneBy(SecretVersionEntity, { secretId: ex.id, state: 'current' });
-  if (!v) throw new KeyturnError(ErrorCode.PRIVILEGED_SECRET_HAS_NO_VALUE, { privilegedSecretId: ex.id });
-  const f = secrets.open(v);
+  const f = await lookup.currentFields(ex.id);
+  if (!f) throw new KeyturnError(ErrorCode.PRIVILEGED_SECRET_HAS_NO_VALUE, { privilegedSecretId: ex.id });
   const same = sameIamUser(ex.username, target.username) && ex.accountId === target.accountId;
   return {
     mode: same ? 'basic' : 'privileged',

@@ -21,3 +21,12 @@ export function describeFailure(e: unknown, secretId: string): { code: ErrorCode
     message: errorMessage(ErrorCode.INTERNAL_ERROR, { kind: 'worker', errorName: (e as Error)?.name ?? 'Error' }),
   };
 }
+
+/** Retire failed after a successful promotion: the runner schedules another try. */
+export class RetirePendingError extends Error {
+  constructor(message: string, override readonly cause?: unknown) {
+    super(message);
+    this.name = 'RetirePendingError';
+  }
+}
+

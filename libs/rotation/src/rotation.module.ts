@@ -1,23 +1,23 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
 import { IamModule, partitionForRegion, type IamClient } from '@keyturn/iam';
-import { VaultModule } from '@keyturn/vault';
-import { AuthCoreModule } from '@keyturn/auth';
-import { KeyRotationUseCase } from './key-rotation.usecase.js';
-import { RotationRunner } from './rotation-runner.js';
-import { PasswordChangeUseCase } from './password-change.usecase.js';
+import { ENVELOPE_CIPHER, VaultModule } from '@keyturn/vault';
+import type { EnvelopeCipher } from '@keyturn/crypto';
+import { AccountPacer, REDIS } from '@keyturn/queue';
+import type { Redis } from 'ioredis';
+import { KeyRotationUseCase } from './access-key/key-rotation.usecase.js';
+import { PasswordChangeUseCase } from './console-password/password-change.usecase.js';
+import { RotationRunner } from './rotation-runner.service.js';
+import { ChangeJournal } from './change-journal.service.js';
+import { CHANGE_USE_CASES, type ChangeUseCases } from './change-use-cases.js';
 import { RotationsService } from './rotations.service.js';
 import { PermissionsService } from './permissions.service.js';
 import { HeartbeatsService } from './heartbeats.service.js';
-import { HeartbeatUseCase } from './heartbeat.usecase.js';
 import { pacedIamClient } from './paced-iam.client.js';
 import { awsClientOptions, createWindowMs, pacerMaxWaitMs } from './aws-budget.js';
-import { DueWorkService } from './scheduling/due-work.service.js';
-import { ReconcilerService } from './scheduling/reconciler.service.js';
-import { WebhookDispatcherService } from './scheduling/webhook-dispatcher.service.js';
-import { AccountPacer, REDIS } from '@keyturn/queue';
-import type { Redis } from 'ioredis';
+import { VERSION_CIPHER, envelopeVersionCipher } from './version-cipher.js';
 import { CLOCK, FAULTS, ROTATION_OPTIONS, faultsFromEnv, systemClock, type RotationOptions } from './rotation.tokens.js';
+import { SecretType } from '@keyturn/contracts';
 
 /** The API side: request and read rotations, and the permission preflight. Needs StoreModule and RedisModule. */
 @Module({})
@@ -51,9 +51,15 @@ export function engineIamModule(): DynamicModule {
   });
 }
 
-/** The worker side: the protocol itself, with the paced IAM client. */
+/** One paced IamClient per worker process, shared by the change protocols and the heartbeat (HeartbeatModule). */
+const ENGINE_IAM = engineIamModule();
+
+/**
+ * The worker side: the change protocols, their runner, and what the heartbeat
+ * use case shares with them (the paced IAM client, the version cipher, the clock).
+ */
 @Module({
-  imports: [VaultModule, AuthCoreModule, engineIamModule()],
+  imports: [VaultModule, ENGINE_IAM],
   providers: [
     {
       provide: ROTATION_OPTIONS,
@@ -67,19 +73,21 @@ export function engineIamModule(): DynamicModule {
     },
     { provide: CLOCK, useValue: systemClock },
     { provide: FAULTS, useFactory: () => faultsFromEnv() },
+    { provide: VERSION_CIPHER, inject: [ENVELOPE_CIPHER], useFactory: (c: EnvelopeCipher) => envelopeVersionCipher(c) },
+    ChangeJournal,
     KeyRotationUseCase,
     PasswordChangeUseCase,
+    {
+      // One change use case per secret type: the Record makes the compiler ask for each, the runner checks it at boot.
+      provide: CHANGE_USE_CASES,
+      inject: [KeyRotationUseCase, PasswordChangeUseCase],
+      useFactory: (keys: KeyRotationUseCase, passwords: PasswordChangeUseCase): ChangeUseCases => ({
+        [SecretType.AwsIamKey]: keys,
+        [SecretType.AwsIamConsolePassword]: passwords,
+      }),
+    },
     RotationRunner,
-    HeartbeatUseCase,
   ],
-  exports: [RotationRunner, HeartbeatUseCase],
+  exports: [RotationRunner, ENGINE_IAM, VERSION_CIPHER, CLOCK, VaultModule],
 })
 export class RotationEngineModule {}
-
-/** The scheduler side: due heartbeats, automatic changes, the reconciler and webhook delivery. */
-@Module({
-  imports: [VaultModule],
-  providers: [RotationsService, DueWorkService, ReconcilerService, WebhookDispatcherService],
-  exports: [DueWorkService, ReconcilerService, WebhookDispatcherService],
-})
-export class SchedulingModule {}

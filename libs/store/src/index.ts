@@ -11,5 +11,6 @@ export * from './database.js';
 export * from './uuid.js';
 export * from './store.module.js';
 export * from './returning.js';
-export * from './lease-locks.js';
+export * from './lease-locks.service.js';
 export * from './pool-check.js';
+export * from './repositories/index.js';

@@ -1,7 +1,26 @@
-import { Module, type DynamicModule } from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
+import { Module, type DynamicModule, type Provider } from '@nestjs/common';
+import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
 import { DEFAULT_POOL, dataSourceOptions, ENTITIES, type PoolOptions } from './data-source.js';
-import { LeaseLocks } from './lease-locks.js';
+import { LeaseLocks } from './lease-locks.service.js';
+import {
+  AuditEventsRepository,
+  EventsRepository,
+  HeartbeatsRepository,
+  RotationsRepository,
+  SecretVersionsRepository,
+  SecretsRepository,
+  Transactions,
+  WebhookDeliveriesRepository,
+} from './repositories/index.js';
+
+const REPOSITORIES = [RotationsRepository, SecretsRepository, SecretVersionsRepository, HeartbeatsRepository, EventsRepository, AuditEventsRepository, WebhookDeliveriesRepository];
+
+/** Every repository bound in one place: outside a transaction, on the pool's EntityManager. */
+const repositoryProviders: Provider[] = [
+  ...REPOSITORIES.map((Repo) => ({ provide: Repo, inject: [getDataSourceToken()], useFactory: (ds: DataSource) => new Repo(ds.manager) })),
+  { provide: Transactions, inject: [getDataSourceToken()], useFactory: (ds: DataSource) => new Transactions(ds) },
+];
 
 @Module({})
 export class StoreModule {
@@ -11,8 +30,8 @@ export class StoreModule {
       module: StoreModule,
       global: true,
       imports: [TypeOrmModule.forRoot(dataSourceOptions(url, pool)), TypeOrmModule.forFeature(ENTITIES)],
-      providers: [LeaseLocks],
-      exports: [TypeOrmModule, LeaseLocks],
+      providers: [LeaseLocks, ...repositoryProviders],
+      exports: [TypeOrmModule, LeaseLocks, ...REPOSITORIES, Transactions],
     };
   }
 }

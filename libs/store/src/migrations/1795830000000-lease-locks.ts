@@ -1,7 +1,7 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
- * Locks as lease rows (libs/store/src/lease-locks.ts) instead of session
+ * Locks as lease rows (libs/store/src/lease-locks.service.ts) instead of session
  * advisory locks: a session lock pinned one pooled connection per running
  * rotation, and at a worker concurrency of 10 that was the whole pool.
  */

@@ -1,6 +1,6 @@
 import { IamErrorCode } from '@keyturn/contracts';
 import { IamError, type AccessKeyMetadata } from '@keyturn/iam';
-import { CREATE_DATE_SLACK_MS, classifyKeys, planMakeRoom, unlessKeyGone, type KeyOwnership } from './key-rotation.usecase.js';
+import { CREATE_DATE_SLACK_MS, classifyKeys, planMakeRoom, unlessKeyGone, type KeyOwnership } from './make-room.js';
 
 const T = new Date('2030-01-01T12:00:00.000Z');
 const BUDGET_MS = 140_000;

@@ -1,17 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { JobName, SYSTEM_ACTOR } from '@keyturn/contracts';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
-import { LeaseLocks, LockSpace, lockKey, uuidv7, queryReturning } from '@keyturn/store';
+import { LeaseLocks, LockSpace, SecretsRepository, Transactions, lockKey, uuidv7 } from '@keyturn/store';
 import { JobProducer } from '@keyturn/queue';
 import { SettingsService } from '@keyturn/vault';
-import { RotationsService } from '../rotations.service.js';
-import { heartbeatJobId } from '../heartbeats.service.js';
+import { RotationsService, heartbeatJobId } from '@keyturn/rotation';
 
-/** How far a claimed secret's due time moves ahead; the finished heartbeat sets the real next time. */
-const CLAIM_HORIZON = '10 minutes';
 /** One scheduler replica at a time scans for automatic changes. */
 const AUTO_CHANGE_LOCK = lockKey(LockSpace.Scheduler, 'auto-change');
 /** Renewed while the scan runs; a replica that dies mid-scan frees it this long after. */
@@ -30,7 +25,8 @@ export class DueWorkService {
   private readonly owner = `${process.pid}-${randomUUID().slice(0, 8)}`;
 
   constructor(
-    @InjectDataSource() private readonly ds: DataSource,
+    private readonly tx: Transactions,
+    private readonly secrets: SecretsRepository,
     private readonly locks: LeaseLocks,
     private readonly jobs: JobProducer,
     private readonly rotations: RotationsService,
@@ -41,27 +37,14 @@ export class DueWorkService {
   /** Claims one batch of due key secrets, makes their heartbeat rows and enqueues them. Returns how many secrets were due. */
   async enqueueDueHeartbeats(): Promise<number> {
     const batch = this.config.heartbeat.batch;
-    const { due, rows } = await this.ds.transaction(async (m) => {
-      const claimed = await queryReturning<{ id: string; account_id: string }>(
-      m,
-      `UPDATE secrets s SET next_heartbeat_at = now() + interval '${CLAIM_HORIZON}'
-           FROM (SELECT id FROM secrets
-                  WHERE type = 'aws-iam-key' AND next_heartbeat_at IS NOT NULL AND next_heartbeat_at <= now()
-                  ORDER BY next_heartbeat_at
-                  LIMIT $1
-                  FOR UPDATE SKIP LOCKED) due
-          WHERE s.id = due.id
-        RETURNING s.id, s.account_id`, [batch]);
+    const { due, rows } = await this.tx.run(async (tx) => {
+      const claimed = await tx.secrets.claimDueHeartbeats(batch);
       if (!claimed.length) return { due: 0, rows: [] };
       const accountOf = new Map(claimed.map((c) => [c.id, c.account_id]));
       // A secret whose heartbeat already waits gets none more (heartbeats_one_waiting): that one checks it.
-      const made = await queryReturning<{ id: string; secret_id: string }>(
-        m,
-        `INSERT INTO heartbeats (id, secret_id, status, trigger, requested_by)
-         SELECT unnest($1::uuid[]), unnest($2::uuid[]), 'queued', 'schedule', 'system:scheduler'
-         ON CONFLICT DO NOTHING
-         RETURNING id, secret_id`,
-        [claimed.map(() => uuidv7()), claimed.map((c) => c.id)],
+      const made = await tx.heartbeats.insertScheduled(
+        claimed.map(() => uuidv7()),
+        claimed.map((c) => c.id),
       );
       return { due: claimed.length, rows: made.map((h) => ({ id: h.id, accountId: accountOf.get(h.secret_id) })) };
     });
@@ -87,17 +70,7 @@ export class DueWorkService {
   async enqueueAutoChanges(stopping: () => boolean = () => false): Promise<number> {
     const global = await this.settings.getGlobal();
     const scan = await this.locks.withLease(AUTO_CHANGE_LOCK, this.owner, AUTO_CHANGE_LEASE_MS, async () => {
-      const due: { id: string }[] = await this.ds.query(
-        `SELECT s.id FROM secrets s
-          WHERE coalesce((s.settings->>'autoChangeIntervalDays')::int, $1::int) IS NOT NULL
-            AND coalesce(s.last_rotated_at, s.created_at)
-                + make_interval(days => coalesce((s.settings->>'autoChangeIntervalDays')::int, $1::int)) <= now()
-            AND (s.type = 'aws-iam-key' OR s.privileged_secret_id IS NOT NULL)
-            AND NOT EXISTS (SELECT 1 FROM rotations r WHERE r.secret_id = s.id
-                            AND (r.status IN ('queued', 'running') OR (r.trigger = 'schedule' AND r.created_at > now() - interval '1 hour')))
-          LIMIT $2`,
-        [global.autoChangeIntervalDays, this.config.heartbeat.batch],
-      );
+      const due = await this.secrets.dueForAutoChange(global.autoChangeIntervalDays, this.config.heartbeat.batch);
       let requested = 0;
       for (const { id } of due) {
         if (stopping()) break;

@@ -1,16 +1,19 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { ErrorCode, IamErrorCode, KeyturnError, SYSTEM_ACTOR, isThrottled, type HeartbeatStatus } from '@keyturn/contracts';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
 import { IAM_CLIENT, IamError, userNameFromArn, type IamClient, type IamCredentials, sameIamUser } from '@keyturn/iam';
-import { HeartbeatEntity, SecretEntity, SecretVersionEntity, type HeartbeatOutcome, queryReturning } from '@keyturn/store';
-import { SecretsService, SettingsService, effectiveSettings } from '@keyturn/vault';
-import { AuditService } from '@keyturn/auth';
-import { recordEvent } from './events.js';
-import { inAccount } from './paced-iam.client.js';
-import type { RunOutcome } from './rotation-runner.js';
-
+import {
+  HeartbeatsRepository,
+  SecretVersionsRepository,
+  SecretsRepository,
+  Transactions,
+  type HeartbeatEntity,
+  type HeartbeatOutcome,
+  type SecretEntity,
+} from '@keyturn/store';
+import { SettingsService, effectiveSettings } from '@keyturn/vault';
+import { auditRow } from '@keyturn/auth';
+import { CLOCK, VERSION_CIPHER, inAccount, type Clock, type RunOutcome, type VersionCipher } from '@keyturn/rotation';
 
 /** Consecutive failures stretch the re-check interval up to this factor. */
 const MAX_BACKOFF = 8;
@@ -37,38 +40,36 @@ export class HeartbeatUseCase {
   private readonly logger = new Logger('Heartbeat');
 
   constructor(
-    @InjectDataSource() private readonly ds: DataSource,
+    private readonly heartbeats: HeartbeatsRepository,
+    private readonly secrets: SecretsRepository,
+    private readonly versions: SecretVersionsRepository,
+    private readonly tx: Transactions,
+    @Inject(VERSION_CIPHER) private readonly cipher: VersionCipher,
     @Inject(IAM_CLIENT) private readonly iam: IamClient,
-    private readonly secrets: SecretsService,
     private readonly settings: SettingsService,
-    private readonly audit: AuditService,
     @Inject(KEYTURN_CONFIG) private readonly config: KeyturnConfig,
+    @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
   async execute(heartbeatId: string): Promise<RunOutcome> {
-    const claimed = await queryReturning<HeartbeatEntity>(
-      this.ds,
-      `UPDATE heartbeats SET status = 'running', attempt = attempt + 1, lease_expires_at = now() + interval '2 minutes'
-        WHERE id = $1 AND (status = 'queued' OR (status = 'running' AND lease_expires_at < now()))
-        RETURNING id`, [heartbeatId]);
-    if (!claimed.length) return { kind: 'done' };
-    const hb = await this.ds.manager.findOneByOrFail(HeartbeatEntity, { id: heartbeatId });
-    const secret = await this.ds.manager.findOneBy(SecretEntity, { id: hb.secretId });
+    if (!(await this.heartbeats.claim(heartbeatId))) return { kind: 'done' };
+    const hb = await this.heartbeats.getOrFail(heartbeatId);
+    const secret = await this.secrets.get(hb.secretId);
     if (!secret) return { kind: 'done' };
     for (let checks = 1; ; checks++) {
-      const version = await this.ds.manager.findOneBy(SecretVersionEntity, { secretId: secret.id, state: 'current' });
+      const version = await this.versions.inState(secret.id, 'current');
       let result: CheckResult;
       if (!version) {
         result = { outcome: 'failed', detail: failure(new KeyturnError(ErrorCode.SECRET_HAS_NO_VALUE, { secretId: secret.id })) };
       } else {
-        const f = this.secrets.open(version);
+        const f = this.cipher.open(version);
         const creds: IamCredentials = { accessKeyId: f.accessKeyId, secretAccessKey: f.secretAccessKey };
         try {
           result = await inAccount(secret.accountId, () => this.check(secret, creds));
         } catch (e) {
           if (isThrottled(e)) {
             // AWS asked us to slow down: that says nothing about the key. Put it back and try later.
-            await this.ds.manager.update(HeartbeatEntity, { id: hb.id }, { status: 'queued', leaseExpiresAt: null });
+            await this.heartbeats.requeue(hb.id);
             return { kind: 'later', delayMs: Math.min(2_000 * 2 ** hb.attempt, 60_000), reason: 'throttled' };
           }
           throw e;
@@ -126,25 +127,20 @@ export class HeartbeatUseCase {
     const global = await this.settings.getGlobal();
     const eff = effectiveSettings(global, secret.settings);
     const interval = (eff.heartbeatIntervalSeconds ?? this.config.heartbeat.intervalSeconds) * 1000;
-    return this.ds.transaction(async (m) => {
-      const s = await m.findOne(SecretEntity, { where: { id: secret.id }, lock: { mode: 'pessimistic_write' } });
+    return this.tx.run(async (tx) => {
+      const s = await tx.secrets.lockForUpdate(secret.id);
       if (!s) return true;
-      const current = await m.findOne(SecretVersionEntity, { where: { secretId: s.id, state: 'current' }, select: { id: true } });
-      if ((current?.id ?? null) !== checkedVersionId) return false;
+      if ((await tx.versions.currentId(s.id)) !== checkedVersionId) return false;
       const status: HeartbeatStatus = outcome;
       const failures = outcome === 'success' ? 0 : s.heartbeatFailures + 1;
       const factor = outcome === 'success' ? 1 : Math.min(2 ** Math.max(0, failures - 1), MAX_BACKOFF);
-      await m.update(HeartbeatEntity, { id: hb.id }, { status: 'done', outcome, finishedAt: new Date(), leaseExpiresAt: null, ...detail });
-      await m.update(SecretEntity, { id: s.id }, {
-        heartbeatStatus: status,
-        heartbeatFailures: failures,
-        lastHeartbeatAt: new Date(),
-        nextHeartbeatAt: new Date(Date.now() + interval * factor),
-      });
+      const now = this.clock.now();
+      await tx.heartbeats.finish(hb.id, outcome, new Date(now), detail);
+      await tx.secrets.recordHeartbeat(s.id, { status, failures, at: new Date(now), next: new Date(now + interval * factor) });
       if (s.heartbeatStatus !== status) {
         const payload = { secretId: s.id, heartbeatId: hb.id, from: s.heartbeatStatus, to: status, errorCode: detail.errorCode ?? null };
-        await recordEvent(m, this.config.webhooks.urls, 'heartbeat.status-changed', s.id, payload);
-        await this.audit.record(SYSTEM_ACTOR('heartbeat'), {
+        await tx.events.record(this.config.webhooks.urls, 'heartbeat.status-changed', s.id, payload);
+        await tx.audit.insert(auditRow(SYSTEM_ACTOR('heartbeat'), {
           action: 'heartbeat.status-changed',
           outcome: status === 'success' ? 'success' : 'failure',
           targetType: 'heartbeat',
@@ -152,7 +148,7 @@ export class HeartbeatUseCase {
           secretId: s.id,
           errorCode: detail.errorCode ?? null,
           details: { from: s.heartbeatStatus, to: status },
-        }, m);
+        }));
         this.logger.log({ secretId: s.id, from: s.heartbeatStatus, to: status }, 'heartbeat status changed');
       }
       return true;
@@ -161,12 +157,6 @@ export class HeartbeatUseCase {
 
   /** The key kept changing under the check: the heartbeat ends without an outcome and the secret is left as it was. */
   private async drop(hb: HeartbeatEntity, checks: number): Promise<void> {
-    await this.ds.manager.update(HeartbeatEntity, { id: hb.id }, {
-      status: 'done',
-      outcome: null,
-      finishedAt: new Date(),
-      leaseExpiresAt: null,
-      ...failure(new KeyturnError(ErrorCode.KEY_CHANGED_DURING_CHECK, { checks })),
-    });
+    await this.heartbeats.finish(hb.id, null, new Date(this.clock.now()), failure(new KeyturnError(ErrorCode.KEY_CHANGED_DURING_CHECK, { checks })));
   }
 }

@@ -1,9 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
-import { EventEntity, WebhookDeliveryEntity, queryReturning } from '@keyturn/store';
-import { webhookHeaders } from '../events.js';
+import { WebhookDeliveriesRepository } from '@keyturn/store';
+import { webhookHeaders } from './webhook-signature.js';
 
 const TIMEOUT_MS = 5_000;
 
@@ -17,7 +15,7 @@ export class WebhookDispatcherService {
   private readonly logger = new Logger('Webhooks');
 
   constructor(
-    @InjectDataSource() private readonly ds: DataSource,
+    private readonly deliveries: WebhookDeliveriesRepository,
     @Inject(KEYTURN_CONFIG) private readonly config: KeyturnConfig,
   ) {}
 
@@ -25,19 +23,14 @@ export class WebhookDispatcherService {
     const key = this.config.webhooks.signingKey;
     if (!key) return 0;
     // Claim: push the due time ahead so another replica does not send the same delivery concurrently.
-    const claimed = await queryReturning<{ id: string }>(
-      this.ds,
-      `UPDATE webhook_deliveries d SET next_attempt_at = now() + interval '1 minute'
-         FROM (SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= now()
-                ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED) due
-        WHERE d.id = due.id RETURNING d.id`, [limit]);
+    const claimed = await this.deliveries.claimDue(limit);
     await Promise.all(claimed.map(({ id }) => this.deliver(id, key)));
     return claimed.length;
   }
 
   private async deliver(id: string, key: Buffer): Promise<void> {
-    const d = await this.ds.manager.findOneByOrFail(WebhookDeliveryEntity, { id });
-    const event = await this.ds.manager.findOneBy(EventEntity, { id: d.eventId });
+    const d = await this.deliveries.getOrFail(id);
+    const event = await this.deliveries.event(d.eventId);
     if (!event) return;
     const body = JSON.stringify({ id: event.id, type: event.type, createdAt: event.createdAt.toISOString(), data: event.payload });
     let statusCode: number | null = null;
@@ -66,18 +59,12 @@ export class WebhookDispatcherService {
     }
     const attempts = d.attempts + 1;
     if (!error) {
-      await this.ds.manager.update(WebhookDeliveryEntity, { id }, { status: 'delivered', attempts, lastStatusCode: statusCode, lastError: null, deliveredAt: new Date() });
+      await this.deliveries.delivered(id, attempts, statusCode, new Date());
       return;
     }
     const giveUp = attempts >= this.config.webhooks.maxAttempts;
     const backoffMs = Math.min(1_000 * 2 ** attempts, 3_600_000);
-    await this.ds.manager.update(WebhookDeliveryEntity, { id }, {
-      status: giveUp ? 'failed' : 'pending',
-      attempts,
-      lastStatusCode: statusCode,
-      lastError: error.slice(0, 500),
-      nextAttemptAt: new Date(Date.now() + backoffMs),
-    });
+    await this.deliveries.attemptFailed(id, { giveUp, attempts, statusCode, error: error.slice(0, 500), nextAttemptAt: new Date(Date.now() + backoffMs) });
     // Webhook URLs often carry a token in the path or query: log the origin only.
     this.logger.warn({ deliveryId: id, attempts, origin: new URL(d.url).origin }, `webhook delivery failed: ${error}${giveUp ? ' (giving up)' : ''}`);
   }

@@ -1,11 +1,9 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { JobName, type JobPayloads } from '@keyturn/contracts';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
+import { HeartbeatsRepository, RotationsRepository } from '@keyturn/store';
 import { JobProducer, QUEUE_OF } from '@keyturn/queue';
-import { rotationJobId } from '../rotations.service.js';
-import { heartbeatJobId } from '../heartbeats.service.js';
+import { heartbeatJobId, rotationJobId } from '@keyturn/rotation';
 
 const LIVE_STATES = new Set(['waiting', 'delayed', 'active', 'prioritized', 'waiting-children']);
 
@@ -19,7 +17,8 @@ export class ReconcilerService {
   private readonly logger = new Logger('Reconciler');
 
   constructor(
-    @InjectDataSource() private readonly ds: DataSource,
+    private readonly rotationRows: RotationsRepository,
+    private readonly heartbeatRows: HeartbeatsRepository,
     private readonly jobs: JobProducer,
     @Inject(KEYTURN_CONFIG) private readonly config: KeyturnConfig,
   ) {}
@@ -27,19 +26,8 @@ export class ReconcilerService {
   async reconcile(): Promise<{ rotations: number; heartbeats: number }> {
     const after = `${this.config.heartbeat.reconcileAfterMs} milliseconds`;
     // The account rides along in the job, for the workers' fair share across accounts.
-    const rotations: { id: string; account_id: string }[] = await this.ds.query(
-      `SELECT r.id, s.account_id FROM rotations r JOIN secrets s ON s.id = r.secret_id
-        WHERE ((r.status = 'queued' OR (r.status = 'succeeded' AND r.retire_pending)) AND r.updated_at < now() - $1::interval)
-           OR (r.status = 'running' AND r.lease_expires_at < now())
-        ORDER BY r.updated_at LIMIT 500`,
-      [after],
-    );
-    const heartbeats: { id: string; account_id: string }[] = await this.ds.query(
-      `SELECT h.id, s.account_id FROM heartbeats h JOIN secrets s ON s.id = h.secret_id
-        WHERE h.status <> 'done' AND h.created_at < now() - $1::interval AND (h.lease_expires_at IS NULL OR h.lease_expires_at < now())
-        ORDER BY h.created_at LIMIT 500`,
-      [after],
-    );
+    const rotations = await this.rotationRows.unfinished(after);
+    const heartbeats = await this.heartbeatRows.unfinished(after);
     let r = 0;
     let h = 0;
     for (const { id, account_id } of rotations) if (await this.revive(JobName.RunRotation, rotationJobId(id), { rotationId: id, accountId: account_id })) r++;

@@ -1,14 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, In, MoreThan } from 'typeorm';
 import { ErrorCode, IamErrorCode, KeyturnError, WarningCode, type ErrorParams } from '@keyturn/contracts';
 import { IAM_CLIENT, IamError, userNameFromArn, type IamClient, type PasswordPolicy, sameIamUser } from '@keyturn/iam';
-import { RotationEntity, SecretEntity, SecretVersionEntity } from '@keyturn/store';
-import { SecretsService, SettingsService, effectiveSettings, type EffectiveSettings } from '@keyturn/vault';
-import { CLOCK, FAULTS, type Clock, type Faults } from './rotation.tokens.js';
-import { loadSecretState, type SecretState } from './secret-state.js';
-import { resolveExecutor, type Executor } from './executor.js';
-import { journal, promotePending, storePending, warn } from './journal.js';
+import type { RotationEntity, SecretEntity } from '@keyturn/store';
+import { SettingsService, effectiveSettings, type EffectiveSettings } from '@keyturn/vault';
+import { FAULTS, type Faults } from '../rotation.tokens.js';
+import { ChangeJournal, type SecretState } from '../change-journal.service.js';
+import type { Executor } from '../executor.js';
 import { AWS_MAX_PASSWORD, generatePassword, requirementsFor } from './password-generator.js';
 
 /** ChangePassword refused the old password (the IAM mapper tells it apart; AWS's text is read there only). */
@@ -26,19 +23,17 @@ const isPolicyViolation = (e: unknown) => e instanceof IamError && e.code === Ia
 @Injectable()
 export class PasswordChangeUseCase {
   constructor(
-    @InjectDataSource() private readonly ds: DataSource,
+    private readonly store: ChangeJournal,
     @Inject(IAM_CLIENT) private readonly iam: IamClient,
-    private readonly secrets: SecretsService,
     private readonly settings: SettingsService,
-    @Inject(CLOCK) private readonly clock: Clock,
     @Inject(FAULTS) private readonly faults: Faults,
   ) {}
 
   async run(rotationId: string): Promise<void> {
-    const rot = await this.ds.manager.findOneByOrFail(RotationEntity, { id: rotationId });
+    const rot = await this.store.rotation(rotationId);
     if (rot.step === 'done') return;
     if (rot.step === 'promote') return this.promote(rot);
-    let state = await this.state(rot.secretId);
+    let state = await this.store.state(rot.secretId);
     const exec = await this.prepare(rot, state);
     const eff = effectiveSettings(await this.settings.getGlobal(), state.secret.settings);
     let policy: PasswordPolicy | null | 'unknown' = 'unknown';
@@ -46,25 +41,19 @@ export class PasswordChangeUseCase {
       policy = await this.readPolicy(rot, exec);
       state = await this.generate(rot, state, eff, policy);
     } else {
-      await journal(this.ds, rot, { step: 'apply', pendingVersion: state.pending.row.version });
+      await this.store.journal(rot, { step: 'apply', pendingVersion: state.pending.row.version });
     }
     await this.apply(rot, state, exec, eff, policy);
     await this.promote(rot);
   }
 
-  private async state(secretId: string): Promise<SecretState> {
-    const s = await loadSecretState(this.ds.manager, this.secrets, secretId);
-    if (!s) throw new KeyturnError(ErrorCode.SECRET_NOT_FOUND, { secretId });
-    return s;
-  }
-
   private async prepare(rot: RotationEntity, state: SecretState): Promise<Executor> {
-    await journal(this.ds, rot, { step: 'prepare' });
+    await this.store.journal(rot, { step: 'prepare' });
     this.faults.point('prepare');
     const { secret } = state;
     if (!state.current) throw new KeyturnError(ErrorCode.SECRET_HAS_NO_VALUE, { secretId: secret.id });
-    const exec = await resolveExecutor(this.ds.manager, this.secrets, secret, null);
-    await journal(this.ds, rot, { mode: exec.mode, executorSecretId: exec.secretId });
+    const exec = await this.store.executor(secret, null);
+    await this.store.journal(rot, { mode: exec.mode, executorSecretId: exec.secretId });
     // The executor's own identity needs no permission: it tells whether the key is who the secret says.
     try {
       const id = await this.iam.getCallerIdentity(exec.creds);
@@ -88,7 +77,7 @@ export class PasswordChangeUseCase {
     if (secret.iamUserId && secret.iamUserId !== userId) {
       throw new KeyturnError(ErrorCode.USER_RECREATED, { username: secret.username, userId, knownUserId: secret.iamUserId });
     }
-    if (!secret.iamUserId) await this.ds.manager.update(SecretEntity, { id: secret.id }, { iamUserId: userId });
+    if (!secret.iamUserId) await this.store.setIamUserId(secret.id, userId);
   }
 
   private async readPolicy(rot: RotationEntity, exec: Executor): Promise<PasswordPolicy | null | 'unknown'> {
@@ -96,7 +85,7 @@ export class PasswordChangeUseCase {
       return await this.iam.getAccountPasswordPolicy(exec.creds);
     } catch (e) {
       if (e instanceof IamError && e.code === IamErrorCode.AccessDenied) {
-        await warn(this.ds, rot, WarningCode.PASSWORD_POLICY_UNREAD, undefined, this.clock.now());
+        await this.store.warn(rot, WarningCode.PASSWORD_POLICY_UNREAD, undefined);
         return 'unknown';
       }
       throw e;
@@ -111,7 +100,7 @@ export class PasswordChangeUseCase {
     policy: PasswordPolicy | null | 'unknown',
     lengthAtLeast = 0,
   ): Promise<SecretState> {
-    await journal(this.ds, rot, { step: 'generate' });
+    await this.store.journal(rot, { step: 'generate' });
     const req = requirementsFor(policy, {
       length: Math.max(eff.passwordLength, lengthAtLeast),
       requireSymbols: eff.passwordRequireSymbols,
@@ -122,19 +111,15 @@ export class PasswordChangeUseCase {
     do {
       password = generatePassword(req);
     } while (recent.has(password));
-    await storePending(this.ds, rot, { password }, (m, id, v, st, f) => this.secrets.insertVersion(m, id, v, st, f), 'apply');
+    await this.store.storePending(rot, { password }, 'apply');
     this.faults.point('generate:after-store');
-    return this.state(rot.secretId);
+    return this.store.state(rot.secretId);
   }
 
   private async recentPasswords(secretId: string, n: number): Promise<Set<string>> {
     if (n <= 0) return new Set();
-    const rows = await this.ds.manager.find(SecretVersionEntity, {
-      where: { secretId, state: In(['current', 'previous', 'retired']) },
-      order: { version: 'DESC' },
-      take: n,
-    });
-    return new Set(rows.map((r) => this.secrets.open(r).password));
+    const recent = await this.store.recentFields(secretId, ['current', 'previous', 'retired'], n);
+    return new Set(recent.map((f) => f.password));
   }
 
   private async apply(
@@ -157,7 +142,7 @@ export class PasswordChangeUseCase {
           await this.changeOwnPassword(rot, state, exec);
         }
         this.faults.point('apply:after-aws');
-        await journal(this.ds, rot, { step: 'promote' });
+        await this.store.journal(rot, { step: 'promote' });
         return;
       } catch (e) {
         if (isPolicyViolation(e) && exec.mode === 'privileged' && !refreshed && (policy !== 'unknown' || pending.length >= AWS_MAX_PASSWORD)) {
@@ -165,13 +150,13 @@ export class PasswordChangeUseCase {
           // prevention counts it: an earlier attempt applied it and died, or the SDK resent a
           // call whose answer was lost. A fresh one of the same length settles it.
           refreshed = true;
-          await warn(this.ds, rot, WarningCode.PASSWORD_REGENERATED, undefined, this.clock.now());
+          await this.store.warn(rot, WarningCode.PASSWORD_REGENERATED, undefined);
           state = await this.generate(rot, state, eff, policy, pending.length);
           continue;
         }
         if (isPolicyViolation(e) && policy === 'unknown' && pending.length < AWS_MAX_PASSWORD) {
           // The policy could not be read: try again longer, up to AWS's 128.
-          await warn(this.ds, rot, WarningCode.PASSWORD_POLICY_RETRY, { length: pending.length }, this.clock.now());
+          await this.store.warn(rot, WarningCode.PASSWORD_POLICY_RETRY, { length: pending.length });
           state = await this.generate(rot, state, eff, policy, Math.min(pending.length + 16, AWS_MAX_PASSWORD));
           continue;
         }
@@ -201,7 +186,7 @@ export class PasswordChangeUseCase {
       }
       if (round === 0) {
         // Perhaps AWS has the newest pending already: make it the old one of a fresh change.
-        await warn(this.ds, rot, WarningCode.PASSWORD_RESUME, undefined, this.clock.now());
+        await this.store.warn(rot, WarningCode.PASSWORD_RESUME, undefined);
         const eff = effectiveSettings(await this.settings.getGlobal(), secret.settings);
         state = await this.generate(rot, state, eff, 'unknown', pending.fields.password.length);
       }
@@ -212,15 +197,8 @@ export class PasswordChangeUseCase {
   /** The current password, then pending/discarded ones newer than it (newest last), excluding `newest`. */
   private async candidatePasswords(secretId: string, state: SecretState, newest: number): Promise<string[]> {
     const current = state.current!;
-    const newer = await this.ds.manager.find(SecretVersionEntity, {
-      where: { secretId, version: MoreThan(current.row.version), state: In(['discarded', 'pending']) },
-      order: { version: 'ASC' },
-      take: 10,
-    });
-    return [
-      current.fields.password,
-      ...newer.filter((v) => v.version !== newest).map((v) => this.secrets.open(v).password),
-    ];
+    const newer = await this.store.newerThan(secretId, current.row.version, ['discarded', 'pending'], 10);
+    return [current.fields.password, ...newer.filter((v) => v.row.version !== newest).map((v) => v.fields.password)];
   }
 
   /** The failures a person meets when changing a console password, worded for that. */
@@ -242,6 +220,6 @@ export class PasswordChangeUseCase {
 
   private async promote(rot: RotationEntity): Promise<void> {
     this.faults.point('promote');
-    await promotePending(this.ds, rot, 'done');
+    await this.store.promote(rot, 'done');
   }
 }

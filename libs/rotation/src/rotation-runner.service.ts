@@ -1,16 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { Inject, Injectable, Logger } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, type EntityManager } from 'typeorm';
-import { SYSTEM_ACTOR, SecretType, WarningCode, isRetryable, isThrottled } from '@keyturn/contracts';
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { SYSTEM_ACTOR, WarningCode, isRetryable, isThrottled } from '@keyturn/contracts';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
-import { LeaseLocks, LockSpace, RotationEntity, SecretEntity, lockKey, queryReturning } from '@keyturn/store';
-import { AuditService } from '@keyturn/auth';
-import { KeyRotationUseCase, RetirePendingError } from './key-rotation.usecase.js';
-import { PasswordChangeUseCase } from './password-change.usecase.js';
-import { describeFailure } from './rotation-error.js';
-import { recordEvent } from './events.js';
+import { LeaseLocks, LockSpace, RotationsRepository, SecretsRepository, Transactions, lockKey, type Repositories, type RotationEntity } from '@keyturn/store';
+import { auditRow } from '@keyturn/auth';
+import { describeFailure, RetirePendingError } from './rotation-error.js';
 import { inAccount } from './paced-iam.client.js';
+import { CHANGE_USE_CASES, assertEveryTypeHandled, type ChangeUseCases } from './change-use-cases.js';
+import { CLOCK, type Clock } from './rotation.tokens.js';
 
 export type RunOutcome =
   /** Nothing more to do for this job (finished, failed for good, or gone). */
@@ -19,7 +16,7 @@ export type RunOutcome =
   | { kind: 'later'; delayMs: number; reason: string };
 
 /** Retire is retried this many times after a successful promotion, then left with a warning. */
-const MAX_RETIRE_TRIES = 10;
+export const MAX_RETIRE_TRIES = 10;
 
 /**
  * Runs one rotation under the two guards of docs/architecture.md ("Running a change"): a lease on the
@@ -30,24 +27,30 @@ const MAX_RETIRE_TRIES = 10;
  * lapse together, so another worker resumes.
  */
 @Injectable()
-export class RotationRunner {
+export class RotationRunner implements OnModuleInit {
   private readonly logger = new Logger('RotationRunner');
   readonly owner = `${process.pid}-${randomUUID().slice(0, 8)}`;
 
   constructor(
-    @InjectDataSource() private readonly ds: DataSource,
-    private readonly keys: KeyRotationUseCase,
-    private readonly passwords: PasswordChangeUseCase,
-    private readonly audit: AuditService,
+    private readonly rotations: RotationsRepository,
+    private readonly secrets: SecretsRepository,
+    private readonly tx: Transactions,
+    @Inject(CHANGE_USE_CASES) private readonly useCases: ChangeUseCases,
     private readonly locks: LeaseLocks,
     @Inject(KEYTURN_CONFIG) private readonly config: KeyturnConfig,
+    @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
+  /** A secret type without a change use case fails the start, not its first rotation. */
+  onModuleInit(): void {
+    assertEveryTypeHandled(this.useCases);
+  }
+
   async execute(rotationId: string): Promise<RunOutcome> {
-    const rot = await this.ds.manager.findOneBy(RotationEntity, { id: rotationId });
+    const rot = await this.rotations.get(rotationId);
     if (!rot) return { kind: 'done' }; // the secret (and its rotations) was deleted
     if (rot.status === 'failed' || (rot.status === 'succeeded' && !rot.retirePending)) return { kind: 'done' };
-    const secret = await this.ds.manager.findOneBy(SecretEntity, { id: rot.secretId });
+    const secret = await this.secrets.get(rot.secretId);
     if (!secret) return { kind: 'done' };
 
     const leaseMs = this.config.rotation.leaseMs;
@@ -62,9 +65,7 @@ export class RotationRunner {
       if (claimed !== true) return claimed;
       const renew = setInterval(() => void this.renewLease(rotationId, lock), Math.max(1_000, leaseMs / 3));
       try {
-        await inAccount(secret.accountId, () =>
-          rot.secretType === SecretType.AwsIamConsolePassword ? this.passwords.run(rotationId) : this.keys.run(rotationId),
-        );
+        await inAccount(secret.accountId, () => this.useCases[rot.secretType].run(rotationId));
         await this.finished(rotationId, 'succeeded');
         return { kind: 'done' };
       } catch (e) {
@@ -79,31 +80,12 @@ export class RotationRunner {
   }
 
   private async claim(rot: RotationEntity): Promise<true | RunOutcome> {
-    const leaseMs = this.config.rotation.leaseMs;
-    try {
-      const res = await queryReturning<{ id: string }>(
-        this.ds,
-        `UPDATE rotations
-            SET status = CASE WHEN status = 'succeeded' THEN status ELSE 'running' END,
-                lease_owner = $2, lease_expires_at = now() + ($3 || ' milliseconds')::interval,
-                attempt = attempt + 1, started_at = coalesce(started_at, now()), updated_at = now()
-          WHERE id = $1
-            AND (status = 'queued'
-                 OR (status IN ('running', 'succeeded') AND (lease_expires_at IS NULL OR lease_expires_at < now() OR lease_owner = $2)))
-        RETURNING id`,
-        [rot.id, this.owner, String(leaseMs)],
-      );
-      if (res.length) return true;
-    } catch (e) {
-      // rotations_one_running: another rotation of this secret holds the slot.
-      if ((e as { code?: string }).code === '23505') {
-        return { kind: 'later', delayMs: jitter(1_000), reason: 'another rotation of this secret is running' };
-      }
-      throw e;
-    }
-    const now = await this.ds.manager.findOneBy(RotationEntity, { id: rot.id });
+    const res = await this.rotations.claim(rot.id, this.owner, this.config.rotation.leaseMs);
+    if (res.claimed) return true;
+    if (res.busy === 'secret') return { kind: 'later', delayMs: jitter(1_000), reason: 'another rotation of this secret is running' };
+    const now = res.now;
     if (!now || now.status === 'failed' || (now.status === 'succeeded' && !now.retirePending)) return { kind: 'done' };
-    const wait = now.leaseExpiresAt ? Math.max(500, now.leaseExpiresAt.getTime() - Date.now() + 250) : 1_000;
+    const wait = now.leaseExpiresAt ? Math.max(500, now.leaseExpiresAt.getTime() - this.clock.now() + 250) : 1_000;
     return { kind: 'later', delayMs: wait, reason: 'another worker holds the lease' };
   }
 
@@ -111,11 +93,7 @@ export class RotationRunner {
   private async renewLease(rotationId: string, lock: { key: string; owner: string }): Promise<void> {
     const leaseMs = this.config.rotation.leaseMs;
     try {
-      await this.ds.query(`UPDATE rotations SET lease_expires_at = now() + ($3 || ' milliseconds')::interval WHERE id = $1 AND lease_owner = $2`, [
-        rotationId,
-        this.owner,
-        String(leaseMs),
-      ]);
+      await this.rotations.renewLease(rotationId, this.owner, leaseMs);
       if (!(await this.locks.renew(lock.key, lock.owner, leaseMs))) {
         this.logger.warn({ rotationId }, 'the IAM user lock lapsed before it could be renewed (was this worker stalled longer than KEYTURN_LEASE_MS?)');
       }
@@ -125,13 +103,13 @@ export class RotationRunner {
   }
 
   private async onError(rotationId: string, e: unknown): Promise<RunOutcome> {
-    const rot = await this.ds.manager.findOneByOrFail(RotationEntity, { id: rotationId });
+    const rot = await this.rotations.getOrFail(rotationId);
     if (e instanceof RetirePendingError) {
       const tries = rot.warnings.filter((w) => w.code === WarningCode.RETIRE_FAILED).length;
-      await this.release(rotationId);
-      if (tries === 1) await this.recordOutcome(rot, 'succeeded');
+      await this.rotations.releaseLease(rotationId, this.owner);
+      if (tries === 1) await this.tx.run((tx) => this.recordOutcome(tx, rot, 'succeeded'));
       if (tries >= MAX_RETIRE_TRIES) {
-        await this.ds.manager.update(RotationEntity, { id: rotationId }, { retirePending: false });
+        await this.rotations.giveUpRetire(rotationId);
         this.logger.warn({ rotationId }, 'retire given up; the next rotation deletes the previous key');
         return { kind: 'done' };
       }
@@ -143,7 +121,7 @@ export class RotationRunner {
     const cap = this.config.rotation.jobAttempts * (throttled ? 4 : 1);
     if (isRetryable(e) && rot.attempt < cap) {
       this.logger.warn({ rotationId, code, attempt: rot.attempt, step: rot.step }, `rotation attempt failed, will resume: ${message}`);
-      await this.ds.manager.update(RotationEntity, { id: rotationId }, { status: 'queued', leaseOwner: null, leaseExpiresAt: null, errorCode: code, errorMessage: message });
+      await this.rotations.requeue(rotationId, code, message);
       return { kind: 'later', delayMs: jitter(Math.min(1_000 * 2 ** rot.attempt, 60_000)), reason: code };
     }
     this.logger.warn({ rotationId, code, step: rot.step }, `rotation failed: ${message}`);
@@ -152,24 +130,18 @@ export class RotationRunner {
   }
 
   private async finished(rotationId: string, status: 'succeeded' | 'failed', code?: string, message?: string): Promise<void> {
-    const rot = await this.ds.manager.findOneByOrFail(RotationEntity, { id: rotationId });
+    const rot = await this.rotations.getOrFail(rotationId);
     // A rotation that already counted as succeeded (its retire was owed) is not announced twice.
     const announce = rot.status !== status;
-    await this.ds.transaction(async (m) => {
-      await m.update(RotationEntity, { id: rotationId }, {
-        status,
-        leaseOwner: null,
-        leaseExpiresAt: null,
-        finishedAt: rot.finishedAt ?? new Date(),
-        ...(status === 'failed' ? { errorCode: code ?? null, errorMessage: message ?? null } : { errorCode: null, errorMessage: null }),
-      });
-      if (announce) await this.recordOutcome(rot, status, code, m);
+    await this.tx.run(async (tx) => {
+      await tx.rotations.finish(rotationId, status, rot.finishedAt ?? new Date(this.clock.now()), { code: code ?? null, message: message ?? null });
+      if (announce) await this.recordOutcome(tx, rot, status, code);
     });
   }
 
-  private async recordOutcome(rot: RotationEntity, status: 'succeeded' | 'failed', code?: string, m?: EntityManager): Promise<void> {
-    const mgr = m ?? this.ds.manager;
-    await recordEvent(mgr, this.config.webhooks.urls, status === 'succeeded' ? 'rotation.succeeded' : 'rotation.failed', rot.secretId, {
+  /** The rotation.succeeded / rotation.failed event (outbox) and audit entry, in the caller's transaction. */
+  private async recordOutcome(tx: Repositories, rot: RotationEntity, status: 'succeeded' | 'failed', code?: string): Promise<void> {
+    await tx.events.record(this.config.webhooks.urls, status === 'succeeded' ? 'rotation.succeeded' : 'rotation.failed', rot.secretId, {
       rotationId: rot.id,
       secretId: rot.secretId,
       secretType: rot.secretType,
@@ -177,9 +149,8 @@ export class RotationRunner {
       mode: rot.mode,
       errorCode: code ?? null,
     });
-    await this.audit.record(
-      SYSTEM_ACTOR('rotation-worker'),
-      {
+    await tx.audit.insert(
+      auditRow(SYSTEM_ACTOR('rotation-worker'), {
         action: status === 'succeeded' ? 'rotation.succeeded' : 'rotation.failed',
         outcome: status === 'succeeded' ? 'success' : 'failure',
         targetType: 'rotation',
@@ -187,13 +158,8 @@ export class RotationRunner {
         secretId: rot.secretId,
         errorCode: code ?? null,
         details: { mode: rot.mode, attempt: rot.attempt },
-      },
-      mgr,
+      }),
     );
-  }
-
-  private async release(rotationId: string): Promise<void> {
-    await this.ds.manager.update(RotationEntity, { id: rotationId, leaseOwner: this.owner }, { leaseOwner: null, leaseExpiresAt: null });
   }
 }
 
@@ -203,4 +169,3 @@ export function iamUserLockKey(accountId: string, username: string): string {
 }
 
 const jitter = (ms: number) => Math.round(ms * (0.75 + Math.random() * 0.5));
-

@@ -1,107 +1,21 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
-import { ErrorCode, IamErrorCode, KeyturnError, WarningCode, type WarningParams } from '@keyturn/contracts';
+import { ErrorCode, IamErrorCode, KeyturnError, WarningCode } from '@keyturn/contracts';
 import {
   IAM_CLIENT,
   IamError,
   maskAccessKeyId,
   userNameFromArn,
-  type AccessKeyMetadata,
   type IamClient,
   type IamCredentials,
   sameIamUser,
 } from '@keyturn/iam';
-import { RotationEntity, SecretEntity, SecretVersionEntity } from '@keyturn/store';
-import { SecretsService, SettingsService, effectiveSettings } from '@keyturn/vault';
-import { journal, promotePending, storePending, warn } from './journal.js';
-import { CLOCK, FAULTS, ROTATION_OPTIONS, type Clock, type Faults, type RotationOptions } from './rotation.tokens.js';
-import { credsOf, loadSecretState, type OpenVersion, type SecretState } from './secret-state.js';
-import { resolveExecutor, type Executor } from './executor.js';
-
-/**
- * Slack around the window in which a CreateAccessKey of ours can have run: AWS
- * reports CreateDate truncated to the second, and AWS's clock and the worker's
- * may differ by a little.
- */
-export const CREATE_DATE_SLACK_MS = 2_000;
-
-export type KeyClass = 'current' | 'previous' | 'pending' | 'held' | 'orphan' | 'unmanaged';
-
-/** Who holds the keys of an IAM user, as far as Keyturn knows. */
-export interface KeyOwnership {
-  /** This secret's stored keys. */
-  current?: string;
-  previous?: string;
-  pending?: string;
-  /** Access key id → the other Keyturn secret that holds it (any version state but retired). */
-  heldByOthers: ReadonlyMap<string, string>;
-}
-
-/** When this rotation's last CreateAccessKey started, and the longest it can have run (pacer wait + SDK budget). */
-export interface CreateWindow {
-  aboutToCreateAt: Date | null;
-  budgetMs: number;
-}
-
-export interface ClassifiedKey {
-  key: AccessKeyMetadata;
-  kind: KeyClass;
-  /** For `held`: the secret that holds the key. */
-  holderSecretId?: string;
-}
-
-/**
- * Sorts the user's keys as step 2 "make room" of docs/architecture.md describes. An orphan is a
- * key that an interrupted attempt of THIS rotation created and never stored:
- * no Keyturn secret holds it, and AWS created it inside the window in which
- * that attempt's CreateAccessKey could have run. A key another secret holds is
- * `held` and a key created at any other time is `unmanaged`: neither is ever
- * deleted by make-room.
- */
-export function classifyKeys(keys: AccessKeyMetadata[], own: KeyOwnership, window: CreateWindow): ClassifiedKey[] {
-  return keys.map((key): ClassifiedKey => {
-    const id = key.accessKeyId;
-    if (id === own.current) return { key, kind: 'current' };
-    if (id === own.previous) return { key, kind: 'previous' };
-    if (id === own.pending) return { key, kind: 'pending' };
-    const holder = own.heldByOthers.get(id);
-    if (holder) return { key, kind: 'held', holderSecretId: holder };
-    if (window.aboutToCreateAt && key.createDate) {
-      const from = window.aboutToCreateAt.getTime() - CREATE_DATE_SLACK_MS;
-      const to = window.aboutToCreateAt.getTime() + window.budgetMs + CREATE_DATE_SLACK_MS;
-      const created = key.createDate.getTime();
-      if (created >= from && created <= to) return { key, kind: 'orphan' };
-    }
-    return { key, kind: 'unmanaged' };
-  });
-}
-
-export type MakeRoomBlocker =
-  | { kind: 'held'; key: AccessKeyMetadata; holderSecretId: string }
-  | { kind: 'unmanaged'; key: AccessKeyMetadata };
-
-/**
- * What make-room does with the classified keys: delete the orphans; then, if
- * the user would still be at AWS's limit of two, delete this secret's previous
- * key, or else stop at the first key it may not touch.
- */
-export function planMakeRoom(classes: ClassifiedKey[]): {
-  orphans: AccessKeyMetadata[];
-  deletePrevious?: AccessKeyMetadata;
-  blocker?: MakeRoomBlocker;
-} {
-  const orphans = classes.filter((c) => c.kind === 'orphan').map((c) => c.key);
-  const remaining = classes.filter((c) => c.kind !== 'orphan');
-  if (remaining.length < 2) return { orphans };
-  const previous = remaining.find((c) => c.kind === 'previous');
-  if (previous) return { orphans, deletePrevious: previous.key };
-  // Another secret's key is named first: that is the one a person has to sort out.
-  const held = remaining.find((c) => c.kind === 'held');
-  if (held) return { orphans, blocker: { kind: 'held', key: held.key, holderSecretId: held.holderSecretId! } };
-  const unmanaged = remaining.find((c) => c.kind === 'unmanaged');
-  return unmanaged ? { orphans, blocker: { kind: 'unmanaged', key: unmanaged.key } } : { orphans };
-}
+import type { RotationEntity } from '@keyturn/store';
+import { SettingsService, effectiveSettings } from '@keyturn/vault';
+import { ChangeJournal, credsOf, type OpenVersion, type SecretState } from '../change-journal.service.js';
+import { CLOCK, FAULTS, ROTATION_OPTIONS, type Clock, type Faults, type RotationOptions } from '../rotation.tokens.js';
+import type { Executor } from '../executor.js';
+import { RetirePendingError } from '../rotation-error.js';
+import { classifyKeys, planMakeRoom, unlessKeyGone } from './make-room.js';
 
 /**
  * The access-key rotation protocol (docs/architecture.md, "The rotation protocol"). Every step is idempotent and
@@ -113,9 +27,8 @@ export class KeyRotationUseCase {
   private readonly logger = new Logger('KeyRotation');
 
   constructor(
-    @InjectDataSource() private readonly ds: DataSource,
+    private readonly store: ChangeJournal,
     @Inject(IAM_CLIENT) private readonly iam: IamClient,
-    private readonly secrets: SecretsService,
     private readonly settings: SettingsService,
     @Inject(ROTATION_OPTIONS) private readonly opts: RotationOptions,
     @Inject(CLOCK) private readonly clock: Clock,
@@ -123,8 +36,8 @@ export class KeyRotationUseCase {
   ) {}
 
   async run(rotationId: string): Promise<void> {
-    const rot = await this.ds.manager.findOneByOrFail(RotationEntity, { id: rotationId });
-    let state = await this.state(rot.secretId);
+    const rot = await this.store.rotation(rotationId);
+    let state = await this.store.state(rot.secretId);
 
     if (rot.step === 'retire' || rot.step === 'done') {
       return this.retire(rot, state);
@@ -141,29 +54,23 @@ export class KeyRotationUseCase {
       state = await this.create(rot, state, exec);
     } else {
       // A stored pending key (this attempt's or an interrupted one's) is resumed, never re-created.
-      await this.journal(rot, { step: 'verify', pendingVersion: state.pending.row.version });
+      await this.store.journal(rot, { step: 'verify', pendingVersion: state.pending.row.version });
     }
     await this.verify(rot, state, exec);
     state = await this.promote(rot);
     await this.retire(rot, state);
   }
 
-  private async state(secretId: string): Promise<SecretState> {
-    const s = await loadSecretState(this.ds.manager, this.secrets, secretId);
-    if (!s) throw new KeyturnError(ErrorCode.SECRET_NOT_FOUND, { secretId });
-    return s;
-  }
-
   /** Step 1: the executor and mode, and the check that the IAM user is still the one we first rotated. */
   private async prepare(rot: RotationEntity, state: SecretState): Promise<Executor> {
-    await this.journal(rot, { step: 'prepare' });
+    await this.store.journal(rot, { step: 'prepare' });
     this.faults.point('prepare');
     const { secret } = state;
     if (!state.current) {
       throw new KeyturnError(ErrorCode.SECRET_HAS_NO_VALUE, { secretId: secret.id });
     }
-    const exec = await resolveExecutor(this.ds.manager, this.secrets, secret, credsOf(state.current));
-    await this.journal(rot, { mode: exec.mode, executorSecretId: exec.secretId });
+    const exec = await this.store.executor(secret, credsOf(state.current));
+    await this.store.journal(rot, { mode: exec.mode, executorSecretId: exec.secretId });
 
     let userId: string | undefined;
     try {
@@ -177,14 +84,14 @@ export class KeyRotationUseCase {
       if (exec.mode === 'basic' && !exec.secretId) {
         throw new KeyturnError(ErrorCode.CURRENT_KEY_INVALID, { username: secret.username });
       }
-      await this.warn(rot, WarningCode.CURRENT_KEY_INVALID, { username: secret.username });
+      await this.store.warn(rot, WarningCode.CURRENT_KEY_INVALID, { username: secret.username });
     }
     if (!userId && exec.mode === 'privileged') {
       try {
         userId = (await this.iam.getUser(exec.creds, secret.username)).userId;
       } catch (e) {
         if (e instanceof IamError && e.code === IamErrorCode.AccessDenied) {
-          await this.warn(rot, WarningCode.USER_ID_UNCHECKED, { username: secret.username });
+          await this.store.warn(rot, WarningCode.USER_ID_UNCHECKED, { username: secret.username });
         } else throw e;
       }
     }
@@ -192,18 +99,18 @@ export class KeyRotationUseCase {
       if (secret.iamUserId && secret.iamUserId !== userId) {
         throw new KeyturnError(ErrorCode.USER_RECREATED, { username: secret.username, userId, knownUserId: secret.iamUserId });
       }
-      if (!secret.iamUserId) await this.ds.manager.update(SecretEntity, { id: secret.id }, { iamUserId: userId });
+      if (!secret.iamUserId) await this.store.setIamUserId(secret.id, userId);
     }
     return exec;
   }
 
   /** Step 2: delete orphans, then the previous key if the user is at AWS's limit of two. */
   private async makeRoom(rot: RotationEntity, state: SecretState, exec: Executor): Promise<void> {
-    await this.journal(rot, { step: 'make-room' });
+    await this.store.journal(rot, { step: 'make-room' });
     this.faults.point('make-room');
     const { secret } = state;
     const keys = await this.iam.listAccessKeys(exec.creds, secret.username);
-    const heldByOthers = await this.secrets.holdersOfAccessKeys(
+    const heldByOthers = await this.store.holdersOfAccessKeys(
       keys.map((k) => k.accessKeyId),
       secret.id,
     );
@@ -220,11 +127,11 @@ export class KeyRotationUseCase {
     const plan = planMakeRoom(classes);
     for (const orphan of plan.orphans) {
       await this.deleteKey(exec.creds, secret.username, orphan.accessKeyId);
-      await this.warn(rot, WarningCode.ORPHAN_DELETED, { maskedKeyId: maskAccessKeyId(orphan.accessKeyId) });
+      await this.store.warn(rot, WarningCode.ORPHAN_DELETED, { maskedKeyId: maskAccessKeyId(orphan.accessKeyId) });
     }
     if (plan.deletePrevious && state.previous) {
       await this.deleteKey(exec.creds, secret.username, plan.deletePrevious.accessKeyId);
-      await this.ds.manager.update(SecretVersionEntity, { id: state.previous.row.id }, { state: 'retired' });
+      await this.store.retireVersion(state.previous.row.id);
       state.previous = undefined;
       return;
     }
@@ -244,7 +151,7 @@ export class KeyRotationUseCase {
   /** Step 3: record "about to create", create, and store the key as pending with nothing fallible between. */
   private async create(rot: RotationEntity, state: SecretState, exec: Executor): Promise<SecretState> {
     const { secret } = state;
-    await this.journal(rot, { step: 'create', aboutToCreateAt: new Date(this.clock.now()) });
+    await this.store.journal(rot, { step: 'create', aboutToCreateAt: new Date(this.clock.now()) });
     this.faults.point('create');
     let key;
     try {
@@ -260,7 +167,7 @@ export class KeyRotationUseCase {
     // The window the protocol exists for: AWS has made the key and we have not stored it yet.
     this.faults.point('create:after-aws');
     try {
-      await storePending(this.ds, rot, { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey }, (m, id, v, st, f) => this.secrets.insertVersion(m, id, v, st, f), 'verify');
+      await this.store.storePending(rot, { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey }, 'verify');
     } catch (e) {
       // AWS showed the secret once and we could not keep it: the key must not outlive this attempt.
       const masked = maskAccessKeyId(key.accessKeyId);
@@ -278,7 +185,7 @@ export class KeyRotationUseCase {
       const reason = typeof code === 'string' ? `database error ${code}` : ((e as Error)?.name ?? 'error');
       throw new KeyturnError(ErrorCode.NEW_KEY_NOT_STORED, { maskedKeyId: masked, reason, deleted });
     }
-    return this.state(secret.id);
+    return this.store.state(secret.id);
   }
 
   /** Step 4: the pending key must answer as the target user within the window, or it is deleted. */
@@ -320,18 +227,15 @@ export class KeyRotationUseCase {
 
   private async discardPending(rot: RotationEntity, exec: Executor, username: string, pending: OpenVersion): Promise<void> {
     await this.deleteKey(exec.creds, username, pending.fields.accessKeyId);
-    await this.ds.transaction(async (m) => {
-      await m.update(SecretVersionEntity, { id: pending.row.id }, { state: 'discarded' });
-      await m.update(RotationEntity, { id: rot.id }, { pendingVersion: null });
-    });
+    await this.store.discardPending(rot, pending.row.id);
   }
 
   /** Step 5: one transaction: pending → current → previous → retired. */
   private async promote(rot: RotationEntity): Promise<SecretState> {
     this.faults.point('promote');
-    await promotePending(this.ds, rot, 'retire');
+    await this.store.promote(rot, 'retire');
     this.faults.point('retire');
-    return this.state(rot.secretId);
+    return this.store.state(rot.secretId);
   }
 
   /**
@@ -345,23 +249,23 @@ export class KeyRotationUseCase {
     const prev = state.previous;
     if (prev && (eff.shouldDeletePreviousKey || eff.shouldInactivatePreviousKey)) {
       // After promotion "current" is the new key, so a key secret that executes itself uses the new key.
-      const { creds } = await resolveExecutor(this.ds.manager, this.secrets, secret, credsOf(state.current!));
+      const { creds } = await this.store.executor(secret, credsOf(state.current!));
       try {
         if (eff.shouldDeletePreviousKey) {
           await this.deleteKey(creds, secret.username, prev.fields.accessKeyId);
-          await this.ds.manager.update(SecretVersionEntity, { id: prev.row.id }, { state: 'retired' });
+          await this.store.retireVersion(prev.row.id);
         } else {
           await this.inactivateKey(creds, secret.username, prev.fields.accessKeyId);
         }
         this.faults.point('retire:after-aws');
       } catch (e) {
         const msg = (e as Error).message;
-        await this.journal(rot, { status: 'succeeded', step: 'retire', retirePending: true, finishedAt: new Date(this.clock.now()) });
-        await this.warn(rot, WarningCode.RETIRE_FAILED, { action: eff.shouldDeletePreviousKey ? 'deleted' : 'inactivated', reason: msg });
+        await this.store.journal(rot, { status: 'succeeded', step: 'retire', retirePending: true, finishedAt: new Date(this.clock.now()) });
+        await this.store.warn(rot, WarningCode.RETIRE_FAILED, { action: eff.shouldDeletePreviousKey ? 'deleted' : 'inactivated', reason: msg });
         throw new RetirePendingError(msg, e);
       }
     }
-    await this.journal(rot, { step: 'done', retirePending: false });
+    await this.store.journal(rot, { step: 'done', retirePending: false });
   }
 
   private deleteKey(creds: IamCredentials, username: string, accessKeyId: string): Promise<void> {
@@ -371,30 +275,4 @@ export class KeyRotationUseCase {
   private inactivateKey(creds: IamCredentials, username: string, accessKeyId: string): Promise<void> {
     return unlessKeyGone(this.iam.updateAccessKey(creds, username, accessKeyId, 'Inactive'));
   }
-
-  private journal(rot: RotationEntity, changes: Partial<RotationEntity>): Promise<void> {
-    return journal(this.ds, rot, changes);
-  }
-
-  private warn<W extends WarningCode>(rot: RotationEntity, code: W, params: WarningParams<W>): Promise<void> {
-    return warn(this.ds, rot, code, params, this.clock.now());
-  }
 }
-
-/** A key already gone (not the user) makes deleting or inactivating it again a no-op. */
-export async function unlessKeyGone(call: Promise<void>): Promise<void> {
-  try {
-    await call;
-  } catch (e) {
-    if (!(e instanceof IamError && e.reason === 'no-such-access-key')) throw e;
-  }
-}
-
-/** Retire failed after a successful promotion: the runner schedules another try. */
-export class RetirePendingError extends Error {
-  constructor(message: string, override readonly cause?: unknown) {
-    super(message);
-    this.name = 'RetirePendingError';
-  }
-}
-

@@ -1,5 +1,5 @@
 import { Webhook } from 'standardwebhooks';
-import { webhookHeaders } from './events.js';
+import { webhookHeaders } from './webhook-signature.js';
 
 describe('webhookHeaders (Standard Webhooks)', () => {
   const key = Buffer.from('0123456789abcdef0123456789abcdef', 'utf8');

@@ -1,0 +1,2 @@
+export * from './heartbeat.usecase.js';
+export * from './heartbeat.module.js';

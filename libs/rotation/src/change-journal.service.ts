@@ -1,0 +1,189 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { ErrorCode, KeyturnError, SecretType, warningMessage, type WarningCode, type WarningParams } from '@keyturn/contracts';
+import type { IamCredentials } from '@keyturn/iam';
+import {
+  RotationsRepository,
+  SecretVersionsRepository,
+  SecretsRepository,
+  Transactions,
+  type RotationEntity,
+  type RotationStep,
+  type RotationWarning,
+  type SecretEntity,
+  type SecretVersionEntity,
+  type VersionState,
+} from '@keyturn/store';
+import { CLOCK, type Clock } from './rotation.tokens.js';
+import { VERSION_CIPHER, type VersionCipher } from './version-cipher.js';
+import { resolveExecutor, type Executor } from './executor.js';
+
+export interface OpenVersion {
+  row: SecretVersionEntity;
+  fields: Record<string, string>;
+}
+
+export interface SecretState {
+  secret: SecretEntity;
+  current?: OpenVersion;
+  previous?: OpenVersion;
+  pending?: OpenVersion;
+}
+
+export const credsOf = (v: OpenVersion): IamCredentials => ({
+  accessKeyId: v.fields.accessKeyId,
+  secretAccessKey: v.fields.secretAccessKey,
+});
+
+/**
+ * After a promotion, is the secret's heartbeat due at once (its status then
+ * follows the change at the scheduler's next tick)? Every type says so.
+ */
+export const CHECK_HEARTBEAT_AFTER_CHANGE: Record<SecretType, boolean> = {
+  [SecretType.AwsIamKey]: true,
+  [SecretType.AwsIamConsolePassword]: false,
+};
+
+const logger = new Logger('Rotation');
+
+/**
+ * Everything both change protocols read and record in Postgres, through the
+ * repositories: the secret with its live versions decrypted, the rotation's
+ * journal (step, warnings), storing a pending value, promoting it, discarding
+ * it. The multi-row changes are one transaction each.
+ */
+@Injectable()
+export class ChangeJournal {
+  constructor(
+    private readonly rotations: RotationsRepository,
+    private readonly secrets: SecretsRepository,
+    private readonly versions: SecretVersionsRepository,
+    private readonly tx: Transactions,
+    @Inject(VERSION_CIPHER) private readonly cipher: VersionCipher,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
+
+  rotation(id: string): Promise<RotationEntity> {
+    return this.rotations.getOrFail(id);
+  }
+
+  /** The secret with its current, previous and pending versions decrypted. */
+  async state(secretId: string): Promise<SecretState> {
+    const secret = await this.secrets.get(secretId);
+    if (!secret) throw new KeyturnError(ErrorCode.SECRET_NOT_FOUND, { secretId });
+    const state: SecretState = { secret };
+    for (const row of await this.versions.live(secretId)) {
+      state[row.state as 'current' | 'previous' | 'pending'] = { row, fields: this.cipher.open(row) };
+    }
+    return state;
+  }
+
+  /** Who makes the IAM calls (see executor.ts). */
+  executor(target: SecretEntity, ownCreds: IamCredentials | null): Promise<Executor> {
+    return resolveExecutor(
+      {
+        secret: (id) => this.secrets.get(id),
+        currentFields: async (id) => {
+          const v = await this.versions.inState(id, 'current');
+          return v ? this.cipher.open(v) : null;
+        },
+      },
+      target,
+      ownCreds,
+    );
+  }
+
+  /** Records progress on the rotation row and on `rot`. */
+  journal(rot: RotationEntity, changes: Partial<RotationEntity>): Promise<void> {
+    return this.rotations.journal(rot, changes);
+  }
+
+  /** Records a warning on the rotation; its message is the catalogue's wording for `params`. */
+  async warn<W extends WarningCode>(rot: RotationEntity, code: W, params: WarningParams<W>): Promise<void> {
+    const message = warningMessage(code, params);
+    const w: RotationWarning = { at: new Date(this.clock.now()).toISOString(), code, message };
+    await this.rotations.appendWarning(rot, w);
+    logger.warn({ rotationId: rot.id, code, message }, 'rotation warning');
+  }
+
+  setIamUserId(secretId: string, iamUserId: string): Promise<void> {
+    return this.secrets.setIamUserId(secretId, iamUserId);
+  }
+
+  retireVersion(versionId: string): Promise<void> {
+    return this.versions.setState(versionId, 'retired');
+  }
+
+  /** Which other secrets hold these access keys (any state but retired): key id → secret id, by blind index. */
+  async holdersOfAccessKeys(accessKeyIds: string[], exceptSecretId: string): Promise<Map<string, string>> {
+    const byIndex = new Map<string, string>();
+    for (const keyId of accessKeyIds) {
+      for (const h of this.cipher.accessKeyIdIndexes(keyId)) byIndex.set(h, keyId);
+    }
+    const holders = new Map<string, string>();
+    if (!byIndex.size) return holders;
+    for (const r of await this.versions.holdersOfKeyIdHmacs([...byIndex.keys()], exceptSecretId)) {
+      const keyId = byIndex.get(r.key_id_hmac)!;
+      if (!holders.has(keyId)) holders.set(keyId, r.secret_id);
+    }
+    return holders;
+  }
+
+  /** The decrypted fields of the newest `n` versions in `states`, newest first. */
+  async recentFields(secretId: string, states: VersionState[], n: number): Promise<Record<string, string>[]> {
+    return (await this.versions.newest(secretId, states, n)).map((v) => this.cipher.open(v));
+  }
+
+  /** Versions after `version` in `states`, oldest first, at most `take`. */
+  newerThan(secretId: string, version: number, states: VersionState[], take: number): Promise<OpenVersion[]> {
+    return this.versions.newerThan(secretId, version, states, take).then((rows) => rows.map((row) => ({ row, fields: this.cipher.open(row) })));
+  }
+
+  /**
+   * Stores `fields` as the secret's pending version and records it on the
+   * rotation (step `next`), in one transaction under the secret's row lock. An
+   * abandoned pending value (never applied, or applied and superseded) becomes history.
+   */
+  async storePending(rot: RotationEntity, fields: Record<string, string>, next: RotationStep): Promise<number> {
+    const version = await this.tx.run(async (tx) => {
+      const s = await tx.secrets.lockForUpdate(rot.secretId);
+      if (!s) throw new KeyturnError(ErrorCode.SECRET_NOT_FOUND, { secretId: rot.secretId });
+      const v = s.versionCounter + 1;
+      await tx.versions.moveState(s.id, 'pending', 'discarded');
+      await tx.secrets.setVersionCounter(s.id, v);
+      await tx.versions.insert(this.cipher.seal(s.id, v, 'pending', fields));
+      await tx.rotations.setPending(rot, v, next);
+      return v;
+    });
+    rot.pendingVersion = version;
+    rot.step = next;
+    return version;
+  }
+
+  /** The pending version never became current: it is discarded and the rotation forgets it. */
+  async discardPending(rot: RotationEntity, pendingVersionId: string): Promise<void> {
+    await this.tx.run(async (tx) => {
+      await tx.versions.setState(pendingVersionId, 'discarded');
+      await tx.rotations.setPending(rot, null);
+    });
+    rot.pendingVersion = null;
+  }
+
+  /**
+   * Promote, in one transaction: pending → current, current → previous,
+   * previous → retired, and the rotation moves to `next`. A crash leaves either
+   * all of it or none of it.
+   */
+  async promote(rot: RotationEntity, next: RotationStep): Promise<void> {
+    await this.tx.run(async (tx) => {
+      await tx.secrets.lockForUpdate(rot.secretId);
+      const pending = await tx.versions.inState(rot.secretId, 'pending');
+      if (!pending) throw new KeyturnError(ErrorCode.NOTHING_TO_PROMOTE, { rotationId: rot.id });
+      await tx.versions.moveState(rot.secretId, 'previous', 'retired');
+      await tx.versions.moveState(rot.secretId, 'current', 'previous');
+      await tx.versions.setState(pending.id, 'current');
+      await tx.secrets.markChanged(rot.secretId, CHECK_HEARTBEAT_AFTER_CHANGE[rot.secretType]);
+      await tx.rotations.setStep(rot.id, next);
+    });
+    rot.step = next;
+  }
+}

@@ -1,0 +1,3 @@
+export * from './due-work.service.js';
+export * from './reconciler.service.js';
+export * from './scheduling.module.js';

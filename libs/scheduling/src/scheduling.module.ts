@@ -1,0 +1,14 @@
+import { Module } from '@nestjs/common';
+import { VaultModule } from '@keyturn/vault';
+import { RotationsService } from '@keyturn/rotation';
+import { EventsModule } from '@keyturn/events';
+import { DueWorkService } from './due-work.service.js';
+import { ReconcilerService } from './reconciler.service.js';
+
+/** The scheduler side: due heartbeats, automatic changes, the reconciler, and (re-exported) webhook delivery. */
+@Module({
+  imports: [VaultModule, EventsModule],
+  providers: [RotationsService, DueWorkService, ReconcilerService],
+  exports: [DueWorkService, ReconcilerService, EventsModule],
+})
+export class SchedulingModule {}

@@ -1,0 +1,118 @@
+import type { EntityManager } from 'typeorm';
+import { RotationEntity, type RotationStep, type RotationWarning } from '../entities/rotation.entity.js';
+import { queryReturning } from '../returning.js';
+
+/** What a claim found when it could not take the rotation. */
+export type ClaimResult = { claimed: true } | { claimed: false; busy: 'secret' } | { claimed: false; busy: 'lease'; now: RotationEntity | null };
+
+/**
+ * The rotation row: the journal of a change (step, mode, warnings, pending
+ * version), its lease, and its outcome. Every write is one statement; the
+ * journal methods also update the caller's copy of the row.
+ */
+export class RotationsRepository {
+  constructor(private readonly m: EntityManager) {}
+
+  get(id: string): Promise<RotationEntity | null> {
+    return this.m.findOneBy(RotationEntity, { id });
+  }
+
+  getOrFail(id: string): Promise<RotationEntity> {
+    return this.m.findOneByOrFail(RotationEntity, { id });
+  }
+
+  /** Records progress on the row (step, mode, executor, …) and on the caller's copy. */
+  async journal(rot: RotationEntity, changes: Partial<RotationEntity>): Promise<void> {
+    Object.assign(rot, changes);
+    await this.m.update(RotationEntity, { id: rot.id }, changes as never);
+  }
+
+  /** Appends a warning atomically (`warnings || $w`), so concurrent appends never lose one. */
+  async appendWarning(rot: RotationEntity, w: RotationWarning): Promise<void> {
+    rot.warnings = [...(rot.warnings ?? []), w];
+    await this.m
+      .createQueryBuilder()
+      .update(RotationEntity)
+      .set({ warnings: () => `warnings || :w::jsonb` })
+      .setParameter('w', JSON.stringify([w]))
+      .where('id = :id', { id: rot.id })
+      .execute();
+  }
+
+  /** The pending version this rotation stored, and the step after it (inside the store-pending transaction). */
+  async setPending(rot: RotationEntity, pendingVersion: number | null, step?: RotationStep): Promise<void> {
+    await this.m.update(RotationEntity, { id: rot.id }, step ? { pendingVersion, step } : { pendingVersion });
+  }
+
+  async setStep(id: string, step: RotationStep): Promise<void> {
+    await this.m.update(RotationEntity, { id }, { step });
+  }
+
+  /**
+   * Takes the lease: a queued rotation, or a running (or retire-owed succeeded)
+   * one whose lease lapsed or is already `owner`'s. A second running rotation
+   * of the secret is refused by `rotations_one_running` (busy: 'secret').
+   */
+  async claim(id: string, owner: string, leaseMs: number): Promise<ClaimResult> {
+    try {
+      const res = await queryReturning<{ id: string }>(
+        this.m,
+        `UPDATE rotations
+            SET status = CASE WHEN status = 'succeeded' THEN status ELSE 'running' END,
+                lease_owner = $2, lease_expires_at = now() + ($3 || ' milliseconds')::interval,
+                attempt = attempt + 1, started_at = coalesce(started_at, now()), updated_at = now()
+          WHERE id = $1
+            AND (status = 'queued'
+                 OR (status IN ('running', 'succeeded') AND (lease_expires_at IS NULL OR lease_expires_at < now() OR lease_owner = $2)))
+        RETURNING id`,
+        [id, owner, String(leaseMs)],
+      );
+      if (res.length) return { claimed: true };
+    } catch (e) {
+      // rotations_one_running: another rotation of this secret holds the slot.
+      if ((e as { code?: string }).code === '23505') return { claimed: false, busy: 'secret' };
+      throw e;
+    }
+    return { claimed: false, busy: 'lease', now: await this.get(id) };
+  }
+
+  async renewLease(id: string, owner: string, leaseMs: number): Promise<void> {
+    await this.m.query(`UPDATE rotations SET lease_expires_at = now() + ($3 || ' milliseconds')::interval WHERE id = $1 AND lease_owner = $2`, [id, owner, String(leaseMs)]);
+  }
+
+  /** Gives the lease up if `owner` holds it. */
+  async releaseLease(id: string, owner: string): Promise<void> {
+    await this.m.update(RotationEntity, { id, leaseOwner: owner }, { leaseOwner: null, leaseExpiresAt: null });
+  }
+
+  /** A failed attempt that will be resumed: queued again, lease free, the error on record. */
+  async requeue(id: string, errorCode: string, errorMessage: string): Promise<void> {
+    await this.m.update(RotationEntity, { id }, { status: 'queued', leaseOwner: null, leaseExpiresAt: null, errorCode, errorMessage });
+  }
+
+  async giveUpRetire(id: string): Promise<void> {
+    await this.m.update(RotationEntity, { id }, { retirePending: false });
+  }
+
+  /** The final status; a failure keeps its code and message, a success clears them. */
+  async finish(id: string, status: 'succeeded' | 'failed', finishedAt: Date, error: { code: string | null; message: string | null }): Promise<void> {
+    await this.m.update(RotationEntity, { id }, {
+      status,
+      leaseOwner: null,
+      leaseExpiresAt: null,
+      finishedAt,
+      ...(status === 'failed' ? { errorCode: error.code, errorMessage: error.message } : { errorCode: null, errorMessage: null }),
+    });
+  }
+
+  /** Rotations left waiting (or with retire owed) longer than `after` (an interval), or running under a lapsed lease. */
+  unfinished(after: string): Promise<{ id: string; account_id: string }[]> {
+    return this.m.query(
+      `SELECT r.id, s.account_id FROM rotations r JOIN secrets s ON s.id = r.secret_id
+        WHERE ((r.status = 'queued' OR (r.status = 'succeeded' AND r.retire_pending)) AND r.updated_at < now() - $1::interval)
+           OR (r.status = 'running' AND r.lease_expires_at < now())
+        ORDER BY r.updated_at LIMIT 500`,
+      [after],
+    );
+  }
+}

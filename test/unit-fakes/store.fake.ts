@@ -1,0 +1,450 @@
+import type {
+  AuditEventEntity,
+  AuditEventsRepository,
+  ClaimResult,
+  EventType,
+  EventsRepository,
+  HeartbeatEntity,
+  HeartbeatsRepository,
+  LeaseLocks,
+  NewSecretVersion,
+  Repositories,
+  RotationEntity,
+  RotationWarning,
+  RotationsRepository,
+  SecretEntity,
+  SecretVersionEntity,
+  SecretVersionsRepository,
+  SecretsRepository,
+  Transactions,
+  VersionState,
+  WebhookDeliveriesRepository,
+} from '@keyturn/store';
+import type { VersionCipher } from '@keyturn/rotation';
+import type { FakeClock } from './clock.fake.js';
+
+// In-memory stand-ins for libs/store's repositories, for the worker's unit
+// specs. Each one keeps the SQL's semantics that the use cases rely on (the
+// claim and lease rules, one running rotation per secret, states moving
+// together, a transaction rolled back as a whole) and nothing else.
+
+type PublicOf<T> = { [K in keyof T]: T[K] };
+
+export interface StoredEvent {
+  id: string;
+  type: EventType;
+  secretId: string | null;
+  payload: Record<string, unknown>;
+  deliveries: string[];
+}
+
+export interface Tables {
+  secrets: Map<string, SecretEntity>;
+  versions: SecretVersionEntity[];
+  rotations: Map<string, RotationEntity>;
+  heartbeats: Map<string, HeartbeatEntity>;
+  events: StoredEvent[];
+  audit: Partial<AuditEventEntity>[];
+}
+
+const clone = <T>(v: T): T => structuredClone(v);
+/** The scheduler's queries are proved by its e2e tests, not faked here. */
+const schedulerOnly = (): never => {
+  throw new Error('a scheduler query: not faked for the worker specs');
+};
+let seq = 0;
+export const fakeId = (prefix: string) => `${prefix}-${String(++seq).padStart(4, '0')}`;
+
+/** The database of one spec: its tables, the repositories over them, and transactions that roll back. */
+export class FakeStore {
+  t: Tables = { secrets: new Map(), versions: [], rotations: new Map(), heartbeats: new Map(), events: [], audit: [] };
+  /** Every transaction run, and whether it committed. */
+  readonly transactionsRun: ('committed' | 'rolled back')[] = [];
+  /** Rows taken FOR UPDATE (secret ids), in order. */
+  readonly locked: string[] = [];
+
+  readonly rotations: RotationsRepository;
+  readonly secrets: SecretsRepository;
+  readonly versions: SecretVersionsRepository;
+  readonly heartbeats: HeartbeatsRepository;
+  readonly events: EventsRepository;
+  readonly audit: AuditEventsRepository;
+  readonly transactions: Transactions;
+
+  constructor(readonly clock: FakeClock) {
+    const repos = this.repositories();
+    this.rotations = repos.rotations;
+    this.secrets = repos.secrets;
+    this.versions = repos.versions;
+    this.heartbeats = repos.heartbeats;
+    this.events = repos.events;
+    this.audit = repos.audit;
+    const tx: PublicOf<Transactions> = {
+      run: async <T>(work: (r: Repositories) => Promise<T>): Promise<T> => {
+        const before = clone(this.t);
+        try {
+          const out = await work(repos);
+          this.transactionsRun.push('committed');
+          return out;
+        } catch (e) {
+          this.t = before;
+          this.transactionsRun.push('rolled back');
+          throw e;
+        }
+      },
+    };
+    this.transactions = tx as Transactions;
+  }
+
+  // ------------------------------------------------------------ rows
+
+  addSecret(s: Partial<SecretEntity> & Pick<SecretEntity, 'type' | 'username'>): SecretEntity {
+    const row = {
+      id: fakeId('secret'),
+      name: s.username,
+      folder: '/',
+      accountId: '111111111111',
+      privilegedSecretId: null,
+      iamUserId: null,
+      settings: {},
+      heartbeatStatus: 'unknown',
+      heartbeatFailures: 0,
+      lastHeartbeatAt: null,
+      nextHeartbeatAt: null,
+      lastRotatedAt: null,
+      versionCounter: 0,
+      createdAt: new Date(this.clock.now()),
+      updatedAt: new Date(this.clock.now()),
+      ...s,
+    } as SecretEntity;
+    this.t.secrets.set(row.id, row);
+    return clone(row);
+  }
+
+  /** A version as the fake cipher seals it (`fields` in the clear, under `plain`). */
+  addVersion(secretId: string, state: VersionState, fields: Record<string, string>, at = this.clock.now()): SecretVersionEntity {
+    const s = this.t.secrets.get(secretId)!;
+    s.versionCounter += 1;
+    const row = { ...fakeCipher.seal(secretId, s.versionCounter, state, fields), createdAt: new Date(at), updatedAt: new Date(at) } as SecretVersionEntity;
+    this.t.versions.push(row);
+    return clone(row);
+  }
+
+  addRotation(r: Partial<RotationEntity> & Pick<RotationEntity, 'secretId'>): RotationEntity {
+    const secret = this.t.secrets.get(r.secretId)!;
+    const row = {
+      id: fakeId('rotation'),
+      secretType: secret.type,
+      status: 'queued',
+      step: 'prepare',
+      mode: null,
+      executorSecretId: null,
+      attempt: 0,
+      requestedBy: 'spec',
+      trigger: 'api',
+      idempotencyKey: null,
+      pendingVersion: null,
+      aboutToCreateAt: null,
+      leaseOwner: null,
+      leaseExpiresAt: null,
+      retirePending: false,
+      errorCode: null,
+      errorMessage: null,
+      warnings: [],
+      createdAt: new Date(this.clock.now()),
+      startedAt: null,
+      finishedAt: null,
+      updatedAt: new Date(this.clock.now()),
+      ...r,
+    } as RotationEntity;
+    this.t.rotations.set(row.id, row);
+    return clone(row);
+  }
+
+  addHeartbeat(h: Partial<HeartbeatEntity> & Pick<HeartbeatEntity, 'secretId'>): HeartbeatEntity {
+    const row = {
+      id: fakeId('heartbeat'),
+      status: 'queued',
+      outcome: null,
+      trigger: 'schedule',
+      requestedBy: 'system:scheduler',
+      checkedArn: null,
+      keyStatus: null,
+      keyCreatedAt: null,
+      errorCode: null,
+      errorMessage: null,
+      attempt: 0,
+      leaseExpiresAt: null,
+      createdAt: new Date(this.clock.now()),
+      finishedAt: null,
+      ...h,
+    } as HeartbeatEntity;
+    this.t.heartbeats.set(row.id, row);
+    return clone(row);
+  }
+
+  // ------------------------------------------------------------ reading for assertions
+
+  rotation(id: string): RotationEntity {
+    return this.t.rotations.get(id)!;
+  }
+
+  secret(id: string): SecretEntity {
+    return this.t.secrets.get(id)!;
+  }
+
+  heartbeat(id: string): HeartbeatEntity {
+    return this.t.heartbeats.get(id)!;
+  }
+
+  /** The versions of a secret as [version, state, fields], oldest first. */
+  versionsOf(secretId: string): [number, VersionState, Record<string, string>][] {
+    return this.t.versions
+      .filter((v) => v.secretId === secretId)
+      .sort((a, b) => a.version - b.version)
+      .map((v) => [v.version, v.state, fakeCipher.open(v)]);
+  }
+
+  /** The fields of the secret's version in `state`. */
+  fieldsIn(secretId: string, state: VersionState): Record<string, string> | undefined {
+    const v = this.t.versions.find((x) => x.secretId === secretId && x.state === state);
+    return v && fakeCipher.open(v);
+  }
+
+  warningCodes(rotationId: string): string[] {
+    return this.rotation(rotationId).warnings.map((w) => w.code);
+  }
+
+  // ------------------------------------------------------------ the repositories
+
+  private repositories(): Repositories {
+    const db = () => this.t;
+    const now = () => this.clock.now();
+    const lockedIds = this.locked;
+
+    const rotations: PublicOf<RotationsRepository> = {
+      get: async (id) => clone(db().rotations.get(id) ?? null),
+      getOrFail: async (id) => {
+        const r = db().rotations.get(id);
+        if (!r) throw new Error(`EntityNotFound: rotation ${id}`);
+        return clone(r);
+      },
+      journal: async (rot, changes) => {
+        Object.assign(rot, changes);
+        Object.assign(db().rotations.get(rot.id)!, clone(changes));
+      },
+      appendWarning: async (rot, w: RotationWarning) => {
+        rot.warnings = [...(rot.warnings ?? []), w];
+        const row = db().rotations.get(rot.id)!;
+        row.warnings = [...row.warnings, clone(w)];
+      },
+      setPending: async (rot, pendingVersion, step) => {
+        Object.assign(db().rotations.get(rot.id)!, step ? { pendingVersion, step } : { pendingVersion });
+      },
+      setStep: async (id, step) => {
+        db().rotations.get(id)!.step = step;
+      },
+      claim: async (id, owner, leaseMs): Promise<ClaimResult> => {
+        const r = db().rotations.get(id);
+        const leaseFree = (x: RotationEntity) => x.leaseExpiresAt === null || x.leaseExpiresAt.getTime() < now() || x.leaseOwner === owner;
+        if (r && (r.status === 'queued' || ((r.status === 'running' || r.status === 'succeeded') && leaseFree(r)))) {
+          const next = r.status === 'succeeded' ? 'succeeded' : 'running';
+          // rotations_one_running
+          if (next === 'running' && [...db().rotations.values()].some((o) => o.id !== id && o.secretId === r.secretId && o.status === 'running')) {
+            return { claimed: false, busy: 'secret' };
+          }
+          Object.assign(r, { status: next, leaseOwner: owner, leaseExpiresAt: new Date(now() + leaseMs), attempt: r.attempt + 1, startedAt: r.startedAt ?? new Date(now()) });
+          return { claimed: true };
+        }
+        return { claimed: false, busy: 'lease', now: clone(r ?? null) };
+      },
+      renewLease: async (id, owner, leaseMs) => {
+        const r = db().rotations.get(id);
+        if (r && r.leaseOwner === owner) r.leaseExpiresAt = new Date(now() + leaseMs);
+      },
+      releaseLease: async (id, owner) => {
+        const r = db().rotations.get(id);
+        if (r && r.leaseOwner === owner) Object.assign(r, { leaseOwner: null, leaseExpiresAt: null });
+      },
+      requeue: async (id, errorCode, errorMessage) => {
+        Object.assign(db().rotations.get(id)!, { status: 'queued', leaseOwner: null, leaseExpiresAt: null, errorCode, errorMessage });
+      },
+      giveUpRetire: async (id) => {
+        db().rotations.get(id)!.retirePending = false;
+      },
+      unfinished: schedulerOnly,
+      finish: async (id, status, finishedAt, error) => {
+        Object.assign(db().rotations.get(id)!, {
+          status,
+          leaseOwner: null,
+          leaseExpiresAt: null,
+          finishedAt,
+          ...(status === 'failed' ? { errorCode: error.code, errorMessage: error.message } : { errorCode: null, errorMessage: null }),
+        });
+      },
+    };
+
+    const secrets: PublicOf<SecretsRepository> = {
+      get: async (id) => clone(db().secrets.get(id) ?? null),
+      lockForUpdate: async (id) => {
+        lockedIds.push(id);
+        return clone(db().secrets.get(id) ?? null);
+      },
+      setIamUserId: async (id, iamUserId) => {
+        const s = db().secrets.get(id);
+        if (s) s.iamUserId = iamUserId;
+      },
+      setVersionCounter: async (id, versionCounter) => {
+        db().secrets.get(id)!.versionCounter = versionCounter;
+      },
+      markChanged: async (id, checkHeartbeatNow) => {
+        const s = db().secrets.get(id);
+        if (!s) return;
+        s.lastRotatedAt = new Date(now());
+        if (checkHeartbeatNow) s.nextHeartbeatAt = new Date(now());
+      },
+      claimDueHeartbeats: schedulerOnly,
+      dueForAutoChange: schedulerOnly,
+      recordHeartbeat: async (id, r) => {
+        Object.assign(db().secrets.get(id)!, { heartbeatStatus: r.status, heartbeatFailures: r.failures, lastHeartbeatAt: r.at, nextHeartbeatAt: r.next });
+      },
+    };
+
+    const of = (secretId: string) => db().versions.filter((v) => v.secretId === secretId);
+    const versions: PublicOf<SecretVersionsRepository> = {
+      live: async (secretId) => clone(of(secretId).filter((v) => ['current', 'previous', 'pending'].includes(v.state))),
+      inState: async (secretId, state) => clone(of(secretId).find((v) => v.state === state) ?? null),
+      currentId: async (secretId) => of(secretId).find((v) => v.state === 'current')?.id ?? null,
+      newest: async (secretId, states, take) =>
+        clone(of(secretId).filter((v) => states.includes(v.state)).sort((a, b) => b.version - a.version).slice(0, take)),
+      newerThan: async (secretId, version, states, take) =>
+        clone(of(secretId).filter((v) => v.version > version && states.includes(v.state)).sort((a, b) => a.version - b.version).slice(0, take)),
+      insert: async (row: NewSecretVersion) => {
+        if (!db().secrets.has(row.secretId)) throw Object.assign(new Error('insert violates foreign key secret_versions_secret_id_fkey'), { code: '23503' });
+        db().versions.push({ ...clone(row), createdAt: new Date(now()), updatedAt: new Date(now()) } as SecretVersionEntity);
+      },
+      setState: async (id, state) => {
+        const v = db().versions.find((x) => x.id === id);
+        if (v) v.state = state;
+      },
+      moveState: async (secretId, from, to) => {
+        for (const v of of(secretId)) if (v.state === from) v.state = to;
+      },
+      holdersOfKeyIdHmacs: async (hmacs, exceptSecretId) =>
+        db()
+          .versions.filter((v) => v.keyIdHmac && hmacs.includes(v.keyIdHmac) && v.state !== 'retired' && v.secretId !== exceptSecretId)
+          .sort((a, b) => a.id.localeCompare(b.id))
+          .map((v) => ({ key_id_hmac: v.keyIdHmac!, secret_id: v.secretId })),
+    };
+
+    const heartbeats: PublicOf<HeartbeatsRepository> = {
+      claim: async (id) => {
+        const h = db().heartbeats.get(id);
+        if (!h || !(h.status === 'queued' || (h.status === 'running' && h.leaseExpiresAt !== null && h.leaseExpiresAt.getTime() < now()))) return false;
+        Object.assign(h, { status: 'running', attempt: h.attempt + 1, leaseExpiresAt: new Date(now() + 120_000) });
+        return true;
+      },
+      getOrFail: async (id) => {
+        const h = db().heartbeats.get(id);
+        if (!h) throw new Error(`EntityNotFound: heartbeat ${id}`);
+        return clone(h);
+      },
+      requeue: async (id) => {
+        Object.assign(db().heartbeats.get(id)!, { status: 'queued', leaseExpiresAt: null });
+      },
+      insertScheduled: schedulerOnly,
+      unfinished: schedulerOnly,
+      finish: async (id, outcome, finishedAt, detail) => {
+        Object.assign(db().heartbeats.get(id)!, { status: 'done', outcome, finishedAt, leaseExpiresAt: null, ...clone(detail) });
+      },
+    };
+
+    const events: PublicOf<EventsRepository> = {
+      record: async (urls, type, secretId, payload) => {
+        const id = fakeId('event');
+        db().events.push({ id, type, secretId, payload: clone(payload), deliveries: [...urls] });
+        return id;
+      },
+    };
+
+    const audit: PublicOf<AuditEventsRepository> = {
+      insert: async (row) => {
+        db().audit.push(clone(row));
+      },
+    };
+
+    const deliveries: PublicOf<WebhookDeliveriesRepository> = {
+      claimDue: schedulerOnly,
+      getOrFail: schedulerOnly,
+      event: schedulerOnly,
+      delivered: schedulerOnly,
+      attemptFailed: schedulerOnly,
+    };
+
+    return {
+      deliveries: deliveries as WebhookDeliveriesRepository,
+      rotations: rotations as RotationsRepository,
+      secrets: secrets as SecretsRepository,
+      versions: versions as SecretVersionsRepository,
+      heartbeats: heartbeats as HeartbeatsRepository,
+      events: events as EventsRepository,
+      audit: audit as AuditEventsRepository,
+    };
+  }
+}
+
+/**
+ * The fake cipher keeps fields in the clear (`fields.plain`), the key hint as
+ * the real one, and a blind index per "KEK": `k1:<id>` for new versions, and
+ * `k0:<id>` too when looking up, as with a retired KEK still configured.
+ */
+export const fakeCipher: VersionCipher = {
+  open: (v) => clone((v.fields as unknown as { plain: Record<string, string> }).plain),
+  seal: (secretId, version, state, fields) => ({
+    id: fakeId('version'),
+    secretId,
+    version,
+    state,
+    kekId: 'k1',
+    wrappedKey: 'wrapped',
+    fields: { plain: clone(fields) } as unknown as SecretVersionEntity['fields'],
+    keyHint: fields.accessKeyId ? `${fields.accessKeyId.slice(0, 4)}…${fields.accessKeyId.slice(-4)}` : null,
+    keyIdHmac: fields.accessKeyId ? `k1:${fields.accessKeyId}` : null,
+  }),
+  accessKeyIdIndexes: (id) => [`k1:${id}`, `k0:${id}`],
+};
+
+/** LeaseLocks over a Map, with the same take / renew / release rules. */
+export class FakeLeaseLocks implements PublicOf<LeaseLocks> {
+  readonly held = new Map<string, { owner: string; expiresAt: number }>();
+  readonly released: string[] = [];
+  constructor(private readonly clock: FakeClock) {}
+
+  async tryTake(key: string, owner: string, ttlMs: number): Promise<boolean> {
+    const l = this.held.get(key);
+    if (l && l.expiresAt >= this.clock.now() && l.owner !== owner) return false;
+    this.held.set(key, { owner, expiresAt: this.clock.now() + ttlMs });
+    return true;
+  }
+
+  async renew(key: string, owner: string, ttlMs: number): Promise<boolean> {
+    const l = this.held.get(key);
+    if (!l || l.owner !== owner) return false;
+    l.expiresAt = this.clock.now() + ttlMs;
+    return true;
+  }
+
+  async release(key: string, owner: string): Promise<void> {
+    if (this.held.get(key)?.owner === owner) this.held.delete(key);
+    this.released.push(key);
+  }
+
+  async withLease<T>(key: string, owner: string, ttlMs: number, work: () => Promise<T>): Promise<{ taken: true; value: T } | { taken: false }> {
+    if (!(await this.tryTake(key, owner, ttlMs))) return { taken: false };
+    try {
+      return { taken: true, value: await work() };
+    } finally {
+      await this.release(key, owner);
+    }
+  }
+}
