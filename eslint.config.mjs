@@ -13,14 +13,16 @@ import tseslint from 'typescript-eslint';
 const LIB_DEPENDENCIES = {
   contracts: [],
   config: ['contracts'],
-  logging: ['contracts', 'config'],
+  'secret-types': ['contracts'],
+  logging: ['contracts', 'config', 'secret-types'],
   crypto: ['contracts'],
   iam: ['contracts', 'logging'],
   store: ['contracts', 'config', 'logging'],
   queue: ['contracts', 'config', 'logging'],
   vault: ['contracts', 'config', 'logging', 'crypto', 'store'],
   auth: ['contracts', 'config', 'logging', 'crypto', 'store', 'queue'],
-  rotation: ['contracts', 'config', 'logging', 'crypto', 'store', 'queue', 'iam', 'vault', 'auth'],
+  secrets: ['contracts', 'config', 'logging', 'crypto', 'store', 'queue', 'iam', 'vault', 'auth', 'secret-types'],
+  rotation: ['contracts', 'config', 'logging', 'crypto', 'store', 'queue', 'iam', 'vault', 'auth', 'secret-types', 'secrets'],
 };
 
 const folders = (dir) =>

@@ -3,12 +3,10 @@ import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
 import { IamModule, partitionForRegion, type IamClient } from '@keyturn/iam';
 import { VaultModule } from '@keyturn/vault';
 import { AuthCoreModule } from '@keyturn/auth';
+import { RotationRequestsModule } from '@keyturn/secrets';
 import { KeyRotationUseCase } from './key-rotation.usecase.js';
 import { RotationRunner } from './rotation-runner.js';
 import { PasswordChangeUseCase } from './password-change.usecase.js';
-import { RotationsService } from './rotations.service.js';
-import { PermissionsService } from './permissions.service.js';
-import { HeartbeatsService } from './heartbeats.service.js';
 import { HeartbeatUseCase } from './heartbeat.usecase.js';
 import { pacedIamClient } from './paced-iam.client.js';
 import { awsClientOptions, createWindowMs, pacerMaxWaitMs } from './aws-budget.js';
@@ -18,21 +16,6 @@ import { WebhookDispatcherService } from './scheduling/webhook-dispatcher.servic
 import { AccountPacer, REDIS } from '@keyturn/queue';
 import type { Redis } from 'ioredis';
 import { CLOCK, FAULTS, ROTATION_OPTIONS, faultsFromEnv, systemClock, type RotationOptions } from './rotation.tokens.js';
-
-/** The API side: request and read rotations, and the permission preflight. Needs StoreModule and RedisModule. */
-@Module({})
-export class RotationsApiModule {
-  static forRoot(config: KeyturnConfig): DynamicModule {
-    return {
-      module: RotationsApiModule,
-      imports: [VaultModule, iamModule(config)],
-      providers: [RotationsService, PermissionsService, HeartbeatsService],
-      exports: [RotationsService, PermissionsService, HeartbeatsService],
-    };
-  }
-}
-
-const iamModule = (config: KeyturnConfig) => IamModule.forRoot(awsClientOptions(config));
 
 /**
  * The worker's IamClient: the adapter from the configuration, and over it the
@@ -78,8 +61,8 @@ export class RotationEngineModule {}
 
 /** The scheduler side: due heartbeats, automatic changes, the reconciler and webhook delivery. */
 @Module({
-  imports: [VaultModule],
-  providers: [RotationsService, DueWorkService, ReconcilerService, WebhookDispatcherService],
+  imports: [VaultModule, RotationRequestsModule],
+  providers: [DueWorkService, ReconcilerService, WebhookDispatcherService],
   exports: [DueWorkService, ReconcilerService, WebhookDispatcherService],
 })
 export class SchedulingModule {}

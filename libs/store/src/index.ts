@@ -13,3 +13,4 @@ export * from './store.module.js';
 export * from './returning.js';
 export * from './lease-locks.js';
 export * from './pool-check.js';
+export * from './repositories/secrets-api.repository.js';

@@ -1,0 +1,103 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
+import { ErrorCode, JobName, KeyturnError, type Actor } from '@keyturn/contracts';
+import { secretTypeDefinition } from '@keyturn/secret-types';
+import { HeartbeatEntity, SecretsApiRepository, uuidv7 } from '@keyturn/store';
+import { JobProducer } from '@keyturn/queue';
+import { loadVisibleSecret } from '../secrets/folder-scope.js';
+
+export interface HeartbeatView {
+  id: string;
+  secretId: string;
+  status: string;
+  outcome: string | null;
+  trigger: string;
+  requestedBy: string;
+  checkedArn: string | null;
+  keyStatus: string | null;
+  keyAgeDays: number | null;
+  errorCode: string | null;
+  errorMessage: string | null;
+  createdAt: string;
+  finishedAt: string | null;
+}
+
+export function toHeartbeatView(h: HeartbeatEntity): HeartbeatView {
+  return {
+    id: h.id,
+    secretId: h.secretId,
+    status: h.status,
+    outcome: h.outcome,
+    trigger: h.trigger,
+    requestedBy: h.requestedBy,
+    checkedArn: h.checkedArn,
+    keyStatus: h.keyStatus,
+    keyAgeDays: h.keyCreatedAt ? Math.floor((Date.now() - h.keyCreatedAt.getTime()) / 86_400_000) : null,
+    errorCode: h.errorCode,
+    errorMessage: h.errorMessage,
+    createdAt: h.createdAt.toISOString(),
+    finishedAt: h.finishedAt?.toISOString() ?? null,
+  };
+}
+
+export const heartbeatJobId = (heartbeatId: string) => `heartbeat-${heartbeatId}`;
+
+/** See RotationsService: losers of the one-waiting race find the winner on their next look. */
+const MAX_TRIES = 5;
+
+/** The heartbeat of a secret that waits to start (queued and never claimed), if any. */
+async function waitingHeartbeat(m: EntityManager, secretId: string): Promise<HeartbeatEntity | null> {
+  return m.findOneBy(HeartbeatEntity, { secretId, status: 'queued', attempt: 0 });
+}
+
+@Injectable()
+export class HeartbeatsService {
+  constructor(
+    @InjectDataSource() private readonly ds: DataSource,
+    private readonly secrets: SecretsApiRepository,
+    private readonly jobs: JobProducer,
+  ) {}
+
+  /**
+   * Coalesced like rotations: a secret has at most one waiting heartbeat, and
+   * a request while one waits gets that one (`created: false`).
+   */
+  async request(actor: Actor, secretId: string): Promise<{ heartbeat: HeartbeatView; created: boolean }> {
+    const secret = await loadVisibleSecret(this.secrets, actor, secretId);
+    if (!secretTypeDefinition(secret.type).canHeartbeat) {
+      throw new KeyturnError(ErrorCode.HEARTBEAT_NOT_SUPPORTED);
+    }
+    for (let tries = 1; ; tries++) {
+      const waiting = await waitingHeartbeat(this.ds.manager, secretId);
+      if (waiting) return { heartbeat: toHeartbeatView(waiting), created: false };
+      const id = uuidv7();
+      try {
+        await this.ds.manager.insert(HeartbeatEntity, { id, secretId, status: 'queued', trigger: 'api', requestedBy: actor.id });
+      } catch (e) {
+        if ((e as { code?: string }).code === '23505') {
+          if (tries < MAX_TRIES) continue;
+          throw new KeyturnError(ErrorCode.HEARTBEAT_REQUEST_CONFLICT, { secretId });
+        }
+        throw e;
+      }
+      await this.jobs.tryAdd(JobName.RunHeartbeat, { heartbeatId: id, accountId: secret.accountId }, { jobId: heartbeatJobId(id) });
+      return { heartbeat: toHeartbeatView(await this.ds.manager.findOneByOrFail(HeartbeatEntity, { id })), created: true };
+    }
+  }
+
+  async get(actor: Actor, heartbeatId: string): Promise<HeartbeatView> {
+    const h = await this.ds.manager.findOneBy(HeartbeatEntity, { id: heartbeatId });
+    if (!h) throw new KeyturnError(ErrorCode.HEARTBEAT_NOT_FOUND, { heartbeatId });
+    await loadVisibleSecret(this.secrets, actor, h.secretId).catch(() => {
+      throw new KeyturnError(ErrorCode.HEARTBEAT_NOT_FOUND, { heartbeatId });
+    });
+    return toHeartbeatView(h);
+  }
+
+  async list(actor: Actor, secretId: string, limit = 50): Promise<{ items: HeartbeatView[] }> {
+    await loadVisibleSecret(this.secrets, actor, secretId);
+    const rows = await this.ds.manager.find(HeartbeatEntity, { where: { secretId }, order: { id: 'DESC' }, take: limit });
+    return { items: rows.map(toHeartbeatView) };
+  }
+}

@@ -1,0 +1,156 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, IsNull, type EntityManager } from 'typeorm';
+import { ErrorCode, JobName, KeyturnError, type Actor } from '@keyturn/contracts';
+import { secretTypeDefinition } from '@keyturn/secret-types';
+import { RotationEntity, SecretVersionEntity, SecretsApiRepository, uuidv7, type RotationWarning } from '@keyturn/store';
+import { JobProducer } from '@keyturn/queue';
+import { loadVisibleSecret } from '../secrets/folder-scope.js';
+
+export interface RotationView {
+  id: string;
+  secretId: string;
+  secretType: string;
+  status: string;
+  step: string;
+  mode: string | null;
+  executorSecretId: string | null;
+  attempt: number;
+  trigger: string;
+  requestedBy: string;
+  errorCode: string | null;
+  errorMessage: string | null;
+  warnings: RotationWarning[];
+  retirePending: boolean;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+export function toRotationView(r: RotationEntity): RotationView {
+  return {
+    id: r.id,
+    secretId: r.secretId,
+    secretType: r.secretType,
+    status: r.status,
+    step: r.step,
+    mode: r.mode,
+    executorSecretId: r.executorSecretId,
+    attempt: r.attempt,
+    trigger: r.trigger,
+    requestedBy: r.requestedBy,
+    errorCode: r.errorCode,
+    errorMessage: r.errorMessage,
+    warnings: r.warnings,
+    retirePending: r.retirePending,
+    createdAt: r.createdAt.toISOString(),
+    startedAt: r.startedAt?.toISOString() ?? null,
+    finishedAt: r.finishedAt?.toISOString() ?? null,
+  };
+}
+
+export const rotationJobId = (rotationId: string) => `rotation-${rotationId}`;
+
+/**
+ * Concurrent requests race on the unique indexes (one waiting rotation per
+ * secret, one rotation per idempotency key); each loser finds the winner on
+ * its next look, so more tries than this mean the rows keep changing under us.
+ */
+const MAX_TRIES = 5;
+
+@Injectable()
+export class RotationsService {
+  constructor(
+    @InjectDataSource() private readonly ds: DataSource,
+    private readonly secrets: SecretsApiRepository,
+    private readonly jobs: JobProducer,
+  ) {}
+
+  /**
+   * The rotation is a row first and a job second: if the enqueue fails, the
+   * row stays queued and the scheduler's reconciler enqueues it.
+   *
+   * Coalesced: a secret has at most one waiting rotation (queued and never
+   * started). A request while one waits gets that one (`created: false`, the
+   * API answers Idempotent-Replayed: true), so a flood of requests cannot
+   * build a backlog. An Idempotency-Key is remembered for the rotation the
+   * request created or joined: the same key always answers the same rotation.
+   */
+  async request(
+    actor: Actor,
+    secretId: string,
+    opts: { idempotencyKey?: string; trigger?: 'api' | 'schedule' } = {},
+  ): Promise<{ rotation: RotationView; created: boolean }> {
+    const secret = await loadVisibleSecret(this.secrets, actor, secretId);
+    // A type that cannot change itself needs a privileged account (its definition's executor rule).
+    if (!secretTypeDefinition(secret.type).executor.selfExecuting && !secret.privilegedSecretId) {
+      throw new KeyturnError(ErrorCode.PRIVILEGED_ACCOUNT_REQUIRED, { secretId, secretType: secret.type });
+    }
+    const key = opts.idempotencyKey;
+    for (let tries = 1; ; tries++) {
+      if (key) {
+        const known = await this.byIdempotencyKey(this.ds.manager, secretId, key);
+        if (known) return { rotation: toRotationView(known), created: false };
+      }
+      if (tries === 1 && !(await this.ds.manager.exists(SecretVersionEntity, { where: { secretId, state: 'current' } }))) {
+        throw new KeyturnError(ErrorCode.SECRET_HAS_NO_VALUE, { secretId });
+      }
+      let outcome: { id: string; created: boolean };
+      try {
+        outcome = await this.ds.transaction(async (m) => {
+          const waiting = await m.findOne(RotationEntity, { where: { secretId, status: 'queued', startedAt: IsNull() }, select: { id: true } });
+          const id = waiting?.id ?? uuidv7();
+          if (!waiting) {
+            const row: Partial<RotationEntity> = {
+              id,
+              secretId,
+              secretType: secret.type,
+              status: 'queued',
+              step: 'prepare',
+              requestedBy: actor.id,
+              trigger: opts.trigger ?? 'api',
+              idempotencyKey: key ?? null,
+            };
+            await m.insert(RotationEntity, row as RotationEntity);
+          }
+          if (key) {
+            await m.query(`INSERT INTO rotation_idempotency_keys (secret_id, idempotency_key, rotation_id) VALUES ($1, $2, $3)`, [secretId, key, id]);
+          }
+          return { id, created: !waiting };
+        });
+      } catch (e) {
+        // Another request made the waiting rotation, or used this key, first: look again and join it.
+        if ((e as { code?: string }).code === '23505') {
+          if (tries < MAX_TRIES) continue;
+          throw new KeyturnError(ErrorCode.ROTATION_REQUEST_CONFLICT, { secretId });
+        }
+        throw e;
+      }
+      if (outcome.created) await this.jobs.tryAdd(JobName.RunRotation, { rotationId: outcome.id, accountId: secret.accountId }, { jobId: rotationJobId(outcome.id) });
+      return { rotation: toRotationView(await this.ds.manager.findOneByOrFail(RotationEntity, { id: outcome.id })), created: outcome.created };
+    }
+  }
+
+  private async byIdempotencyKey(m: EntityManager, secretId: string, key: string): Promise<RotationEntity | null> {
+    const [hit]: { rotation_id: string }[] = await m.query(
+      `SELECT rotation_id FROM rotation_idempotency_keys WHERE secret_id = $1 AND idempotency_key = $2`,
+      [secretId, key],
+    );
+    return hit ? m.findOneBy(RotationEntity, { id: hit.rotation_id }) : null;
+  }
+
+  async get(actor: Actor, rotationId: string): Promise<RotationView> {
+    const r = await this.ds.manager.findOneBy(RotationEntity, { id: rotationId });
+    if (!r) throw new KeyturnError(ErrorCode.ROTATION_NOT_FOUND, { rotationId });
+    await loadVisibleSecret(this.secrets, actor, r.secretId).catch(() => {
+      throw new KeyturnError(ErrorCode.ROTATION_NOT_FOUND, { rotationId });
+    });
+    return toRotationView(r);
+  }
+
+  async list(actor: Actor, secretId: string, limit = 50): Promise<{ items: RotationView[] }> {
+    await loadVisibleSecret(this.secrets, actor, secretId);
+    const rows = await this.ds.manager.find(RotationEntity, { where: { secretId }, order: { id: 'DESC' }, take: limit });
+    return { items: rows.map(toRotationView) };
+  }
+}
