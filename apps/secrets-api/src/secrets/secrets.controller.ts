@@ -12,14 +12,15 @@ import {
 } from '@keyturn/secrets';
 import { Audited, CurrentActor, RequireRole } from '../common/auth.decorators.js';
 import { UuidParam } from '../common/pipes.js';
-import { CREATE_SECRET_DTOS, DeleteSecretQueryDto, ListSecretsQueryDto, UpdateSecretDto } from './secret.dto.js';
+import { CREATE_SECRET_DTOS, CreateSecretDto, DeleteSecretQueryDto, ListSecretsQueryDto, UpdateSecretDto } from './secret.dto.js';
 import { CreateSecretBodyPipe } from './create-secret-body.pipe.js';
 
 const CREATE_DTOS = [...CREATE_SECRET_DTOS.values()];
 
 @ApiTags('secrets')
 @ApiBearerAuth()
-@ApiExtraModels(...CREATE_DTOS)
+// CreateSecretDto: the fields every type shares, documented on its own too.
+@ApiExtraModels(CreateSecretDto, ...CREATE_DTOS)
 @Controller('v1/secrets')
 export class SecretsController {
   constructor(
