@@ -2,7 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import type { KeyturnConfig } from '@keyturn/config';
 import { IamModule } from '@keyturn/iam';
 import { SecretTypesModule } from '@keyturn/secret-types';
-import { SecretsApiRepository } from '@keyturn/store';
+import { HeartbeatRequestsRepository, RotationRequestsRepository, SecretsApiRepository } from '@keyturn/store';
 import { VaultModule } from '@keyturn/vault';
 import { CreateSecretUseCase } from './secrets/create-secret.usecase.js';
 import { UpdateSecretUseCase } from './secrets/update-secret.usecase.js';
@@ -16,6 +16,8 @@ import { PermissionsService } from './permissions/permissions.service.js';
 
 const USE_CASES = [CreateSecretUseCase, UpdateSecretUseCase, DeleteSecretUseCase, GetSecretUseCase, ListSecretsUseCase, ReadValueUseCase];
 const SERVICES = [RotationsService, HeartbeatsService, PermissionsService];
+/** The API's repositories, bound here once. */
+const REPOSITORIES = [SecretsApiRepository, RotationRequestsRepository, HeartbeatRequestsRepository];
 
 /**
  * The API side: the secret use cases, requesting and reading rotations and
@@ -33,7 +35,7 @@ export class SecretsApiModule {
         // The SDK settings every process uses (libs/rotation's awsClientOptions): the preflight's SimulatePrincipalPolicy.
         IamModule.forRoot({ region: config.aws.region, maxAttempts: config.aws.maxAttempts, requestTimeoutMs: config.aws.timeoutMs }),
       ],
-      providers: [SecretsApiRepository, ...USE_CASES, ...SERVICES],
+      providers: [...REPOSITORIES, ...USE_CASES, ...SERVICES],
       exports: [...USE_CASES, ...SERVICES],
     };
   }
@@ -41,7 +43,7 @@ export class SecretsApiModule {
 
 /** What the scheduler needs from the API side: requesting a rotation (automatic changes). Needs StoreModule and RedisModule. */
 @Module({
-  providers: [SecretsApiRepository, RotationsService],
+  providers: [SecretsApiRepository, RotationRequestsRepository, RotationsService],
   exports: [RotationsService],
 })
 export class RotationRequestsModule {}

@@ -14,3 +14,5 @@ export * from './returning.js';
 export * from './lease-locks.js';
 export * from './pool-check.js';
 export * from './repositories/secrets-api.repository.js';
+export * from './repositories/rotation-requests.repository.js';
+export * from './repositories/heartbeat-requests.repository.js';

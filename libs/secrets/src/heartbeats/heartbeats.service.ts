@@ -1,9 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, type EntityManager } from 'typeorm';
 import { ErrorCode, JobName, KeyturnError, type Actor } from '@keyturn/contracts';
 import { secretTypeDefinition } from '@keyturn/secret-types';
-import { HeartbeatEntity, SecretsApiRepository, uuidv7 } from '@keyturn/store';
+import { HeartbeatRequestsRepository, SecretsApiRepository, uuidv7, type HeartbeatEntity } from '@keyturn/store';
 import { JobProducer } from '@keyturn/queue';
 import { loadVisibleSecret } from '../secrets/folder-scope.js';
 
@@ -46,15 +44,10 @@ export const heartbeatJobId = (heartbeatId: string) => `heartbeat-${heartbeatId}
 /** See RotationsService: losers of the one-waiting race find the winner on their next look. */
 const MAX_TRIES = 5;
 
-/** The heartbeat of a secret that waits to start (queued and never claimed), if any. */
-async function waitingHeartbeat(m: EntityManager, secretId: string): Promise<HeartbeatEntity | null> {
-  return m.findOneBy(HeartbeatEntity, { secretId, status: 'queued', attempt: 0 });
-}
-
 @Injectable()
 export class HeartbeatsService {
   constructor(
-    @InjectDataSource() private readonly ds: DataSource,
+    private readonly heartbeats: HeartbeatRequestsRepository,
     private readonly secrets: SecretsApiRepository,
     private readonly jobs: JobProducer,
   ) {}
@@ -69,11 +62,11 @@ export class HeartbeatsService {
       throw new KeyturnError(ErrorCode.HEARTBEAT_NOT_SUPPORTED);
     }
     for (let tries = 1; ; tries++) {
-      const waiting = await waitingHeartbeat(this.ds.manager, secretId);
+      const waiting = await this.heartbeats.waiting(secretId);
       if (waiting) return { heartbeat: toHeartbeatView(waiting), created: false };
       const id = uuidv7();
       try {
-        await this.ds.manager.insert(HeartbeatEntity, { id, secretId, status: 'queued', trigger: 'api', requestedBy: actor.id });
+        await this.heartbeats.insertQueued({ id, secretId, requestedBy: actor.id });
       } catch (e) {
         if ((e as { code?: string }).code === '23505') {
           if (tries < MAX_TRIES) continue;
@@ -82,12 +75,12 @@ export class HeartbeatsService {
         throw e;
       }
       await this.jobs.tryAdd(JobName.RunHeartbeat, { heartbeatId: id, accountId: secret.accountId }, { jobId: heartbeatJobId(id) });
-      return { heartbeat: toHeartbeatView(await this.ds.manager.findOneByOrFail(HeartbeatEntity, { id })), created: true };
+      return { heartbeat: toHeartbeatView(await this.heartbeats.findByIdOrFail(id)), created: true };
     }
   }
 
   async get(actor: Actor, heartbeatId: string): Promise<HeartbeatView> {
-    const h = await this.ds.manager.findOneBy(HeartbeatEntity, { id: heartbeatId });
+    const h = await this.heartbeats.findById(heartbeatId);
     if (!h) throw new KeyturnError(ErrorCode.HEARTBEAT_NOT_FOUND, { heartbeatId });
     await loadVisibleSecret(this.secrets, actor, h.secretId).catch(() => {
       throw new KeyturnError(ErrorCode.HEARTBEAT_NOT_FOUND, { heartbeatId });
@@ -97,7 +90,7 @@ export class HeartbeatsService {
 
   async list(actor: Actor, secretId: string, limit = 50): Promise<{ items: HeartbeatView[] }> {
     await loadVisibleSecret(this.secrets, actor, secretId);
-    const rows = await this.ds.manager.find(HeartbeatEntity, { where: { secretId }, order: { id: 'DESC' }, take: limit });
+    const rows = await this.heartbeats.listForSecret(secretId, limit);
     return { items: rows.map(toHeartbeatView) };
   }
 }

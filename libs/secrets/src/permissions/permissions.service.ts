@@ -1,11 +1,9 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { ErrorCode, IamErrorCode, KeyturnError, type Actor } from '@keyturn/contracts';
 import { secretTypeDefinition } from '@keyturn/secret-types';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
 import { IAM_CLIENT, IamError, partitionForRegion, userArn, type IamClient } from '@keyturn/iam';
-import { SecretEntity, SecretVersionEntity, SecretsApiRepository } from '@keyturn/store';
+import { SecretsApiRepository, type SecretEntity } from '@keyturn/store';
 import { SecretsService } from '@keyturn/vault';
 import { loadVisibleSecret } from '../secrets/folder-scope.js';
 import { requiredPermissions, type RequiredPermissions } from './required-permissions.js';
@@ -20,7 +18,6 @@ export interface PermissionCheck {
 @Injectable()
 export class PermissionsService {
   constructor(
-    @InjectDataSource() private readonly ds: DataSource,
     private readonly secrets: SecretsApiRepository,
     private readonly vault: SecretsService,
     @Inject(KEYTURN_CONFIG) private readonly config: KeyturnConfig,
@@ -32,7 +29,7 @@ export class PermissionsService {
     const secret = await loadVisibleSecret(this.secrets, actor, secretId);
     let executor: SecretEntity = secret;
     if (secret.privilegedSecretId) {
-      const ex = await this.ds.manager.findOneBy(SecretEntity, { id: secret.privilegedSecretId });
+      const ex = await this.secrets.findById(secret.privilegedSecretId);
       if (!ex) throw new KeyturnError(ErrorCode.PRIVILEGED_SECRET_NOT_FOUND, { privilegedSecretId: secret.privilegedSecretId });
       executor = ex;
     } else if (!secretTypeDefinition(secret.type).executor.selfExecuting) {
@@ -53,7 +50,7 @@ export class PermissionsService {
 
   private async simulate(executor: SecretEntity, target: SecretEntity, req: RequiredPermissions, partition: ReturnType<typeof partitionForRegion>): Promise<PermissionCheck> {
     if (!this.iam) return { available: false, reason: 'no IAM client configured in this process' };
-    const v = await this.ds.manager.findOneBy(SecretVersionEntity, { secretId: executor.id, state: 'current' });
+    const v = await this.secrets.currentVersion(executor.id);
     if (!v) return { available: false, reason: `secret ${executor.id} has no current key to ask AWS with` };
     const f = this.vault.open(v);
     const executorArn = userArn(partition, executor.accountId, executor.username);
