@@ -43,6 +43,7 @@ export class SecretsApiModule {
 
 /** What the scheduler needs from the API side: requesting a rotation (automatic changes). Needs StoreModule and RedisModule. */
 @Module({
+  imports: [SecretTypesModule],
   providers: [SecretsApiRepository, RotationRequestsRepository, RotationsService],
   exports: [RotationsService],
 })
