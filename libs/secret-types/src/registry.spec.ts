@@ -1,5 +1,5 @@
 import { SECRET_TYPES, SecretType } from '@keyturn/contracts';
-import { SECRET_TYPE_DEFINITIONS, allSecretFieldNames, assertSecretTypesDefined, secretTypeDefinition } from './registry.js';
+import { SECRET_TYPE_DEFINITIONS, allSecretFieldNames, assertSecretTypesDefined, secretTypeDefinition, secretTypesWhere } from './registry.js';
 import { changeStatements } from './required-permissions.js';
 
 describe('secret type registry', () => {
@@ -46,6 +46,8 @@ describe('secret type registry', () => {
     expect(SECRET_TYPE_DEFINITIONS[SecretType.AwsIamConsolePassword].executor).toEqual({ selfExecuting: false, canExecuteOthers: false });
     expect(SECRET_TYPE_DEFINITIONS[SecretType.AwsIamKey].canHeartbeat).toBe(true);
     expect(SECRET_TYPE_DEFINITIONS[SecretType.AwsIamConsolePassword].canHeartbeat).toBe(false);
+    expect(secretTypesWhere((d) => d.canHeartbeat)).toEqual([SecretType.AwsIamKey]);
+    expect(secretTypesWhere((d) => !d.executor.selfExecuting)).toEqual([SecretType.AwsIamConsolePassword]);
   });
 
   it('change statements: the type’s action for the mode on the target, then the common and the type’s recommended ones', () => {

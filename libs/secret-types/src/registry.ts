@@ -60,3 +60,8 @@ export function assertSecretTypesDefined(
 export function allSecretFieldNames(): string[] {
   return [...new Set(Object.values(SECRET_TYPE_DEFINITIONS).flatMap((d) => d.fields.map((f) => f.name)))];
 }
+
+/** The types whose definition meets `test`, e.g. those that heartbeat (for SQL: `type = ANY($1)` instead of a literal). */
+export function secretTypesWhere(test: (def: SecretTypeDefinition) => boolean): SecretType[] {
+  return secretTypeDefinitions().filter(test).map((d) => d.type);
+}
