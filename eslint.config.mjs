@@ -13,17 +13,19 @@ import tseslint from 'typescript-eslint';
 const LIB_DEPENDENCIES = {
   contracts: [],
   config: ['contracts'],
-  logging: ['contracts', 'config'],
+  'secret-types': ['contracts'],
+  logging: ['contracts', 'config', 'secret-types'],
   crypto: ['contracts'],
   iam: ['contracts', 'logging'],
   store: ['contracts', 'config', 'logging'],
   queue: ['contracts', 'config', 'logging'],
   vault: ['contracts', 'config', 'logging', 'crypto', 'store'],
   auth: ['contracts', 'config', 'logging', 'crypto', 'store', 'queue'],
+  secrets: ['contracts', 'config', 'logging', 'crypto', 'store', 'queue', 'iam', 'vault', 'auth', 'secret-types'],
   events: ['contracts', 'config', 'logging', 'store'],
-  rotation: ['contracts', 'config', 'logging', 'crypto', 'store', 'queue', 'iam', 'vault', 'auth'],
-  heartbeat: ['contracts', 'config', 'logging', 'store', 'iam', 'vault', 'auth', 'rotation'],
-  scheduling: ['contracts', 'config', 'logging', 'store', 'queue', 'vault', 'rotation', 'events'],
+  rotation: ['contracts', 'config', 'logging', 'crypto', 'store', 'queue', 'iam', 'vault', 'auth', 'secret-types'],
+  heartbeat: ['contracts', 'config', 'logging', 'store', 'iam', 'vault', 'auth', 'rotation', 'secret-types'],
+  scheduling: ['contracts', 'config', 'logging', 'store', 'queue', 'vault', 'secrets', 'secret-types', 'events'],
 };
 
 const folders = (dir) =>
@@ -58,9 +60,7 @@ const NO_TYPEORM = {
   message: 'Postgres is reached through the repositories of @keyturn/store (libs/store/src/repositories, bound in StoreModule): add a method there.',
 };
 /** Libs that reach Postgres only through libs/store's repositories (the others still use TypeORM directly). */
-const TYPEORM_FREE = ['contracts', 'config', 'logging', 'crypto', 'iam', 'queue', 'rotation', 'heartbeat', 'scheduling', 'events'];
-/** Files of a TYPEORM_FREE lib that still use TypeORM: the API read services, on their way out of libs/rotation. */
-const TYPEORM_NOT_YET = ['libs/rotation/src/rotations.service.ts', 'libs/rotation/src/heartbeats.service.ts', 'libs/rotation/src/permissions.service.ts'];
+const TYPEORM_FREE = ['contracts', 'config', 'logging', 'crypto', 'iam', 'queue', 'secret-types', 'secrets', 'rotation', 'heartbeat', 'scheduling', 'events'];
 const escapeProject = (regex) => ({
   regex,
   message:
@@ -93,16 +93,12 @@ function boundaries(kind, name) {
   for (let depth = 0; depth <= MAX_DEPTH; depth++) {
     const dir = `${root}/${'*/'.repeat(depth)}`;
     const out = `(\\.\\./){${depth + 1}}`;
-    const notYet = TYPEORM_NOT_YET.filter((f) => f.startsWith(`${root}/`) && f.split('/').length === root.split('/').length + depth + 1);
     configs.push(
       {
         files: [`${dir}*.{ts,mts,cts,js,mjs,cjs}`],
         ignores: SPEC_FILES,
         rules: { 'no-restricted-imports': ['error', { patterns: [...common, ...(typeormFree ? [NO_TYPEORM] : []), escapeProject(`^${out}`)] }] },
       },
-      ...(typeormFree && notYet.length
-        ? [{ files: notYet, rules: { 'no-restricted-imports': ['error', { patterns: [...common, escapeProject(`^${out}`)] }] } }]
-        : []),
       {
         files: SPEC_FILES.map((glob) => `${dir}${glob.slice('**/'.length)}`),
         rules: { 'no-restricted-imports': ['error', { patterns: [...common, escapeProject(`^(?!(\\.\\./){${depth + 2}}test/)${out}`)] }] },

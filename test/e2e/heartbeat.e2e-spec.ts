@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { Webhook } from 'standardwebhooks';
 import { SecretType } from '@keyturn/contracts';
-import { requiredPermissions } from '@keyturn/rotation';
+import { requiredPermissions } from '@keyturn/secrets';
 import { AwsFixture } from './aws-fixture.js';
 import { Processes, WORKER_ENV, vaultOps } from './vault-ops.js';
 import {

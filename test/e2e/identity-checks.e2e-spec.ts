@@ -4,7 +4,7 @@
  * the exact code, and nothing changed that should not have been.
  */
 import { SecretType } from '@keyturn/contracts';
-import { requiredPermissions } from '@keyturn/rotation';
+import { requiredPermissions } from '@keyturn/secrets';
 import { AwsFixture, type Creds } from './aws-fixture.js';
 import { Processes, WORKER_ENV, vaultOps } from './vault-ops.js';
 import { client, createTestEnv, rawDb, startApi, type Client, type RunningApi, type TestEnv } from './harness.js';

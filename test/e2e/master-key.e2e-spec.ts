@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { SecretType } from '@keyturn/contracts';
 import { loadConfig } from '@keyturn/config';
 import { ACCESS_KEY_ID_INDEX, EnvelopeCipher, generateMasterKey, keyringFromStrings } from '@keyturn/crypto';
-import { requiredPermissions } from '@keyturn/rotation';
+import { requiredPermissions } from '@keyturn/secrets';
 import { createApi } from '../../apps/secrets-api/src/bootstrap.js';
 import { AwsFixture } from './aws-fixture.js';
 import { Processes, WORKER_ENV, vaultOps } from './vault-ops.js';

@@ -9,7 +9,7 @@
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { SecretType } from '@keyturn/contracts';
-import { requiredPermissions } from '@keyturn/rotation';
+import { requiredPermissions } from '@keyturn/secrets';
 import { AwsFixture, type Creds } from './aws-fixture.js';
 import { Processes, WORKER_ENV, vaultOps } from './vault-ops.js';
 import { REDIS_URL, client, createApiKey, createTestEnv, eventually, freePort, rawDb, type Client, type SpawnedApp, type TestEnv } from './harness.js';

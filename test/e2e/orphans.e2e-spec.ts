@@ -6,7 +6,8 @@
  */
 import { SecretType } from '@keyturn/contracts';
 import { loadConfig } from '@keyturn/config';
-import { CREATE_DATE_SLACK_MS, createWindowMs, requiredPermissions } from '@keyturn/rotation';
+import { CREATE_DATE_SLACK_MS, createWindowMs } from '@keyturn/rotation';
+import { requiredPermissions } from '@keyturn/secrets';
 import { AwsFixture, type Creds } from './aws-fixture.js';
 import { Processes, WORKER_ENV, vaultOps } from './vault-ops.js';
 import {

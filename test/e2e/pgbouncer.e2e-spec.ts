@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { loadConfig } from '@keyturn/config';
 import { SecretType } from '@keyturn/contracts';
-import { requiredPermissions } from '@keyturn/rotation';
+import { requiredPermissions } from '@keyturn/secrets';
 import { MIGRATIONS, runMigrations } from '@keyturn/store';
 import { AwsFixture, type Creds } from './aws-fixture.js';
 import { Processes, WORKER_ENV, vaultOps } from './vault-ops.js';

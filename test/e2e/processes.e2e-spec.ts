@@ -79,6 +79,25 @@ describe('the built apps as processes', () => {
     expect(openapi.components.schemas.CreateSecretDto).toEqual(
       expect.objectContaining({ properties: expect.objectContaining({ type: expect.anything(), name: expect.anything(), accountId: expect.anything() }) }),
     );
+    // The create body is one schema per secret type (oneOf, discriminated by type); both settings schemas list the nine settings.
+    const doc = openapi as any;
+    const body = doc.paths['/v1/secrets'].post.requestBody.content['application/json'].schema;
+    const keyRef = '#/components/schemas/CreateAwsIamKeySecretDto';
+    const passwordRef = '#/components/schemas/CreateAwsIamConsolePasswordSecretDto';
+    expect(body.oneOf).toEqual([{ $ref: keyRef }, { $ref: passwordRef }]);
+    expect(body.discriminator).toEqual({ propertyName: 'type', mapping: { 'aws-iam-key': keyRef, 'aws-iam-console-password': passwordRef } });
+    const schemas = doc.components.schemas;
+    const keyProps = Object.keys(schemas.CreateAwsIamKeySecretDto.properties);
+    const passwordProps = Object.keys(schemas.CreateAwsIamConsolePasswordSecretDto.properties);
+    expect(keyProps).toEqual(expect.arrayContaining(['type', 'name', 'username', 'accountId', 'accessKeyId', 'secretAccessKey']));
+    expect(keyProps).not.toContain('password');
+    expect(passwordProps).toEqual(expect.arrayContaining(['type', 'name', 'username', 'accountId', 'password']));
+    expect(passwordProps).not.toContain('accessKeyId');
+    expect(schemas.CreateAwsIamKeySecretDto.required).toEqual(expect.arrayContaining(['accessKeyId', 'secretAccessKey']));
+    expect(schemas.CreateAwsIamKeySecretDto.properties.type.enum).toEqual(['aws-iam-key']);
+    const nine = Object.keys(schemas.PutSettingsDto.properties).sort();
+    expect(nine).toHaveLength(9);
+    expect(Object.keys(schemas.SecretSettingsDto.properties).sort()).toEqual(nine);
     // The docs are public, the API is not.
     expect((await fetch(`${url}/v1/secrets`)).status).toBe(401);
 

@@ -631,6 +631,21 @@ describe('secrets API: lists, settings and deletion', () => {
     expect(renamed.body.settings).toEqual({ autoChangeIntervalDays: 30 });
   });
 
+  it('PUT /v1/settings is a partial update: fields not sent keep their value', async () => {
+    const first = await admin.put('/v1/settings', { passwordLength: 31, autoChangeIntervalDays: 45, passwordRequireSymbols: false });
+    expect(first.status).toBe(200);
+    expect(first.body).toEqual(expect.objectContaining({ passwordLength: 31, autoChangeIntervalDays: 45, passwordRequireSymbols: false }));
+
+    const second = await admin.put('/v1/settings', { passwordReuseHistory: 7 });
+    expect(second.status).toBe(200);
+    const kept = { passwordLength: 31, autoChangeIntervalDays: 45, passwordRequireSymbols: false, passwordReuseHistory: 7 };
+    expect(second.body).toEqual(expect.objectContaining(kept));
+    const got = await admin.get('/v1/settings');
+    expect(got.status).toBe(200);
+    expect(got.body).toEqual(expect.objectContaining(kept));
+    expect(Object.keys(got.body).sort()).toEqual(Object.keys(second.body).sort());
+  });
+
   it('refuses to delete a privileged account in use (409 naming the dependents); force deletes it and detaches them', async () => {
     const key = await admin.post('/v1/secrets', keyBody());
     const dep1 = await admin.post('/v1/secrets', passwordBody(key.body.id));

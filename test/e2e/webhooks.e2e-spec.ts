@@ -6,7 +6,7 @@
 import { jest } from '@jest/globals';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { SecretType } from '@keyturn/contracts';
-import { requiredPermissions } from '@keyturn/rotation';
+import { requiredPermissions } from '@keyturn/secrets';
 import { AwsFixture } from './aws-fixture.js';
 import { Processes, WORKER_ENV, vaultOps } from './vault-ops.js';
 import { client, createTestEnv, eventually, rawDb, spawnApp, startApi, type Client, type RunningApi, type TestEnv } from './harness.js';

@@ -76,6 +76,17 @@ describe('import boundaries (eslint no-restricted-imports)', () => {
       expect(messages).toEqual([expect.stringContaining('libs/iam may import only')]);
     });
 
+    it('libs/secret-types (the type definitions) imports only contracts', async () => {
+      const messages = await boundaryMessages('libs/secret-types/src/x.ts', "import { StoreModule } from '@keyturn/store';\nexport const s = StoreModule;\n");
+      expect(messages).toEqual([expect.stringContaining('libs/secret-types may import only @keyturn/contracts')]);
+      await expect(boundaryMessages('libs/logging/src/x.ts', "import { allSecretFieldNames } from '@keyturn/secret-types';\nexport const f = allSecretFieldNames;\n")).resolves.toEqual([]);
+    });
+
+    it('libs/secrets (the API use cases) never imports the worker’s libs/rotation', async () => {
+      const messages = await boundaryMessages('libs/secrets/src/x.ts', "import { RotationRunner } from '@keyturn/rotation';\nexport const r = RotationRunner;\n");
+      expect(messages).toEqual([expect.stringContaining('libs/secrets may import only')]);
+    });
+
     it('libs/contracts imports no framework', async () => {
       const messages = await boundaryMessages('libs/contracts/src/x.ts', "import { HttpStatus } from '@nestjs/common';\nexport const s = HttpStatus.OK;\n");
       expect(messages).toEqual([expect.stringContaining('libs/contracts holds plain types and constants')]);
@@ -101,6 +112,7 @@ describe('import boundaries (eslint no-restricted-imports)', () => {
       ['libs/heartbeat/src/x.ts', '@nestjs/typeorm'],
       ['libs/scheduling/src/x.ts', 'typeorm'],
       ['libs/events/src/x.ts', 'typeorm/query-builder/QueryPartialEntity.js'],
+      ['libs/secrets/src/secrets/x.ts', 'typeorm'],
     ])('%s importing %s is an error', async (filePath, mod) => {
       const messages = await boundaryMessages(filePath, `import * as orm from '${mod}';\nexport const o = orm;\n`);
       expect(messages).toEqual([expect.stringContaining('through the repositories of @keyturn/store')]);

@@ -5,7 +5,7 @@ import { StoreModule, poolOptions } from '@keyturn/store';
 import { RedisModule } from '@keyturn/queue';
 import { VaultModule } from '@keyturn/vault';
 import { AuthModule } from '@keyturn/auth';
-import { RotationsApiModule } from '@keyturn/rotation';
+import { SecretsApiModule } from '@keyturn/secrets';
 import { RotationsController } from './rotations/rotations.controller.js';
 import { HeartbeatsController } from './heartbeats/heartbeats.controller.js';
 import { SecretsController } from './secrets/secrets.controller.js';
@@ -23,7 +23,7 @@ export class AppModule {
   static forRoot(config: KeyturnConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), StoreModule.forRoot(config.database.url, poolOptions(config, 'secrets-api')), RedisModule.forRoot(), VaultModule, AuthModule, RotationsApiModule.forRoot(config)],
+      imports: [ConfigModule.forRoot(config), StoreModule.forRoot(config.database.url, poolOptions(config, 'secrets-api')), RedisModule.forRoot(), VaultModule, AuthModule, SecretsApiModule.forRoot(config)],
       controllers: [SecretsController, RotationsController, HeartbeatsController, SettingsController, ApiKeysController, AuditController, HealthController],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },

@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { PinoNestLogger, REDACT_PATHS } from '@keyturn/logging';
+import { allSecretFieldNames } from '@keyturn/secret-types';
 
 describe('log redaction', () => {
   it('never writes key material, at any depth we log', () => {
@@ -17,6 +18,11 @@ describe('log redaction', () => {
     const out = lines.join('');
     expect(out).not.toMatch(/S3CR3T/);
     expect(out.match(/\[redacted\]/g)).toHaveLength(4);
+  });
+
+  it('redacts every secret type’s fields (from the type definitions), at each depth', () => {
+    expect(allSecretFieldNames().length).toBeGreaterThan(0);
+    for (const f of allSecretFieldNames()) expect(REDACT_PATHS).toEqual(expect.arrayContaining([f, `*.${f}`, `*.*.${f}`]));
   });
 });
 

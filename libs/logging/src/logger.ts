@@ -1,14 +1,15 @@
 import { pino, type Logger, type LoggerOptions } from 'pino';
 import type { LoggerService } from '@nestjs/common';
+import { allSecretFieldNames } from '@keyturn/secret-types';
 
 /**
- * Field names that hold key material anywhere in a log object. pino's redact
- * wildcards match one level, so each name is listed at the depths we log.
+ * Field names that hold key material anywhere in a log object: every secret
+ * type's fields (from its definition, so a new type is redacted without an
+ * edit here) and the other secrets Keyturn handles. pino's redact wildcards
+ * match one level, so each name is listed at the depths we log.
  */
 const SECRET_FIELDS = [
-  'secretAccessKey',
-  'accessKeyId',
-  'password',
+  ...allSecretFieldNames(),
   'oldPassword',
   'newPassword',
   'token',

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { ErrorCode, KeyturnError, SecretType, warningMessage, type WarningCode, type WarningParams } from '@keyturn/contracts';
+import { ErrorCode, KeyturnError, warningMessage, type WarningCode, type WarningParams } from '@keyturn/contracts';
 import type { IamCredentials } from '@keyturn/iam';
+import { secretTypeDefinition } from '@keyturn/secret-types';
 import {
   RotationsRepository,
   SecretVersionsRepository,
@@ -34,14 +35,6 @@ export const credsOf = (v: OpenVersion): IamCredentials => ({
   secretAccessKey: v.fields.secretAccessKey,
 });
 
-/**
- * After a promotion, is the secret's heartbeat due at once (its status then
- * follows the change at the scheduler's next tick)? Every type says so.
- */
-export const CHECK_HEARTBEAT_AFTER_CHANGE: Record<SecretType, boolean> = {
-  [SecretType.AwsIamKey]: true,
-  [SecretType.AwsIamConsolePassword]: false,
-};
 
 const logger = new Logger('Rotation');
 
@@ -181,7 +174,7 @@ export class ChangeJournal {
       await tx.versions.moveState(rot.secretId, 'previous', 'retired');
       await tx.versions.moveState(rot.secretId, 'current', 'previous');
       await tx.versions.setState(pending.id, 'current');
-      await tx.secrets.markChanged(rot.secretId, CHECK_HEARTBEAT_AFTER_CHANGE[rot.secretType]);
+      await tx.secrets.markChanged(rot.secretId, secretTypeDefinition(rot.secretType).canHeartbeat);
       await tx.rotations.setStep(rot.id, next);
     });
     rot.step = next;

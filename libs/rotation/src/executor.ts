@@ -1,4 +1,5 @@
-import { ErrorCode, KeyturnError, SecretType } from '@keyturn/contracts';
+import { ErrorCode, KeyturnError } from '@keyturn/contracts';
+import { secretTypeDefinition } from '@keyturn/secret-types';
 import { sameIamUser, type IamCredentials } from '@keyturn/iam';
 import type { SecretEntity } from '@keyturn/store';
 
@@ -10,20 +11,6 @@ export interface Executor {
   creds: IamCredentials;
 }
 
-/** Who may make the IAM calls of a change, per secret type. */
-export interface ExecutorRule {
-  /** Without an associated key secret, the secret's own value makes the calls (an access key can; a password cannot). */
-  executesItself: boolean;
-  /** It may be the associated key secret ("privileged account") of others. */
-  executesOthers: boolean;
-}
-
-/** The compiler makes every secret type state its rule. */
-export const EXECUTOR_RULES: Record<SecretType, ExecutorRule> = {
-  [SecretType.AwsIamKey]: { executesItself: true, executesOthers: true },
-  [SecretType.AwsIamConsolePassword]: { executesItself: false, executesOthers: false },
-};
-
 /** What resolving an executor reads: the associated secret and its current value. */
 export interface ExecutorLookup {
   secret(id: string): Promise<SecretEntity | null>;
@@ -31,19 +18,19 @@ export interface ExecutorLookup {
 }
 
 /**
- * Who makes the IAM calls: the associated key secret ("privileged account")
+ * Who makes the IAM calls (the type's executor rule is in its definition, libs/secret-types): the associated key secret ("privileged account")
  * when there is one, else the target key itself. The mode follows the IAM
  * user: basic when executor and target are the same user.
  */
 export async function resolveExecutor(lookup: ExecutorLookup, target: SecretEntity, ownCreds: IamCredentials | null): Promise<Executor> {
   if (!target.privilegedSecretId) {
-    if (!EXECUTOR_RULES[target.type].executesItself || !ownCreds) {
+    if (!secretTypeDefinition(target.type).executor.selfExecuting || !ownCreds) {
       throw new KeyturnError(ErrorCode.PRIVILEGED_ACCOUNT_REQUIRED, { secretId: target.id, secretType: target.type });
     }
     return { mode: 'basic', secretId: null, creds: ownCreds };
   }
   const ex = await lookup.secret(target.privilegedSecretId);
-  if (!ex || !EXECUTOR_RULES[ex.type].executesOthers) {
+  if (!ex || !secretTypeDefinition(ex.type).executor.canExecuteOthers) {
     throw new KeyturnError(ErrorCode.PRIVILEGED_SECRET_NOT_FOUND, { privilegedSecretId: target.privilegedSecretId });
   }
   const f = await lookup.currentFields(ex.id);

@@ -10,29 +10,11 @@ import { PasswordChangeUseCase } from './console-password/password-change.usecas
 import { RotationRunner } from './rotation-runner.service.js';
 import { ChangeJournal } from './change-journal.service.js';
 import { CHANGE_USE_CASES, type ChangeUseCases } from './change-use-cases.js';
-import { RotationsService } from './rotations.service.js';
-import { PermissionsService } from './permissions.service.js';
-import { HeartbeatsService } from './heartbeats.service.js';
 import { pacedIamClient } from './paced-iam.client.js';
 import { awsClientOptions, createWindowMs, pacerMaxWaitMs } from './aws-budget.js';
 import { VERSION_CIPHER, envelopeVersionCipher } from './version-cipher.js';
 import { CLOCK, FAULTS, ROTATION_OPTIONS, faultsFromEnv, systemClock, type RotationOptions } from './rotation.tokens.js';
 import { SecretType } from '@keyturn/contracts';
-
-/** The API side: request and read rotations, and the permission preflight. Needs StoreModule and RedisModule. */
-@Module({})
-export class RotationsApiModule {
-  static forRoot(config: KeyturnConfig): DynamicModule {
-    return {
-      module: RotationsApiModule,
-      imports: [VaultModule, iamModule(config)],
-      providers: [RotationsService, PermissionsService, HeartbeatsService],
-      exports: [RotationsService, PermissionsService, HeartbeatsService],
-    };
-  }
-}
-
-const iamModule = (config: KeyturnConfig) => IamModule.forRoot(awsClientOptions(config));
 
 /**
  * The worker's IamClient: the adapter from the configuration, and over it the

@@ -5,7 +5,7 @@ import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
 import { LeaseLocks, LockSpace, SecretsRepository, Transactions, lockKey, uuidv7 } from '@keyturn/store';
 import { JobProducer } from '@keyturn/queue';
 import { SettingsService } from '@keyturn/vault';
-import { RotationsService, heartbeatJobId } from '@keyturn/rotation';
+import { RotationsService, heartbeatJobId } from '@keyturn/secrets';
 
 /** One scheduler replica at a time scans for automatic changes. */
 const AUTO_CHANGE_LOCK = lockKey(LockSpace.Scheduler, 'auto-change');

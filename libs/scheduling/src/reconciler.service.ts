@@ -3,7 +3,7 @@ import { JobName, type JobPayloads } from '@keyturn/contracts';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
 import { HeartbeatsRepository, RotationsRepository } from '@keyturn/store';
 import { JobProducer, QUEUE_OF } from '@keyturn/queue';
-import { heartbeatJobId, rotationJobId } from '@keyturn/rotation';
+import { heartbeatJobId, rotationJobId } from '@keyturn/secrets';
 
 const LIVE_STATES = new Set(['waiting', 'delayed', 'active', 'prioritized', 'waiting-children']);
 

@@ -1,14 +1,14 @@
 import { Module } from '@nestjs/common';
 import { VaultModule } from '@keyturn/vault';
-import { RotationsService } from '@keyturn/rotation';
+import { RotationRequestsModule } from '@keyturn/secrets';
 import { EventsModule } from '@keyturn/events';
 import { DueWorkService } from './due-work.service.js';
 import { ReconcilerService } from './reconciler.service.js';
 
 /** The scheduler side: due heartbeats, automatic changes, the reconciler, and (re-exported) webhook delivery. */
 @Module({
-  imports: [VaultModule, EventsModule],
-  providers: [RotationsService, DueWorkService, ReconcilerService],
+  imports: [VaultModule, EventsModule, RotationRequestsModule],
+  providers: [DueWorkService, ReconcilerService],
   exports: [DueWorkService, ReconcilerService, EventsModule],
 })
 export class SchedulingModule {}

@@ -2,8 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity.js';
+import { DEFAULT_SETTINGS, patchGlobalSettings, type GlobalSettings } from '@keyturn/contracts';
 import { SettingEntity } from '@keyturn/store';
-import { DEFAULT_SETTINGS, type GlobalSettings } from './settings.js';
 
 const GLOBAL = 'global';
 
@@ -16,9 +16,13 @@ export class SettingsService {
     return { ...DEFAULT_SETTINGS, ...((row?.value as Partial<GlobalSettings>) ?? {}) };
   }
 
-  /** Replaces the stored global settings with `patch` applied over the current ones. */
+  /**
+   * Applies `patch` over the current global settings: a partial update. A field
+   * not sent keeps its value, also when the patch is a DTO instance that
+   * carries every declared field (unsent ones as undefined).
+   */
   async putGlobal(patch: Partial<GlobalSettings>): Promise<GlobalSettings> {
-    const next = { ...(await this.getGlobal()), ...patch };
+    const next = patchGlobalSettings(await this.getGlobal(), patch);
     await this.repo.upsert({ key: GLOBAL, value: next as unknown as QueryDeepPartialEntity<Record<string, unknown>> }, ['key']);
     return next;
   }

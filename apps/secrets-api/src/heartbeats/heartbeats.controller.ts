@@ -2,7 +2,7 @@ import { Controller, Get, HttpCode, Param, Post, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Actor } from '@keyturn/contracts';
-import { HeartbeatsService } from '@keyturn/rotation';
+import { HeartbeatsService } from '@keyturn/secrets';
 import { Audited, CurrentActor, RequireRole } from '../common/auth.decorators.js';
 import { UuidParam } from '../common/pipes.js';
 

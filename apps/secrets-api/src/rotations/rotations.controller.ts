@@ -3,7 +3,7 @@ import { ApiBearerAuth, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger
 import { RequiredPermissionsQueryDto } from './rotations.dto.js';
 import type { FastifyReply } from 'fastify';
 import { ErrorCode, KeyturnError, type Actor } from '@keyturn/contracts';
-import { PermissionsService, RotationsService } from '@keyturn/rotation';
+import { PermissionsService, RotationsService } from '@keyturn/secrets';
 import { Audited, CurrentActor, RequireRole } from '../common/auth.decorators.js';
 import { UuidParam } from '../common/pipes.js';
 

@@ -1,76 +1,33 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
+import { Allow, IsEnum, IsIn, IsInt, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min, ValidateIf, ValidateNested } from 'class-validator';
 import {
-  IsBoolean,
-  IsEnum,
-  IsIn,
-  IsInt,
-  IsOptional,
-  IsString,
-  IsUUID,
-  Matches,
-  Max,
-  MaxLength,
-  Min,
-  ValidateIf,
-  ValidateNested,
-} from 'class-validator';
-import {
-  ACCESS_KEY_ID,
   AWS_ACCOUNT_ID,
-  CONSOLE_PASSWORD,
   FOLDER,
   FOLDER_MAX,
   NO_DOT_SEGMENTS,
   IAM_USER_NAME,
-  SECRET_ACCESS_KEY,
   SECRET_NAME,
   SecretType,
+  type SecretSettings,
 } from '@keyturn/contracts';
+import { allSecretFieldNames, secretTypeDefinitions, type SecretTypeDefinition } from '@keyturn/secret-types';
+import { declareSettings } from '../common/settings-schema.dto.js';
 
 const DOT_SEGMENT_MESSAGE = { message: 'folder segments cannot be "." or ".."' };
 
-const isKey = (o: { type?: string }) => o.type === SecretType.AwsIamKey;
-const isPassword = (o: { type?: string }) => o.type === SecretType.AwsIamConsolePassword;
+/** A secret's own settings: each overrides the global setting of the same name. */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- typed by the interface below, declared by the schema
+export class SecretSettingsDto {}
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type -- the fields come from the settings schema
+export interface SecretSettingsDto extends SecretSettings {}
+declareSettings(SecretSettingsDto, { global: false });
 
-export class SecretSettingsDto {
-  @ApiPropertyOptional({ description: 'Inactivate the previous access key after a change (overrides the global setting).' })
-  @IsOptional() @IsBoolean()
-  shouldInactivatePreviousKey?: boolean;
-
-  @ApiPropertyOptional({ description: 'Delete the previous access key after a change; implies inactivate.' })
-  @IsOptional() @IsBoolean()
-  shouldDeletePreviousKey?: boolean;
-
-  @ApiPropertyOptional({ minimum: 1, maximum: 3650, description: 'Change automatically every N days.' })
-  @IsOptional() @IsInt() @Min(1) @Max(3650)
-  autoChangeIntervalDays?: number;
-
-  @ApiPropertyOptional({ minimum: 60, maximum: 2592000 })
-  @IsOptional() @IsInt() @Min(60) @Max(30 * 86400)
-  heartbeatIntervalSeconds?: number;
-
-  @ApiPropertyOptional({ minimum: 8, maximum: 128 })
-  @IsOptional() @IsInt() @Min(8) @Max(128)
-  passwordLength?: number;
-
-  @ApiPropertyOptional({ description: 'Characters never used in generated passwords.' })
-  @IsOptional() @IsString() @MaxLength(64)
-  passwordExcludeCharacters?: string;
-
-  @ApiPropertyOptional()
-  @IsOptional() @IsBoolean()
-  passwordRequireSymbols?: boolean;
-
-  @ApiPropertyOptional({ minimum: 0, maximum: 24, description: 'Never reuse one of the last N passwords.' })
-  @IsOptional() @IsInt() @Min(0) @Max(24)
-  passwordReuseHistory?: number;
-
-  @ApiPropertyOptional({ description: 'Ask AWS to make the user set a new password at next sign-in.' })
-  @IsOptional() @IsBoolean()
-  passwordResetRequired?: boolean;
-}
-
+/**
+ * What every secret type has. The request body is one of the per-type DTOs
+ * below, picked by `type` (CreateSecretBodyPipe); this class alone answers a
+ * body whose type is missing or unknown.
+ */
 export class CreateSecretDto {
   @ApiProperty({ enum: SecretType })
   @IsEnum(SecretType, { message: `type must be one of ${Object.values(SecretType).join(', ')}` })
@@ -94,26 +51,43 @@ export class CreateSecretDto {
   @IsString() @Matches(AWS_ACCOUNT_ID, { message: 'accountId must be 12 digits' })
   accountId: string;
 
-  @ApiPropertyOptional({ description: 'aws-iam-key only', example: 'AKIAIOSFODNN7EXAMPLE' })
-  @ValidateIf(isKey) @IsString() @Matches(ACCESS_KEY_ID, { message: 'accessKeyId must be AKIA followed by 16 upper-case letters or digits' })
-  accessKeyId?: string;
-
-  @ApiPropertyOptional({ description: 'aws-iam-key only; 40 characters' })
-  @ValidateIf(isKey) @IsString() @Matches(SECRET_ACCESS_KEY, { message: 'secretAccessKey must be 40 characters of A-Z a-z 0-9 / +' })
-  secretAccessKey?: string;
-
-  @ApiPropertyOptional({ description: 'aws-iam-console-password only; 1-128 characters' })
-  @ValidateIf(isPassword) @IsString() @Matches(CONSOLE_PASSWORD, { message: 'password must be 1-128 characters from U+0020 to U+00FF (tab, CR and LF allowed)' })
-  password?: string;
-
-  @ApiPropertyOptional({ format: 'uuid', description: 'An aws-iam-key secret that changes this one (privileged account).' })
+  @ApiPropertyOptional({ format: 'uuid', description: 'A secret that changes this one (privileged account); see the type’s executor rule.' })
   @IsOptional() @IsUUID('all', { message: 'privilegedSecretId must be a UUID' })
   privilegedSecretId?: string;
 
   @ApiPropertyOptional({ type: SecretSettingsDto })
   @IsOptional() @ValidateNested() @Type(() => SecretSettingsDto)
   settings?: SecretSettingsDto;
+
+  /** The type's secret fields (declared on the per-type classes). */
+  [field: string]: unknown;
 }
+
+/**
+ * The create body of one secret type: the common fields, and the type's own
+ * secret fields with their rules from its definition (libs/secret-types). Another
+ * type's field is let through (allowed on the base class below), so the use case
+ * answers FIELD_NOT_ALLOWED naming it rather than "not a known field"; it is not
+ * in the type's OpenAPI schema.
+ */
+function createDtoFor(def: SecretTypeDefinition): typeof CreateSecretDto {
+  const name = `Create${def.title}SecretDto`;
+  const Dto = { [name]: class extends CreateSecretDto {} }[name];
+  const proto = Dto.prototype;
+  ApiProperty({ enum: [def.type], description: def.summary })(proto, 'type');
+  for (const f of def.fields) {
+    ApiProperty({ type: String, description: f.description, example: f.example })(proto, f.name);
+    IsString()(proto, f.name);
+    Matches(f.pattern, { message: f.message })(proto, f.name);
+  }
+  return Dto;
+}
+
+/** type → its create DTO. A Map, so a body's `type` never reaches an object's own keys (`constructor`, `__proto__`). */
+export const CREATE_SECRET_DTOS: ReadonlyMap<string, typeof CreateSecretDto> = new Map(secretTypeDefinitions().map((d) => [d.type, createDtoFor(d)]));
+
+// Every type's secret fields pass the whitelist: a body of unknown type is answered on its type and common fields alone.
+for (const f of allSecretFieldNames()) Allow()(CreateSecretDto.prototype, f);
 
 export class UpdateSecretDto {
   @ApiPropertyOptional()

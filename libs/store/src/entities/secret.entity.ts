@@ -1,18 +1,8 @@
 import { Column, CreateDateColumn, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
-import type { HeartbeatStatus, SecretType } from '@keyturn/contracts';
+import type { HeartbeatStatus, SecretSettings, SecretType } from '@keyturn/contracts';
 
-/** Per-secret settings; absent fields fall back to the global settings. */
-export interface SecretSettings {
-  shouldInactivatePreviousKey?: boolean;
-  shouldDeletePreviousKey?: boolean;
-  autoChangeIntervalDays?: number;
-  heartbeatIntervalSeconds?: number;
-  passwordLength?: number;
-  passwordExcludeCharacters?: string;
-  passwordRequireSymbols?: boolean;
-  passwordReuseHistory?: number;
-  passwordResetRequired?: boolean;
-}
+/** Per-secret settings (the schema is libs/contracts/src/settings.ts); absent fields fall back to the global settings. */
+export type { SecretSettings };
 
 @Entity({ name: 'secrets' })
 export class SecretEntity {

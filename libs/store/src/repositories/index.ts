@@ -6,3 +6,6 @@ export * from './events.repository.js';
 export * from './audit-events.repository.js';
 export * from './webhook-deliveries.repository.js';
 export * from './transactions.service.js';
+export * from './secrets-api.repository.js';
+export * from './rotation-requests.repository.js';
+export * from './heartbeat-requests.repository.js';

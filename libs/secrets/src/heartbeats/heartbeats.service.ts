@@ -1,10 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, type EntityManager } from 'typeorm';
-import { ErrorCode, JobName, KeyturnError, SecretType, type Actor } from '@keyturn/contracts';
-import { HeartbeatEntity, uuidv7 } from '@keyturn/store';
-import { SecretsService } from '@keyturn/vault';
+import { ErrorCode, JobName, KeyturnError, type Actor } from '@keyturn/contracts';
+import { secretTypeDefinition } from '@keyturn/secret-types';
+import { HeartbeatRequestsRepository, SecretsApiRepository, uuidv7, type HeartbeatEntity } from '@keyturn/store';
 import { JobProducer } from '@keyturn/queue';
+import { loadVisibleSecret } from '../secrets/folder-scope.js';
 
 export interface HeartbeatView {
   id: string;
@@ -45,16 +44,11 @@ export const heartbeatJobId = (heartbeatId: string) => `heartbeat-${heartbeatId}
 /** See RotationsService: losers of the one-waiting race find the winner on their next look. */
 const MAX_TRIES = 5;
 
-/** The heartbeat of a secret that waits to start (queued and never claimed), if any. */
-async function waitingHeartbeat(m: EntityManager, secretId: string): Promise<HeartbeatEntity | null> {
-  return m.findOneBy(HeartbeatEntity, { secretId, status: 'queued', attempt: 0 });
-}
-
 @Injectable()
 export class HeartbeatsService {
   constructor(
-    @InjectDataSource() private readonly ds: DataSource,
-    private readonly secrets: SecretsService,
+    private readonly heartbeats: HeartbeatRequestsRepository,
+    private readonly secrets: SecretsApiRepository,
     private readonly jobs: JobProducer,
   ) {}
 
@@ -63,16 +57,16 @@ export class HeartbeatsService {
    * a request while one waits gets that one (`created: false`).
    */
   async request(actor: Actor, secretId: string): Promise<{ heartbeat: HeartbeatView; created: boolean }> {
-    const secret = await this.secrets.load(actor, secretId);
-    if (secret.type === SecretType.AwsIamConsolePassword) {
+    const secret = await loadVisibleSecret(this.secrets, actor, secretId);
+    if (!secretTypeDefinition(secret.type).canHeartbeat) {
       throw new KeyturnError(ErrorCode.HEARTBEAT_NOT_SUPPORTED);
     }
     for (let tries = 1; ; tries++) {
-      const waiting = await waitingHeartbeat(this.ds.manager, secretId);
+      const waiting = await this.heartbeats.waiting(secretId);
       if (waiting) return { heartbeat: toHeartbeatView(waiting), created: false };
       const id = uuidv7();
       try {
-        await this.ds.manager.insert(HeartbeatEntity, { id, secretId, status: 'queued', trigger: 'api', requestedBy: actor.id });
+        await this.heartbeats.insertQueued({ id, secretId, requestedBy: actor.id });
       } catch (e) {
         if ((e as { code?: string }).code === '23505') {
           if (tries < MAX_TRIES) continue;
@@ -81,22 +75,22 @@ export class HeartbeatsService {
         throw e;
       }
       await this.jobs.tryAdd(JobName.RunHeartbeat, { heartbeatId: id, accountId: secret.accountId }, { jobId: heartbeatJobId(id) });
-      return { heartbeat: toHeartbeatView(await this.ds.manager.findOneByOrFail(HeartbeatEntity, { id })), created: true };
+      return { heartbeat: toHeartbeatView(await this.heartbeats.findByIdOrFail(id)), created: true };
     }
   }
 
   async get(actor: Actor, heartbeatId: string): Promise<HeartbeatView> {
-    const h = await this.ds.manager.findOneBy(HeartbeatEntity, { id: heartbeatId });
+    const h = await this.heartbeats.findById(heartbeatId);
     if (!h) throw new KeyturnError(ErrorCode.HEARTBEAT_NOT_FOUND, { heartbeatId });
-    await this.secrets.load(actor, h.secretId).catch(() => {
+    await loadVisibleSecret(this.secrets, actor, h.secretId).catch(() => {
       throw new KeyturnError(ErrorCode.HEARTBEAT_NOT_FOUND, { heartbeatId });
     });
     return toHeartbeatView(h);
   }
 
   async list(actor: Actor, secretId: string, limit = 50): Promise<{ items: HeartbeatView[] }> {
-    await this.secrets.load(actor, secretId);
-    const rows = await this.ds.manager.find(HeartbeatEntity, { where: { secretId }, order: { id: 'DESC' }, take: limit });
+    await loadVisibleSecret(this.secrets, actor, secretId);
+    const rows = await this.heartbeats.listForSecret(secretId, limit);
     return { items: rows.map(toHeartbeatView) };
   }
 }

@@ -1,11 +1,11 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
-import { ErrorCode, IamErrorCode, KeyturnError, SecretType, type Actor } from '@keyturn/contracts';
+import { ErrorCode, IamErrorCode, KeyturnError, type Actor } from '@keyturn/contracts';
+import { secretTypeDefinition } from '@keyturn/secret-types';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
 import { IAM_CLIENT, IamError, partitionForRegion, userArn, type IamClient } from '@keyturn/iam';
-import { SecretEntity, SecretVersionEntity } from '@keyturn/store';
+import { SecretsApiRepository, type SecretEntity } from '@keyturn/store';
 import { SecretsService } from '@keyturn/vault';
+import { loadVisibleSecret } from '../secrets/folder-scope.js';
 import { requiredPermissions, type RequiredPermissions } from './required-permissions.js';
 
 export interface PermissionCheck {
@@ -18,21 +18,21 @@ export interface PermissionCheck {
 @Injectable()
 export class PermissionsService {
   constructor(
-    @InjectDataSource() private readonly ds: DataSource,
-    private readonly secrets: SecretsService,
+    private readonly secrets: SecretsApiRepository,
+    private readonly vault: SecretsService,
     @Inject(KEYTURN_CONFIG) private readonly config: KeyturnConfig,
     @Optional() @Inject(IAM_CLIENT) private readonly iam?: IamClient,
   ) {}
 
   /** The least-privilege policy (docs/architecture.md, "Least privilege") for the secret as configured; with `check`, AWS is asked whether the executor has it. */
   async forSecret(actor: Actor, secretId: string, check: boolean): Promise<RequiredPermissions & { secretId: string; check?: PermissionCheck }> {
-    const secret = await this.secrets.load(actor, secretId);
+    const secret = await loadVisibleSecret(this.secrets, actor, secretId);
     let executor: SecretEntity = secret;
     if (secret.privilegedSecretId) {
-      const ex = await this.ds.manager.findOneBy(SecretEntity, { id: secret.privilegedSecretId });
+      const ex = await this.secrets.findById(secret.privilegedSecretId);
       if (!ex) throw new KeyturnError(ErrorCode.PRIVILEGED_SECRET_NOT_FOUND, { privilegedSecretId: secret.privilegedSecretId });
       executor = ex;
-    } else if (secret.type === SecretType.AwsIamConsolePassword) {
+    } else if (!secretTypeDefinition(secret.type).executor.selfExecuting) {
       throw new KeyturnError(ErrorCode.PRIVILEGED_ACCOUNT_REQUIRED, { secretId: secret.id, secretType: secret.type });
     }
     const partition = partitionForRegion(this.config.aws.region);
@@ -50,9 +50,9 @@ export class PermissionsService {
 
   private async simulate(executor: SecretEntity, target: SecretEntity, req: RequiredPermissions, partition: ReturnType<typeof partitionForRegion>): Promise<PermissionCheck> {
     if (!this.iam) return { available: false, reason: 'no IAM client configured in this process' };
-    const v = await this.ds.manager.findOneBy(SecretVersionEntity, { secretId: executor.id, state: 'current' });
+    const v = await this.secrets.currentVersion(executor.id);
     if (!v) return { available: false, reason: `secret ${executor.id} has no current key to ask AWS with` };
-    const f = this.secrets.open(v);
+    const f = this.vault.open(v);
     const executorArn = userArn(partition, executor.accountId, executor.username);
     const targetArn = userArn(partition, target.accountId, target.username);
     const actions = req.policy.Statement.flatMap((s) => s.Action);

@@ -1,10 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, IsNull, type EntityManager } from 'typeorm';
-import { ErrorCode, JobName, KeyturnError, SecretType, type Actor } from '@keyturn/contracts';
-import { RotationEntity, SecretVersionEntity, uuidv7, type RotationWarning } from '@keyturn/store';
-import { SecretsService } from '@keyturn/vault';
+import { ErrorCode, JobName, KeyturnError, type Actor } from '@keyturn/contracts';
+import { secretTypeDefinition } from '@keyturn/secret-types';
+import { RotationRequestsRepository, SecretsApiRepository, uuidv7, type RotationEntity, type RotationWarning } from '@keyturn/store';
 import { JobProducer } from '@keyturn/queue';
+import { loadVisibleSecret } from '../secrets/folder-scope.js';
 
 export interface RotationView {
   id: string;
@@ -60,8 +59,8 @@ const MAX_TRIES = 5;
 @Injectable()
 export class RotationsService {
   constructor(
-    @InjectDataSource() private readonly ds: DataSource,
-    private readonly secrets: SecretsService,
+    private readonly rotations: RotationRequestsRepository,
+    private readonly secrets: SecretsApiRepository,
     private readonly jobs: JobProducer,
   ) {}
 
@@ -80,42 +79,33 @@ export class RotationsService {
     secretId: string,
     opts: { idempotencyKey?: string; trigger?: 'api' | 'schedule' } = {},
   ): Promise<{ rotation: RotationView; created: boolean }> {
-    const secret = await this.secrets.load(actor, secretId);
-    if (secret.type === SecretType.AwsIamConsolePassword && !secret.privilegedSecretId) {
+    const secret = await loadVisibleSecret(this.secrets, actor, secretId);
+    // A type that cannot change itself needs a privileged account (its definition's executor rule).
+    if (!secretTypeDefinition(secret.type).executor.selfExecuting && !secret.privilegedSecretId) {
       throw new KeyturnError(ErrorCode.PRIVILEGED_ACCOUNT_REQUIRED, { secretId, secretType: secret.type });
     }
     const key = opts.idempotencyKey;
     for (let tries = 1; ; tries++) {
       if (key) {
-        const known = await this.byIdempotencyKey(this.ds.manager, secretId, key);
+        const known = await this.rotations.byIdempotencyKey(secretId, key);
         if (known) return { rotation: toRotationView(known), created: false };
       }
-      if (tries === 1 && !(await this.ds.manager.exists(SecretVersionEntity, { where: { secretId, state: 'current' } }))) {
+      if (tries === 1 && (await this.secrets.currentVersionNumber(secretId)) === null) {
         throw new KeyturnError(ErrorCode.SECRET_HAS_NO_VALUE, { secretId });
       }
       let outcome: { id: string; created: boolean };
       try {
-        outcome = await this.ds.transaction(async (m) => {
-          const waiting = await m.findOne(RotationEntity, { where: { secretId, status: 'queued', startedAt: IsNull() }, select: { id: true } });
-          const id = waiting?.id ?? uuidv7();
-          if (!waiting) {
-            const row: Partial<RotationEntity> = {
-              id,
-              secretId,
-              secretType: secret.type,
-              status: 'queued',
-              step: 'prepare',
-              requestedBy: actor.id,
-              trigger: opts.trigger ?? 'api',
-              idempotencyKey: key ?? null,
-            };
-            await m.insert(RotationEntity, row as RotationEntity);
-          }
-          if (key) {
-            await m.query(`INSERT INTO rotation_idempotency_keys (secret_id, idempotency_key, rotation_id) VALUES ($1, $2, $3)`, [secretId, key, id]);
-          }
-          return { id, created: !waiting };
-        });
+        const row: Partial<RotationEntity> & { id: string; secretId: string } = {
+          id: uuidv7(),
+          secretId,
+          secretType: secret.type,
+          status: 'queued',
+          step: 'prepare',
+          requestedBy: actor.id,
+          trigger: opts.trigger ?? 'api',
+          idempotencyKey: key ?? null,
+        };
+        outcome = await this.rotations.joinOrCreateWaiting(row, key);
       } catch (e) {
         // Another request made the waiting rotation, or used this key, first: look again and join it.
         if ((e as { code?: string }).code === '23505') {
@@ -125,30 +115,22 @@ export class RotationsService {
         throw e;
       }
       if (outcome.created) await this.jobs.tryAdd(JobName.RunRotation, { rotationId: outcome.id, accountId: secret.accountId }, { jobId: rotationJobId(outcome.id) });
-      return { rotation: toRotationView(await this.ds.manager.findOneByOrFail(RotationEntity, { id: outcome.id })), created: outcome.created };
+      return { rotation: toRotationView(await this.rotations.findByIdOrFail(outcome.id)), created: outcome.created };
     }
   }
 
-  private async byIdempotencyKey(m: EntityManager, secretId: string, key: string): Promise<RotationEntity | null> {
-    const [hit]: { rotation_id: string }[] = await m.query(
-      `SELECT rotation_id FROM rotation_idempotency_keys WHERE secret_id = $1 AND idempotency_key = $2`,
-      [secretId, key],
-    );
-    return hit ? m.findOneBy(RotationEntity, { id: hit.rotation_id }) : null;
-  }
-
   async get(actor: Actor, rotationId: string): Promise<RotationView> {
-    const r = await this.ds.manager.findOneBy(RotationEntity, { id: rotationId });
+    const r = await this.rotations.findById(rotationId);
     if (!r) throw new KeyturnError(ErrorCode.ROTATION_NOT_FOUND, { rotationId });
-    await this.secrets.load(actor, r.secretId).catch(() => {
+    await loadVisibleSecret(this.secrets, actor, r.secretId).catch(() => {
       throw new KeyturnError(ErrorCode.ROTATION_NOT_FOUND, { rotationId });
     });
     return toRotationView(r);
   }
 
   async list(actor: Actor, secretId: string, limit = 50): Promise<{ items: RotationView[] }> {
-    await this.secrets.load(actor, secretId);
-    const rows = await this.ds.manager.find(RotationEntity, { where: { secretId }, order: { id: 'DESC' }, take: limit });
+    await loadVisibleSecret(this.secrets, actor, secretId);
+    const rows = await this.rotations.listForSecret(secretId, limit);
     return { items: rows.map(toRotationView) };
   }
 }

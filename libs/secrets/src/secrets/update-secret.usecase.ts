@@ -1,0 +1,59 @@
+import { Injectable } from '@nestjs/common';
+import { ErrorCode, KeyturnError, type Actor, type SecretSettings } from '@keyturn/contracts';
+import { SecretsApiRepository, type SecretEntity } from '@keyturn/store';
+import { assertAssociation } from './association.js';
+import { assertFolderInScope, loadVisibleSecret } from './folder-scope.js';
+import { GetSecretUseCase } from './get-secret.usecase.js';
+import type { SecretMetadata } from './secret-view.js';
+
+export interface UpdateSecretInput {
+  name?: string;
+  folder?: string;
+  privilegedSecretId?: string | null;
+  /** Merged into the current settings; a field set to null removes the override. */
+  settings?: { [K in keyof SecretSettings]?: SecretSettings[K] | null };
+}
+
+/** Rename, move, (re)associate, or change a secret's own settings. Its value changes only by a rotation. */
+@Injectable()
+export class UpdateSecretUseCase {
+  constructor(
+    private readonly secrets: SecretsApiRepository,
+    private readonly getSecret: GetSecretUseCase,
+  ) {}
+
+  async execute(actor: Actor, id: string, patch: UpdateSecretInput): Promise<SecretMetadata> {
+    const s = await loadVisibleSecret(this.secrets, actor, id);
+    const folder = patch.folder ?? s.folder;
+    if (patch.folder !== undefined) assertFolderInScope(actor, folder);
+    if (patch.privilegedSecretId) {
+      await assertAssociation(this.secrets, actor, id, s.accountId, patch.privilegedSecretId);
+    }
+    await this.secrets.transaction(async (tx) => {
+      if (patch.name !== undefined || patch.folder !== undefined) {
+        const name = patch.name ?? s.name;
+        if ((name !== s.name || folder !== s.folder) && (await tx.nameTaken(folder, name))) {
+          throw new KeyturnError(ErrorCode.SECRET_NAME_TAKEN, { name, folder });
+        }
+      }
+      const changes: Partial<SecretEntity> = {};
+      if (patch.name !== undefined) changes.name = patch.name;
+      if (patch.folder !== undefined) changes.folder = patch.folder;
+      if (patch.privilegedSecretId !== undefined) changes.privilegedSecretId = patch.privilegedSecretId;
+      if (patch.settings !== undefined) changes.settings = mergeSettings(s.settings, patch.settings);
+      await tx.update(id, changes);
+    });
+    return this.getSecret.execute(actor, id);
+  }
+}
+
+/** Settings merge: a key set to null removes the override; an undefined one (unsent, on a DTO instance) keeps its value. */
+export function mergeSettings(current: SecretSettings, patch: NonNullable<UpdateSecretInput['settings']>): SecretSettings {
+  const merged: Record<string, unknown> = { ...current };
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === undefined) continue;
+    if (v === null) delete merged[k];
+    else merged[k] = v;
+  }
+  return merged as SecretSettings;
+}
