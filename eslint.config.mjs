@@ -12,15 +12,19 @@ import tseslint from 'typescript-eslint';
  */
 const LIB_DEPENDENCIES = {
   contracts: [],
+  // The registry and its recorders only: anything that records (the IAM adapter, the pacer) may import it.
+  metrics: ['contracts'],
   config: ['contracts'],
   logging: ['contracts', 'config'],
   crypto: ['contracts'],
-  iam: ['contracts', 'logging'],
+  iam: ['contracts', 'logging', 'metrics'],
   store: ['contracts', 'config', 'logging'],
-  queue: ['contracts', 'config', 'logging'],
+  queue: ['contracts', 'config', 'logging', 'metrics'],
+  // The ops listener (health, readiness, /metrics) and the scrape-time numbers read from Postgres and Redis.
+  ops: ['contracts', 'config', 'logging', 'queue', 'metrics'],
   vault: ['contracts', 'config', 'logging', 'crypto', 'store'],
   auth: ['contracts', 'config', 'logging', 'crypto', 'store', 'queue'],
-  rotation: ['contracts', 'config', 'logging', 'crypto', 'store', 'queue', 'iam', 'vault', 'auth'],
+  rotation: ['contracts', 'config', 'logging', 'crypto', 'store', 'queue', 'iam', 'vault', 'auth', 'metrics'],
 };
 
 const folders = (dir) =>

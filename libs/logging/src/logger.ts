@@ -1,4 +1,5 @@
 import { pino, type Logger, type LoggerOptions } from 'pino';
+import { PinoPretty } from 'pino-pretty';
 import type { LoggerService } from '@nestjs/common';
 
 /**
@@ -27,14 +28,28 @@ export const REDACT_PATHS = [
   ...SECRET_FIELDS.map((f) => `*.*.${f}`),
 ];
 
-export function createLogger(opts: { level: string; app: string }): Logger {
+/**
+ * Pretty logs for a person at a terminal: outside production, when stdout is
+ * a TTY. Anything else (a pipe, a file, a container's log driver, npm start's
+ * relay, which pretty-prints itself) gets one JSON object per line.
+ */
+export function usePrettyLogs(nodeEnv: string | undefined, stdout: { isTTY?: boolean } = process.stdout): boolean {
+  return nodeEnv !== 'production' && stdout.isTTY === true;
+}
+
+/** pino-pretty's options for Keyturn's lines, shared with scripts/start.mjs. */
+export const PRETTY_OPTIONS = { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,app' } as const;
+
+/** `pretty` (see usePrettyLogs): human-readable lines, after the same redaction as the JSON ones. */
+export function createLogger(opts: { level: string; app: string; pretty?: boolean }): Logger {
   const options: LoggerOptions = {
     level: opts.level,
     base: { app: opts.app, pid: process.pid },
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
   };
-  return pino(options);
+  // In-process and synchronous: no worker thread, and no line lost when the process exits right after it.
+  return opts.pretty ? pino(options, PinoPretty({ ...PRETTY_OPTIONS, sync: true })) : pino(options);
 }
 
 /**

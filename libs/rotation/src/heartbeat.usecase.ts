@@ -10,6 +10,7 @@ import { AuditService } from '@keyturn/auth';
 import { recordEvent } from './events.js';
 import { inAccount } from './paced-iam.client.js';
 import type { RunOutcome } from './rotation-runner.js';
+import { metrics } from '@keyturn/metrics';
 
 
 /** Consecutive failures stretch the re-check interval up to this factor. */
@@ -74,7 +75,10 @@ export class HeartbeatUseCase {
           throw e;
         }
       }
-      if (await this.finish(hb, secret, version?.id ?? null, result)) return { kind: 'done' };
+      if (await this.finish(hb, secret, version?.id ?? null, result)) {
+        metrics().heartbeatFinished(result.outcome);
+        return { kind: 'done' };
+      }
       if (checks >= MAX_CHECKS) {
         await this.drop(hb, checks);
         return { kind: 'done' };

@@ -11,6 +11,7 @@ import { PasswordChangeUseCase } from './password-change.usecase.js';
 import { describeFailure } from './rotation-error.js';
 import { recordEvent } from './events.js';
 import { inAccount } from './paced-iam.client.js';
+import { metrics } from '@keyturn/metrics';
 
 export type RunOutcome =
   /** Nothing more to do for this job (finished, failed for good, or gone). */
@@ -169,6 +170,8 @@ export class RotationRunner {
 
   private async recordOutcome(rot: RotationEntity, status: 'succeeded' | 'failed', code?: string, m?: EntityManager): Promise<void> {
     const mgr = m ?? this.ds.manager;
+    const seconds = rot.startedAt ? (Date.now() - rot.startedAt.getTime()) / 1000 : undefined;
+    metrics().rotationFinished({ type: rot.secretType, mode: rot.mode, outcome: status, code, seconds });
     await recordEvent(mgr, this.config.webhooks.urls, status === 'succeeded' ? 'rotation.succeeded' : 'rotation.failed', rot.secretId, {
       rotationId: rot.id,
       secretId: rot.secretId,

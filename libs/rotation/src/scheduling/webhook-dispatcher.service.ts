@@ -4,6 +4,7 @@ import { DataSource } from 'typeorm';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
 import { EventEntity, WebhookDeliveryEntity, queryReturning } from '@keyturn/store';
 import { webhookHeaders } from '../events.js';
+import { metrics } from '@keyturn/metrics';
 
 const TIMEOUT_MS = 5_000;
 
@@ -67,6 +68,7 @@ export class WebhookDispatcherService {
     const attempts = d.attempts + 1;
     if (!error) {
       await this.ds.manager.update(WebhookDeliveryEntity, { id }, { status: 'delivered', attempts, lastStatusCode: statusCode, lastError: null, deliveredAt: new Date() });
+      metrics().webhookDelivery('delivered');
       return;
     }
     const giveUp = attempts >= this.config.webhooks.maxAttempts;
@@ -78,6 +80,7 @@ export class WebhookDispatcherService {
       lastError: error.slice(0, 500),
       nextAttemptAt: new Date(Date.now() + backoffMs),
     });
+    metrics().webhookDelivery(giveUp ? 'gave-up' : 'retry');
     // Webhook URLs often carry a token in the path or query: log the origin only.
     this.logger.warn({ deliveryId: id, attempts, origin: new URL(d.url).origin }, `webhook delivery failed: ${error}${giveUp ? ' (giving up)' : ''}`);
   }
