@@ -40,8 +40,11 @@ export function usePrettyLogs(nodeEnv: string | undefined, stdout: { isTTY?: boo
 /** pino-pretty's options for Keyturn's lines, shared with scripts/start.mjs. */
 export const PRETTY_OPTIONS = { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,app' } as const;
 
-/** `pretty` (see usePrettyLogs): human-readable lines, after the same redaction as the JSON ones. */
-export function createLogger(opts: { level: string; app: string; pretty?: boolean }): Logger {
+/**
+ * `pretty` (see usePrettyLogs): human-readable lines, after the same redaction
+ * as the JSON ones. `destination` (tests) replaces stdout for pretty lines.
+ */
+export function createLogger(opts: { level: string; app: string; pretty?: boolean; destination?: NodeJS.WritableStream }): Logger {
   const options: LoggerOptions = {
     level: opts.level,
     base: { app: opts.app, pid: process.pid },
@@ -49,7 +52,7 @@ export function createLogger(opts: { level: string; app: string; pretty?: boolea
     timestamp: pino.stdTimeFunctions.isoTime,
   };
   // In-process and synchronous: no worker thread, and no line lost when the process exits right after it.
-  return opts.pretty ? pino(options, PinoPretty({ ...PRETTY_OPTIONS, sync: true })) : pino(options);
+  return opts.pretty ? pino(options, PinoPretty({ ...PRETTY_OPTIONS, sync: true, destination: opts.destination ?? 1 })) : pino(options);
 }
 
 /**

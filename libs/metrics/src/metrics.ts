@@ -169,9 +169,8 @@ export class KeyturnMetrics {
       registers,
       async collect() {
         await guarded(this, SCRAPE_TIMEOUT_MS, async () => {
-          const age = await stats.oldestKeyAgeSeconds();
-          this.reset();
-          if (age !== null) this.set(age);
+          // No access key stored: NaN, as for an unknown value (0 would read as "a key made just now").
+          this.set((await stats.oldestKeyAgeSeconds()) ?? Number.NaN);
         });
       },
     });
@@ -201,14 +200,17 @@ export class KeyturnMetrics {
 
 /**
  * A scrape-time source that fails or hangs (Postgres or Redis down) leaves its
- * gauge without samples for that scrape instead of failing the whole /metrics.
+ * gauge without samples (NaN for a gauge without labels) for that scrape,
+ * instead of failing the whole /metrics.
  */
-async function guarded(gauge: { reset(): void }, timeoutMs: number, fill: () => Promise<void>): Promise<void> {
+async function guarded(gauge: Gauge<string>, timeoutMs: number, fill: () => Promise<void>): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([fill(), new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new Error('timeout')), timeoutMs)))]);
   } catch {
     gauge.reset();
+    // A gauge without labels always has its one sample: NaN says "unknown" (no alert compares true on it).
+    if (!(gauge as unknown as { labelNames: string[] }).labelNames.length) gauge.set(Number.NaN);
   } finally {
     clearTimeout(timer);
   }
