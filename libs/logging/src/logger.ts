@@ -1,5 +1,9 @@
+import { createRequire } from 'node:module';
 import { pino, type Logger, type LoggerOptions } from 'pino';
-import { PinoPretty } from 'pino-pretty';
+import type { PinoPretty as PinoPrettyFn } from 'pino-pretty';
+
+/** Loaded only when a terminal wants pretty lines: production and piped starts never pay for it. */
+const loadPretty = (): typeof PinoPrettyFn => (createRequire(import.meta.url)('pino-pretty') as { PinoPretty: typeof PinoPrettyFn }).PinoPretty;
 import type { LoggerService } from '@nestjs/common';
 
 /**
@@ -52,7 +56,7 @@ export function createLogger(opts: { level: string; app: string; pretty?: boolea
     timestamp: pino.stdTimeFunctions.isoTime,
   };
   // In-process and synchronous: no worker thread, and no line lost when the process exits right after it.
-  return opts.pretty ? pino(options, PinoPretty({ ...PRETTY_OPTIONS, sync: true, destination: opts.destination ?? 1 })) : pino(options);
+  return opts.pretty ? pino(options, loadPretty()({ ...PRETTY_OPTIONS, sync: true, destination: opts.destination ?? 1 })) : pino(options);
 }
 
 /**
