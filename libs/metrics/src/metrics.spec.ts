@@ -58,6 +58,7 @@ describe('KeyturnMetrics', () => {
     m.heartbeatFinished(id);
     m.awsCall(`iam:GetUser/${id}`, 'success');
     m.awsCall('iam:CreateAccessKey', 'arn:aws:iam::123456789012:user/alice');
+    m.awsCall('iam:DeleteAccessKey', 'toString');
     m.httpRequest('GET', `/v1/secrets/${id}?x=1`, 200, 0.01);
     m.httpRequest('BREW', undefined, 404, 0.01);
     const out = await text(m);
@@ -65,6 +66,7 @@ describe('KeyturnMetrics', () => {
     expect(sample(out, 'keyturn_heartbeats_total', { outcome: OTHER })).toBe(1);
     expect(sample(out, 'keyturn_aws_calls_total', { operation: OTHER, outcome: 'success' })).toBe(1);
     expect(sample(out, 'keyturn_aws_calls_total', { operation: 'iam:CreateAccessKey', outcome: OTHER })).toBe(1);
+    expect(sample(out, 'keyturn_aws_calls_total', { operation: 'iam:DeleteAccessKey', outcome: OTHER })).toBe(1);
     expect(sample(out, 'keyturn_http_request_duration_seconds_count', { method: OTHER, route: OTHER, status: '404' })).toBe(1);
   });
 

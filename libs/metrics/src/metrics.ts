@@ -18,7 +18,9 @@ const AWS_OPERATION = /^(iam|sts):[A-Z][A-Za-z]{1,63}$/;
 
 const oneOf = (allowed: ReadonlySet<string>, value: string | null | undefined): string =>
   value != null && allowed.has(value) ? value : OTHER;
-const errorCode = (code: string | null | undefined): string => (code == null ? NO_CODE : code in ERRORS ? code : OTHER);
+// Own keys only: `toString in ERRORS` is true through the prototype.
+const errorCode = (code: string | null | undefined): string => (code == null ? NO_CODE : Object.hasOwn(ERRORS, code) ? code : OTHER);
+const SECRET_TYPE_SET: ReadonlySet<string> = new Set<string>(SECRET_TYPES);
 
 /** The cluster-wide numbers read at scrape time (the scheduler registers a source; see registerClusterGauges). */
 export interface ClusterStats {
@@ -100,7 +102,7 @@ export class KeyturnMetrics {
   }
 
   rotationFinished(r: { type: string; mode: string | null; outcome: 'succeeded' | 'failed'; code?: string | null; seconds?: number }): void {
-    const type = oneOf(new Set<string>(SECRET_TYPES), r.type);
+    const type = oneOf(SECRET_TYPE_SET, r.type);
     const mode = r.mode == null ? NO_CODE : oneOf(ROTATION_MODES, r.mode);
     this.rotations.inc({ type, mode, outcome: r.outcome, code: r.outcome === 'succeeded' ? NO_CODE : errorCode(r.code) });
     if (r.seconds !== undefined && r.seconds >= 0) this.rotationDuration.observe({ type, mode }, r.seconds);
@@ -158,7 +160,7 @@ export class KeyturnMetrics {
           const rows = await stats.secrets();
           this.reset();
           for (const row of rows) {
-            this.inc({ type: oneOf(new Set<string>(SECRET_TYPES), row.type), heartbeat_status: oneOf(HEARTBEAT_OUTCOMES, row.heartbeatStatus) }, row.count);
+            this.inc({ type: oneOf(SECRET_TYPE_SET, row.type), heartbeat_status: oneOf(HEARTBEAT_OUTCOMES, row.heartbeatStatus) }, row.count);
           }
         });
       },
