@@ -122,8 +122,11 @@ describe('metrics and health of every process', () => {
     expect(hb.status).toBe(202);
     await eventually(async () => (await admin.get(`/v1/heartbeats/${hb.body.id}`)).body.status === 'done');
 
-    // The worker counts as it finishes, before the API shows the row: no wait is needed past the API's answer.
-    const worker = await scrape(urls.worker);
+    // A rotation is counted before its outcome commits; a heartbeat just after, so its count may trail the API's answer.
+    const worker = await eventually(async () => {
+      const text = await scrape(urls.worker);
+      return (sample(text, 'keyturn_heartbeats_total', { outcome: 'success' }) ?? 0) >= 1 ? text : null;
+    });
     expect(sample(worker, 'keyturn_rotations_total', { type: 'aws-iam-key', outcome: 'succeeded', code: 'none' })).toBe(1);
     expect(sample(worker, 'keyturn_rotation_duration_seconds_count', { type: 'aws-iam-key' })).toBe(1);
     expect(sample(worker, 'keyturn_heartbeats_total', { outcome: 'success' })).toBeGreaterThanOrEqual(1);
@@ -133,7 +136,11 @@ describe('metrics and health of every process', () => {
     // Node's default metrics come along.
     expect(worker).toMatch(/^process_cpu_user_seconds_total/m);
 
-    const api = await scrape(urls.api);
+    // The API counts a request once its answer is sent (onResponse).
+    const api = await eventually(async () => {
+      const text = await scrape(urls.api);
+      return sample(text, 'keyturn_http_request_duration_seconds_count', { method: 'POST', route: '/v1/secrets/:id/heartbeats', status: '202' }) === 1 ? text : null;
+    });
     expect(sample(api, 'keyturn_http_request_duration_seconds_count', { method: 'POST', route: '/v1/secrets/:id/rotations', status: '202' })).toBe(1);
     expect(sample(api, 'keyturn_http_request_duration_seconds_count', { method: 'POST', route: '/v1/secrets', status: '201' })).toBe(1);
 
