@@ -12,19 +12,23 @@ import tseslint from 'typescript-eslint';
  */
 const LIB_DEPENDENCIES = {
   contracts: [],
+  // The registry and its recorders only: anything that records (the IAM adapter, the pacer) may import it.
+  metrics: ['contracts'],
   config: ['contracts'],
   'secret-types': ['contracts'],
   logging: ['contracts', 'config', 'secret-types'],
   crypto: ['contracts'],
-  iam: ['contracts', 'logging'],
+  iam: ['contracts', 'logging', 'metrics'],
   store: ['contracts', 'config', 'logging'],
-  queue: ['contracts', 'config', 'logging'],
+  queue: ['contracts', 'config', 'logging', 'metrics'],
+  // The ops listener (health, readiness, /metrics) and the scrape-time numbers read from Postgres and Redis.
+  ops: ['contracts', 'config', 'logging', 'queue', 'metrics'],
   vault: ['contracts', 'config', 'logging', 'crypto', 'store'],
   auth: ['contracts', 'config', 'logging', 'crypto', 'store', 'queue'],
   secrets: ['contracts', 'config', 'logging', 'crypto', 'store', 'queue', 'iam', 'vault', 'auth', 'secret-types'],
-  events: ['contracts', 'config', 'logging', 'store'],
-  rotation: ['contracts', 'config', 'logging', 'crypto', 'store', 'queue', 'iam', 'vault', 'auth', 'secret-types'],
-  heartbeat: ['contracts', 'config', 'logging', 'store', 'iam', 'vault', 'auth', 'rotation', 'secret-types'],
+  events: ['contracts', 'config', 'logging', 'store', 'metrics'],
+  rotation: ['contracts', 'config', 'logging', 'crypto', 'store', 'queue', 'iam', 'vault', 'auth', 'secret-types', 'metrics'],
+  heartbeat: ['contracts', 'config', 'logging', 'store', 'iam', 'vault', 'auth', 'rotation', 'secret-types', 'metrics'],
   scheduling: ['contracts', 'config', 'logging', 'store', 'queue', 'vault', 'secrets', 'secret-types', 'events'],
 };
 

@@ -78,6 +78,8 @@ async function round(accounts, workers) {
     NODE_ENV: 'test', LOG_LEVEL: 'info', DATABASE_URL: dbUrl, REDIS_URL, KEYTURN_QUEUE_PREFIX: prefix, KEYTURN_MASTER_KEY: generateMasterKey(),
     KEYTURN_BOOTSTRAP_ADMIN_TOKEN: token, AWS_ENDPOINT_URL_IAM: emu.url, AWS_ENDPOINT_URL_STS: emu.url, AWS_REGION: 'us-east-1',
     KEYTURN_AWS_RATE_PER_ACCOUNT: String(RATE), KEYTURN_WORKER_CONCURRENCY: String(CONCURRENCY), KEYTURN_VERIFY_INITIAL_DELAY_MS: '100',
+    // Several workers on one machine: each ops listener on a port the system picks.
+    WORKER_OPS_PORT: '0',
   };
   let api;
   const children = [];

@@ -245,6 +245,9 @@ async function run() {
     KEYTURN_SCHEDULER_TICK_MS: '500',
     KEYTURN_HEARTBEAT_INTERVAL_SECONDS: '10',
     KEYTURN_VERIFY_INITIAL_DELAY_MS: '100',
+    // Ops listeners on ports the system picks: the demo must run beside an `npm start` that holds 8081 and 8082.
+    WORKER_OPS_PORT: '0',
+    SCHEDULER_OPS_PORT: '0',
   };
   const port = await freePort();
   const apiUrl = `http://127.0.0.1:${port}`;

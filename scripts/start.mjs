@@ -18,9 +18,13 @@ const READY = {
   worker: /ready: connected/,
   scheduler: /ready: connected/,
 };
-/** The API names its ops endpoints (health, metrics, …) before it listens. */
+/**
+ * Each app names its ops endpoints (health, metrics) before its ready line:
+ * the API as paths on its own port, the worker and the scheduler as full URLs
+ * of their ops listeners (WORKER_OPS_PORT, SCHEDULER_OPS_PORT).
+ */
 const OPS_LINE = /ops endpoints: ([^"]*)/;
-let opsEndpoints = [];
+const opsEndpoints = new Map();
 const ADMIN_KEY_COMMAND = 'npm run cli -- api-keys create --role admin --name me';
 /** sysexits EX_SOFTWARE; the apps' own codes are in libs/config/src/startup-errors.ts. */
 const EXIT_NODE_TOO_OLD = 70;
@@ -51,6 +55,23 @@ if (!process.argv.includes('--no-build')) {
   process.stderr.write('keyturn: building…\n');
   const b = spawnSync('npx', ['nest', 'build', 'secrets-api'], { stdio: 'inherit' });
   if (b.status !== 0) process.exit(b.status ?? 1);
+}
+
+// The apps write JSON lines into the pipes below (the watchers read them); at a terminal in development,
+// the lines are shown as pino-pretty shows them, as an app run by itself at a terminal would print them.
+const prettyLine =
+  process.env.NODE_ENV !== 'production' && process.stdout.isTTY
+    ? await import('pino-pretty').then((m) => m.prettyFactory({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,app' }))
+    : undefined;
+
+/** A JSON log line made readable (when prettyLine is on), anything else as it came. */
+function shown(line) {
+  if (!prettyLine || !line.startsWith('{')) return line;
+  try {
+    return prettyLine(JSON.parse(line)).replace(/\n$/, '');
+  } catch {
+    return line;
+  }
 }
 
 const children = new Map();
@@ -88,13 +109,13 @@ function prefixLines(name, stream, out, onLine) {
     const lines = buf.split('\n');
     buf = lines.pop();
     for (const line of lines) {
-      out.write(`${name.padEnd(9)} | ${line}\n`);
+      out.write(`${name.padEnd(9)} | ${shown(line)}\n`);
       onLine(line);
     }
   });
   stream.on('end', () => {
     if (!buf) return;
-    out.write(`${name.padEnd(9)} | ${buf}\n`);
+    out.write(`${name.padEnd(9)} | ${shown(buf)}\n`);
     onLine(buf);
   });
 }
@@ -124,8 +145,8 @@ function start(name, file) {
   children.set(name, child);
   const reason = reasonTracker();
   const watch = (line) => {
-    const ops = name === 'api' && OPS_LINE.exec(line);
-    if (ops) opsEndpoints = ops[1].split(' ').filter(Boolean);
+    const ops = OPS_LINE.exec(line);
+    if (ops) opsEndpoints.set(name, ops[1].split(' ').filter(Boolean));
     const m = READY[name].exec(line);
     if (m) onReady(name, m[1]);
   };
@@ -162,7 +183,10 @@ async function printBanner(listeningUrl) {
     'keyturn is ready',
     row('API', api),
     row('API docs', `${api}/docs`),
-    ...(opsEndpoints.length ? [row('ops', opsEndpoints.map((path) => api + path).join('  '))] : []),
+    ...(opsEndpoints.get('api')?.length ? [row('ops', opsEndpoints.get('api').map((path) => api + path).join('  '))] : []),
+    ...['worker', 'scheduler'].flatMap((name) =>
+      opsEndpoints.get(name)?.length ? [row(name, opsEndpoints.get(name).map((u) => localUrl(u) + new URL(u).pathname).join('  '))] : [],
+    ),
     row(
       'admin key',
       adminKey === true

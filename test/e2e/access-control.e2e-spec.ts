@@ -197,6 +197,7 @@ describe('secrets API: access control', () => {
     'GET /v1/audit': { request: async () => ({ path: '/v1/audit' }), expect: { ...role.auditor, scopedOperator: 403 } },
     'GET /health/live': { request: async () => ({ path: '/health/live' }), expect: { ...role.public, scopedOperator: 200 } },
     'GET /health/ready': { request: async () => ({ path: '/health/ready' }), expect: { ...role.public, scopedOperator: 200 } },
+    'GET /metrics': { request: async () => ({ path: '/metrics' }), expect: { ...role.public, scopedOperator: 200 } },
   };
 
   it('has a matrix entry for exactly the routes the app serves', () => {

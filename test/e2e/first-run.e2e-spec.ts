@@ -47,10 +47,11 @@ interface StartRun {
 function personEnv(overrides: Record<string, string>): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
-    if (v === undefined || /^(KEYTURN_|DATABASE_URL$|REDIS_URL$|PORT$|HOST$|LOG_LEVEL$|NODE_ENV$|AWS_)/.test(k)) continue;
+    if (v === undefined || /^(KEYTURN_|DATABASE_URL$|REDIS_URL$|PORT$|HOST$|LOG_LEVEL$|NODE_ENV$|AWS_|WORKER_OPS_PORT$|SCHEDULER_OPS_PORT$)/.test(k)) continue;
     env[k] = v;
   }
-  return { ...env, ...overrides };
+  // Ops listeners on ports the system picks, unless a test names them: other test files run npm start at the same time.
+  return { ...env, WORKER_OPS_PORT: '0', SCHEDULER_OPS_PORT: '0', ...overrides };
 }
 
 const running: ChildProcess[] = [];
@@ -220,6 +221,24 @@ describe('npm start: start-up failures say what to do', () => {
         line: new RegExp(
           `^keyturn: secrets-api cannot start: port ${env.PORT} on 127\\.0\\.0\\.1 \\(HOST, PORT\\) is already in use\\. ` +
             'Stop the program that listens there, or set PORT to a free port\\.$',
+        ),
+      });
+    } finally {
+      await new Promise((r) => holder.close(r));
+    }
+  });
+
+  it("the worker's ops port taken: exit 69, naming the port, HOST/WORKER_OPS_PORT and the fix", async () => {
+    const env = { ...(await base()), WORKER_OPS_PORT: String(await freePort()) };
+    const holder: Server = createServer();
+    await new Promise<void>((resolve) => holder.listen(Number(env.WORKER_OPS_PORT), '127.0.0.1', resolve));
+    try {
+      const run = npmStart(env);
+      expectOneLineFailure(run, await run.exit(30_000), {
+        code: 69,
+        line: new RegExp(
+          `^keyturn: rotation-worker cannot start: port ${env.WORKER_OPS_PORT} on 127\\.0\\.0\\.1 \\(HOST, WORKER_OPS_PORT\\) is already in use\\. ` +
+            'Stop the program that listens there, or set WORKER_OPS_PORT to a free port\\.$',
         ),
       });
     } finally {
@@ -436,17 +455,29 @@ describe('npm start: the ready banner', () => {
   };
 
   it('a fresh start: the URLs, no admin key yet with the command to create one, the development key file and its warning', async () => {
-    const port = await freePort();
+    const [port, workerOps, schedulerOps] = [await freePort(), await freePort(), await freePort()];
     const keyFile = join(dir, 'master.key');
     const run = npmStart(
-      personEnv({ DATABASE_URL: t.databaseUrl, REDIS_URL, KEYTURN_QUEUE_PREFIX: `kt-${t.name}`, KEYTURN_MASTER_KEY_FILE: keyFile, PORT: String(port) }),
+      personEnv({
+        DATABASE_URL: t.databaseUrl,
+        REDIS_URL,
+        KEYTURN_QUEUE_PREFIX: `kt-${t.name}`,
+        KEYTURN_MASTER_KEY_FILE: keyFile,
+        PORT: String(port),
+        WORKER_OPS_PORT: String(workerOps),
+        SCHEDULER_OPS_PORT: String(schedulerOps),
+      }),
     );
     await run.waitFor(/Ctrl-C stops all three/);
     const out = run.stdout();
     const url = `http://127.0.0.1:${port}`;
     expect(out).toContain(`API        ${url}\n`);
     expect(out).toContain(`API docs   ${url}/docs\n`);
-    expect(out).toContain(`ops        ${url}/health/live  ${url}/health/ready\n`);
+    expect(out).toContain(`ops        ${url}/health/live  ${url}/health/ready  ${url}/metrics\n`);
+    for (const [name, p] of [['worker', workerOps], ['scheduler', schedulerOps]] as const) {
+      const ops = `http://127.0.0.1:${p}`;
+      expect(out).toContain(`${name.padEnd(10)} ${ops}/health/live  ${ops}/health/ready  ${ops}/metrics\n`);
+    }
     expect(out).toContain(`admin key  none yet; create one with: ${ADMIN_KEY_COMMAND}\n`);
     expect(out).toContain(
       `master key development key in ${keyFile}: anyone who can read that file can decrypt every secret. Set KEYTURN_MASTER_KEY in production.\n`,

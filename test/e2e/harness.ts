@@ -43,6 +43,9 @@ export async function createTestEnv(extra: Record<string, string> = {}): Promise
     KEYTURN_MASTER_KEY: generateMasterKey(),
     KEYTURN_BOOTSTRAP_ADMIN_TOKEN: adminToken,
     PORT: '0',
+    // Ops listeners on ports the system picks: test files run side by side, each with its own processes.
+    WORKER_OPS_PORT: '0',
+    SCHEDULER_OPS_PORT: '0',
     ...extra,
   };
   return {
@@ -184,7 +187,8 @@ export function spawnApp(app: keyof typeof APP_ENTRY, env: Record<string, string
   const child = spawn(process.execPath, [APP_ENTRY[app]], {
     cwd: new URL('../../', import.meta.url).pathname,
     // Spawned apps log at info: tests wait for their "ready" lines. Their output is kept, not printed.
-    env: { PATH: process.env.PATH ?? '', ...env, LOG_LEVEL: env.SPAWN_LOG_LEVEL ?? 'info' },
+    // Ops listeners default to ports the system picks (each app logs its URLs), so parallel files never clash on 8081/8082.
+    env: { PATH: process.env.PATH ?? '', WORKER_OPS_PORT: '0', SCHEDULER_OPS_PORT: '0', ...env, LOG_LEVEL: env.SPAWN_LOG_LEVEL ?? 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

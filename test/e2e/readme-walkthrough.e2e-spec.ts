@@ -25,10 +25,11 @@ function walkthroughBlocks(readme: string): string[] {
 function shellEnv(overrides: Record<string, string>): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
-    if (v === undefined || /^(KEYTURN_|DATABASE_URL$|REDIS_URL$|PORT$|HOST$|LOG_LEVEL$|NODE_ENV$|AWS_|KT$|IAM_EMULATOR)/.test(k)) continue;
+    if (v === undefined || /^(KEYTURN_|DATABASE_URL$|REDIS_URL$|PORT$|HOST$|LOG_LEVEL$|NODE_ENV$|AWS_|KT$|IAM_EMULATOR|WORKER_OPS_PORT$|SCHEDULER_OPS_PORT$)/.test(k)) continue;
     env[k] = v;
   }
-  return { ...env, ...overrides };
+  // Ops listeners on ports the system picks: other test files run Keyturn's processes at the same time.
+  return { ...env, WORKER_OPS_PORT: '0', SCHEDULER_OPS_PORT: '0', ...overrides };
 }
 
 function run(command: string, args: string[], env: Record<string, string>): { child: ChildProcess; output: () => string; closed: Promise<number | null> } {

@@ -87,6 +87,19 @@ describe('import boundaries (eslint no-restricted-imports)', () => {
       expect(messages).toEqual([expect.stringContaining('libs/secrets may import only')]);
     });
 
+    it('libs/metrics sits just above contracts: the IAM adapter and the pacer record through it, and it imports no other lib', async () => {
+      await expect(boundaryMessages('libs/iam/src/x.ts', "import { metrics } from '@keyturn/metrics';\nexport const m = metrics;\n")).resolves.toEqual([]);
+      await expect(boundaryMessages('libs/queue/src/x.ts', "import { metrics } from '@keyturn/metrics';\nexport const m = metrics;\n")).resolves.toEqual([]);
+      const messages = await boundaryMessages('libs/metrics/src/x.ts', "import { loadConfig } from '@keyturn/config';\nexport const c = loadConfig;\n");
+      expect(messages).toEqual([expect.stringContaining('libs/metrics may import only @keyturn/contracts')]);
+    });
+
+    it('libs/ops (listener, scrape-time numbers) reads queues and metrics, never the rotation use cases', async () => {
+      await expect(boundaryMessages('libs/ops/src/x.ts', "import { JobProducer } from '@keyturn/queue';\nexport const j = JobProducer;\n")).resolves.toEqual([]);
+      const messages = await boundaryMessages('libs/ops/src/x.ts', "import { RotationRunner } from '@keyturn/rotation';\nexport const r = RotationRunner;\n");
+      expect(messages).toEqual([expect.stringContaining('libs/ops may import only')]);
+    });
+
     it('libs/contracts imports no framework', async () => {
       const messages = await boundaryMessages('libs/contracts/src/x.ts', "import { HttpStatus } from '@nestjs/common';\nexport const s = HttpStatus.OK;\n");
       expect(messages).toEqual([expect.stringContaining('libs/contracts holds plain types and constants')]);

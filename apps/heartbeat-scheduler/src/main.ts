@@ -2,16 +2,19 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { exitOnStartupError, loadConfigOrExit, orExitAsync, showsStacks } from '@keyturn/config';
-import { createLogger, PinoNestLogger } from '@keyturn/logging';
+import { createLogger, PinoNestLogger, usePrettyLogs } from '@keyturn/logging';
+import { initMetrics } from '@keyturn/metrics';
+import { ClusterStatsRepository, startOpsListener } from '@keyturn/ops';
 import { checkedPoolOptions, prepareDatabase } from '@keyturn/store';
-import { REDIS, probeRedis } from '@keyturn/queue';
+import { JobProducer, REDIS, assertRedisReady, probeRedis, type RedisClient } from '@keyturn/queue';
 import { exitOnKeyMismatch, verifyVaultKeys } from '@keyturn/vault';
-import type { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
 import { HeartbeatSchedulerModule } from './app.module.js';
 
 const config = loadConfigOrExit();
-const log = createLogger({ level: config.logLevel, app: 'heartbeat-scheduler' });
+const log = createLogger({ level: config.logLevel, app: 'heartbeat-scheduler', pretty: usePrettyLogs(config.env) });
+// Before anything records: this process's Prometheus registry.
+const metrics = initMetrics('heartbeat-scheduler');
 // Postgres or Redis unreachable or refusing, and the like: one line with the fix and a distinct exit code.
 const failed = exitOnStartupError('heartbeat-scheduler', { debug: showsStacks(config.logLevel) });
 await prepareDatabase({ ...config.database, log: (m) => log.info(m), debug: (m) => log.debug(m) }).catch(failed);
@@ -22,6 +25,23 @@ await verifyVaultKeys(config, { info: (m) => log.info(m), warn: (m) => log.warn(
 const pool = await orExitAsync(() => checkedPoolOptions(config, 'heartbeat-scheduler'));
 const app = await NestFactory.createApplicationContext(HeartbeatSchedulerModule.forRoot(config, pool), { logger: new PinoNestLogger(log) });
 app.enableShutdownHooks([], { useProcessExit: true });
-await app.get(DataSource).query('SELECT 1');
-await app.get<Redis>(REDIS).ping();
+const ds = app.get(DataSource);
+const redis = app.get<RedisClient>(REDIS);
+await ds.query('SELECT 1');
+await redis.ping();
+// The cluster-wide gauges (queues, secrets, key age, webhook backlog, scheduler lag) come from the scheduler
+// only, so a sum over every scraped process counts each once.
+const jobs = app.get(JobProducer);
+metrics.registerClusterGauges(new ClusterStatsRepository(ds, (name) => jobs.queue(name)));
+// The port taken and the like: one line naming SCHEDULER_OPS_PORT and exit code 69, as for the API's PORT.
+const ops = await startOpsListener({
+  host: config.http.host,
+  port: config.ops.schedulerPort,
+  portSetting: 'SCHEDULER_OPS_PORT',
+  metrics,
+  checks: { postgres: () => ds.query('SELECT 1'), redis: () => assertRedisReady(redis) },
+  warn: (m) => log.warn(m),
+}).catch(failed);
+for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => ops.draining());
+new Logger('HeartbeatScheduler').log(`ops endpoints: ${ops.paths.map((p) => ops.url + p).join(' ')}`);
 new Logger('HeartbeatScheduler').log('ready: connected to Postgres and Redis');

@@ -58,6 +58,11 @@ export class JobProcessor implements OnApplicationBootstrap, BeforeApplicationSh
     this.logger.log(`consuming queues rotation and heartbeat with concurrency ${this.config.rotation.concurrency} (runner ${this.rotations.owner})`);
   }
 
+  /** For /health/ready: both BullMQ workers consume (false before start, after close, or once one stopped). */
+  workersRunning(): boolean {
+    return this.workers.length > 0 && this.workers.every((w) => w.isRunning());
+  }
+
   async process(job: Job, token?: string): Promise<void> {
     this.running++;
     try {

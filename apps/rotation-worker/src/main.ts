@@ -2,16 +2,20 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { exitOnStartupError, loadConfigOrExit, orExitAsync, showsStacks } from '@keyturn/config';
-import { createLogger, PinoNestLogger } from '@keyturn/logging';
+import { createLogger, PinoNestLogger, usePrettyLogs } from '@keyturn/logging';
+import { initMetrics } from '@keyturn/metrics';
+import { startOpsListener } from '@keyturn/ops';
 import { checkedPoolOptions, prepareDatabase } from '@keyturn/store';
-import { REDIS, probeRedis } from '@keyturn/queue';
+import { REDIS, assertRedisReady, probeRedis, type RedisClient } from '@keyturn/queue';
 import { exitOnKeyMismatch, verifyVaultKeys } from '@keyturn/vault';
-import type { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
 import { RotationWorkerModule } from './app.module.js';
+import { JobProcessor } from './job.processor.js';
 
 const config = loadConfigOrExit();
-const log = createLogger({ level: config.logLevel, app: 'rotation-worker' });
+const log = createLogger({ level: config.logLevel, app: 'rotation-worker', pretty: usePrettyLogs(config.env) });
+// Before anything records: this process's Prometheus registry.
+const metrics = initMetrics('rotation-worker');
 // Postgres or Redis unreachable or refusing, and the like: one line with the fix and a distinct exit code.
 const failed = exitOnStartupError('rotation-worker', { debug: showsStacks(config.logLevel) });
 await prepareDatabase({ ...config.database, log: (m) => log.info(m), debug: (m) => log.debug(m) }).catch(failed);
@@ -22,6 +26,26 @@ await verifyVaultKeys(config, { info: (m) => log.info(m), warn: (m) => log.warn(
 const pool = await orExitAsync(() => checkedPoolOptions(config, 'rotation-worker'));
 const app = await NestFactory.createApplicationContext(RotationWorkerModule.forRoot(config, pool), { logger: new PinoNestLogger(log) });
 app.enableShutdownHooks([], { useProcessExit: true });
-await app.get(DataSource).query('SELECT 1');
-await app.get<Redis>(REDIS).ping();
+const ds = app.get(DataSource);
+const redis = app.get<RedisClient>(REDIS);
+await ds.query('SELECT 1');
+await redis.ping();
+const processor = app.get(JobProcessor);
+// The port taken and the like: one line naming WORKER_OPS_PORT and exit code 69, as for the API's PORT.
+const ops = await startOpsListener({
+  host: config.http.host,
+  port: config.ops.workerPort,
+  portSetting: 'WORKER_OPS_PORT',
+  metrics,
+  checks: {
+    postgres: () => ds.query('SELECT 1'),
+    redis: () => assertRedisReady(redis),
+    workers: async () => {
+      if (!processor.workersRunning()) throw new Error('the BullMQ workers are not running');
+    },
+  },
+  warn: (m) => log.warn(m),
+}).catch(failed);
+for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => ops.draining());
+new Logger('RotationWorker').log(`ops endpoints: ${ops.paths.map((p) => ops.url + p).join(' ')}`);
 new Logger('RotationWorker').log(`ready: connected to Postgres (pool of ${pool.poolSize}) and Redis`);

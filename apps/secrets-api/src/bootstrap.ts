@@ -4,7 +4,8 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { STARTUP_EXIT, StartupError, type KeyturnConfig } from '@keyturn/config';
-import { createLogger, PinoNestLogger, type Logger as PinoLogger } from '@keyturn/logging';
+import { createLogger, PinoNestLogger, usePrettyLogs, type Logger as PinoLogger } from '@keyturn/logging';
+import { metrics } from '@keyturn/metrics';
 import { prepareDatabase } from '@keyturn/store';
 import { probeRedis } from '@keyturn/queue';
 import { ApiKeysService } from '@keyturn/auth';
@@ -24,7 +25,7 @@ export interface CreateApiOptions {
 }
 
 export async function createApi(config: KeyturnConfig, opts: CreateApiOptions = {}): Promise<NestFastifyApplication> {
-  const log = createLogger({ level: config.logLevel, app: 'secrets-api' });
+  const log = createLogger({ level: config.logLevel, app: 'secrets-api', pretty: usePrettyLogs(config.env) });
   // Postgres unreachable or refusing throws a StartupError (main.ts: one line and its exit code).
   await prepareDatabase({ ...config.database, log: (m) => log.info(m), debug: (m) => log.debug(m) });
   await checkRedis(config, log);
@@ -46,6 +47,11 @@ export async function createApi(config: KeyturnConfig, opts: CreateApiOptions = 
   // JSON only: fastify would otherwise accept text/plain bodies, which belong to no endpoint.
   adapter.getInstance().removeContentTypeParser('text/plain');
   installInputGuard(adapter.getInstance());
+  // keyturn_http_request_duration_seconds: the route template (/v1/secrets/:id), never the URL; unmatched is `other`.
+  adapter.getInstance().addHook('onResponse', (req, reply, done) => {
+    metrics().httpRequest(req.method, req.routeOptions.url, reply.statusCode, reply.elapsedTime / 1000);
+    done();
+  });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     logger: new PinoNestLogger(log),
     bufferLogs: false,

@@ -1,10 +1,13 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { exitOnStartupError, listenStartupError, loadConfigOrExit, showsStacks } from '@keyturn/config';
+import { initMetrics } from '@keyturn/metrics';
 import { exitOnKeyMismatch } from '@keyturn/vault';
 import { createApi } from './bootstrap.js';
 
 const config = loadConfigOrExit();
+// Before anything records: this process's Prometheus registry.
+initMetrics('secrets-api');
 // Postgres unreachable or refusing, the port taken, and the like: one line with the fix and a distinct exit code.
 const failed = exitOnStartupError('secrets-api', { debug: showsStacks(config.logLevel) });
 const { host, port } = config.http;

@@ -1,4 +1,4 @@
-import { ConfigError, dbPoolSize, hashTag, loadConfig, redactUrl } from '@keyturn/config';
+import { ConfigError, dbPoolSize, hashTag, loadConfig, numericSettings, redactUrl } from '@keyturn/config';
 
 describe('loadConfig', () => {
   it('starts with no variables set, with defaults fit for a developer machine', () => {
@@ -175,5 +175,37 @@ describe('KEYTURN_WEBHOOK_SECRET', () => {
 
   it('is still required with webhook URLs', () => {
     expect(() => loadConfig(urls)).toThrow(/KEYTURN_WEBHOOK_SECRET: required when KEYTURN_WEBHOOK_URLS is set/);
+  });
+});
+
+describe('numeric settings: bounds', () => {
+  const settings = numericSettings();
+
+  it('finds every numeric setting, the ops ports among them', () => {
+    expect(settings.map((s) => s.name)).toEqual(expect.arrayContaining(['PORT', 'WORKER_OPS_PORT', 'SCHEDULER_OPS_PORT', 'KEYTURN_AWS_RATE_PER_ACCOUNT', 'KEYTURN_WORKER_CONCURRENCY']));
+    expect(settings.find((s) => s.name === 'KEYTURN_AWS_RATE_PER_ACCOUNT')).toEqual({
+      name: 'KEYTURN_AWS_RATE_PER_ACCOUNT', min: 0, minExclusive: true, max: 1000, integer: false, default: 10,
+    });
+    for (const s of settings) expect([s.name, Number.isFinite(s.min) && Number.isFinite(s.max)]).toEqual([s.name, true]);
+  });
+
+  // Ports apart: each alone would otherwise clash with another's default.
+  const apart: Record<string, string> = { PORT: '18080', WORKER_OPS_PORT: '18081', SCHEDULER_OPS_PORT: '18082' };
+  const withValue = (name: string, v: number) => ({ ...apart, [name]: String(v) });
+
+  it.each(settings.map((s) => [s.name, s] as const))('%s: accepts its bounds and refuses past them, naming the variable', (name, s) => {
+    const step = s.integer ? 1 : 0.001;
+    if (!s.minExclusive) expect(() => loadConfig(withValue(name, s.min))).not.toThrow();
+    expect(() => loadConfig(withValue(name, s.minExclusive ? s.min : s.min - step))).toThrow(new RegExp(`^Invalid configuration:\\n  - ${name}: `));
+    expect(() => loadConfig(withValue(name, s.max))).not.toThrow();
+    expect(() => loadConfig(withValue(name, s.max + step))).toThrow(new RegExp(`^Invalid configuration:\\n  - ${name}: `));
+    if (s.integer) expect(() => loadConfig(withValue(name, s.min + 0.5))).toThrow(new RegExp(name));
+  });
+
+  it('ops ports: 8081 and 8082 by default, 0 for a port the system picks, and no two processes on one port', () => {
+    expect(loadConfig({}).ops).toEqual({ workerPort: 8081, schedulerPort: 8082 });
+    expect(loadConfig({ PORT: '0', WORKER_OPS_PORT: '0', SCHEDULER_OPS_PORT: '0' }).ops).toEqual({ workerPort: 0, schedulerPort: 0 });
+    expect(() => loadConfig({ PORT: '8081' })).toThrow('PORT and WORKER_OPS_PORT: both are 8081; give each process its own port (0 lets the system pick one)');
+    expect(() => loadConfig({ WORKER_OPS_PORT: '9000', SCHEDULER_OPS_PORT: '9000' })).toThrow(/WORKER_OPS_PORT and SCHEDULER_OPS_PORT: both are 9000/);
   });
 });

@@ -24,6 +24,8 @@ export interface KeyturnConfig {
   };
   crypto: { masterKey?: string; previousMasterKeys: string[]; masterKeyFile: string };
   http: { host: string; port: number; trustProxy: boolean; bootstrapAdminToken?: string };
+  /** The worker's and the scheduler's ops listeners (health and metrics), bound to http.host like the API. */
+  ops: { workerPort: number; schedulerPort: number };
   aws: { region: string; maxAttempts: number; timeoutMs: number; ratePerAccount: number };
   rotation: {
     concurrency: number;
@@ -89,6 +91,12 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): KeyturnConf
         'so that each queue\'s keys share one hash slot; unset it to use {keyturn}',
     );
   }
+  // npm start runs all three on one HOST: two of them on one port would stop the second with "port in use".
+  const ports = (['PORT', 'WORKER_OPS_PORT', 'SCHEDULER_OPS_PORT'] as const).filter((k) => e[k] !== 0);
+  for (const [i, a] of ports.entries()) {
+    const b = ports.slice(i + 1).find((k) => e[k] === e[a]);
+    if (b) problems.push(`${a} and ${b}: both are ${e[a]}; give each process its own port (0 lets the system pick one)`);
+  }
   if (problems.length) throw new ConfigError(problems);
 
   return {
@@ -118,6 +126,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): KeyturnConf
       trustProxy: e.KEYTURN_TRUST_PROXY,
       bootstrapAdminToken: e.KEYTURN_BOOTSTRAP_ADMIN_TOKEN,
     },
+    ops: { workerPort: e.WORKER_OPS_PORT, schedulerPort: e.SCHEDULER_OPS_PORT },
     aws: {
       region: e.AWS_REGION,
       maxAttempts: e.KEYTURN_AWS_MAX_ATTEMPTS,

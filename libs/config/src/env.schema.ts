@@ -78,6 +78,10 @@ export const envSchema = z.object({
   PORT: int(0, 65535).default(8080),
   KEYTURN_BOOTSTRAP_ADMIN_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
   KEYTURN_TRUST_PROXY: bool.default(false),
+  /** The worker's ops listener (/health/live, /health/ready, /metrics), bound to HOST; 0 picks a free port. */
+  WORKER_OPS_PORT: int(0, 65535).default(8081),
+  /** The scheduler's ops listener, as WORKER_OPS_PORT. */
+  SCHEDULER_OPS_PORT: int(0, 65535).default(8082),
 
   AWS_REGION: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must look like us-east-1').default('us-east-1'),
   KEYTURN_AWS_MAX_ATTEMPTS: int(1, 20).default(5),

@@ -3,3 +3,4 @@ export * from './config.js';
 export * from './config.module.js';
 export * from './pool.js';
 export * from './startup-errors.js';
+export * from './setting-bounds.js';

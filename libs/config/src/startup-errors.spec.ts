@@ -49,6 +49,11 @@ describe('start-up errors', () => {
       69,
       'port 8080 on 127.0.0.1 (HOST, PORT) is already in use. Stop the program that listens there, or set PORT to a free port.',
     ]);
+    const opsInUse = listenStartupError(Object.assign(new Error('listen EADDRINUSE'), { code: 'EADDRINUSE' }), '127.0.0.1', 8081, 'WORKER_OPS_PORT');
+    expect([opsInUse?.exitCode, opsInUse?.message]).toEqual([
+      69,
+      'port 8081 on 127.0.0.1 (HOST, WORKER_OPS_PORT) is already in use. Stop the program that listens there, or set WORKER_OPS_PORT to a free port.',
+    ]);
     const denied = listenStartupError(Object.assign(new Error('listen EACCES'), { code: 'EACCES' }), '0.0.0.0', 80);
     expect([denied?.exitCode, denied?.message]).toEqual([
       77,

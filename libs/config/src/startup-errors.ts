@@ -80,19 +80,19 @@ export function unreachable(service: 'Postgres' | 'Redis', setting: string, endp
   );
 }
 
-/** The API's listen failing: the port taken, a privileged port, or a HOST that is not this machine's. */
-export function listenStartupError(e: unknown, host: string, port: number): StartupError | undefined {
+/** A listen failing (the API's PORT, an ops port): the port taken, a privileged port, or a HOST that is not this machine's. */
+export function listenStartupError(e: unknown, host: string, port: number, portSetting = 'PORT'): StartupError | undefined {
   const code = (e as { code?: unknown })?.code;
   if (code === 'EADDRINUSE') {
     return new StartupError(
-      `port ${port} on ${host} (HOST, PORT) is already in use. Stop the program that listens there, or set PORT to a free port.`,
+      `port ${port} on ${host} (HOST, ${portSetting}) is already in use. Stop the program that listens there, or set ${portSetting} to a free port.`,
       STARTUP_EXIT.UNAVAILABLE,
       { cause: e },
     );
   }
   if (code === 'EACCES') {
     return new StartupError(
-      `port ${port} on ${host} (HOST, PORT) needs privileges this process does not have. Set PORT to 1024 or above.`,
+      `port ${port} on ${host} (HOST, ${portSetting}) needs privileges this process does not have. Set ${portSetting} to 1024 or above.`,
       STARTUP_EXIT.NO_PERMISSION,
       { cause: e },
     );

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
 import { WebhookDeliveriesRepository } from '@keyturn/store';
 import { webhookHeaders } from './webhook-signature.js';
+import { metrics } from '@keyturn/metrics';
 
 const TIMEOUT_MS = 5_000;
 
@@ -60,11 +61,13 @@ export class WebhookDispatcherService {
     const attempts = d.attempts + 1;
     if (!error) {
       await this.deliveries.delivered(id, attempts, statusCode, new Date());
+      metrics().webhookDelivery('delivered');
       return;
     }
     const giveUp = attempts >= this.config.webhooks.maxAttempts;
     const backoffMs = Math.min(1_000 * 2 ** attempts, 3_600_000);
     await this.deliveries.attemptFailed(id, { giveUp, attempts, statusCode, error: error.slice(0, 500), nextAttemptAt: new Date(Date.now() + backoffMs) });
+    metrics().webhookDelivery(giveUp ? 'gave-up' : 'retry');
     // Webhook URLs often carry a token in the path or query: log the origin only.
     this.logger.warn({ deliveryId: id, attempts, origin: new URL(d.url).origin }, `webhook delivery failed: ${error}${giveUp ? ' (giving up)' : ''}`);
   }

@@ -14,6 +14,7 @@ import {
 import { SettingsService, effectiveSettings } from '@keyturn/vault';
 import { auditRow } from '@keyturn/auth';
 import { CLOCK, VERSION_CIPHER, inAccount, type Clock, type RunOutcome, type VersionCipher } from '@keyturn/rotation';
+import { metrics } from '@keyturn/metrics';
 
 /** Consecutive failures stretch the re-check interval up to this factor. */
 const MAX_BACKOFF = 8;
@@ -75,7 +76,10 @@ export class HeartbeatUseCase {
           throw e;
         }
       }
-      if (await this.finish(hb, secret, version?.id ?? null, result)) return { kind: 'done' };
+      if (await this.finish(hb, secret, version?.id ?? null, result)) {
+        metrics().heartbeatFinished(result.outcome);
+        return { kind: 'done' };
+      }
       if (checks >= MAX_CHECKS) {
         await this.drop(hb, checks);
         return { kind: 'done' };

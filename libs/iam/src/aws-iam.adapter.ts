@@ -15,6 +15,7 @@ import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { MAXIMUM_RETRY_DELAY, Retry, StandardRetryStrategy } from '@smithy/core/retry';
 import type { RetryErrorInfo, RetryStrategyV2, StandardRetryToken } from '@smithy/types';
 import { IamErrorCode } from '@keyturn/contracts';
+import { metrics } from '@keyturn/metrics';
 import { partitionForRegion, userNameFromArn } from './arn.js';
 import { type IamErrorContext, toIamError } from './iam-error.mapper.js';
 import {
@@ -385,14 +386,20 @@ export class AwsIamClient implements IamClient {
       }, this.callBudgetMs);
     });
     try {
-      return await Promise.race([send(controller.signal), overBudget]);
+      const out = await Promise.race([send(controller.signal), overBudget]);
+      metrics().awsCall(action, 'success');
+      return out;
     } catch (e) {
-      if (e instanceof IamError && controller.signal.aborted) throw e;
-      throw toIamError(e, action, {
-        ...context,
-        secrets: [creds.secretAccessKey, ...(context.secrets ?? [])],
-        accessKeyIds: [creds.accessKeyId, ...(context.accessKeyIds ?? [])],
-      });
+      const mapped =
+        e instanceof IamError && controller.signal.aborted
+          ? e
+          : toIamError(e, action, {
+              ...context,
+              secrets: [creds.secretAccessKey, ...(context.secrets ?? [])],
+              accessKeyIds: [creds.accessKeyId, ...(context.accessKeyIds ?? [])],
+            });
+      metrics().awsCall(action, mapped.code);
+      throw mapped;
     } finally {
       clearTimeout(timer);
     }

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { PinoNestLogger, REDACT_PATHS } from '@keyturn/logging';
+import { PinoNestLogger, REDACT_PATHS, createLogger, usePrettyLogs } from '@keyturn/logging';
 import { allSecretFieldNames } from '@keyturn/secret-types';
 
 describe('log redaction', () => {
@@ -57,5 +57,34 @@ describe('PinoNestLogger', () => {
       [20, 'Mapped {/v1/secrets, POST} route'],
       [40, 'something odd'],
     ]);
+  });
+});
+
+describe('pretty logs in development at a terminal', () => {
+  it('only outside production and only when stdout is a TTY', () => {
+    expect(usePrettyLogs('development', { isTTY: true })).toBe(true);
+    expect(usePrettyLogs('test', { isTTY: true })).toBe(true);
+    expect(usePrettyLogs(undefined, { isTTY: true })).toBe(true);
+    expect(usePrettyLogs('production', { isTTY: true })).toBe(false);
+    expect(usePrettyLogs('development', { isTTY: false })).toBe(false);
+    expect(usePrettyLogs('development', {})).toBe(false);
+  });
+
+  it('redacts before pretty-printing: key material never reaches the terminal either', async () => {
+    const writes: string[] = [];
+    const destination = new Writable({
+      write(chunk, _enc, cb) {
+        writes.push(String(chunk));
+        cb();
+      },
+    });
+    const log = createLogger({ level: 'info', app: 'test', pretty: true, destination });
+    log.info({ secretAccessKey: 'S3CR3T-pretty', body: { password: 'S3CR3T-nested' } }, 'stored a key');
+    await new Promise((r) => setImmediate(r));
+    const out = writes.join('');
+    expect(out).toContain('stored a key');
+    expect(out).not.toMatch(/S3CR3T/);
+    expect(out).toContain('[redacted]');
+    expect(out).not.toMatch(/^\{/m);
   });
 });

@@ -1,4 +1,9 @@
+import { createRequire } from 'node:module';
 import { pino, type Logger, type LoggerOptions } from 'pino';
+import type { PinoPretty as PinoPrettyFn } from 'pino-pretty';
+
+/** Loaded only when a terminal wants pretty lines: production and piped starts never pay for it. */
+const loadPretty = (): typeof PinoPrettyFn => (createRequire(import.meta.url)('pino-pretty') as { PinoPretty: typeof PinoPrettyFn }).PinoPretty;
 import type { LoggerService } from '@nestjs/common';
 import { allSecretFieldNames } from '@keyturn/secret-types';
 
@@ -28,14 +33,31 @@ export const REDACT_PATHS = [
   ...SECRET_FIELDS.map((f) => `*.*.${f}`),
 ];
 
-export function createLogger(opts: { level: string; app: string }): Logger {
+/**
+ * Pretty logs for a person at a terminal: outside production, when stdout is
+ * a TTY. Anything else (a pipe, a file, a container's log driver, npm start's
+ * relay, which pretty-prints itself) gets one JSON object per line.
+ */
+export function usePrettyLogs(nodeEnv: string | undefined, stdout: { isTTY?: boolean } = process.stdout): boolean {
+  return nodeEnv !== 'production' && stdout.isTTY === true;
+}
+
+/** pino-pretty's options for Keyturn's lines, shared with scripts/start.mjs. */
+export const PRETTY_OPTIONS = { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,app' } as const;
+
+/**
+ * `pretty` (see usePrettyLogs): human-readable lines, after the same redaction
+ * as the JSON ones. `destination` (tests) replaces stdout for pretty lines.
+ */
+export function createLogger(opts: { level: string; app: string; pretty?: boolean; destination?: NodeJS.WritableStream }): Logger {
   const options: LoggerOptions = {
     level: opts.level,
     base: { app: opts.app, pid: process.pid },
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
   };
-  return pino(options);
+  // In-process and synchronous: no worker thread, and no line lost when the process exits right after it.
+  return opts.pretty ? pino(options, loadPretty()({ ...PRETTY_OPTIONS, sync: true, destination: opts.destination ?? 1 })) : pino(options);
 }
 
 /**

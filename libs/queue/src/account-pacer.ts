@@ -1,4 +1,5 @@
 import type { RedisClient } from './redis.js';
+import { metrics } from '@keyturn/metrics';
 
 /**
  * Pacing per AWS account, kept in Redis so that every worker process draws
@@ -74,6 +75,7 @@ export class AccountPacer {
     const wait = await this.reserve(accountId, maxWaitMs);
     if (wait > maxWaitMs) return false;
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    metrics().pacerWaited(wait / 1000);
     return true;
   }
 }

@@ -8,6 +8,7 @@ import { describeFailure, RetirePendingError } from './rotation-error.js';
 import { inAccount } from './paced-iam.client.js';
 import { CHANGE_USE_CASES, assertEveryTypeHandled, type ChangeUseCases } from './change-use-cases.js';
 import { CLOCK, type Clock } from './rotation.tokens.js';
+import { metrics } from '@keyturn/metrics';
 
 export type RunOutcome =
   /** Nothing more to do for this job (finished, failed for good, or gone). */
@@ -141,6 +142,8 @@ export class RotationRunner implements OnModuleInit {
 
   /** The rotation.succeeded / rotation.failed event (outbox) and audit entry, in the caller's transaction. */
   private async recordOutcome(tx: Repositories, rot: RotationEntity, status: 'succeeded' | 'failed', code?: string): Promise<void> {
+    const seconds = rot.startedAt ? (Date.now() - rot.startedAt.getTime()) / 1000 : undefined;
+    metrics().rotationFinished({ type: rot.secretType, mode: rot.mode, outcome: status, code, seconds });
     await tx.events.record(this.config.webhooks.urls, status === 'succeeded' ? 'rotation.succeeded' : 'rotation.failed', rot.secretId, {
       rotationId: rot.id,
       secretId: rot.secretId,

@@ -1,0 +1,2 @@
+export * from './metric-names.js';
+export * from './metrics.js';

@@ -1,0 +1,2 @@
+export * from './cluster-stats.repository.js';
+export * from './ops-listener.js';
