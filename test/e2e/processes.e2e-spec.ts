@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { client, createTestEnv, fakeKey, freePort, spawnApp, type SpawnedApp, type TestEnv } from './harness.js';
+import { checkedFetch, client, createTestEnv, fakeKey, freePort, spawnApp, type SpawnedApp, type TestEnv } from './harness.js';
 
 const run = promisify(execFile);
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -60,18 +60,18 @@ describe('the built apps as processes', () => {
     await api.waitFor(/listening on/);
     const url = `http://127.0.0.1:${port}`;
 
-    const live = await fetch(`${url}/health/live`);
+    const live = await checkedFetch(`${url}/health/live`);
     expect(live.status).toBe(200);
     expect(await live.json()).toEqual({ status: 'ok' });
-    const ready = await fetch(`${url}/health/ready`);
+    const ready = await checkedFetch(`${url}/health/ready`);
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({ status: 'ok', checks: { postgres: 'ok', redis: 'ok' } });
 
-    const docs = await fetch(`${url}/docs`);
+    const docs = await checkedFetch(`${url}/docs`);
     expect(docs.status).toBe(200);
     expect(docs.headers.get('content-type')).toMatch(/text\/html/);
     expect(await docs.text()).toMatch(/<html/i);
-    const spec = await fetch(`${url}/docs/openapi.json`);
+    const spec = await checkedFetch(`${url}/docs/openapi.json`);
     expect(spec.status).toBe(200);
     const openapi = (await spec.json()) as { openapi: string; paths: Record<string, unknown>; components: { schemas: Record<string, unknown> } };
     expect(openapi.openapi).toMatch(/^3\./);
@@ -80,7 +80,7 @@ describe('the built apps as processes', () => {
       expect.objectContaining({ properties: expect.objectContaining({ type: expect.anything(), name: expect.anything(), accountId: expect.anything() }) }),
     );
     // The docs are public, the API is not.
-    expect((await fetch(`${url}/v1/secrets`)).status).toBe(401);
+    expect((await checkedFetch(`${url}/v1/secrets`)).status).toBe(401);
 
     const { code, signal } = await stop(api);
     expect(api.output()).not.toContain(t.env.KEYTURN_MASTER_KEY);

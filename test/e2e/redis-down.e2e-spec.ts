@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
 import type pg from 'pg';
 import { generateToken } from '@keyturn/auth';
-import { client, createTestEnv, eventually, fakeKey, freePort, rawDb, spawnApp, type Client, type SpawnedApp, type TestEnv } from './harness.js';
+import { checkedFetch, client, createTestEnv, eventually, fakeKey, freePort, rawDb, spawnApp, type Client, type SpawnedApp, type TestEnv } from './harness.js';
 
 /** This test's own Redis (the machine's shared one is never stopped). */
 class OwnRedis {
@@ -67,7 +67,7 @@ describe('Redis down: the API keeps authenticating, reading and accepting rotati
 
   /** POST …/rotations with a generous bound, so a request held by a dead Redis fails the test instead of hanging it. */
   const requestRotation = async (secretId: string) => {
-    const res = await fetch(`${url}/v1/secrets/${secretId}/rotations`, {
+    const res = await checkedFetch(`${url}/v1/secrets/${secretId}/rotations`, {
       method: 'POST',
       headers: { authorization: `Bearer ${t.adminToken}` },
       signal: AbortSignal.timeout(30_000),

@@ -13,6 +13,7 @@ import { SettingsController } from './admin/settings.controller.js';
 import { ApiKeysController } from './admin/api-keys.controller.js';
 import { AuditController } from './admin/audit.controller.js';
 import { HealthController } from './health/health.controller.js';
+import { QueuesController } from './queues/queues.controller.js';
 import { AuthGuard } from './common/auth.guard.js';
 import { AuditInterceptor } from './common/audit.interceptor.js';
 import { ErrorFilter } from './common/error.filter.js';
@@ -24,7 +25,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [ConfigModule.forRoot(config), StoreModule.forRoot(config.database.url, poolOptions(config, 'secrets-api')), RedisModule.forRoot(), VaultModule, AuthModule, RotationsApiModule.forRoot(config)],
-      controllers: [SecretsController, RotationsController, HeartbeatsController, SettingsController, ApiKeysController, AuditController, HealthController],
+      controllers: [SecretsController, RotationsController, HeartbeatsController, SettingsController, ApiKeysController, AuditController, QueuesController, HealthController],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_INTERCEPTOR, useClass: AuditInterceptor },

@@ -1,5 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ANY_REQUEST_ERRORS, ApiErrors, AUTH_ERRORS, BODY_ERRORS } from '../common/error.response.js';
+import { SecretDeletedResponse, SecretPageResponse, SecretResponse, SecretValueResponse } from './secrets.responses.js';
 import type { Actor } from '@keyturn/contracts';
 import { SecretsService } from '@keyturn/vault';
 import { Audited, CurrentActor, RequireRole } from '../common/auth.decorators.js';
@@ -16,6 +18,8 @@ export class SecretsController {
   @RequireRole('operator')
   @Audited({ action: 'secret.create', targetType: 'secret', secretFrom: 'response' })
   @ApiOperation({ summary: 'Store a secret (its fields are encrypted at rest)' })
+  @ApiCreatedResponse({ type: SecretResponse })
+  @ApiErrors(...ANY_REQUEST_ERRORS, ...AUTH_ERRORS, ...BODY_ERRORS, 409, 422)
   create(@CurrentActor() actor: Actor, @Body() dto: CreateSecretDto) {
     return this.secrets.create(actor, dto);
   }
@@ -23,6 +27,8 @@ export class SecretsController {
   @Get()
   @RequireRole('viewer')
   @ApiOperation({ summary: 'List secrets (metadata only), keyset-paginated' })
+  @ApiOkResponse({ type: SecretPageResponse })
+  @ApiErrors(...ANY_REQUEST_ERRORS, ...AUTH_ERRORS)
   list(@CurrentActor() actor: Actor, @Query() q: ListSecretsQueryDto) {
     return this.secrets.list(actor, { ...q, limit: q.limit ?? 50 });
   }
@@ -30,6 +36,8 @@ export class SecretsController {
   @Get(':id')
   @RequireRole('viewer')
   @ApiOperation({ summary: 'A secret’s metadata: never a secret field' })
+  @ApiOkResponse({ type: SecretResponse })
+  @ApiErrors(...ANY_REQUEST_ERRORS, ...AUTH_ERRORS, 404)
   get(@CurrentActor() actor: Actor, @Param('id', UuidParam) id: string) {
     return this.secrets.get(actor, id);
   }
@@ -38,6 +46,8 @@ export class SecretsController {
   @RequireRole('operator')
   @Audited({ action: 'secret.value.read', targetType: 'secret', secretFrom: 'param' })
   @ApiOperation({ summary: 'The secret fields of the current version (audited)' })
+  @ApiOkResponse({ type: SecretValueResponse })
+  @ApiErrors(...ANY_REQUEST_ERRORS, ...AUTH_ERRORS, 404, 409)
   value(@CurrentActor() actor: Actor, @Param('id', UuidParam) id: string) {
     return this.secrets.getValue(actor, id);
   }
@@ -46,6 +56,8 @@ export class SecretsController {
   @RequireRole('operator')
   @Audited({ action: 'secret.update', targetType: 'secret', secretFrom: 'param' })
   @ApiOperation({ summary: 'Change name, folder, privileged account or settings' })
+  @ApiOkResponse({ type: SecretResponse })
+  @ApiErrors(...ANY_REQUEST_ERRORS, ...AUTH_ERRORS, ...BODY_ERRORS, 404, 409, 422)
   update(@CurrentActor() actor: Actor, @Param('id', UuidParam) id: string, @Body() dto: UpdateSecretDto) {
     return this.secrets.update(actor, id, dto);
   }
@@ -55,6 +67,8 @@ export class SecretsController {
   @RequireRole('operator')
   @Audited({ action: 'secret.delete', targetType: 'secret', secretFrom: 'param' })
   @ApiOperation({ summary: 'Delete a secret; its audit history stays' })
+  @ApiOkResponse({ type: SecretDeletedResponse })
+  @ApiErrors(...ANY_REQUEST_ERRORS, ...AUTH_ERRORS, 404, 409)
   async remove(@CurrentActor() actor: Actor, @Param('id', UuidParam) id: string, @Query() q: DeleteSecretQueryDto) {
     const { detached } = await this.secrets.remove(actor, id, q.force === 'true');
     return { id, deleted: true, detached };
