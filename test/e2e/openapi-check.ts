@@ -50,12 +50,18 @@ interface Compiled {
 
 let compiled: Promise<Compiled> | undefined;
 
+/** An OpenAPI 3.0 schema as JSON Schema (nullable → null allowed), without the draft-04 $schema ajv would look up. */
+function jsonSchema(s: unknown): Record<string, unknown> {
+  const { $schema: _draft, ...rest } = fromSchema(s as object, { strictMode: false }) as Record<string, unknown>;
+  return rest;
+}
+
 function compile(): Promise<Compiled> {
   compiled ??= openApiDocument().then((doc) => {
     const ajv = new Ajv({ strict: false, allErrors: true });
     addFormats(ajv);
     const components = Object.fromEntries(
-      Object.entries(doc.components?.schemas ?? {}).map(([name, s]) => [name, fromSchema(s as object, { strictMode: false })]),
+      Object.entries(doc.components?.schemas ?? {}).map(([name, s]) => [name, jsonSchema(s)]),
     );
     const routes = Object.entries(doc.paths).map(([template, item]) => ({
       template,
@@ -74,7 +80,7 @@ function validator(c: Compiled, key: string, schema: unknown): ValidateFunction 
   let v = c.validators.get(key);
   if (!v) {
     // The response schema with the components beside it, so "#/components/schemas/X" resolves.
-    v = c.ajv.compile({ ...(fromSchema(schema as object, { strictMode: false }) as object), components: { schemas: c.components } });
+    v = c.ajv.compile({ ...jsonSchema(schema), components: { schemas: c.components } });
     c.validators.set(key, v);
   }
   return v;

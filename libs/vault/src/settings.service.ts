@@ -18,7 +18,9 @@ export class SettingsService {
 
   /** Replaces the stored global settings with `patch` applied over the current ones. */
   async putGlobal(patch: Partial<GlobalSettings>): Promise<GlobalSettings> {
-    const next = { ...(await this.getGlobal()), ...patch };
+    // A field not sent keeps its value: the request DTO declares every field, so the absent ones are own properties set to undefined.
+    const sent = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined));
+    const next = { ...(await this.getGlobal()), ...sent };
     await this.repo.upsert({ key: GLOBAL, value: next as unknown as QueryDeepPartialEntity<Record<string, unknown>> }, ['key']);
     return next;
   }

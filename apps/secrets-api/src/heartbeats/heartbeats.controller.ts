@@ -3,7 +3,7 @@ import type { FastifyReply } from 'fastify';
 import { ApiAcceptedResponse, ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ANY_REQUEST_ERRORS, ApiErrors, AUTH_ERRORS, BODY_ERRORS } from '../common/error.response.js';
 import { ACCEPTED_HEADERS } from '../common/headers.js';
-import { HeartbeatResponse } from './heartbeats.responses.js';
+import { HeartbeatListResponse, HeartbeatResponse } from './heartbeats.responses.js';
 import type { Actor } from '@keyturn/contracts';
 import { HeartbeatsService } from '@keyturn/rotation';
 import { Audited, CurrentActor, RequireRole } from '../common/auth.decorators.js';
@@ -35,7 +35,7 @@ export class HeartbeatsController {
   @Get('secrets/:id/heartbeats')
   @RequireRole('viewer')
   @ApiOperation({ summary: 'The secret’s heartbeats, newest first' })
-  @ApiOkResponse({ type: [HeartbeatResponse] })
+  @ApiOkResponse({ type: HeartbeatListResponse })
   @ApiErrors(...ANY_REQUEST_ERRORS, ...AUTH_ERRORS, 404)
   list(@CurrentActor() actor: Actor, @Param('id', UuidParam) id: string) {
     return this.heartbeats.list(actor, id);

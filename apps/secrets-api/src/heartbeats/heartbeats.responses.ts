@@ -16,3 +16,7 @@ export class HeartbeatResponse {
   @ApiProperty({ format: 'date-time' }) createdAt: string;
   @ApiProperty({ format: 'date-time', nullable: true, type: 'string' }) finishedAt: string | null;
 }
+
+export class HeartbeatListResponse {
+  @ApiProperty({ type: [HeartbeatResponse], description: 'the latest ones, newest first' }) items: HeartbeatResponse[];
+}

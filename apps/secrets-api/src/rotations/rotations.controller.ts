@@ -2,7 +2,7 @@ import { Controller, Get, Headers, HttpCode, Param, Post, Query, Res } from '@ne
 import { ApiAcceptedResponse, ApiBearerAuth, ApiHeader, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ANY_REQUEST_ERRORS, ApiErrors, AUTH_ERRORS, BODY_ERRORS } from '../common/error.response.js';
 import { ACCEPTED_HEADERS } from '../common/headers.js';
-import { RequiredPermissionsResponse, RotationResponse } from './rotations.responses.js';
+import { RequiredPermissionsResponse, RotationListResponse, RotationResponse } from './rotations.responses.js';
 import { RequiredPermissionsQueryDto } from './rotations.dto.js';
 import type { FastifyReply } from 'fastify';
 import { ErrorCode, KeyturnError, type Actor } from '@keyturn/contracts';
@@ -50,7 +50,7 @@ export class RotationsController {
   @Get('secrets/:id/rotations')
   @RequireRole('viewer')
   @ApiOperation({ summary: 'The secret’s rotations, newest first' })
-  @ApiOkResponse({ type: [RotationResponse] })
+  @ApiOkResponse({ type: RotationListResponse })
   @ApiErrors(...ANY_REQUEST_ERRORS, ...AUTH_ERRORS, 404)
   list(@CurrentActor() actor: Actor, @Param('id', UuidParam) id: string) {
     return this.rotations.list(actor, id);

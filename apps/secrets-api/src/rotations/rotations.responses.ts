@@ -65,3 +65,7 @@ export class RequiredPermissionsResponse {
   @ApiProperty({ type: PolicyDocumentResponse, description: 'optional extras, skipped with a warning when denied' }) recommended: PolicyDocumentResponse;
   @ApiPropertyOptional({ type: PermissionCheckResponse, description: 'with ?check=true' }) check?: PermissionCheckResponse;
 }
+
+export class RotationListResponse {
+  @ApiProperty({ type: [RotationResponse], description: 'the latest 50, newest first' }) items: RotationResponse[];
+}
