@@ -109,6 +109,9 @@ describe('Redis down: the API keeps authenticating, reading and accepting rotati
       expect([r.status, r.body.status]).toEqual([202, 'queued']);
       rotations.push(r.body.id);
     }
+    // The job counts live in Redis: an operator is told so, not handed an internal error.
+    const queues = await admin.get('/v1/queues');
+    expect([queues.status, queues.body.code]).toEqual([503, 'QUEUES_UNAVAILABLE']);
     const rows = await db.query(`SELECT id, status FROM rotations ORDER BY id`);
     expect(rows.rows).toEqual(rotations.map((id) => ({ id, status: 'queued' })));
 

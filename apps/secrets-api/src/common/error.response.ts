@@ -1,6 +1,6 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiExtraModels, ApiProperty, ApiPropertyOptional, ApiResponse, getSchemaPath } from '@nestjs/swagger';
-import { ERRORS, type ErrorCode } from '@keyturn/contracts';
+import { ERRORS, ErrorCode } from '@keyturn/contracts';
 
 /**
  * The API's one error shape (common/error.filter.ts, toErrorBody), as the OpenAPI
@@ -10,7 +10,7 @@ export class ErrorResponse {
   @ApiProperty({ minimum: 400, maximum: 599, example: 404 })
   statusCode: number;
 
-  @ApiProperty({ enum: Object.keys(ERRORS), enumName: 'ErrorCode', description: 'A code of the error catalogue (docs/errors.md)', example: 'SECRET_NOT_FOUND' })
+  @ApiProperty({ enum: Object.keys(ERRORS), enumName: 'ErrorCode', description: 'A code of the error catalogue (docs/errors.md)', example: ErrorCode.SECRET_NOT_FOUND })
   code: ErrorCode;
 
   @ApiProperty({ description: 'What happened and what to do next; never a secret value' })

@@ -1,6 +1,6 @@
-import { Controller, Get } from '@nestjs/common';
+import { Controller, Get, Logger } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { QueueName } from '@keyturn/contracts';
+import { ErrorCode, KeyturnError, QueueName } from '@keyturn/contracts';
 import { ENQUEUE_TIMEOUT_MS, JobProducer } from '@keyturn/queue';
 import { RequireRole } from '../common/auth.decorators.js';
 import { ANY_REQUEST_ERRORS, ApiErrors, AUTH_ERRORS } from '../common/error.response.js';
@@ -14,6 +14,8 @@ const within = <T>(p: Promise<T>, ms: number) =>
 @ApiBearerAuth()
 @Controller('v1/queues')
 export class QueuesController {
+  private readonly logger = new Logger('Queues');
+
   constructor(private readonly producer: JobProducer) {}
 
   @Get()
@@ -37,7 +39,10 @@ export class QueuesController {
           completed: c.completed ?? 0,
         };
       }),
-    );
+    ).catch((e: Error) => {
+      this.logger.warn(`queue counts: ${e.message}`);
+      throw new KeyturnError(ErrorCode.QUEUES_UNAVAILABLE);
+    });
     return { queues };
   }
 }

@@ -69,7 +69,7 @@ export class RotationsController {
   @RequireRole('viewer')
   @ApiOperation({ summary: 'The mode and the IAM policy the executing key needs; ?check=true asks AWS (SimulatePrincipalPolicy)' })
   @ApiOkResponse({ type: RequiredPermissionsResponse })
-  @ApiErrors(...ANY_REQUEST_ERRORS, ...AUTH_ERRORS, 404)
+  @ApiErrors(...ANY_REQUEST_ERRORS, ...AUTH_ERRORS, 404, 422)
   required(@CurrentActor() actor: Actor, @Param('id', UuidParam) id: string, @Query() q: RequiredPermissionsQueryDto) {
     return this.permissions.forSecret(actor, id, q.check === 'true');
   }
