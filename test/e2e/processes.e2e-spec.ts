@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { openApiDocument } from './openapi-check.js';
 import { checkedFetch, client, createTestEnv, fakeKey, freePort, spawnApp, type SpawnedApp, type TestEnv } from './harness.js';
 
 const run = promisify(execFile);
@@ -76,6 +77,8 @@ describe('the built apps as processes', () => {
     const openapi = (await spec.json()) as { openapi: string; paths: Record<string, unknown>; components: { schemas: Record<string, unknown> } };
     expect(openapi.openapi).toMatch(/^3\./);
     expect(Object.keys(openapi.paths)).toEqual(expect.arrayContaining(['/v1/secrets', '/v1/secrets/{id}', '/v1/secrets/{id}/value']));
+    // The document the e2e answers are checked against (openapi-check.ts) is the one the API serves.
+    expect(openapi).toEqual(JSON.parse(JSON.stringify(await openApiDocument())));
     expect(openapi.components.schemas.CreateSecretDto).toEqual(
       expect.objectContaining({ properties: expect.objectContaining({ type: expect.anything(), name: expect.anything(), accountId: expect.anything() }) }),
     );
