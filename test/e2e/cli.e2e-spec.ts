@@ -157,6 +157,17 @@ describe('operator CLI', () => {
     expect(r.stdout).not.toContain(u.secretAccessKey);
   });
 
+  it('heartbeat --wait exits 1 with the error code when AWS no longer accepts the key', async () => {
+    const u = await aws.user(aws.uniqueName('cli-hb-gone'));
+    const id = await createKey(u);
+    await aws.deleteKey(u.userName, u.accessKeyId);
+    const r = await cli(['secrets', 'heartbeat', id, '--wait']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^outcome: +failed$/m);
+    expect(r.stderr).toMatch(new RegExp(`^keyturn: heartbeat ${UUID.source} failed: IAM_INVALID_CREDENTIALS: `));
+    expect(r.stdout + r.stderr).not.toContain(u.secretAccessKey);
+  });
+
   it('queues: job counts, as a table and as JSON', async () => {
     const r = await cli(['queues']);
     expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
