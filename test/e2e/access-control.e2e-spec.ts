@@ -195,6 +195,8 @@ describe('secrets API: access control', () => {
       },
     },
     'GET /v1/audit': { request: async () => ({ path: '/v1/audit' }), expect: { ...role.auditor, scopedOperator: 403 } },
+    // Counts across every folder: no secret, name or id, so a folder-scoped operator may read them too.
+    'GET /v1/queues': { request: async () => ({ path: '/v1/queues' }), expect: { ...role.operator, scopedOperator: 200 } },
     'GET /health/live': { request: async () => ({ path: '/health/live' }), expect: { ...role.public, scopedOperator: 200 } },
     'GET /health/ready': { request: async () => ({ path: '/health/ready' }), expect: { ...role.public, scopedOperator: 200 } },
     'GET /metrics': { request: async () => ({ path: '/metrics' }), expect: { ...role.public, scopedOperator: 200 } },

@@ -1,11 +1,11 @@
 import { connect } from 'node:net';
 import type pg from 'pg';
-import { client, createTestEnv, eventually, fakeKey, freePort, rawDb, spawnApp, type SpawnedApp, type TestEnv } from './harness.js';
+import { checkedFetch, client, createTestEnv, eventually, fakeKey, freePort, rawDb, spawnApp, type SpawnedApp, type TestEnv } from './harness.js';
 
 /** True once the API no longer takes new requests: refused connections, or fastify's 503 while it closes. */
 async function refusesNewRequests(url: string): Promise<boolean> {
   try {
-    const res = await fetch(`${url}/health/live`, { headers: { connection: 'close' } });
+    const res = await checkedFetch(`${url}/health/live`, { headers: { connection: 'close' } });
     await res.arrayBuffer();
     return res.status === 503;
   } catch (e) {

@@ -11,6 +11,9 @@ import { loadConfig, type KeyturnConfig } from '@keyturn/config';
 import { generateMasterKey } from '@keyturn/crypto';
 import { generateToken } from '@keyturn/auth';
 import { createApi } from '../../apps/secrets-api/src/bootstrap.js';
+import { checkResponse } from './openapi-check.js';
+
+export { checkedFetch } from './openapi-check.js';
 
 export const PG_ADMIN_URL = process.env.E2E_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const REDIS_URL = process.env.E2E_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -119,7 +122,10 @@ export interface ApiResponse<T = any> {
   headers: Headers;
 }
 
-/** A tiny JSON client; `raw` sends a body string as-is (for malformed-input tests). */
+/**
+ * A tiny JSON client; `raw` sends a body string as-is (for malformed-input tests).
+ * Every answer is checked against the OpenAPI document; a mismatch throws.
+ */
 export function client(baseUrl: string, token?: string) {
   const call = async <T = any>(
     method: string,
@@ -145,6 +151,8 @@ export function client(baseUrl: string, token?: string) {
     } catch {
       /* not JSON: keep the text */
     }
+    // Every answer must be one the OpenAPI document promises (test/e2e/openapi-check.ts).
+    await checkResponse({ method, url: path, status: res.status, contentType: res.headers.get('content-type'), body: parsed });
     return { status: res.status, body: parsed as T, headers: res.headers };
   };
   return {

@@ -1,6 +1,6 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { SecretType } from '@keyturn/contracts';
-import { requiredPermissions } from '@keyturn/rotation';
+import { requiredPermissions } from '@keyturn/secrets';
 import { AwsFixture } from './aws-fixture.js';
 import { Processes, WORKER_ENV, vaultOps } from './vault-ops.js';
 import { PG_ADMIN_URL, client, createTestEnv, eventually, freePort, type Client, type SpawnedApp, type TestEnv } from './harness.js';

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { client, createTestEnv, fakeKey, freePort, spawnApp, type SpawnedApp, type TestEnv } from './harness.js';
+import { openApiDocument } from './openapi-check.js';
+import { checkedFetch, client, createTestEnv, fakeKey, freePort, spawnApp, type SpawnedApp, type TestEnv } from './harness.js';
 
 const run = promisify(execFile);
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -60,22 +61,24 @@ describe('the built apps as processes', () => {
     await api.waitFor(/listening on/);
     const url = `http://127.0.0.1:${port}`;
 
-    const live = await fetch(`${url}/health/live`);
+    const live = await checkedFetch(`${url}/health/live`);
     expect(live.status).toBe(200);
     expect(await live.json()).toEqual({ status: 'ok' });
-    const ready = await fetch(`${url}/health/ready`);
+    const ready = await checkedFetch(`${url}/health/ready`);
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({ status: 'ok', checks: { postgres: 'ok', redis: 'ok' } });
 
-    const docs = await fetch(`${url}/docs`);
+    const docs = await checkedFetch(`${url}/docs`);
     expect(docs.status).toBe(200);
     expect(docs.headers.get('content-type')).toMatch(/text\/html/);
     expect(await docs.text()).toMatch(/<html/i);
-    const spec = await fetch(`${url}/docs/openapi.json`);
+    const spec = await checkedFetch(`${url}/docs/openapi.json`);
     expect(spec.status).toBe(200);
     const openapi = (await spec.json()) as { openapi: string; paths: Record<string, unknown>; components: { schemas: Record<string, unknown> } };
     expect(openapi.openapi).toMatch(/^3\./);
     expect(Object.keys(openapi.paths)).toEqual(expect.arrayContaining(['/v1/secrets', '/v1/secrets/{id}', '/v1/secrets/{id}/value']));
+    // The document the e2e answers are checked against (openapi-check.ts) is the one the API serves.
+    expect(openapi).toEqual(JSON.parse(JSON.stringify(await openApiDocument())));
     expect(openapi.components.schemas.CreateSecretDto).toEqual(
       expect.objectContaining({ properties: expect.objectContaining({ type: expect.anything(), name: expect.anything(), accountId: expect.anything() }) }),
     );
@@ -99,7 +102,7 @@ describe('the built apps as processes', () => {
     expect(nine).toHaveLength(9);
     expect(Object.keys(schemas.SecretSettingsDto.properties).sort()).toEqual(nine);
     // The docs are public, the API is not.
-    expect((await fetch(`${url}/v1/secrets`)).status).toBe(401);
+    expect((await checkedFetch(`${url}/v1/secrets`)).status).toBe(401);
 
     const { code, signal } = await stop(api);
     expect(api.output()).not.toContain(t.env.KEYTURN_MASTER_KEY);

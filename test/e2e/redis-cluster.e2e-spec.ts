@@ -4,7 +4,7 @@ import { SecretType } from '@keyturn/contracts';
 import { requiredPermissions } from '@keyturn/secrets';
 import { AwsFixture, type Creds } from './aws-fixture.js';
 import { Processes, WORKER_ENV, vaultOps } from './vault-ops.js';
-import { client, createTestEnv, eventually, fakeKey, freePort, rawDb, type Client, type SpawnedApp, type TestEnv } from './harness.js';
+import { checkedFetch, client, createTestEnv, eventually, fakeKey, freePort, rawDb, type Client, type SpawnedApp, type TestEnv } from './harness.js';
 import { LocalRedisCluster, slotOf, type ClusterNode } from './redis-cluster.js';
 
 /**
@@ -35,7 +35,7 @@ describe('Redis Cluster: every Redis use goes through a cluster client', () => {
     return { name, key, id: await ops.keySecret(name, key) };
   };
   const ready = async () => {
-    const r = await fetch(`${url}/health/ready`);
+    const r = await checkedFetch(`${url}/health/ready`);
     return { status: r.status, body: (await r.json()) as { status: string; checks: Record<string, string> } };
   };
 

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
 import type pg from 'pg';
 import { generateToken } from '@keyturn/auth';
-import { client, createTestEnv, eventually, fakeKey, freePort, rawDb, spawnApp, type Client, type SpawnedApp, type TestEnv } from './harness.js';
+import { checkedFetch, client, createTestEnv, eventually, fakeKey, freePort, rawDb, spawnApp, type Client, type SpawnedApp, type TestEnv } from './harness.js';
 
 /** This test's own Redis (the machine's shared one is never stopped). */
 class OwnRedis {
@@ -67,7 +67,7 @@ describe('Redis down: the API keeps authenticating, reading and accepting rotati
 
   /** POST …/rotations with a generous bound, so a request held by a dead Redis fails the test instead of hanging it. */
   const requestRotation = async (secretId: string) => {
-    const res = await fetch(`${url}/v1/secrets/${secretId}/rotations`, {
+    const res = await checkedFetch(`${url}/v1/secrets/${secretId}/rotations`, {
       method: 'POST',
       headers: { authorization: `Bearer ${t.adminToken}` },
       signal: AbortSignal.timeout(30_000),
@@ -109,6 +109,9 @@ describe('Redis down: the API keeps authenticating, reading and accepting rotati
       expect([r.status, r.body.status]).toEqual([202, 'queued']);
       rotations.push(r.body.id);
     }
+    // The job counts live in Redis: an operator is told so, not handed an internal error.
+    const queues = await admin.get('/v1/queues');
+    expect([queues.status, queues.body.code]).toEqual([503, 'QUEUES_UNAVAILABLE']);
     const rows = await db.query(`SELECT id, status FROM rotations ORDER BY id`);
     expect(rows.rows).toEqual(rotations.map((id) => ({ id, status: 'queued' })));
 

@@ -59,4 +59,24 @@ describe('secrets API: storage', () => {
     expect(dump).not.toContain(key.accessKeyId);
     expect(dump).not.toContain('Correct-Horse-Battery-Staple-9!');
   });
+
+  it('PUT /v1/settings changes only the fields sent, keeps the others, and answers every setting', async () => {
+    const first = await admin.put('/v1/settings', { shouldDeletePreviousKey: true, passwordReuseHistory: 7 });
+    expect(first.status).toBe(200);
+    const second = await admin.put('/v1/settings', { passwordLength: 30 });
+    expect(second.status).toBe(200);
+    const expected = {
+      shouldInactivatePreviousKey: true,
+      shouldDeletePreviousKey: true,
+      autoChangeIntervalDays: null,
+      heartbeatIntervalSeconds: null,
+      passwordLength: 30,
+      passwordExcludeCharacters: '',
+      passwordRequireSymbols: true,
+      passwordReuseHistory: 7,
+      passwordResetRequired: false,
+    };
+    expect(second.body).toEqual(expected);
+    expect((await admin.get('/v1/settings')).body).toEqual(expected);
+  });
 });

@@ -1,5 +1,6 @@
 import { connect } from 'node:net';
 import type pg from 'pg';
+import { checkResponse } from './openapi-check.js';
 import {
   client,
   createApiKey,
@@ -88,7 +89,12 @@ function rawHttp(baseUrl: string, request: string): Promise<ApiResponse> {
       } catch {
         /* not JSON: the assertions on the shape report it */
       }
-      resolve({ status, headers, body });
+      // Checked against the OpenAPI document like every answer (test/e2e/openapi-check.ts).
+      const [method, target] = request.split(' ');
+      checkResponse({ method, url: target, status, contentType: headers.get('content-type'), body: bodyText ? body : undefined }).then(
+        () => resolve({ status, headers, body }),
+        reject,
+      );
     });
     socket.end(request);
   });

@@ -7,6 +7,7 @@ import { ApiKeyEntity, dataSourceOptions, prepareDatabase } from '@keyturn/store
 import { ApiKeysService, ROLES, generateToken } from '@keyturn/auth';
 import { resolveKeyring, rewrapAll } from '@keyturn/vault';
 import type { Role } from '@keyturn/contracts';
+import { OPERATOR_COMMANDS, runOperator } from './operator/commands.js';
 
 const USAGE = `usage: npm run cli -- <command>
 
@@ -17,7 +18,18 @@ const USAGE = `usage: npm run cli -- <command>
   master-key generate                       print a fresh key-encryption key for KEYTURN_MASTER_KEY
   rewrap                                    re-wrap every data key under the active KEYTURN_MASTER_KEY
                                             (keep the old key in KEYTURN_PREVIOUS_MASTER_KEYS until done)
-roles: ${ROLES.join(', ')}`;
+roles: ${ROLES.join(', ')}
+
+operator commands (a running API: KEYTURN_URL and KEYTURN_TOKEN; --json for scripts; --help on each):
+  secrets list [--type key|password] [--folder /f] [--heartbeat-status s] [--limit n]
+  secrets get <id>                          metadata (never a secret field)
+  secrets create --type key|password --name <n> --username <u> --account-id <id> [--folder /f]
+                 [--access-key-id AKIA…]    the secret access key or password is read from standard input
+  secrets value <id>                        print the secret fields (audited)
+  secrets rotate <id> [--wait]              change it now; --wait shows the steps, exit 1 if it fails
+  secrets heartbeat <id> [--wait]           check the stored key now; --wait exits 1 unless AWS accepts it
+  rotations get <id>                        a rotation's status, step, error and warnings
+  queues                                    job counts of the rotation and heartbeat queues`;
 
 const out = (s: string): void => void process.stdout.write(s + "\n");
 const fail = (s: string, code = 2): never => {
@@ -39,6 +51,8 @@ async function withDataSource<T>(fn: (ds: DataSource) => Promise<T>): Promise<T>
 
 async function main(argv: string[]): Promise<void> {
   const [cmd, sub] = argv;
+  // Operator commands talk to the API (commander parses them); the admin commands below work on the database.
+  if (OPERATOR_COMMANDS.includes(cmd)) process.exit(await runOperator(argv));
   const { values } = parseArgs({
     args: argv.slice(cmd === 'api-keys' || cmd === 'master-key' ? 2 : 1),
     options: { role: { type: 'string' }, name: { type: 'string' }, folders: { type: 'string' }, help: { type: 'boolean' } },

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import { STARTUP_EXIT, StartupError, type KeyturnConfig } from '@keyturn/config';
 import { createLogger, PinoNestLogger, usePrettyLogs, type Logger as PinoLogger } from '@keyturn/logging';
 import { metrics } from '@keyturn/metrics';
@@ -11,6 +11,7 @@ import { probeRedis } from '@keyturn/queue';
 import { ApiKeysService } from '@keyturn/auth';
 import { verifyVaultKeys } from '@keyturn/vault';
 import { AppModule } from './app.module.js';
+import { createOpenApiDocument } from './openapi.js';
 import { validationPipe } from './common/pipes.js';
 import { clientErrorHandler, frameworkErrors, installInputGuard } from './common/request-guards.js';
 
@@ -94,11 +95,5 @@ async function checkRedis(config: KeyturnConfig, log: PinoLogger): Promise<void>
 }
 
 function setupDocs(app: NestFastifyApplication): void {
-  const doc = new DocumentBuilder()
-    .setTitle('Keyturn')
-    .setDescription('Credential vault and rotation server for AWS IAM access keys and console passwords')
-    .setVersion('1')
-    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'an API key, kt_…' })
-    .build();
-  SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, doc), { jsonDocumentUrl: 'docs/openapi.json' });
+  SwaggerModule.setup('docs', app, () => createOpenApiDocument(app), { jsonDocumentUrl: 'docs/openapi.json' });
 }

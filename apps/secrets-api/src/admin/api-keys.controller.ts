@@ -1,5 +1,7 @@
 import { Body, Controller, Delete, Get, Param, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ANY_REQUEST_ERRORS, ApiErrors, AUTH_ERRORS, BODY_ERRORS } from '../common/error.response.js';
+import { ApiKeyResponse, CreatedApiKeyResponse } from './admin.responses.js';
 import type { Actor } from '@keyturn/contracts';
 import { ApiKeysService } from '@keyturn/auth';
 import { Audited, CurrentActor, RequireRole } from '../common/auth.decorators.js';
@@ -16,6 +18,8 @@ export class ApiKeysController {
   @RequireRole('admin')
   @Audited({ action: 'api-key.create', targetType: 'api-key' })
   @ApiOperation({ summary: 'Create an API key (role and folders at most the caller’s own); the token is in this answer only' })
+  @ApiCreatedResponse({ type: CreatedApiKeyResponse })
+  @ApiErrors(...ANY_REQUEST_ERRORS, ...AUTH_ERRORS, ...BODY_ERRORS)
   create(@CurrentActor() actor: Actor, @Body() dto: CreateApiKeyDto) {
     return this.keys.create(actor, dto);
   }
@@ -23,6 +27,8 @@ export class ApiKeysController {
   @Get()
   @RequireRole('admin')
   @ApiOperation({ summary: 'List API keys (never their tokens); a scoped key sees only keys within its folders' })
+  @ApiOkResponse({ type: [ApiKeyResponse] })
+  @ApiErrors(...ANY_REQUEST_ERRORS, ...AUTH_ERRORS)
   list(@CurrentActor() actor: Actor) {
     return this.keys.list(actor);
   }
@@ -31,6 +37,8 @@ export class ApiKeysController {
   @RequireRole('admin')
   @Audited({ action: 'api-key.revoke', targetType: 'api-key' })
   @ApiOperation({ summary: 'Revoke an API key (404 for a key beyond the caller’s role or folders)' })
+  @ApiOkResponse({ type: ApiKeyResponse })
+  @ApiErrors(...ANY_REQUEST_ERRORS, ...AUTH_ERRORS, 404)
   revoke(@CurrentActor() actor: Actor, @Param('id', UuidParam) id: string) {
     return this.keys.revoke(actor, id);
   }

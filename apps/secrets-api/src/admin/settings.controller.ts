@@ -1,5 +1,7 @@
 import { Body, Controller, Get, Put } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ANY_REQUEST_ERRORS, ApiErrors, AUTH_ERRORS, BODY_ERRORS } from '../common/error.response.js';
+import { SettingsResponse } from '../secrets/secrets.responses.js';
 import { SettingsService } from '@keyturn/vault';
 import { Audited, RequireRole } from '../common/auth.decorators.js';
 import { PutSettingsDto } from './settings.dto.js';
@@ -13,6 +15,8 @@ export class SettingsController {
   @Get()
   @RequireRole('admin')
   @ApiOperation({ summary: 'Global settings' })
+  @ApiOkResponse({ type: SettingsResponse })
+  @ApiErrors(...ANY_REQUEST_ERRORS, ...AUTH_ERRORS)
   get() {
     return this.settings.getGlobal();
   }
@@ -21,6 +25,8 @@ export class SettingsController {
   @RequireRole('admin')
   @Audited({ action: 'settings.update', targetType: 'settings' })
   @ApiOperation({ summary: 'Change global settings (fields not sent keep their value)' })
+  @ApiOkResponse({ type: SettingsResponse })
+  @ApiErrors(...ANY_REQUEST_ERRORS, ...AUTH_ERRORS, ...BODY_ERRORS)
   put(@Body() dto: PutSettingsDto) {
     return this.settings.putGlobal(dto);
   }

@@ -1,5 +1,7 @@
 import { Controller, Get, HttpCode, Inject, Logger, Res } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiExtraModels, ApiOkResponse, ApiOperation, ApiResponse, ApiTags, getSchemaPath } from '@nestjs/swagger';
+import { ANY_REQUEST_ERRORS, ApiErrors, ErrorResponse, RETRY_AFTER } from '../common/error.response.js';
+import { LiveResponse, ReadyResponse } from './health.responses.js';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { FastifyReply } from 'fastify';
 import type { DataSource } from 'typeorm';
@@ -23,6 +25,8 @@ export class HealthController {
   @Public()
   @HttpCode(200)
   @ApiOperation({ summary: 'The process is up' })
+  @ApiOkResponse({ type: LiveResponse })
+  @ApiErrors(...ANY_REQUEST_ERRORS)
   live() {
     return { status: 'ok' };
   }
@@ -30,6 +34,15 @@ export class HealthController {
   @Get('ready')
   @Public()
   @ApiOperation({ summary: 'Postgres and Redis answer; on Redis Cluster, every master is up and cluster_state is ok (503 otherwise)' })
+  @ApiOkResponse({ type: ReadyResponse })
+  @ApiErrors(...ANY_REQUEST_ERRORS.filter((s) => s !== 503))
+  @ApiExtraModels(ReadyResponse, ErrorResponse)
+  @ApiResponse({
+    status: 503,
+    description: 'A dependency is down (the checks say which), or the API is shutting down (the error shape)',
+    schema: { oneOf: [{ $ref: getSchemaPath(ReadyResponse) }, { $ref: getSchemaPath(ErrorResponse) }] },
+    headers: RETRY_AFTER,
+  })
   async ready(@Res({ passthrough: true }) reply: FastifyReply) {
     const check = async (fn: () => Promise<unknown>) => {
       try {

@@ -1,8 +1,9 @@
 import { Controller, Get, Res } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { metrics } from '@keyturn/metrics';
 import { Public } from '../common/auth.decorators.js';
+import { ANY_REQUEST_ERRORS, ApiErrors } from '../common/error.response.js';
 
 /**
  * Prometheus metrics of this API process, without authentication like
@@ -16,8 +17,8 @@ export class MetricsController {
   @Get()
   @Public()
   @ApiOperation({ summary: 'Prometheus metrics of this process (text exposition format)' })
-  @ApiProduces('text/plain')
   @ApiOkResponse({ description: 'Prometheus text exposition format 0.0.4', content: { 'text/plain': { schema: { type: 'string' } } } })
+  @ApiErrors(...ANY_REQUEST_ERRORS)
   async scrape(@Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
     const { contentType, body } = await metrics().exposition();
     void reply.header('content-type', contentType);

@@ -1,5 +1,8 @@
 import { Controller, Get, Headers, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiBearerAuth, ApiHeader, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ANY_REQUEST_ERRORS, ApiErrors, AUTH_ERRORS, BODY_ERRORS } from '../common/error.response.js';
+import { ACCEPTED_HEADERS } from '../common/headers.js';
+import { RequiredPermissionsResponse, RotationListResponse, RotationResponse } from './rotations.responses.js';
 import { RequiredPermissionsQueryDto } from './rotations.dto.js';
 import type { FastifyReply } from 'fastify';
 import { ErrorCode, KeyturnError, type Actor } from '@keyturn/contracts';
@@ -26,6 +29,8 @@ export class RotationsController {
   @ApiOperation({
     summary: 'Change the secret now (202: the change runs in a worker); while a change waits to start, that one is returned with Idempotent-Replayed: true',
   })
+  @ApiAcceptedResponse({ type: RotationResponse, headers: ACCEPTED_HEADERS('/v1/rotations/{id}') })
+  @ApiErrors(...ANY_REQUEST_ERRORS, ...AUTH_ERRORS, ...BODY_ERRORS, 404, 409, 422)
   async request(
     @CurrentActor() actor: Actor,
     @Param('id', UuidParam) id: string,
@@ -45,6 +50,8 @@ export class RotationsController {
   @Get('secrets/:id/rotations')
   @RequireRole('viewer')
   @ApiOperation({ summary: 'The secret’s rotations, newest first' })
+  @ApiOkResponse({ type: RotationListResponse })
+  @ApiErrors(...ANY_REQUEST_ERRORS, ...AUTH_ERRORS, 404)
   list(@CurrentActor() actor: Actor, @Param('id', UuidParam) id: string) {
     return this.rotations.list(actor, id);
   }
@@ -52,6 +59,8 @@ export class RotationsController {
   @Get('rotations/:id')
   @RequireRole('viewer')
   @ApiOperation({ summary: 'A rotation: status, step, error code and message, warnings' })
+  @ApiOkResponse({ type: RotationResponse })
+  @ApiErrors(...ANY_REQUEST_ERRORS, ...AUTH_ERRORS, 404)
   get(@CurrentActor() actor: Actor, @Param('id', UuidParam) id: string) {
     return this.rotations.get(actor, id);
   }
@@ -59,6 +68,8 @@ export class RotationsController {
   @Get('secrets/:id/required-permissions')
   @RequireRole('viewer')
   @ApiOperation({ summary: 'The mode and the IAM policy the executing key needs; ?check=true asks AWS (SimulatePrincipalPolicy)' })
+  @ApiOkResponse({ type: RequiredPermissionsResponse })
+  @ApiErrors(...ANY_REQUEST_ERRORS, ...AUTH_ERRORS, 404, 422)
   required(@CurrentActor() actor: Actor, @Param('id', UuidParam) id: string, @Query() q: RequiredPermissionsQueryDto) {
     return this.permissions.forSecret(actor, id, q.check === 'true');
   }

@@ -1,5 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiExtraModels, ApiOperation, ApiTags, getSchemaPath } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiCreatedResponse, ApiExtraModels, ApiOkResponse, ApiOperation, ApiTags, getSchemaPath } from '@nestjs/swagger';
+import { ANY_REQUEST_ERRORS, ApiErrors, AUTH_ERRORS, BODY_ERRORS } from '../common/error.response.js';
+import { SecretDeletedResponse, SecretPageResponse, SecretResponse, SecretValueResponse } from './secrets.responses.js';
 import type { Actor } from '@keyturn/contracts';
 import {
   CreateSecretUseCase,
@@ -36,6 +38,8 @@ export class SecretsController {
   @RequireRole('operator')
   @Audited({ action: 'secret.create', targetType: 'secret', secretFrom: 'response' })
   @ApiOperation({ summary: 'Store a secret (its fields are encrypted at rest)' })
+  @ApiCreatedResponse({ type: SecretResponse })
+  @ApiErrors(...ANY_REQUEST_ERRORS, ...AUTH_ERRORS, ...BODY_ERRORS, 409, 422)
   @ApiBody({
     description: 'One schema per secret type, told apart by `type`.',
     schema: {
@@ -50,6 +54,8 @@ export class SecretsController {
   @Get()
   @RequireRole('viewer')
   @ApiOperation({ summary: 'List secrets (metadata only), keyset-paginated' })
+  @ApiOkResponse({ type: SecretPageResponse })
+  @ApiErrors(...ANY_REQUEST_ERRORS, ...AUTH_ERRORS)
   list(@CurrentActor() actor: Actor, @Query() q: ListSecretsQueryDto) {
     return this.listSecrets.execute(actor, { ...q, limit: q.limit ?? 50 });
   }
@@ -57,6 +63,8 @@ export class SecretsController {
   @Get(':id')
   @RequireRole('viewer')
   @ApiOperation({ summary: 'A secret’s metadata: never a secret field' })
+  @ApiOkResponse({ type: SecretResponse })
+  @ApiErrors(...ANY_REQUEST_ERRORS, ...AUTH_ERRORS, 404)
   get(@CurrentActor() actor: Actor, @Param('id', UuidParam) id: string) {
     return this.getSecret.execute(actor, id);
   }
@@ -65,6 +73,8 @@ export class SecretsController {
   @RequireRole('operator')
   @Audited({ action: 'secret.value.read', targetType: 'secret', secretFrom: 'param' })
   @ApiOperation({ summary: 'The secret fields of the current version (audited)' })
+  @ApiOkResponse({ type: SecretValueResponse })
+  @ApiErrors(...ANY_REQUEST_ERRORS, ...AUTH_ERRORS, 404, 409)
   value(@CurrentActor() actor: Actor, @Param('id', UuidParam) id: string) {
     return this.readValue.execute(actor, id);
   }
@@ -73,6 +83,8 @@ export class SecretsController {
   @RequireRole('operator')
   @Audited({ action: 'secret.update', targetType: 'secret', secretFrom: 'param' })
   @ApiOperation({ summary: 'Change name, folder, privileged account or settings' })
+  @ApiOkResponse({ type: SecretResponse })
+  @ApiErrors(...ANY_REQUEST_ERRORS, ...AUTH_ERRORS, ...BODY_ERRORS, 404, 409, 422)
   update(@CurrentActor() actor: Actor, @Param('id', UuidParam) id: string, @Body() dto: UpdateSecretDto) {
     return this.updateSecret.execute(actor, id, dto);
   }
@@ -82,6 +94,8 @@ export class SecretsController {
   @RequireRole('operator')
   @Audited({ action: 'secret.delete', targetType: 'secret', secretFrom: 'param' })
   @ApiOperation({ summary: 'Delete a secret; its audit history stays' })
+  @ApiOkResponse({ type: SecretDeletedResponse })
+  @ApiErrors(...ANY_REQUEST_ERRORS, ...AUTH_ERRORS, 404, 409)
   async remove(@CurrentActor() actor: Actor, @Param('id', UuidParam) id: string, @Query() q: DeleteSecretQueryDto) {
     const { detached } = await this.deleteSecret.execute(actor, id, q.force === 'true');
     return { id, deleted: true, detached };

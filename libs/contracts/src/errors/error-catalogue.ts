@@ -986,6 +986,14 @@ export const ERRORS = {
     message: () =>
       'this API process is shutting down; send the request again (another instance, or this one after its restart, will answer)',
   }),
+  QUEUES_UNAVAILABLE: spec({
+    status: 503,
+    retryable: false,
+    group: 'server',
+    seen: ['api'],
+    when: 'GET /v1/queues while Redis does not answer (the job counts live in Redis)',
+    message: () => 'Redis does not answer, so the queues cannot be counted (/health/ready shows it); try again once Redis is back',
+  }),
   MASTER_KEY_MISMATCH: spec<{ missing: readonly string[]; wrong: readonly string[]; configured: readonly string[] }>({
     status: 500,
     retryable: false,
