@@ -20,7 +20,7 @@ import type {
   VersionState,
   WebhookDeliveriesRepository,
 } from '@keyturn/store';
-import type { VersionCipher } from '@keyturn/rotation';
+import type { VersionCipher } from '@keyturn/vault';
 import type { FakeClock } from './clock.fake.js';
 
 // In-memory stand-ins for libs/store's repositories, for the worker's unit

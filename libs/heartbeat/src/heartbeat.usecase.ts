@@ -11,9 +11,9 @@ import {
   type HeartbeatOutcome,
   type SecretEntity,
 } from '@keyturn/store';
-import { SettingsService, effectiveSettings } from '@keyturn/vault';
+import { SettingsService, VERSION_CIPHER, effectiveSettings, type VersionCipher } from '@keyturn/vault';
 import { auditRow } from '@keyturn/auth';
-import { CLOCK, VERSION_CIPHER, inAccount, type Clock, type RunOutcome, type VersionCipher } from '@keyturn/rotation';
+import { CLOCK, inAccount, type Clock, type RunOutcome } from '@keyturn/rotation';
 import { metrics } from '@keyturn/metrics';
 
 /** Consecutive failures stretch the re-check interval up to this factor. */

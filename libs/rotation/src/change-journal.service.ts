@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ErrorCode, KeyturnError, warningMessage, type WarningCode, type WarningParams } from '@keyturn/contracts';
 import type { IamCredentials } from '@keyturn/iam';
 import { secretTypeDefinition } from '@keyturn/secret-types';
+import { VERSION_CIPHER, type VersionCipher } from '@keyturn/vault';
 import {
   RotationsRepository,
   SecretVersionsRepository,
@@ -15,7 +16,6 @@ import {
   type VersionState,
 } from '@keyturn/store';
 import { CLOCK, type Clock } from './rotation.tokens.js';
-import { VERSION_CIPHER, type VersionCipher } from './version-cipher.js';
 import { resolveExecutor, type Executor } from './executor.js';
 
 export interface OpenVersion {

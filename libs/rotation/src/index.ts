@@ -1,6 +1,5 @@
 export * from './rotation-error.js';
 export * from './rotation.tokens.js';
-export * from './version-cipher.js';
 export * from './executor.js';
 export * from './change-journal.service.js';
 export * from './change-use-cases.js';

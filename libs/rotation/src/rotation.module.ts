@@ -1,8 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
 import { IamModule, partitionForRegion, type IamClient } from '@keyturn/iam';
-import { ENVELOPE_CIPHER, VaultModule } from '@keyturn/vault';
-import type { EnvelopeCipher } from '@keyturn/crypto';
+import { VaultModule } from '@keyturn/vault';
 import { AccountPacer, REDIS } from '@keyturn/queue';
 import type { Redis } from 'ioredis';
 import { KeyRotationUseCase } from './access-key/key-rotation.usecase.js';
@@ -12,7 +11,6 @@ import { ChangeJournal } from './change-journal.service.js';
 import { CHANGE_USE_CASES, type ChangeUseCases } from './change-use-cases.js';
 import { pacedIamClient } from './paced-iam.client.js';
 import { awsClientOptions, createWindowMs, pacerMaxWaitMs } from './aws-budget.js';
-import { VERSION_CIPHER, envelopeVersionCipher } from './version-cipher.js';
 import { CLOCK, FAULTS, ROTATION_OPTIONS, faultsFromEnv, systemClock, type RotationOptions } from './rotation.tokens.js';
 import { SecretType } from '@keyturn/contracts';
 
@@ -55,7 +53,6 @@ const ENGINE_IAM = engineIamModule();
     },
     { provide: CLOCK, useValue: systemClock },
     { provide: FAULTS, useFactory: () => faultsFromEnv() },
-    { provide: VERSION_CIPHER, inject: [ENVELOPE_CIPHER], useFactory: (c: EnvelopeCipher) => envelopeVersionCipher(c) },
     ChangeJournal,
     KeyRotationUseCase,
     PasswordChangeUseCase,
@@ -70,6 +67,6 @@ const ENGINE_IAM = engineIamModule();
     },
     RotationRunner,
   ],
-  exports: [RotationRunner, ENGINE_IAM, VERSION_CIPHER, CLOCK, VaultModule],
+  exports: [RotationRunner, ENGINE_IAM, CLOCK, VaultModule],
 })
 export class RotationEngineModule {}

@@ -1,6 +1,6 @@
 export * from './settings.js';
 export * from './settings.service.js';
-export * from './secrets.service.js';
+export * from './version-cipher.js';
 export * from './secret-fields.js';
 export * from './master-key.js';
 export * from './vault.module.js';

@@ -2,7 +2,7 @@ import { Logger, Module } from '@nestjs/common';
 import { EnvelopeCipher } from '@keyturn/crypto';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
 import { resolveKeyring } from './master-key.js';
-import { ENVELOPE_CIPHER, SecretsService } from './secrets.service.js';
+import { ENVELOPE_CIPHER, VERSION_CIPHER, envelopeVersionCipher } from './version-cipher.js';
 import { SettingsService } from './settings.service.js';
 
 /** The vault: secrets encrypted at rest, their versions and the global settings. Needs StoreModule. */
@@ -14,9 +14,9 @@ import { SettingsService } from './settings.service.js';
       useFactory: (config: KeyturnConfig) =>
         new EnvelopeCipher(resolveKeyring(config, (m) => new Logger('Vault').warn(m))),
     },
-    SecretsService,
+    { provide: VERSION_CIPHER, inject: [ENVELOPE_CIPHER], useFactory: (c: EnvelopeCipher) => envelopeVersionCipher(c) },
     SettingsService,
   ],
-  exports: [ENVELOPE_CIPHER, SecretsService, SettingsService],
+  exports: [ENVELOPE_CIPHER, VERSION_CIPHER, SettingsService],
 })
 export class VaultModule {}

@@ -4,7 +4,7 @@ import { secretTypeDefinition } from '@keyturn/secret-types';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
 import { IAM_CLIENT, IamError, partitionForRegion, userArn, type IamClient } from '@keyturn/iam';
 import { SecretsApiRepository, type SecretEntity } from '@keyturn/store';
-import { SecretsService } from '@keyturn/vault';
+import { VERSION_CIPHER, type VersionCipher } from '@keyturn/vault';
 import { loadVisibleSecret } from '../secrets/folder-scope.js';
 import { requiredPermissions, type RequiredPermissions } from './required-permissions.js';
 
@@ -19,7 +19,7 @@ export interface PermissionCheck {
 export class PermissionsService {
   constructor(
     private readonly secrets: SecretsApiRepository,
-    private readonly vault: SecretsService,
+    @Inject(VERSION_CIPHER) private readonly vault: VersionCipher,
     @Inject(KEYTURN_CONFIG) private readonly config: KeyturnConfig,
     @Optional() @Inject(IAM_CLIENT) private readonly iam?: IamClient,
   ) {}

@@ -1,8 +1,8 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { ErrorCode, KeyturnError, inFolderScope, type Actor, type SecretSettings, type SecretType } from '@keyturn/contracts';
 import { secretTypeDefinition } from '@keyturn/secret-types';
 import { SecretsApiRepository, uuidv7 } from '@keyturn/store';
-import { SecretsService } from '@keyturn/vault';
+import { VERSION_CIPHER, type VersionCipher } from '@keyturn/vault';
 import { assertAssociation } from './association.js';
 import { assertFolderInScope } from './folder-scope.js';
 import { secretFieldsOf } from './secret-fields.js';
@@ -26,7 +26,7 @@ export interface CreateSecretInput {
 export class CreateSecretUseCase {
   constructor(
     private readonly secrets: SecretsApiRepository,
-    private readonly vault: SecretsService,
+    @Inject(VERSION_CIPHER) private readonly vault: VersionCipher,
     private readonly getSecret: GetSecretUseCase,
   ) {}
 
@@ -78,7 +78,7 @@ export class CreateSecretUseCase {
    * A holder outside the caller's folder scopes is not named (404 rules).
    */
   private async assertKeyNotStored(actor: Actor, secrets: SecretsApiRepository, accessKeyId: string): Promise<void> {
-    const holder = await secrets.liveHolderOf(this.vault.accessKeyIndexes(accessKeyId));
+    const holder = await secrets.liveHolderOf(this.vault.accessKeyIdIndexes(accessKeyId));
     if (!holder) return;
     throw keyAlreadyStored(inFolderScope(actor, holder.folder) ? holder.secretId : null);
   }

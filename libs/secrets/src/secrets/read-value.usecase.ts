@@ -1,7 +1,7 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { ErrorCode, KeyturnError, type Actor } from '@keyturn/contracts';
 import { SecretsApiRepository } from '@keyturn/store';
-import { SecretsService } from '@keyturn/vault';
+import { VERSION_CIPHER, type VersionCipher } from '@keyturn/vault';
 import { loadVisibleSecret } from './folder-scope.js';
 import type { SecretValue } from './secret-view.js';
 
@@ -10,7 +10,7 @@ import type { SecretValue } from './secret-view.js';
 export class ReadValueUseCase {
   constructor(
     private readonly secrets: SecretsApiRepository,
-    private readonly vault: SecretsService,
+    @Inject(VERSION_CIPHER) private readonly vault: VersionCipher,
   ) {}
 
   async execute(actor: Actor, id: string): Promise<SecretValue> {

@@ -1,6 +1,6 @@
 import { DEFAULT_SETTINGS, ErrorCode, SecretType, type Actor } from '@keyturn/contracts';
 import type { SecretEntity, SecretVersionEntity, SecretsApiRepository } from '@keyturn/store';
-import type { SecretsService, SettingsService } from '@keyturn/vault';
+import type { SettingsService, VersionCipher } from '@keyturn/vault';
 import { CreateSecretUseCase } from './create-secret.usecase.js';
 import { DeleteSecretUseCase } from './delete-secret.usecase.js';
 import { GetSecretUseCase } from './get-secret.usecase.js';
@@ -81,8 +81,8 @@ const scoped: Actor = { id: 'k2', name: 'team', roles: ['operator'], folderScope
 const vault = {
   seal: (secretId: string, version: number, state: SecretVersionEntity['state'], fields: Record<string, string>) =>
     ({ id: `${secretId}-v${version}`, secretId, version, state, fields }) as unknown as SecretVersionEntity,
-  accessKeyIndexes: (keyId: string) => [`hmac:${keyId}`],
-} as unknown as SecretsService;
+  accessKeyIdIndexes: (keyId: string) => [`hmac:${keyId}`],
+} as unknown as VersionCipher;
 const settings = { getGlobal: async () => DEFAULT_SETTINGS } as unknown as SettingsService;
 
 function setup() {

@@ -4,6 +4,7 @@ import { Brackets, In, type EntityManager, type SelectQueryBuilder } from 'typeo
 import type { HeartbeatStatus, SecretType } from '@keyturn/contracts';
 import { SecretEntity } from '../entities/secret.entity.js';
 import { SecretVersionEntity } from '../entities/secret-version.entity.js';
+import type { NewSecretVersion } from './secret-versions.repository.js';
 import { RotationEntity } from '../entities/rotation.entity.js';
 
 export interface SecretListFilter {
@@ -56,7 +57,7 @@ export class SecretsApiRepository {
     return rows.length ? { secretId: rows[0].secret_id, folder: rows[0].folder } : null;
   }
 
-  async insert(secret: Partial<SecretEntity>, firstVersion: SecretVersionEntity): Promise<void> {
+  async insert(secret: Partial<SecretEntity>, firstVersion: NewSecretVersion): Promise<void> {
     await this.m.insert(SecretEntity, secret);
     await this.m.insert(SecretVersionEntity, firstVersion);
   }

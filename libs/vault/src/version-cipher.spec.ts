@@ -3,8 +3,7 @@ import { ACCESS_KEY_ID_INDEX, EnvelopeCipher, Keyring, type Kek } from '@keyturn
 import type { SecretVersionEntity } from '@keyturn/store';
 import { envelopeVersionCipher } from './version-cipher.js';
 
-// The worker seals new versions itself (no EntityManager in reach), so its rows
-// must be what the vault's SecretsService.insertVersion writes: openable by
+// The API and the worker seal versions through this one cipher: openable by
 // anyone with the keyring, the key hint masked, the blind index under the KEK
 // that wraps the version.
 

@@ -1,13 +1,16 @@
 import { ACCESS_KEY_ID_INDEX, type EnvelopeCipher } from '@keyturn/crypto';
 import { uuidv7, type NewSecretVersion, type SecretVersionEntity } from '@keyturn/store';
-import { maskKeyId } from '@keyturn/vault';
+import { maskKeyId } from './secret-fields.js';
 
 /**
- * The worker's view of the vault's envelope encryption: open a stored version,
- * seal a new one, and the blind-index values of an access key id. A port, so
- * the use cases' unit specs run without keys.
+ * The vault's envelope encryption as the use cases see it: open a stored
+ * version, seal a new one, and the blind-index values of an access key id. One
+ * implementation for the API and the worker; a port, so the use cases' unit
+ * specs run without keys.
  */
 export const VERSION_CIPHER = Symbol('VERSION_CIPHER');
+/** The EnvelopeCipher over the configured keyring (rewrap and the start-up check use it directly). */
+export const ENVELOPE_CIPHER = Symbol('ENVELOPE_CIPHER');
 
 export interface VersionCipher {
   open(row: SecretVersionEntity): Record<string, string>;
@@ -17,7 +20,7 @@ export interface VersionCipher {
   accessKeyIdIndexes(accessKeyId: string): string[];
 }
 
-/** The same sealing as SecretsService.insertVersion (libs/vault), without the EntityManager. */
+/** The envelope cipher of the configured keyring (ENVELOPE_CIPHER), seen as versions. */
 export function envelopeVersionCipher(cipher: EnvelopeCipher): VersionCipher {
   return {
     open: (v) => cipher.open({ secretId: v.secretId, version: v.version }, { kekId: v.kekId, wrappedKey: v.wrappedKey, fields: v.fields }),
