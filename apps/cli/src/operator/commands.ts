@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { ApiError, KeyturnApi, UsageError } from './api-client.js';
 import { fields, table } from './table.js';
+import type { HeartbeatView, RotationView } from '@keyturn/secrets';
 
 /**
  * Operator commands: they talk to a running API (KEYTURN_URL, KEYTURN_TOKEN)
@@ -32,22 +33,8 @@ const processIo: Io = {
   env: process.env,
 };
 
-interface Rotation {
-  id: string;
-  secretId: string;
-  secretType: string;
-  status: string;
-  step: string;
-  mode: string | null;
-  attempt: number;
-  trigger: string;
-  errorCode: string | null;
-  errorMessage: string | null;
-  warnings: { code: string; message: string }[];
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-}
+/** The API's answers, as libs/secrets shapes them (type-only: the CLI talks to the API over HTTP). */
+type Rotation = RotationView;
 
 /** What the commands show of a secret's metadata. */
 interface SecretView {
@@ -68,19 +55,7 @@ interface SecretView {
   settings: Record<string, unknown>;
 }
 
-interface Heartbeat {
-  id: string;
-  secretId: string;
-  status: string;
-  outcome: string | null;
-  checkedArn: string | null;
-  keyStatus: string | null;
-  keyAgeDays: number | null;
-  errorCode: string | null;
-  errorMessage: string | null;
-  createdAt: string;
-  finishedAt: string | null;
-}
+type Heartbeat = HeartbeatView;
 
 const TYPES: Record<string, string> = {
   key: 'aws-iam-key',
