@@ -111,7 +111,10 @@ describe('operator CLI', () => {
     const u = await aws.user(name, policy);
     const id = await createKey(u);
 
-    const r = await cli(['secrets', 'rotate', id, '--wait']);
+    // The new key answers only after 3 s (IAM's propagation), so the rotation dwells in its verify step
+    // for several of the CLI's polls: without it, a fast rotation could go from queued to done between two.
+    aws.emu.setPropagationDelayMs(3_000);
+    const r = await cli(['secrets', 'rotate', id, '--wait']).finally(() => aws.emu.setPropagationDelayMs(0));
     expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
     const rotationId = new RegExp(`^rotation (${UUID.source})`).exec(r.stdout)![1];
     // Each change of step on its own line, ending with done.
