@@ -1,5 +1,6 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiCreatedResponse, ApiExtraModels, ApiOkResponse, ApiOperation, ApiTags, getSchemaPath } from '@nestjs/swagger';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, Req, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiCreatedResponse, ApiExtraModels, ApiHeader, ApiOkResponse, ApiOperation, ApiResponse, ApiTags, getSchemaPath } from '@nestjs/swagger';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ANY_REQUEST_ERRORS, ApiErrors, AUTH_ERRORS, BODY_ERRORS } from '../common/error.response.js';
 import { SecretDeletedResponse, SecretPageResponse, SecretResponse, SecretValueResponse } from './secrets.responses.js';
 import type { Actor } from '@keyturn/contracts';
@@ -14,6 +15,7 @@ import {
 } from '@keyturn/secrets';
 import { Audited, CurrentActor, RequireRole } from '../common/auth.decorators.js';
 import { UuidParam } from '../common/pipes.js';
+import { noneMatchHolds } from '../common/conditional.js';
 import { CREATE_SECRET_DTOS, CreateSecretDto, DeleteSecretQueryDto, ListSecretsQueryDto, UpdateSecretDto } from './secret.dto.js';
 import { CreateSecretBodyPipe } from './create-secret-body.pipe.js';
 
@@ -70,13 +72,31 @@ export class SecretsController {
   }
 
   @Get(':id/value')
-  @RequireRole('operator')
-  @Audited({ action: 'secret.value.read', targetType: 'secret', secretFrom: 'param' })
-  @ApiOperation({ summary: 'The secret fields of the current version (audited)' })
-  @ApiOkResponse({ type: SecretValueResponse })
+  @RequireRole('reader')
+  @Audited({ action: 'secret.value.read', targetType: 'secret', secretFrom: 'param', versionFrom: 'response' })
+  @ApiOperation({
+    summary: 'The secret fields of the current version (audited)',
+    description:
+      'Answers an `ETag` tied to the version. With `If-None-Match` naming the current tag the answer is 304 with no body, ' +
+      'nothing is decrypted and nothing is audited: the audited 200 that delivered that version (its `details.version`) already shows the caller holds it.',
+  })
+  @ApiHeader({ name: 'If-None-Match', required: false, description: 'the `ETag` of the version the caller holds' })
+  @ApiOkResponse({ type: SecretValueResponse, headers: { ETag: { description: 'the tag of this version', schema: { type: 'string' } } } })
+  @ApiResponse({ status: 304, description: 'the caller already holds the current version', headers: { ETag: { description: 'the tag of the current version', schema: { type: 'string' } } } })
   @ApiErrors(...ANY_REQUEST_ERRORS, ...AUTH_ERRORS, 404, 409)
-  value(@CurrentActor() actor: Actor, @Param('id', UuidParam) id: string) {
-    return this.readValue.execute(actor, id);
+  async value(
+    @CurrentActor() actor: Actor,
+    @Param('id', UuidParam) id: string,
+    @Req() req: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
+    const { etag, value } = await this.readValue.execute(actor, id, (tag) => noneMatchHolds(req.headers['if-none-match'], tag));
+    void reply.header('ETag', etag);
+    if (!value) {
+      void reply.status(304);
+      return undefined;
+    }
+    return value;
   }
 
   @Patch(':id')

@@ -5,6 +5,13 @@ import { SecretsService } from '@keyturn/vault';
 import { loadVisibleSecret } from './folder-scope.js';
 import type { SecretValue } from './secret-view.js';
 
+/**
+ * The entity tag of a secret's current version: the version number and the
+ * version row's id (never a secret field). A value never changes under a tag:
+ * every change of the value is a new version row.
+ */
+export const valueEtag = (version: { version: number; id: string }) => `"v${version.version}-${version.id}"`;
+
 /** The decrypted fields of a secret's current version (the controller audits the read). */
 @Injectable()
 export class ReadValueUseCase {
@@ -13,10 +20,20 @@ export class ReadValueUseCase {
     private readonly vault: SecretsService,
   ) {}
 
-  async execute(actor: Actor, id: string): Promise<SecretValue> {
+  /**
+   * `notModified(etag)` says whether the caller already holds the tag's version;
+   * when it does, nothing is decrypted and `value` is absent.
+   */
+  async execute(
+    actor: Actor,
+    id: string,
+    notModified: (etag: string) => boolean = () => false,
+  ): Promise<{ etag: string; value?: SecretValue }> {
     const s = await loadVisibleSecret(this.secrets, actor, id);
     const v = await this.secrets.currentVersion(id);
     if (!v) throw new KeyturnError(ErrorCode.SECRET_HAS_NO_VALUE, { secretId: id });
-    return { id: s.id, type: s.type, username: s.username, accountId: s.accountId, version: v.version, fields: this.vault.open(v) };
+    const etag = valueEtag(v);
+    if (notModified(etag)) return { etag };
+    return { etag, value: { id: s.id, type: s.type, username: s.username, accountId: s.accountId, version: v.version, fields: this.vault.open(v) } };
   }
 }
