@@ -121,6 +121,14 @@ describe('secrets API: access control', () => {
         if (res.status !== 200) expect(JSON.stringify(res.body)).not.toMatch(/AKIA[A-Z0-9]{16}/);
       },
     },
+    'GET /v1/secrets/:id/versions': {
+      request: async () => ({ path: `/v1/secrets/${await newSecret()}/versions` }),
+      expect: { ...role.reader, scopedOperator: 404 },
+      check: (_actor, res) => {
+        if (res.status === 200) expect(res.body.items).toEqual([expect.objectContaining({ version: 1, state: 'current' })]);
+        expect(JSON.stringify(res.body)).not.toMatch(/AKIA[A-Z0-9]{16}/);
+      },
+    },
     'PATCH /v1/secrets/:id': {
       request: async () => ({ path: `/v1/secrets/${await newSecret()}`, json: { name: `renamed ${++seq}` } }),
       expect: { ...role.operator, scopedOperator: 404 },

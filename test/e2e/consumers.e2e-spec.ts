@@ -128,6 +128,54 @@ describe('consumers: reader keys and conditional reads', () => {
     expect(reads.filter((e) => e.actor_id === reader.id).map((e) => e.details.version)).toEqual([1, 1, 2]);
   });
 
+  it('lists versions (no secret field) and reads ?version=previous while its key is kept, with a code saying why not once it is gone', async () => {
+    const reader = client(api.url, (await createApiKey(admin, 'reader', { name: 'versions reader' })).token);
+    // Default settings: the previous key is inactivated, not deleted, so its value is still served.
+    const kept = await keySecretFor('kept');
+    expect((await ops.finished(await ops.rotate(kept.id))).status).toBe('succeeded');
+    const listed = await reader.get(`/v1/secrets/${kept.id}/versions`);
+    expect(listed.status).toBe(200);
+    expect(listed.body.items).toEqual([
+      { version: 2, state: 'current', keyHint: expect.stringMatching(/^AKIA…[A-Z0-9]{4}$/), createdAt: expect.any(String), promotedAt: expect.any(String), retiredAt: null },
+      { version: 1, state: 'previous', keyHint: `${kept.u.accessKeyId.slice(0, 4)}…${kept.u.accessKeyId.slice(-4)}`, createdAt: expect.any(String), promotedAt: expect.any(String), retiredAt: null },
+    ]);
+    expect(Date.parse(listed.body.items[0].promotedAt)).toBeGreaterThanOrEqual(Date.parse(listed.body.items[1].promotedAt));
+    expect(JSON.stringify(listed.body)).not.toContain(kept.u.accessKeyId);
+    expect(JSON.stringify(listed.body)).not.toContain(kept.u.secretAccessKey);
+
+    for (const q of ['previous', '1']) {
+      const prev = await reader.get(`/v1/secrets/${kept.id}/value?version=${q}`);
+      expect([q, prev.status, prev.body.version, prev.body.fields]).toEqual([q, 200, 1, { accessKeyId: kept.u.accessKeyId, secretAccessKey: kept.u.secretAccessKey }]);
+      expect(prev.headers.get('etag')).toMatch(/^"v1-/);
+    }
+    expect((await reader.get(`/v1/secrets/${kept.id}/value?version=2`)).body.version).toBe(2);
+    const never = await reader.get(`/v1/secrets/${kept.id}/value?version=3`);
+    expect([never.status, never.body.code, never.body.message]).toEqual([404, 'VERSION_NOT_FOUND', `secret ${kept.id} has no version 3`]);
+
+    // Deleted by the settings: previous is retired, and the answer says so.
+    const gone = await keySecretFor('gone');
+    expect((await admin.patch(`/v1/secrets/${gone.id}`, { settings: { shouldDeletePreviousKey: true } })).status).toBe(200);
+    const noneYet = await reader.get(`/v1/secrets/${gone.id}/value?version=previous`);
+    expect([noneYet.status, noneYet.body.code, noneYet.body.message]).toEqual([404, 'VERSION_NOT_FOUND', `secret ${gone.id} has no previous version`]);
+    expect((await ops.finished(await ops.rotate(gone.id))).status).toBe('succeeded');
+    expect((await reader.get(`/v1/secrets/${gone.id}/versions`)).body.items.map((v: { version: number; state: string; retiredAt: string | null }) => [v.version, v.state, v.retiredAt !== null])).toEqual([
+      [2, 'current', false],
+      [1, 'retired', true],
+    ]);
+    for (const q of ['previous', '1']) {
+      const r = await reader.get(`/v1/secrets/${gone.id}/value?version=${q}`);
+      expect([q, r.status, r.body.code, r.body.message]).toEqual([q, 404, 'VERSION_NOT_READABLE', expect.stringMatching(/^version 1 of secret .* is retired: its key was deleted or replaced/)]);
+    }
+
+    // Bad input: 400 naming the field, nothing read (and nothing audited as a success).
+    const before = (await valueReads(kept.id)).length;
+    for (const bad of ['0', '-1', 'abc', '1.5', 'Previous', '', '99999999999']) {
+      const r = await reader.get(`/v1/secrets/${kept.id}/value?version=${encodeURIComponent(bad)}`);
+      expect([bad, r.status, r.body.code, r.body.message]).toEqual([bad, 400, 'VALIDATION_FAILED', expect.stringMatching(/version must be previous or a positive integer/)]);
+    }
+    expect((await valueReads(kept.id)).slice(before).every((e) => e.outcome === 'failure')).toBe(true);
+  });
+
   it('runs the README recipes: the ETag poller, and the ESO store reading fields.secretAccessKey with a reader token', async () => {
     const { u, id } = await keySecretFor('recipe');
     const reader = await createApiKey(admin, 'reader', { name: 'recipe poller', folderScopes: ['/e2e'] });

@@ -15,6 +15,7 @@ import { AccessKeyBlindIndex1795829000000 } from './migrations/1795829000000-acc
 import { LeaseLocks1795830000000 } from './migrations/1795830000000-lease-locks.js';
 import { OneWaiting1795830100000 } from './migrations/1795830100000-one-waiting.js';
 import { ReaderRole1795830200000 } from './migrations/1795830200000-reader-role.js';
+import { VersionTimes1795830300000 } from './migrations/1795830300000-version-times.js';
 
 // Listed explicitly, not globbed: the same list works from ts-jest, from dist
 // and from the TypeORM CLI, and a migration cannot be skipped by a path typo.
@@ -28,6 +29,7 @@ export const MIGRATIONS = [
   LeaseLocks1795830000000,
   OneWaiting1795830100000,
   ReaderRole1795830200000,
+  VersionTimes1795830300000,
 ];
 
 export interface PoolOptions {

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { ErrorCode, KeyturnError, type Actor } from '@keyturn/contracts';
-import { SecretsApiRepository } from '@keyturn/store';
+import { SecretsApiRepository, type SecretVersionEntity } from '@keyturn/store';
 import { SecretsService } from '@keyturn/vault';
 import { loadVisibleSecret } from './folder-scope.js';
 import type { SecretValue } from './secret-view.js';
@@ -28,12 +28,27 @@ export class ReadValueUseCase {
     actor: Actor,
     id: string,
     notModified: (etag: string) => boolean = () => false,
+    which: 'current' | 'previous' | number = 'current',
   ): Promise<{ etag: string; value?: SecretValue }> {
     const s = await loadVisibleSecret(this.secrets, actor, id);
-    const v = await this.secrets.currentVersion(id);
+    const v = which === 'current' ? await this.secrets.currentVersion(id) : await this.readableVersion(id, which);
     if (!v) throw new KeyturnError(ErrorCode.SECRET_HAS_NO_VALUE, { secretId: id });
     const etag = valueEtag(v);
     if (notModified(etag)) return { etag };
     return { etag, value: { id: s.id, type: s.type, username: s.username, accountId: s.accountId, version: v.version, fields: this.vault.open(v) } };
+  }
+
+  /**
+   * A version other than "current" while its value can still work: current or
+   * previous (kept active or inactive by the settings, not deleted). A retired
+   * version's key was deleted or replaced; pending and discarded never served.
+   */
+  private async readableVersion(secretId: string, which: 'previous' | number): Promise<SecretVersionEntity> {
+    const v = await this.secrets.versionFor(secretId, which);
+    if (!v) throw new KeyturnError(ErrorCode.VERSION_NOT_FOUND, { secretId, version: String(which) });
+    if (v.state !== 'current' && v.state !== 'previous') {
+      throw new KeyturnError(ErrorCode.VERSION_NOT_READABLE, { secretId, version: v.version, state: v.state });
+    }
+    return v;
   }
 }
