@@ -3,7 +3,7 @@ import { ApiBearerAuth, ApiBody, ApiCreatedResponse, ApiExtraModels, ApiHeader, 
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ANY_REQUEST_ERRORS, ApiErrors, AUTH_ERRORS, BODY_ERRORS } from '../common/error.response.js';
 import { SecretDeletedResponse, SecretPageResponse, SecretResponse, SecretValueResponse, SecretVersionListResponse } from './secrets.responses.js';
-import type { Actor } from '@keyturn/contracts';
+import { ErrorCode, type Actor } from '@keyturn/contracts';
 import {
   CreateSecretUseCase,
   DeleteSecretUseCase,
@@ -79,7 +79,7 @@ export class SecretsController {
   @ApiOperation({
     summary: 'The secret fields of the current version, or of `?version=` (audited)',
     description:
-      '`?version=previous` (or a number) answers an older version while its key can still work: current or previous, not retired (404 `VERSION_NOT_READABLE` says why not; 404 `VERSION_NOT_FOUND` for a version the secret never had). ' +
+      `\`?version=previous\` (or a number) answers an older version while its key can still work: current or previous, not retired (404 \`${ErrorCode.VERSION_NOT_READABLE}\` says why not; 404 \`${ErrorCode.VERSION_NOT_FOUND}\` for a version the secret never had). ` +
       'Answers an `ETag` tied to the version. With `If-None-Match` naming the current tag the answer is 304 with no body, ' +
       'nothing is decrypted and nothing is audited: the audited 200 that delivered that version (its `details.version`) already shows the caller holds it.',
   })
