@@ -31,7 +31,7 @@ function keyBody(folder: string, over: Record<string, unknown> = {}) {
   return { type: 'aws-iam-key', name: `key ${++seq}`, folder, username: 'ci-bot', accountId: ACCOUNT, ...fakeKey(), ...over };
 }
 
-const ACTORS = ['none', 'revoked', 'viewer', 'operator', 'auditor', 'admin', 'scopedOperator'] as const;
+const ACTORS = ['none', 'revoked', 'viewer', 'reader', 'operator', 'auditor', 'admin', 'scopedOperator'] as const;
 type ActorKind = (typeof ACTORS)[number];
 
 interface Endpoint {
@@ -44,11 +44,12 @@ interface Endpoint {
 
 /** Every allowed status, per role, read from the API table of README.md. */
 const role = {
-  viewer: { none: 401, revoked: 401, viewer: 200, operator: 200, auditor: 403, admin: 200 },
-  operator: { none: 401, revoked: 401, viewer: 403, operator: 200, auditor: 403, admin: 200 },
-  admin: { none: 401, revoked: 401, viewer: 403, operator: 403, auditor: 403, admin: 200 },
-  auditor: { none: 401, revoked: 401, viewer: 403, operator: 403, auditor: 200, admin: 200 },
-  public: { none: 200, revoked: 200, viewer: 200, operator: 200, auditor: 200, admin: 200 },
+  viewer: { none: 401, revoked: 401, viewer: 200, reader: 200, operator: 200, auditor: 403, admin: 200 },
+  reader: { none: 401, revoked: 401, viewer: 403, reader: 200, operator: 200, auditor: 403, admin: 200 },
+  operator: { none: 401, revoked: 401, viewer: 403, reader: 403, operator: 200, auditor: 403, admin: 200 },
+  admin: { none: 401, revoked: 401, viewer: 403, reader: 403, operator: 403, auditor: 403, admin: 200 },
+  auditor: { none: 401, revoked: 401, viewer: 403, reader: 403, operator: 403, auditor: 200, admin: 200 },
+  public: { none: 200, revoked: 200, viewer: 200, reader: 200, operator: 200, auditor: 200, admin: 200 },
 };
 
 describe('secrets API: access control', () => {
@@ -75,7 +76,7 @@ describe('secrets API: access control', () => {
     t = await createTestEnv({ KEYTURN_TRUST_PROXY: 'true' });
     api = await startApiWithRoutes(t);
     admin = client(api.url, t.adminToken);
-    for (const r of ['viewer', 'operator', 'auditor', 'admin'] as const) tokens[r] = (await createApiKey(admin, r)).token;
+    for (const r of ['viewer', 'reader', 'operator', 'auditor', 'admin'] as const) tokens[r] = (await createApiKey(admin, r)).token;
     tokens.scopedOperator = (await createApiKey(admin, 'operator', { folderScopes: [scope] })).token;
     const revoked = await createApiKey(admin, 'admin', { name: 'to be revoked' });
     expect((await admin.del(`/v1/api-keys/${revoked.id}`)).status).toBe(200);
@@ -115,9 +116,17 @@ describe('secrets API: access control', () => {
     },
     'GET /v1/secrets/:id/value': {
       request: async () => ({ path: `/v1/secrets/${await newSecret()}/value` }),
-      expect: { ...role.operator, scopedOperator: 404 },
+      expect: { ...role.reader, scopedOperator: 404 },
       check: (_actor, res) => {
         if (res.status !== 200) expect(JSON.stringify(res.body)).not.toMatch(/AKIA[A-Z0-9]{16}/);
+      },
+    },
+    'GET /v1/secrets/:id/versions': {
+      request: async () => ({ path: `/v1/secrets/${await newSecret()}/versions` }),
+      expect: { ...role.reader, scopedOperator: 404 },
+      check: (_actor, res) => {
+        if (res.status === 200) expect(res.body.items).toEqual([expect.objectContaining({ version: 1, state: 'current' })]);
+        expect(JSON.stringify(res.body)).not.toMatch(/AKIA[A-Z0-9]{16}/);
       },
     },
     'PATCH /v1/secrets/:id': {

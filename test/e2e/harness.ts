@@ -10,6 +10,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { loadConfig, type KeyturnConfig } from '@keyturn/config';
 import { generateMasterKey } from '@keyturn/crypto';
 import { generateToken } from '@keyturn/auth';
+import type { Role } from '@keyturn/contracts';
 import { createApi } from '../../apps/secrets-api/src/bootstrap.js';
 import { checkResponse } from './openapi-check.js';
 
@@ -276,7 +277,7 @@ export async function startApiWithRoutes(t: TestEnv): Promise<RunningApi & { rou
 /** Creates an API key through the API (as an admin) and returns its id and one-time token. */
 export async function createApiKey(
   admin: Client,
-  role: 'admin' | 'operator' | 'viewer' | 'auditor',
+  role: Role,
   opts: { name?: string; folderScopes?: string[]; headers?: Record<string, string> } = {},
 ): Promise<{ id: string; token: string }> {
   const res = await admin.post(

@@ -181,6 +181,6 @@ describe('the built apps as processes', () => {
     const env = { PATH: process.env.PATH ?? '', ...t.env };
     await expect(
       run(process.execPath, ['dist/apps/cli/src/main.js', 'api-keys', 'create', '--role', 'root', '--name', 'x'], { cwd: ROOT, env }),
-    ).rejects.toMatchObject({ code: 2, stderr: expect.stringMatching(/--role must be one of admin, operator, viewer, auditor/) });
+    ).rejects.toMatchObject({ code: 2, stderr: expect.stringMatching(/--role must be one of admin, operator, reader, viewer, auditor/) });
   });
 });

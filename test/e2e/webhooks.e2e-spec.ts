@@ -58,6 +58,8 @@ describe('webhooks: Standard Webhooks signatures', () => {
     expect((await finished(rotationId)).status).toBe('succeeded');
     const d = await deliveryOf((x) => x.body.type === 'rotation.succeeded' && x.body.data.rotationId === rotationId);
 
+    // The version consumers should now read: the stored key was version 1, the change made version 2.
+    expect(d.body.data).toEqual(expect.objectContaining({ secretId: id, status: 'succeeded', version: 2 }));
     // The headers of the specification, and the old body-only signature gone.
     expect(d.headers['x-keyturn-event']).toBe('rotation.succeeded');
     expect(d.headers['webhook-id']).toBe(d.body.id);

@@ -14,6 +14,10 @@ describe('which keys a caller may create, list and revoke', () => {
     expect(mayHoldKey(actor('operator'), grant('admin'))).toBe(false);
     expect(mayHoldKey(actor('operator'), grant('auditor'))).toBe(false);
     expect(mayHoldKey(actor('viewer'), grant('operator'))).toBe(false);
+    expect(mayHoldKey(actor('operator'), grant('reader'))).toBe(true);
+    expect(mayHoldKey(actor('reader'), grant('reader'))).toBe(true);
+    expect(mayHoldKey(actor('reader'), grant('operator'))).toBe(false);
+    expect(mayHoldKey(actor('viewer'), grant('reader'))).toBe(false);
     expect(mayHoldKey(actor('auditor'), grant('viewer'))).toBe(false);
     expect(mayHoldKey(actor('auditor'), grant('auditor'))).toBe(true);
   });
@@ -33,6 +37,6 @@ describe('which keys a caller may create, list and revoke', () => {
   });
 
   it('leaves the system (the CLI) unlimited', () => {
-    for (const role of ['admin', 'operator', 'viewer', 'auditor'] as const) expect(mayHoldKey(SYSTEM_ACTOR('cli'), grant(role))).toBe(true);
+    for (const role of ['admin', 'operator', 'reader', 'viewer', 'auditor'] as const) expect(mayHoldKey(SYSTEM_ACTOR('cli'), grant(role))).toBe(true);
   });
 });

@@ -1,9 +1,10 @@
 import { impliedRoles, generateToken, hashToken, looksLikeToken, displayPrefix } from '@keyturn/auth';
 
 describe('roles', () => {
-  it('nest admin ⊃ operator ⊃ viewer, with auditor apart', () => {
-    expect(impliedRoles('admin').sort()).toEqual(['admin', 'auditor', 'operator', 'viewer']);
-    expect(impliedRoles('operator').sort()).toEqual(['operator', 'viewer']);
+  it('nest admin ⊃ operator ⊃ reader ⊃ viewer, with auditor apart', () => {
+    expect(impliedRoles('admin').sort()).toEqual(['admin', 'auditor', 'operator', 'reader', 'viewer']);
+    expect(impliedRoles('operator').sort()).toEqual(['operator', 'reader', 'viewer']);
+    expect(impliedRoles('reader').sort()).toEqual(['reader', 'viewer']);
     expect(impliedRoles('viewer')).toEqual(['viewer']);
     expect(impliedRoles('auditor')).toEqual(['auditor']);
   });

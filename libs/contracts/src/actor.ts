@@ -1,4 +1,4 @@
-export type Role = 'admin' | 'operator' | 'viewer' | 'auditor';
+export type Role = 'admin' | 'operator' | 'reader' | 'viewer' | 'auditor';
 
 /** Who is making a request; every use case receives one (set by the API's auth guard). */
 export interface Actor {

@@ -47,6 +47,10 @@ describe('RotationRunner', () => {
     const { w, secret, rot, keys, passwords, runner } = world(async (w, id) => {
       // While it runs: the rotation is leased to this runner, and the user's lock is held.
       expect(w.store.rotation(id)).toMatchObject({ status: 'running', leaseOwner: runner.owner, attempt: 1 });
+      // What promote leaves: the new value is version 2.
+      const secretId = w.store.rotation(id).secretId;
+      w.store.addVersion(secretId, 'previous', { accessKeyId: 'AKIAOLD0000000000000', secretAccessKey: 'old' });
+      w.store.addVersion(secretId, 'current', { accessKeyId: 'AKIANEW0000000000000', secretAccessKey: 'new' });
       expect([...w.locks.held.keys()]).toEqual([iamUserLockKey(secret.accountId, 'alice')]);
     });
     expect(await runner.execute(rot.id)).toEqual({ kind: 'done' });
@@ -58,7 +62,7 @@ describe('RotationRunner', () => {
       expect.objectContaining({
         type: 'rotation.succeeded',
         secretId: secret.id,
-        payload: { rotationId: rot.id, secretId: secret.id, secretType: SecretType.AwsIamKey, status: 'succeeded', mode: null, errorCode: null },
+        payload: { rotationId: rot.id, secretId: secret.id, secretType: SecretType.AwsIamKey, status: 'succeeded', mode: null, errorCode: null, version: 2 },
         deliveries: CONFIG.webhooks.urls,
       }),
     ]);

@@ -151,6 +151,8 @@ export class RotationRunner implements OnModuleInit {
       status,
       mode: rot.mode,
       errorCode: code ?? null,
+      // The version consumers should now read (a failed change made none).
+      version: status === 'succeeded' ? ((await tx.versions.inState(rot.secretId, 'current'))?.version ?? null) : null,
     });
     await tx.audit.insert(
       auditRow(SYSTEM_ACTOR('rotation-worker'), {

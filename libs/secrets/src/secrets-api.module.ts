@@ -10,11 +10,12 @@ import { DeleteSecretUseCase } from './secrets/delete-secret.usecase.js';
 import { GetSecretUseCase } from './secrets/get-secret.usecase.js';
 import { ListSecretsUseCase } from './secrets/list-secrets.usecase.js';
 import { ReadValueUseCase } from './secrets/read-value.usecase.js';
+import { ListVersionsUseCase } from './secrets/list-versions.usecase.js';
 import { RotationsService } from './rotations/rotations.service.js';
 import { HeartbeatsService } from './heartbeats/heartbeats.service.js';
 import { PermissionsService } from './permissions/permissions.service.js';
 
-const USE_CASES = [CreateSecretUseCase, UpdateSecretUseCase, DeleteSecretUseCase, GetSecretUseCase, ListSecretsUseCase, ReadValueUseCase];
+const USE_CASES = [CreateSecretUseCase, UpdateSecretUseCase, DeleteSecretUseCase, GetSecretUseCase, ListSecretsUseCase, ReadValueUseCase, ListVersionsUseCase];
 const SERVICES = [RotationsService, HeartbeatsService, PermissionsService];
 /** The API's repositories, bound here once. */
 const REPOSITORIES = [SecretsApiRepository, RotationRequestsRepository, HeartbeatRequestsRepository];

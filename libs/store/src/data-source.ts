@@ -14,6 +14,8 @@ import { HeartbeatsEvents1795828000000 } from './migrations/1795828000000-heartb
 import { AccessKeyBlindIndex1795829000000 } from './migrations/1795829000000-access-key-blind-index.js';
 import { LeaseLocks1795830000000 } from './migrations/1795830000000-lease-locks.js';
 import { OneWaiting1795830100000 } from './migrations/1795830100000-one-waiting.js';
+import { ReaderRole1795830200000 } from './migrations/1795830200000-reader-role.js';
+import { VersionTimes1795830300000 } from './migrations/1795830300000-version-times.js';
 
 // Listed explicitly, not globbed: the same list works from ts-jest, from dist
 // and from the TypeORM CLI, and a migration cannot be skipped by a path typo.
@@ -26,6 +28,8 @@ export const MIGRATIONS = [
   AccessKeyBlindIndex1795829000000,
   LeaseLocks1795830000000,
   OneWaiting1795830100000,
+  ReaderRole1795830200000,
+  VersionTimes1795830300000,
 ];
 
 export interface PoolOptions {

@@ -1,9 +1,10 @@
 import { ApiProperty } from '@nestjs/swagger';
+import { ROLES } from '@keyturn/auth';
 
 export class ApiKeyResponse {
   @ApiProperty({ format: 'uuid' }) id: string;
   @ApiProperty() name: string;
-  @ApiProperty({ enum: ['admin', 'operator', 'viewer', 'auditor'] }) role: string;
+  @ApiProperty({ enum: ROLES }) role: string;
   @ApiProperty({ type: [String] }) folderScopes: string[];
   @ApiProperty({ description: 'the start of the token, to recognise it; never the token' }) tokenPrefix: string;
   @ApiProperty({ nullable: true, type: 'string' }) createdBy: string | null;

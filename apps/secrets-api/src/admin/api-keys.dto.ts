@@ -1,13 +1,14 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { ArrayMaxSize, IsArray, IsIn, IsOptional, IsString, Matches } from 'class-validator';
 import { FOLDER, NO_DOT_SEGMENTS, SECRET_NAME, type Role } from '@keyturn/contracts';
+import { ROLES } from '@keyturn/auth';
 
 export class CreateApiKeyDto {
   @ApiProperty({ maxLength: 128 }) @IsString() @Matches(SECRET_NAME, { message: 'name must be 1-128 printable characters' })
   name: string;
 
-  @ApiProperty({ enum: ['admin', 'operator', 'viewer', 'auditor'] })
-  @IsIn(['admin', 'operator', 'viewer', 'auditor'], { message: 'role must be one of admin, operator, viewer, auditor' })
+  @ApiProperty({ enum: ROLES })
+  @IsIn(ROLES, { message: `role must be one of ${ROLES.join(', ')}` })
   role: Role;
 
   @ApiPropertyOptional({ type: [String], description: 'limit the key to these folders and their subfolders' })

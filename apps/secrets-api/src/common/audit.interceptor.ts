@@ -1,7 +1,7 @@
 import { Injectable, Logger, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { FastifyRequest } from 'fastify';
-import { catchError, from, mergeMap, throwError, type Observable } from 'rxjs';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { catchError, from, mergeMap, of, throwError, type Observable } from 'rxjs';
 import type { Actor } from '@keyturn/contracts';
 import { AuditService } from '@keyturn/auth';
 import { AUDIT_KEY, type AuditSpec } from './auth.decorators.js';
@@ -9,7 +9,9 @@ import { toErrorBody } from './error.filter.js';
 
 /**
  * One audit event per audited request: after the handler answers, or after it
- * (or validation) fails. Details carry field names, never values.
+ * (or validation) fails. Details carry field names, never values. A 304 Not
+ * Modified writes none: the caller already holds what it asked about, and the
+ * 200 that gave it to them was audited (pollers must not flood the log).
  */
 @Injectable()
 export class AuditInterceptor implements NestInterceptor {
@@ -24,12 +26,13 @@ export class AuditInterceptor implements NestInterceptor {
     const spec = this.reflector.get<AuditSpec | undefined>(AUDIT_KEY, ctx.getHandler());
     if (!spec) return next.handle();
     const req = ctx.switchToHttp().getRequest<FastifyRequest & { actor?: Actor }>();
+    const reply = ctx.switchToHttp().getResponse<FastifyReply>();
     const write = (outcome: 'success' | 'failure', result: unknown, errorCode?: string) =>
       recordAudit(this.audit, spec, req, outcome, result, errorCode);
 
     return next.handle().pipe(
       // The answer waits for its audit event: an action that cannot be audited is not reported as done.
-      mergeMap((result) => from(write('success', result).then(() => result))),
+      mergeMap((result) => (reply.statusCode === 304 ? of(result) : from(write('success', result).then(() => result)))),
       catchError((err: unknown) => {
         const code = toErrorBody(err, String(req.id)).code;
         return from(
@@ -56,7 +59,8 @@ export function recordAudit(
   const body = req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? (req.body as Record<string, unknown>) : {};
   const details: Record<string, unknown> = { fields: Object.keys(body).sort() };
   if (typeof body.type === 'string') details.type = body.type;
-  const responseId = result as { id?: unknown; apiKey?: { id?: unknown } } | undefined;
+  const responseId = result as { id?: unknown; apiKey?: { id?: unknown }; version?: unknown } | undefined;
+  if (spec.versionFrom === 'response' && typeof responseId?.version === 'number') details.version = responseId.version;
   const targetId =
     params.id ?? (typeof responseId?.id === 'string' ? responseId.id : undefined) ??
     (typeof responseId?.apiKey?.id === 'string' ? responseId.apiKey.id : undefined) ?? null;

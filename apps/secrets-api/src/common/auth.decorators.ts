@@ -16,6 +16,8 @@ export interface AuditSpec {
   targetType: 'secret' | 'settings' | 'api-key' | 'rotation' | 'heartbeat';
   /** Where the secret id comes from: the `:id` route param, or the response's `id`. */
   secretFrom?: 'param' | 'response';
+  /** Record the response's `version` in the event's details (which version the caller now holds). */
+  versionFrom?: 'response';
 }
 
 /** Records exactly one audit event per request, success or failure. */

@@ -131,6 +131,12 @@ export class ListSecretsQueryDto {
   heartbeatStatus?: 'unknown' | 'success' | 'failed' | 'unable-to-connect' | 'not-supported';
 }
 
+export class ReadValueQueryDto {
+  @ApiPropertyOptional({ description: '`previous`, or a version number; the current version when absent', example: 'previous' })
+  @IsOptional() @IsString() @Matches(/^(previous|[1-9][0-9]{0,8})$/, { message: 'version must be previous or a positive integer' })
+  version?: string;
+}
+
 export class DeleteSecretQueryDto {
   @ApiPropertyOptional({ description: 'detach secrets that use this one as their privileged account' })
   @IsOptional() @IsIn(['true', 'false'])

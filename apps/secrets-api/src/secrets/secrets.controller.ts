@@ -1,20 +1,23 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiCreatedResponse, ApiExtraModels, ApiOkResponse, ApiOperation, ApiTags, getSchemaPath } from '@nestjs/swagger';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, Req, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiCreatedResponse, ApiExtraModels, ApiHeader, ApiOkResponse, ApiOperation, ApiResponse, ApiTags, getSchemaPath } from '@nestjs/swagger';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ANY_REQUEST_ERRORS, ApiErrors, AUTH_ERRORS, BODY_ERRORS } from '../common/error.response.js';
-import { SecretDeletedResponse, SecretPageResponse, SecretResponse, SecretValueResponse } from './secrets.responses.js';
-import type { Actor } from '@keyturn/contracts';
+import { SecretDeletedResponse, SecretPageResponse, SecretResponse, SecretValueResponse, SecretVersionListResponse } from './secrets.responses.js';
+import { ErrorCode, type Actor } from '@keyturn/contracts';
 import {
   CreateSecretUseCase,
   DeleteSecretUseCase,
   GetSecretUseCase,
   ListSecretsUseCase,
+  ListVersionsUseCase,
   ReadValueUseCase,
   UpdateSecretUseCase,
   type CreateSecretInput,
 } from '@keyturn/secrets';
 import { Audited, CurrentActor, RequireRole } from '../common/auth.decorators.js';
 import { UuidParam } from '../common/pipes.js';
-import { CREATE_SECRET_DTOS, CreateSecretDto, DeleteSecretQueryDto, ListSecretsQueryDto, UpdateSecretDto } from './secret.dto.js';
+import { noneMatchHolds } from '../common/conditional.js';
+import { CREATE_SECRET_DTOS, CreateSecretDto, DeleteSecretQueryDto, ListSecretsQueryDto, ReadValueQueryDto, UpdateSecretDto } from './secret.dto.js';
 import { CreateSecretBodyPipe } from './create-secret-body.pipe.js';
 
 const CREATE_DTOS = [...CREATE_SECRET_DTOS.values()];
@@ -32,6 +35,7 @@ export class SecretsController {
     private readonly getSecret: GetSecretUseCase,
     private readonly listSecrets: ListSecretsUseCase,
     private readonly readValue: ReadValueUseCase,
+    private readonly listVersions: ListVersionsUseCase,
   ) {}
 
   @Post()
@@ -70,13 +74,47 @@ export class SecretsController {
   }
 
   @Get(':id/value')
-  @RequireRole('operator')
-  @Audited({ action: 'secret.value.read', targetType: 'secret', secretFrom: 'param' })
-  @ApiOperation({ summary: 'The secret fields of the current version (audited)' })
-  @ApiOkResponse({ type: SecretValueResponse })
+  @RequireRole('reader')
+  @Audited({ action: 'secret.value.read', targetType: 'secret', secretFrom: 'param', versionFrom: 'response' })
+  @ApiOperation({
+    summary: 'The secret fields of the current version, or of `?version=` (audited)',
+    description:
+      `\`?version=previous\` (or a number) answers an older version while its key can still work: current or previous, not retired (404 \`${ErrorCode.VERSION_NOT_READABLE}\` says why not; 404 \`${ErrorCode.VERSION_NOT_FOUND}\` for a version the secret never had). ` +
+      'Answers an `ETag` tied to the version. With `If-None-Match` naming the current tag the answer is 304 with no body, ' +
+      'nothing is decrypted and nothing is audited: the audited 200 that delivered that version (its `details.version`) already shows the caller holds it.',
+  })
+  @ApiHeader({ name: 'If-None-Match', required: false, description: 'the `ETag` of the version the caller holds' })
+  @ApiOkResponse({ type: SecretValueResponse, headers: { ETag: { description: 'the tag of this version', schema: { type: 'string' } } } })
+  @ApiResponse({ status: 304, description: 'the caller already holds the version asked for', headers: { ETag: { description: 'the tag of that version', schema: { type: 'string' } } } })
   @ApiErrors(...ANY_REQUEST_ERRORS, ...AUTH_ERRORS, 404, 409)
-  value(@CurrentActor() actor: Actor, @Param('id', UuidParam) id: string) {
-    return this.readValue.execute(actor, id);
+  async value(
+    @CurrentActor() actor: Actor,
+    @Param('id', UuidParam) id: string,
+    @Query() q: ReadValueQueryDto,
+    @Req() req: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
+    const { etag, value } = await this.readValue.execute(
+      actor,
+      id,
+      (tag) => noneMatchHolds(req.headers['if-none-match'], tag),
+      q.version === undefined ? 'current' : q.version === 'previous' ? 'previous' : Number(q.version),
+    );
+    void reply.header('ETag', etag);
+    if (!value) {
+      void reply.status(304);
+      return undefined;
+    }
+    return value;
+  }
+
+  @Get(':id/versions')
+  @RequireRole('reader')
+  @ApiOperation({ summary: 'A secret’s versions, newest first: number, state, times, masked key id; never a secret field' })
+  @ApiOkResponse({ type: SecretVersionListResponse })
+  @ApiErrors(...ANY_REQUEST_ERRORS, ...AUTH_ERRORS, 404)
+  versions(@CurrentActor() actor: Actor, @Param('id', UuidParam) id: string) {
+    return this.listVersions.execute(actor, id);
   }
 
   @Patch(':id')

@@ -74,3 +74,16 @@ export class SecretDeletedResponse {
   @ApiProperty({ enum: [true] }) deleted: boolean;
   @ApiProperty({ type: [String], description: 'secrets that used this one as their privileged account and no longer do' }) detached: string[];
 }
+
+export class SecretVersionResponse {
+  @ApiProperty({ type: 'integer' }) version: number;
+  @ApiProperty({ enum: ['current', 'previous', 'pending', 'retired', 'discarded'] }) state: string;
+  @ApiProperty({ type: 'string', nullable: true, description: 'the masked access key id ("AKIA…WXYZ"); null for other types' }) keyHint: string | null;
+  @ApiProperty({ format: 'date-time' }) createdAt: string;
+  @ApiProperty({ type: 'string', format: 'date-time', nullable: true, description: 'when it became current (null for versions stored before this was recorded)' }) promotedAt: string | null;
+  @ApiProperty({ type: 'string', format: 'date-time', nullable: true, description: 'when its key was deleted or replaced' }) retiredAt: string | null;
+}
+
+export class SecretVersionListResponse {
+  @ApiProperty({ type: [SecretVersionResponse], description: 'newest first; never a secret field' }) items: SecretVersionResponse[];
+}

@@ -365,6 +365,33 @@ export const ERRORS = {
     message: (p) => `secret ${p.secretId} does not exist`,
     examples: [{ secretId: '0193a1b2-0000-7000-8000-000000000001' }],
   }),
+  VERSION_NOT_FOUND: spec<{ secretId: string; version: string }>({
+    status: 404,
+    retryable: false,
+    group: 'vault',
+    seen: ['api'],
+    when: 'GET …/value?version= names a version the secret never had, or asks for `previous` before any change made one',
+    message: (p) => (p.version === 'previous' ? `secret ${p.secretId} has no previous version` : `secret ${p.secretId} has no version ${p.version}`),
+    examples: [
+      { secretId: '0193a1b2-0000-7000-8000-000000000001', version: '7' },
+      { secretId: '0193a1b2-0000-7000-8000-000000000001', version: 'previous' },
+    ],
+  }),
+  VERSION_NOT_READABLE: spec<{ secretId: string; version: number; state: string }>({
+    status: 404,
+    retryable: false,
+    group: 'vault',
+    seen: ['api'],
+    when: 'GET …/value?version= names a version whose key can no longer work (retired: deleted, or pushed out by a later change) or never became current (pending, discarded)',
+    message: (p) =>
+      p.state === 'retired'
+        ? `version ${p.version} of secret ${p.secretId} is retired: its key was deleted or replaced, so it can no longer work`
+        : `version ${p.version} of secret ${p.secretId} is ${p.state}: it never became current`,
+    examples: [
+      { secretId: '0193a1b2-0000-7000-8000-000000000001', version: 1, state: 'retired' },
+      { secretId: '0193a1b2-0000-7000-8000-000000000001', version: 3, state: 'pending' },
+    ],
+  }),
   SECRET_NAME_TAKEN: spec<{ name: string; folder: string }>({
     status: 409,
     retryable: false,

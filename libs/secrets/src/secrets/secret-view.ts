@@ -30,6 +30,17 @@ export interface SecretValue {
   fields: Record<string, string>;
 }
 
+/** One entry of GET /v1/secrets/:id/versions. */
+export interface SecretVersionView {
+  version: number;
+  state: 'current' | 'previous' | 'pending' | 'retired' | 'discarded';
+  /** The masked access key id ("AKIA…WXYZ"); null for other types. */
+  keyHint: string | null;
+  createdAt: string;
+  promotedAt: string | null;
+  retiredAt: string | null;
+}
+
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
 export function toMetadata(s: SecretEntity): SecretMetadata {

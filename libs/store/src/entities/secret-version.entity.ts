@@ -55,6 +55,14 @@ export class SecretVersionEntity {
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
 
+  /** When it became current; set by a trigger on every state change (null before migration 1795830300000). */
+  @Column({ name: 'promoted_at', type: 'timestamptz', nullable: true, insert: false, update: false })
+  promotedAt: Date | null;
+
+  /** When it became retired (its key deleted, or an older change pushed it out); set by the same trigger. */
+  @Column({ name: 'retired_at', type: 'timestamptz', nullable: true, insert: false, update: false })
+  retiredAt: Date | null;
+
   @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
   updatedAt: Date;
 }

@@ -66,6 +66,24 @@ export class SecretsApiRepository {
     if (Object.keys(changes).length) await this.m.update(SecretEntity, { id }, changes);
   }
 
+  /** Every version of a secret, newest first, without its encrypted fields. */
+  versions(secretId: string): Promise<Pick<SecretVersionEntity, 'version' | 'state' | 'keyHint' | 'createdAt' | 'promotedAt' | 'retiredAt'>[]> {
+    return this.m.find(SecretVersionEntity, {
+      where: { secretId },
+      select: { version: true, state: true, keyHint: true, createdAt: true, promotedAt: true, retiredAt: true },
+      order: { version: 'DESC' },
+    });
+  }
+
+  /** One version by number; for `previous`, the version in state previous, or else the newest retired one (what became of it). */
+  async versionFor(secretId: string, which: number | 'previous'): Promise<SecretVersionEntity | null> {
+    if (which !== 'previous') return this.m.findOneBy(SecretVersionEntity, { secretId, version: which });
+    return (
+      (await this.m.findOneBy(SecretVersionEntity, { secretId, state: 'previous' })) ??
+      (await this.m.findOne(SecretVersionEntity, { where: { secretId, state: 'retired' }, order: { version: 'DESC' } }))
+    );
+  }
+
   currentVersion(secretId: string): Promise<SecretVersionEntity | null> {
     return this.m.findOneBy(SecretVersionEntity, { secretId, state: 'current' });
   }
