@@ -62,7 +62,7 @@ describe('RotationRunner', () => {
       expect.objectContaining({
         type: 'rotation.succeeded',
         secretId: secret.id,
-        payload: { rotationId: rot.id, secretId: secret.id, secretType: SecretType.AwsIamKey, status: 'succeeded', mode: null, errorCode: null, version: 2 },
+        payload: { rotationId: rot.id, secretId: secret.id, secretType: SecretType.AwsIamKey, status: 'succeeded', mode: null, errorCode: null, version: 2, previousKeyRetireAt: null },
         deliveries: CONFIG.webhooks.urls,
       }),
     ]);
