@@ -16,7 +16,7 @@ import { SecretType, WarningCode } from '@keyturn/contracts';
 import { requiredPermissions } from '@keyturn/secrets';
 import { AwsFixture, type Creds } from './aws-fixture.js';
 import { Processes, WORKER_ENV, vaultOps } from './vault-ops.js';
-import { client, createTestEnv, eventually, freePort, rawDb, startApi, type Client, type RunningApi, type TestEnv } from './harness.js';
+import { client, createTestEnv, eventually, freePort, rawDb, startApi, type Client, type RunningApi, type SpawnedApp, type TestEnv } from './harness.js';
 
 /** This suite's own Redis, so it may FLUSHALL. */
 class OwnRedis {
@@ -64,6 +64,7 @@ describe('grace period of the previous key', () => {
   let api: RunningApi;
   let admin: Client;
   let db: pg.Client;
+  let scheduler: SpawnedApp;
   const procs = new Processes(() => ({ ...t.env, ...aws.env, ...WORKER_ENV, KEYTURN_SCHEDULER_TICK_MS: '500', KEYTURN_RECONCILE_AFTER_MS: '1000' }));
   const ops = vaultOps(() => admin, () => aws.accountId);
 
@@ -101,7 +102,7 @@ describe('grace period of the previous key', () => {
     api = await startApi(t);
     admin = client(api.url, t.adminToken);
     db = await rawDb(t);
-    await procs.start('heartbeat-scheduler');
+    scheduler = await procs.start('heartbeat-scheduler');
   });
   afterAll(async () => {
     await procs.stopAll();
@@ -163,7 +164,10 @@ describe('grace period of the previous key', () => {
       const s = await keySecretFor('graceflush', { previousKeyGraceSeconds: 10 });
       const rotationId = await ops.rotate(s.id);
       await inGrace(s, rotationId);
+      const logged = scheduler.output().length;
       await redis.flushAll();
+      // The delayed job went with Redis: only the reconciler, reading Postgres, can bring it back.
+      await eventually(async () => /re-enqueued [1-9]\d* rotation\(s\)/.test(scheduler.output().slice(logged)), 30_000);
       expect(await retired(rotationId)).toMatchObject({ retirePending: false, step: 'done' });
       expect(await aws.stsError(s.u)).toBe('InvalidClientTokenId');
     } finally {
