@@ -22,6 +22,8 @@ const rotation = {
   errorMessage: null,
   warnings: [],
   retirePending: false,
+  retireAt: null,
+  retiredAt: null,
   createdAt: '2026-11-28T12:00:00.000Z',
   startedAt: null,
   finishedAt: null,

@@ -82,7 +82,7 @@ describe('the built apps as processes', () => {
     expect(openapi.components.schemas.CreateSecretDto).toEqual(
       expect.objectContaining({ properties: expect.objectContaining({ type: expect.anything(), name: expect.anything(), accountId: expect.anything() }) }),
     );
-    // The create body is one schema per secret type (oneOf, discriminated by type); both settings schemas list the nine settings.
+    // The create body is one schema per secret type (oneOf, discriminated by type); both settings schemas list the ten settings.
     const doc = openapi as any;
     const body = doc.paths['/v1/secrets'].post.requestBody.content['application/json'].schema;
     const keyRef = '#/components/schemas/CreateAwsIamKeySecretDto';
@@ -98,9 +98,9 @@ describe('the built apps as processes', () => {
     expect(passwordProps).not.toContain('accessKeyId');
     expect(schemas.CreateAwsIamKeySecretDto.required).toEqual(expect.arrayContaining(['accessKeyId', 'secretAccessKey']));
     expect(schemas.CreateAwsIamKeySecretDto.properties.type.enum).toEqual(['aws-iam-key']);
-    const nine = Object.keys(schemas.PutSettingsDto.properties).sort();
-    expect(nine).toHaveLength(9);
-    expect(Object.keys(schemas.SecretSettingsDto.properties).sort()).toEqual(nine);
+    const ten = Object.keys(schemas.PutSettingsDto.properties).sort();
+    expect(ten).toHaveLength(10);
+    expect(Object.keys(schemas.SecretSettingsDto.properties).sort()).toEqual(ten);
     // The docs are public, the API is not.
     expect((await checkedFetch(`${url}/v1/secrets`)).status).toBe(401);
 

@@ -68,6 +68,7 @@ describe('secrets API: storage', () => {
     const expected = {
       shouldInactivatePreviousKey: true,
       shouldDeletePreviousKey: true,
+      previousKeyGraceSeconds: 0,
       autoChangeIntervalDays: null,
       heartbeatIntervalSeconds: null,
       passwordLength: 30,

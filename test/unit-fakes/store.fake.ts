@@ -148,6 +148,8 @@ export class FakeStore {
       leaseOwner: null,
       leaseExpiresAt: null,
       retirePending: false,
+      retireAt: null,
+      retiredAt: null,
       errorCode: null,
       errorMessage: null,
       warnings: [],
@@ -269,6 +271,10 @@ export class FakeStore {
       requeue: async (id, errorCode, errorMessage) => {
         Object.assign(db().rotations.get(id)!, { status: 'queued', leaseOwner: null, leaseExpiresAt: null, errorCode, errorMessage });
       },
+      inGrace: async (secretId, exceptId) =>
+        [...db().rotations.values()]
+          .filter((r) => r.secretId === secretId && r.id !== exceptId && r.retirePending && r.retireAt && !r.retiredAt)
+          .map((r) => clone(r)),
       giveUpRetire: async (id) => {
         db().rotations.get(id)!.retirePending = false;
       },

@@ -1,11 +1,12 @@
 import { DEFAULT_SETTINGS, SETTINGS, SETTING_NAMES, effectiveSettings, patchGlobalSettings } from './settings.js';
 
 describe('the settings schema', () => {
-  it('declares the nine settings with their defaults', () => {
-    expect(SETTING_NAMES).toHaveLength(9);
+  it('declares the ten settings with their defaults', () => {
+    expect(SETTING_NAMES).toHaveLength(10);
     expect(DEFAULT_SETTINGS).toEqual({
       shouldInactivatePreviousKey: true,
       shouldDeletePreviousKey: false,
+      previousKeyGraceSeconds: 0,
       autoChangeIntervalDays: null,
       heartbeatIntervalSeconds: null,
       passwordLength: 24,
@@ -15,6 +16,7 @@ describe('the settings schema', () => {
       passwordResetRequired: false,
     });
     expect(SETTINGS.heartbeatIntervalSeconds).toMatchObject({ min: 60, max: 2592000 });
+    expect(SETTINGS.previousKeyGraceSeconds).toMatchObject({ min: 0, max: 2592000, default: 0 });
   });
 
   it('a partial patch keeps every field it does not carry, and takes null', () => {

@@ -1,5 +1,5 @@
 /**
- * The one schema of the nine settings. The global settings (admin, PUT /v1/settings),
+ * The one schema of the ten settings. The global settings (admin, PUT /v1/settings),
  * a secret's own overrides (`settings` on create and PATCH), their DTOs, their
  * defaults and their types are all derived from this table: a new setting is
  * one entry here.
@@ -36,6 +36,13 @@ export const SETTINGS = {
     kind: 'boolean',
     default: false,
     description: 'Delete the previous access key after a change; implies shouldInactivatePreviousKey.',
+  },
+  previousKeyGraceSeconds: {
+    kind: 'integer',
+    min: 0,
+    max: 30 * 86400,
+    default: 0,
+    description: 'Keep the previous access key working this many seconds after a change before it is inactivated or deleted (0: at once).',
   },
   autoChangeIntervalDays: {
     kind: 'integer',

@@ -15,6 +15,7 @@ import {
   type SecretVersionEntity,
   type VersionState,
 } from '@keyturn/store';
+import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
 import { CLOCK, type Clock } from './rotation.tokens.js';
 import { resolveExecutor, type Executor } from './executor.js';
 
@@ -53,6 +54,7 @@ export class ChangeJournal {
     private readonly tx: Transactions,
     @Inject(VERSION_CIPHER) private readonly cipher: VersionCipher,
     @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(KEYTURN_CONFIG) private readonly config: Pick<KeyturnConfig, 'webhooks'>,
   ) {}
 
   rotation(id: string): Promise<RotationEntity> {
@@ -96,6 +98,36 @@ export class ChangeJournal {
     const w: RotationWarning = { at: new Date(this.clock.now()).toISOString(), code, message };
     await this.rotations.appendWarning(rot, w);
     logger.warn({ rotationId: rot.id, code, message }, 'rotation warning');
+  }
+
+  /** Rotations of the secret other than `rot` whose previous key is still in its grace period. */
+  inGrace(rot: RotationEntity): Promise<RotationEntity[]> {
+    return this.rotations.inGrace(rot.secretId, rot.id);
+  }
+
+  /**
+   * The retire step of a rotation with a grace period has run (at its time, or
+   * early for `endedEarlyBy`): the rotation is done, retired_at is stamped and
+   * `previous-key.retired` goes to the outbox, in one transaction.
+   */
+  async markRetired(rot: RotationEntity, outcome: { action: 'deleted' | 'inactivated' | 'kept'; maskedKeyId: string | null; version: number | null; endedEarlyBy?: string }): Promise<void> {
+    const retiredAt = new Date(this.clock.now());
+    await this.tx.run(async (tx) => {
+      await tx.rotations.journal(rot, { step: 'done', retirePending: false, retiredAt });
+      await tx.events.record(this.config.webhooks.urls, 'previous-key.retired', rot.secretId, {
+        rotationId: rot.id,
+        secretId: rot.secretId,
+        secretType: rot.secretType,
+        // The version whose key was switched off (never the key itself).
+        version: outcome.version,
+        maskedKeyId: outcome.maskedKeyId,
+        action: outcome.action,
+        retireAt: rot.retireAt?.toISOString() ?? null,
+        retiredAt: retiredAt.toISOString(),
+        endedEarlyBy: outcome.endedEarlyBy ?? null,
+      });
+    });
+    Object.assign(rot, { step: 'done', retirePending: false, retiredAt });
   }
 
   setIamUserId(secretId: string, iamUserId: string): Promise<void> {

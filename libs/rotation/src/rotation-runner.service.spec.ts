@@ -62,7 +62,7 @@ describe('RotationRunner', () => {
       expect.objectContaining({
         type: 'rotation.succeeded',
         secretId: secret.id,
-        payload: { rotationId: rot.id, secretId: secret.id, secretType: SecretType.AwsIamKey, status: 'succeeded', mode: null, errorCode: null, version: 2 },
+        payload: { rotationId: rot.id, secretId: secret.id, secretType: SecretType.AwsIamKey, status: 'succeeded', mode: null, errorCode: null, version: 2, previousKeyRetireAt: null },
         deliveries: CONFIG.webhooks.urls,
       }),
     ]);
@@ -230,6 +230,51 @@ describe('RotationRunner', () => {
       await runner.execute(rot.id);
       expect(await runner.execute(rot.id)).toEqual({ kind: 'done' });
       expect(w.store.rotation(rot.id)).toMatchObject({ status: 'succeeded', retirePending: false, leaseOwner: null });
+      expect(w.store.t.events.map((e) => e.type)).toEqual(['rotation.succeeded']);
+    });
+  });
+
+  describe('grace period (retire owed at retireAt)', () => {
+    /** What KeyRotationUseCase leaves when a grace starts: step retire, retire owed at now + 10 s. */
+    const startGrace = async (w: WorkerWorld, id: string) => {
+      const r = w.store.rotation(id);
+      if (r.retireAt) {
+        Object.assign(r, { step: 'done', retirePending: false, retiredAt: new Date(w.clock.now()) });
+        return;
+      }
+      Object.assign(r, { step: 'retire', retirePending: true, retireAt: new Date(w.clock.now() + 10_000) });
+    };
+
+    it('a success with a grace is announced at once with previousKeyRetireAt, and the job comes back at retireAt', async () => {
+      const { w, rot, keys, runner } = world(startGrace);
+      expect(await runner.execute(rot.id)).toEqual({ kind: 'later', delayMs: 10_000, reason: 'previous key in its grace period' });
+      expect(w.store.rotation(rot.id)).toMatchObject({ status: 'succeeded', retirePending: true, leaseOwner: null });
+      expect(w.store.t.events.map((e) => [e.type, e.payload.previousKeyRetireAt])).toEqual([['rotation.succeeded', new Date(w.clock.now() + 10_000).toISOString()]]);
+      expect(w.locks.held.size).toBe(0);
+
+      // Woken early (a job revived by the reconciler): no lock, no run, just the wait that is left.
+      w.clock.advance(4_000);
+      expect(await runner.execute(rot.id)).toEqual({ kind: 'later', delayMs: 6_000, reason: 'previous key in its grace period' });
+      expect(keys.runs).toHaveLength(1);
+
+      // Due: the retire runs, and the success is not announced a second time.
+      w.clock.advance(6_000);
+      expect(await runner.execute(rot.id)).toEqual({ kind: 'done' });
+      expect(keys.runs).toHaveLength(2);
+      expect(w.store.rotation(rot.id)).toMatchObject({ status: 'succeeded', retirePending: false, step: 'done' });
+      expect(w.store.t.events.map((e) => e.type)).toEqual(['rotation.succeeded']);
+    });
+
+    it('a failed retire after a grace retries with backoff and does not announce the success again', async () => {
+      const { w, rot, runner } = world(async (w, id) => {
+        const r = w.store.rotation(id);
+        if (!r.retireAt) return startGrace(w, id);
+        r.warnings = [...r.warnings, { at: new Date(w.clock.now()).toISOString(), code: WarningCode.RETIRE_FAILED, message: 'x' }];
+        throw new RetirePendingError('denied');
+      });
+      await runner.execute(rot.id);
+      w.clock.advance(10_000);
+      expect(await runner.execute(rot.id)).toEqual({ kind: 'later', delayMs: 5_000, reason: 'retire owed' });
       expect(w.store.t.events.map((e) => e.type)).toEqual(['rotation.succeeded']);
     });
   });

@@ -53,6 +53,9 @@ export class RotationRunner implements OnModuleInit {
     if (rot.status === 'failed' || (rot.status === 'succeeded' && !rot.retirePending)) return { kind: 'done' };
     const secret = await this.secrets.get(rot.secretId);
     if (!secret) return { kind: 'done' };
+    // In its grace period the previous key keeps working: come back when the retire is due.
+    const graceLeft = rot.status === 'succeeded' ? untilRetire(rot, this.clock.now()) : 0;
+    if (graceLeft > 0) return { kind: 'later', delayMs: graceLeft, reason: 'previous key in its grace period' };
 
     const leaseMs = this.config.rotation.leaseMs;
     // Per run, not per process: two rotations in one worker on the same user, or one job delivered twice
@@ -67,7 +70,11 @@ export class RotationRunner implements OnModuleInit {
       const renew = setInterval(() => void this.renewLease(rotationId, lock), Math.max(1_000, leaseMs / 3));
       try {
         await inAccount(secret.accountId, () => this.useCases[rot.secretType].run(rotationId));
-        await this.finished(rotationId, 'succeeded');
+        const done = await this.finished(rotationId, 'succeeded');
+        // Succeeded with a grace period: the retire is owed at retireAt (Postgres has it too, for the reconciler).
+        if (done.retirePending && done.retireAt) {
+          return { kind: 'later', delayMs: Math.max(250, untilRetire(done, this.clock.now())), reason: 'previous key in its grace period' };
+        }
         return { kind: 'done' };
       } catch (e) {
         return await this.onError(rotationId, e);
@@ -108,7 +115,8 @@ export class RotationRunner implements OnModuleInit {
     if (e instanceof RetirePendingError) {
       const tries = rot.warnings.filter((w) => w.code === WarningCode.RETIRE_FAILED).length;
       await this.rotations.releaseLease(rotationId, this.owner);
-      if (tries === 1) await this.tx.run((tx) => this.recordOutcome(tx, rot, 'succeeded'));
+      // A rotation with a grace period was announced when it succeeded, before its retire was due.
+      if (tries === 1 && !rot.retireAt) await this.tx.run((tx) => this.recordOutcome(tx, rot, 'succeeded'));
       if (tries >= MAX_RETIRE_TRIES) {
         await this.rotations.giveUpRetire(rotationId);
         this.logger.warn({ rotationId }, 'retire given up; the next rotation deletes the previous key');
@@ -130,7 +138,7 @@ export class RotationRunner implements OnModuleInit {
     return { kind: 'done' };
   }
 
-  private async finished(rotationId: string, status: 'succeeded' | 'failed', code?: string, message?: string): Promise<void> {
+  private async finished(rotationId: string, status: 'succeeded' | 'failed', code?: string, message?: string): Promise<RotationEntity> {
     const rot = await this.rotations.getOrFail(rotationId);
     // A rotation that already counted as succeeded (its retire was owed) is not announced twice.
     const announce = rot.status !== status;
@@ -138,6 +146,7 @@ export class RotationRunner implements OnModuleInit {
       await tx.rotations.finish(rotationId, status, rot.finishedAt ?? new Date(this.clock.now()), { code: code ?? null, message: message ?? null });
       if (announce) await this.recordOutcome(tx, rot, status, code);
     });
+    return rot;
   }
 
   /** The rotation.succeeded / rotation.failed event (outbox) and audit entry, in the caller's transaction. */
@@ -153,6 +162,8 @@ export class RotationRunner implements OnModuleInit {
       errorCode: code ?? null,
       // The version consumers should now read (a failed change made none).
       version: status === 'succeeded' ? ((await tx.versions.inState(rot.secretId, 'current'))?.version ?? null) : null,
+      // With a grace period: until when the previous key keeps working (null: it was retired at once, or none).
+      previousKeyRetireAt: status === 'succeeded' && rot.retirePending && rot.retireAt ? rot.retireAt.toISOString() : null,
     });
     await tx.audit.insert(
       auditRow(SYSTEM_ACTOR('rotation-worker'), {
@@ -171,6 +182,11 @@ export class RotationRunner implements OnModuleInit {
 /** The lock of an IAM user: account + name, lower-cased because IAM user names are case-insensitive. */
 export function iamUserLockKey(accountId: string, username: string): string {
   return lockKey(LockSpace.IamUser, `${accountId}:${username.toLowerCase()}`);
+}
+
+/** Milliseconds until a grace period's retire is due (0 when due, or when no retire is owed). */
+function untilRetire(rot: RotationEntity, now: number): number {
+  return rot.retirePending && rot.retireAt ? Math.max(0, rot.retireAt.getTime() - now) : 0;
 }
 
 const jitter = (ms: number) => Math.round(ms * (0.75 + Math.random() * 0.5));

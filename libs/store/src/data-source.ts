@@ -16,6 +16,7 @@ import { LeaseLocks1795830000000 } from './migrations/1795830000000-lease-locks.
 import { OneWaiting1795830100000 } from './migrations/1795830100000-one-waiting.js';
 import { ReaderRole1795830200000 } from './migrations/1795830200000-reader-role.js';
 import { VersionTimes1795830300000 } from './migrations/1795830300000-version-times.js';
+import { RotationRetireTimes1795830400000 } from './migrations/1795830400000-rotation-retire-times.js';
 
 // Listed explicitly, not globbed: the same list works from ts-jest, from dist
 // and from the TypeORM CLI, and a migration cannot be skipped by a path typo.
@@ -30,6 +31,7 @@ export const MIGRATIONS = [
   OneWaiting1795830100000,
   ReaderRole1795830200000,
   VersionTimes1795830300000,
+  RotationRetireTimes1795830400000,
 ];
 
 export interface PoolOptions {

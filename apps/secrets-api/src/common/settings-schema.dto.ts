@@ -3,7 +3,7 @@ import { IsBoolean, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'cla
 import { SETTINGS, SETTING_NAMES, type SettingSpec } from '@keyturn/contracts';
 
 /**
- * Declares the nine settings on a DTO class, from the one settings schema
+ * Declares the ten settings on a DTO class, from the one settings schema
  * (libs/contracts/src/settings.ts), so the global settings and a secret's own
  * settings validate and document each setting the same way. Every field is
  * optional; null passes (a secret's null removes its override, a global null

@@ -27,6 +27,10 @@ export class RotationResponse {
   @ApiProperty({ nullable: true, type: 'string' }) errorMessage: string | null;
   @ApiProperty({ type: [RotationWarningResponse] }) warnings: RotationWarningResponse[];
   @ApiProperty({ description: 'the previous key is still to be switched off or deleted' }) retirePending: boolean;
+  @ApiProperty({ format: 'date-time', nullable: true, type: 'string', description: 'with a grace period (previousKeyGraceSeconds): when the previous key is due to be switched off or deleted' })
+  retireAt: string | null;
+  @ApiProperty({ format: 'date-time', nullable: true, type: 'string', description: 'when the previous key was switched off or deleted after a grace period (early if another change needed the slot)' })
+  retiredAt: string | null;
   @ApiProperty({ format: 'date-time' }) createdAt: string;
   @ApiProperty({ format: 'date-time', nullable: true, type: 'string' }) startedAt: string | null;
   @ApiProperty({ format: 'date-time', nullable: true, type: 'string' }) finishedAt: string | null;

@@ -38,6 +38,11 @@ export const WARNINGS = {
     message: (p) => `the new key is stored and works, but the previous key could not be ${p.action} yet: ${p.reason}`,
     examples: [{ action: 'deleted', reason: 'missing permission iam:DeleteAccessKey on user/alice; grant iam:DeleteAccessKey to the executing identity' }],
   }),
+  GRACE_ENDED_EARLY: warning<{ maskedKeyId: string; rotationId: string; action: 'deleted' | 'inactivated' | 'kept' }>({
+    when: "a change was requested while the previous key was in its grace period (previousKeyGraceSeconds): AWS allows two keys, so that key's grace ends now",
+    message: (p) => `the grace period of the previous key ${p.maskedKeyId} (rotation ${p.rotationId}) was ended early: it was ${p.action} to make room for this change`,
+    examples: [{ maskedKeyId: 'AKIA…WXYZ', rotationId: '01890a5d-ac96-774b-bcce-b302099a8057', action: 'inactivated' }],
+  }),
   PASSWORD_POLICY_UNREAD: warning({
     when: "the account's password policy could not be read (iam:GetAccountPasswordPolicy denied); passwords use all four character classes",
     message: () => 'iam:GetAccountPasswordPolicy is denied: generating with all four character classes',

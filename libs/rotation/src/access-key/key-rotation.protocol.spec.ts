@@ -551,3 +551,117 @@ describe('KeyRotationUseCase, privileged mode (an associated key secret of anoth
     expect(w.iam.keyIds('alice')).toContain(late.accessKeyId);
   });
 });
+
+describe('KeyRotationUseCase, grace period of the previous key (previousKeyGraceSeconds)', () => {
+  it('with a grace, promote ends the run with the previous key active and retire owed at retireAt', async () => {
+    const { w, key, secret, rot } = selfMode();
+    w.global.previousKeyGraceSeconds = 10;
+    await w.keyRotation().run(rot.id);
+
+    expect(w.iam.user('alice').keys.map((k) => k.status)).toEqual(['Active', 'Active']);
+    expect(w.iam.calls.filter((c) => c.startsWith('updateAccessKey') || c.startsWith('deleteAccessKey'))).toEqual([]);
+    expect(w.store.versionsOf(secret.id).map(([v, s]) => [v, s])).toEqual([
+      [1, 'previous'],
+      [2, 'current'],
+    ]);
+    expect(w.store.rotation(rot.id)).toMatchObject({ step: 'retire', retirePending: true, retireAt: new Date(w.clock.now() + 10_000), retiredAt: null });
+    expect(w.store.t.events).toEqual([]);
+
+    // Woken early (a re-delivered job): nothing happens before retireAt.
+    await w.keyRotation().run(rot.id);
+    expect(w.iam.user('alice').keys.find((k) => k.accessKeyId === key.accessKeyId)?.status).toBe('Active');
+
+    // At retireAt: inactivated per the settings, retired_at stamped, previous-key.retired in the outbox.
+    w.clock.advance(10_000);
+    await w.keyRotation().run(rot.id);
+    expect(w.iam.user('alice').keys.find((k) => k.accessKeyId === key.accessKeyId)?.status).toBe('Inactive');
+    expect(w.store.rotation(rot.id)).toMatchObject({ step: 'done', retirePending: false, retiredAt: new Date(w.clock.now()) });
+    expect(w.store.t.events).toEqual([
+      expect.objectContaining({
+        type: 'previous-key.retired',
+        secretId: secret.id,
+        payload: {
+          rotationId: rot.id,
+          secretId: secret.id,
+          secretType: SecretType.AwsIamKey,
+          version: 1,
+          maskedKeyId: expect.stringMatching(/^AKIA…/),
+          action: 'inactivated',
+          retireAt: new Date(w.clock.now()).toISOString(),
+          retiredAt: new Date(w.clock.now()).toISOString(),
+          endedEarlyBy: null,
+        },
+      }),
+    ]);
+    expect(JSON.stringify(w.store.t.events)).not.toContain(key.secretAccessKey);
+  });
+
+  it('with shouldDeletePreviousKey, the key is deleted at retireAt and its version retired', async () => {
+    const { w, key, secret, rot } = selfMode();
+    w.global.previousKeyGraceSeconds = 60;
+    w.global.shouldDeletePreviousKey = true;
+    await w.keyRotation().run(rot.id);
+    expect(w.iam.user('alice').keys).toHaveLength(2);
+    w.clock.advance(60_000);
+    await w.keyRotation().run(rot.id);
+    expect(w.iam.user('alice').keys.map((k) => k.accessKeyId)).not.toContain(key.accessKeyId);
+    expect(w.store.versionsOf(secret.id).map(([v, s]) => [v, s])).toEqual([
+      [1, 'retired'],
+      [2, 'current'],
+    ]);
+    expect(w.store.t.events.map((e) => [e.type, e.payload.action])).toEqual([['previous-key.retired', 'deleted']]);
+  });
+
+  it('a failed retire at retireAt stays owed (RetirePendingError) and keeps retireAt', async () => {
+    const { w, key, rot } = selfMode();
+    w.global.previousKeyGraceSeconds = 10;
+    await w.keyRotation().run(rot.id);
+    w.clock.advance(10_000);
+    w.iam.failNext('updateAccessKey', iamErrors.accessDenied('updateAccessKey'));
+    expect(await attempt(w, rot.id)).toBeInstanceOf(RetirePendingError);
+    expect(w.store.rotation(rot.id)).toMatchObject({ retirePending: true, retiredAt: null, warnings: [expect.objectContaining({ code: WarningCode.RETIRE_FAILED })] });
+    await w.keyRotation().run(rot.id);
+    expect(w.iam.user('alice').keys.find((k) => k.accessKeyId === key.accessKeyId)?.status).toBe('Inactive');
+    expect(w.store.rotation(rot.id)).toMatchObject({ step: 'done', retirePending: false });
+  });
+
+  it('a rotation requested during the grace retires that key first, warns GRACE_ENDED_EARLY, and never holds more than 2 keys', async () => {
+    const { w, key, secret, rot } = selfMode();
+    w.global.previousKeyGraceSeconds = 600;
+    await w.keyRotation().run(rot.id);
+    const second = w.store.addRotation({ secretId: secret.id });
+    await w.keyRotation().run(second.id);
+
+    const keys = w.iam.user('alice').keys;
+    expect(keys).toHaveLength(2);
+    expect(keys.map((k) => k.accessKeyId)).not.toContain(key.accessKeyId);
+    // The first rotation's grace is over: retired early, by the second; its own job then has nothing to do.
+    expect(w.store.rotation(rot.id)).toMatchObject({ step: 'done', retirePending: false });
+    expect(w.store.rotation(rot.id).retiredAt!.getTime()).toBeLessThanOrEqual(w.clock.now());
+    expect(w.store.rotation(second.id).warnings).toEqual([expect.objectContaining({ code: WarningCode.GRACE_ENDED_EARLY })]);
+    expect(w.store.rotation(second.id).warnings[0].message).toContain(rot.id);
+    expect(w.store.t.events.map((e) => [e.type, e.payload.rotationId, e.payload.action, e.payload.endedEarlyBy])).toEqual([
+      ['previous-key.retired', rot.id, 'inactivated', second.id],
+    ]);
+    // The second change is in its own grace now, for the key the first one made.
+    expect(w.store.rotation(second.id)).toMatchObject({ retirePending: true, step: 'retire' });
+    expect(keys.map((k) => k.status)).toEqual(['Active', 'Active']);
+  });
+
+  it('a grace rotation whose version a later change replaced retires nothing of the newer keys', async () => {
+    const { w, secret, rot } = selfMode();
+    w.global.previousKeyGraceSeconds = 10;
+    await w.keyRotation().run(rot.id);
+    // Simulate a later change that moved on without ending this grace (the secret's current is no longer ours).
+    const second = w.store.addRotation({ secretId: secret.id });
+    w.global.previousKeyGraceSeconds = 0;
+    w.store.rotation(rot.id).retirePending = false; // hidden from the second's end-grace scan
+    await w.keyRotation().run(second.id);
+    w.store.rotation(rot.id).retirePending = true;
+    const before = w.iam.user('alice').keys.map((k) => [k.accessKeyId, k.status]);
+    w.clock.advance(10_000);
+    await w.keyRotation().run(rot.id);
+    expect(w.iam.user('alice').keys.map((k) => [k.accessKeyId, k.status])).toEqual(before);
+    expect(w.store.rotation(rot.id)).toMatchObject({ step: 'done', retirePending: false });
+  });
+});

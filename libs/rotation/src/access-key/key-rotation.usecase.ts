@@ -50,6 +50,7 @@ export class KeyRotationUseCase {
 
     const exec = await this.prepare(rot, state);
     if (!state.pending) {
+      await this.endGraceEarly(rot, state);
       await this.makeRoom(rot, state, exec);
       state = await this.create(rot, state, exec);
     } else {
@@ -102,6 +103,50 @@ export class KeyRotationUseCase {
       if (!secret.iamUserId) await this.store.setIamUserId(secret.id, userId);
     }
     return exec;
+  }
+
+  /**
+   * Before make-room: a previous key still in its grace period (an earlier
+   * rotation's retire owed at retireAt) is retired now, per the settings, since
+   * AWS allows two keys and this change needs the slot. The earlier rotation
+   * is marked retired (its own job then finds nothing to do), this one gets a
+   * warning, and `previous-key.retired` names this rotation as the cause.
+   */
+  private async endGraceEarly(rot: RotationEntity, state: SecretState): Promise<void> {
+    const owed = await this.store.inGrace(rot);
+    if (!owed.length) return;
+    const eff = effectiveSettings(await this.settings.getGlobal(), state.secret.settings);
+    for (const other of owed) {
+      const prev = state.previous;
+      // Only the key that rotation made previous: if a later change moved on, there is nothing of its left to retire.
+      const ours = prev && other.pendingVersion !== null && state.current?.row.version === other.pendingVersion;
+      let action: 'deleted' | 'inactivated' | 'kept' = 'kept';
+      if (ours && (eff.shouldDeletePreviousKey || eff.shouldInactivatePreviousKey)) {
+        action = await this.retireKey(state, await this.retireCreds(state), eff.shouldDeletePreviousKey);
+        if (action === 'deleted') state.previous = undefined;
+      }
+      const maskedKeyId = ours ? maskAccessKeyId(prev.fields.accessKeyId) : null;
+      await this.store.markRetired(other, { action, maskedKeyId, version: ours ? prev.row.version : null, endedEarlyBy: rot.id });
+      await this.store.warn(rot, WarningCode.GRACE_ENDED_EARLY, { maskedKeyId: maskedKeyId ?? 'none', rotationId: other.id, action });
+    }
+  }
+
+  /** The executor's credentials for the retire: after promotion "current" is the new key, so a key secret that executes itself uses the new key. */
+  private async retireCreds(state: SecretState): Promise<IamCredentials> {
+    return (await this.store.executor(state.secret, credsOf(state.current!))).creds;
+  }
+
+  /** Deletes (and marks retired) or inactivates the previous key. */
+  private async retireKey(state: SecretState, creds: IamCredentials, del: boolean): Promise<'deleted' | 'inactivated'> {
+    const { secret } = state;
+    const prev = state.previous!;
+    if (del) {
+      await this.deleteKey(creds, secret.username, prev.fields.accessKeyId);
+      await this.store.retireVersion(prev.row.id);
+      return 'deleted';
+    }
+    await this.inactivateKey(creds, secret.username, prev.fields.accessKeyId);
+    return 'inactivated';
   }
 
   /** Step 2: delete orphans, then the previous key if the user is at AWS's limit of two. */
@@ -242,21 +287,33 @@ export class KeyRotationUseCase {
    * Step 6: the previous-key settings. In basic mode the NEW key does it (the
    * old one may be the key being switched off). A failure leaves the rotation
    * succeeded with a warning, and the runner retries retire.
+   *
+   * With a grace period (previousKeyGraceSeconds > 0) the first pass only
+   * records retireAt and leaves the retire owed: the rotation succeeds, the
+   * previous key keeps working, and the runner comes back at retireAt (the
+   * reconciler re-enqueues it from Postgres if the job is lost).
    */
   async retire(rot: RotationEntity, state: SecretState): Promise<void> {
     const { secret } = state;
     const eff = effectiveSettings(await this.settings.getGlobal(), secret.settings);
     const prev = state.previous;
+    if (rot.retireAt && rot.pendingVersion !== null && state.current?.row.version !== rot.pendingVersion) {
+      // A later change moved on (and retired this key when it ended the grace): nothing of ours is left.
+      await this.store.markRetired(rot, { action: 'kept', maskedKeyId: null, version: null });
+      return;
+    }
     if (prev && (eff.shouldDeletePreviousKey || eff.shouldInactivatePreviousKey)) {
-      // After promotion "current" is the new key, so a key secret that executes itself uses the new key.
-      const { creds } = await this.store.executor(secret, credsOf(state.current!));
+      if (!rot.retireAt && eff.previousKeyGraceSeconds > 0) {
+        const retireAt = new Date(this.clock.now() + eff.previousKeyGraceSeconds * 1000);
+        await this.store.journal(rot, { step: 'retire', retirePending: true, retireAt });
+        return;
+      }
+      // Not due yet (a job that woke early): the runner waits until retireAt.
+      if (rot.retireAt && rot.retireAt.getTime() > this.clock.now()) return;
+      const creds = await this.retireCreds(state);
+      let action: 'deleted' | 'inactivated';
       try {
-        if (eff.shouldDeletePreviousKey) {
-          await this.deleteKey(creds, secret.username, prev.fields.accessKeyId);
-          await this.store.retireVersion(prev.row.id);
-        } else {
-          await this.inactivateKey(creds, secret.username, prev.fields.accessKeyId);
-        }
+        action = await this.retireKey(state, creds, eff.shouldDeletePreviousKey);
         this.faults.point('retire:after-aws');
       } catch (e) {
         const msg = (e as Error).message;
@@ -264,6 +321,13 @@ export class KeyRotationUseCase {
         await this.store.warn(rot, WarningCode.RETIRE_FAILED, { action: eff.shouldDeletePreviousKey ? 'deleted' : 'inactivated', reason: msg });
         throw new RetirePendingError(msg, e);
       }
+      if (rot.retireAt) {
+        await this.store.markRetired(rot, { action, maskedKeyId: maskAccessKeyId(prev.fields.accessKeyId), version: prev.row.version });
+        return;
+      }
+    } else if (rot.retireAt) {
+      await this.store.markRetired(rot, { action: 'kept', maskedKeyId: null, version: prev?.row.version ?? null });
+      return;
     }
     await this.store.journal(rot, { step: 'done', retirePending: false });
   }

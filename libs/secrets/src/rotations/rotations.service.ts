@@ -20,6 +20,8 @@ export interface RotationView {
   errorMessage: string | null;
   warnings: RotationWarning[];
   retirePending: boolean;
+  retireAt: string | null;
+  retiredAt: string | null;
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
@@ -41,6 +43,8 @@ export function toRotationView(r: RotationEntity): RotationView {
     errorMessage: r.errorMessage,
     warnings: r.warnings,
     retirePending: r.retirePending,
+    retireAt: r.retireAt?.toISOString() ?? null,
+    retiredAt: r.retiredAt?.toISOString() ?? null,
     createdAt: r.createdAt.toISOString(),
     startedAt: r.startedAt?.toISOString() ?? null,
     finishedAt: r.finishedAt?.toISOString() ?? null,

@@ -77,6 +77,14 @@ export class RotationEntity {
   @Column({ name: 'retire_pending', type: 'boolean', default: false })
   retirePending: boolean;
 
+  /** With a grace period: when the previous key is due to be retired (retire_pending stays true until then). */
+  @Column({ name: 'retire_at', type: 'timestamptz', nullable: true })
+  retireAt: Date | null;
+
+  /** When the retire step ran after a grace period (at its time, or early because another change needed the slot). */
+  @Column({ name: 'retired_at', type: 'timestamptz', nullable: true })
+  retiredAt: Date | null;
+
   @Column({ name: 'error_code', type: 'varchar', length: 64, nullable: true })
   errorCode: string | null;
 

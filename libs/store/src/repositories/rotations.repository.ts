@@ -90,6 +90,14 @@ export class RotationsRepository {
     await this.m.update(RotationEntity, { id }, { status: 'queued', leaseOwner: null, leaseExpiresAt: null, errorCode, errorMessage });
   }
 
+  /** Rotations of the secret (other than `exceptId`) whose previous key is in its grace period: retire owed at retire_at. */
+  inGrace(secretId: string, exceptId: string): Promise<RotationEntity[]> {
+    return this.m
+      .createQueryBuilder(RotationEntity, 'r')
+      .where('r.secret_id = :secretId AND r.id <> :exceptId AND r.retire_pending AND r.retire_at IS NOT NULL AND r.retired_at IS NULL', { secretId, exceptId })
+      .getMany();
+  }
+
   async giveUpRetire(id: string): Promise<void> {
     await this.m.update(RotationEntity, { id }, { retirePending: false });
   }
