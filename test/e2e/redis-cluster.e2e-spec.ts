@@ -86,7 +86,10 @@ describe('Redis Cluster: every Redis use goes through a cluster client', () => {
     }, 60_000);
     expect(checked).toMatchObject({ outcome: 'success', errorCode: null });
 
-    // The scheduler: a promoted key is due for a heartbeat at once, and the scheduler enqueues one.
+    // The scheduler enqueues a due secret's heartbeat through the cluster. The secret is made due here: the
+    // promotion made it due at once, but the manual heartbeat above may have taken that turn (one waiting
+    // heartbeat per secret) and pushed the next one an interval away.
+    await db.query(`UPDATE secrets SET next_heartbeat_at = now() WHERE id = $1`, [a.id]);
     await eventually(async () => {
       const { rows } = await db.query(`SELECT trigger, status, outcome, error_code, created_at FROM heartbeats WHERE secret_id = $1 ORDER BY created_at`, [a.id]);
       if (rows.some((h) => h.trigger === 'schedule' && h.status === 'done' && h.outcome === 'success')) return true;
