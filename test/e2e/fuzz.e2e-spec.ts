@@ -302,6 +302,9 @@ describe('secrets API: fuzzing every route from the OpenAPI document', () => {
     expect(operations.length).toBeGreaterThanOrEqual(20);
   });
 
+  // A fixed amount of work (every route × RUNS × BATCH requests, each checked against the OpenAPI
+  // document) whose wall-clock time depends on the machine's load: the suite's 180 s default was overrun on
+  // a shared 2-core machine once routes were added. The budget is for hangs, not for speed.
   it('answers every generated request to every route with a non-5xx, and every 4xx in the standard shape', async () => {
     let sent = 0;
     const statuses = new Map<number, number>();
@@ -328,5 +331,5 @@ describe('secrets API: fuzzing every route from the OpenAPI document', () => {
     // Printed so a run shows what it covered (not asserted on: the mix depends on the seed).
     process.stdout.write(`fuzz: ${sent} requests over ${operations.length} routes, seed ${SEED}; statuses ${JSON.stringify(Object.fromEntries(statuses))}\n`);
     expect(sent).toBe(operations.length * RUNS * BATCH);
-  });
+  }, 900_000);
 });
