@@ -18,6 +18,7 @@ import pg from 'pg';
 import { generateMasterKey } from '@keyturn/crypto';
 import { generateToken } from '@keyturn/auth';
 import { PG_ADMIN_URL, REDIS_URL, createTestEnv, dropDatabase, eventually, freePort, spawnApp, type TestEnv } from './harness.js';
+import { OwnRedis } from './own-redis.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const COMPOSE_FIX = 'docker compose -f docker/compose.yml up -d postgres redis';
@@ -316,7 +317,7 @@ describe('npm start: start-up failures say what to do', () => {
   });
 
   it('Redis asks for a password that REDIS_URL does not have: exit 77', async () => {
-    const redis = await ownRedis(['--requirepass', `rp-${randomBytes(8).toString('hex')}`]);
+    const redis = await OwnRedis.start(['--requirepass', `rp-${randomBytes(8).toString('hex')}`]);
     try {
       const run = npmStart({ ...(await base()), REDIS_URL: `redis://127.0.0.1:${redis.port}` });
       expectOneLineFailure(run, await run.exit(30_000), {
@@ -332,7 +333,7 @@ describe('npm start: start-up failures say what to do', () => {
   });
 
   it('a wrong Redis password: exit 77, without the password', async () => {
-    const redis = await ownRedis(['--requirepass', `rp-${randomBytes(8).toString('hex')}`]);
+    const redis = await OwnRedis.start(['--requirepass', `rp-${randomBytes(8).toString('hex')}`]);
     try {
       const run = npmStart({ ...(await base()), REDIS_URL: `redis://:wrong-Redis-Pa55@127.0.0.1:${redis.port}` });
       expectOneLineFailure(run, await run.exit(30_000), {
@@ -370,7 +371,7 @@ describe('npm start: start-up failures say what to do', () => {
       await api.kill('SIGKILL');
     }
 
-    const redis = await ownRedis(['--requirepass', `rp-${randomBytes(8).toString('hex')}`]);
+    const redis = await OwnRedis.start(['--requirepass', `rp-${randomBytes(8).toString('hex')}`]);
     try {
       const refused = spawnApp('secrets-api', { ...env, REDIS_URL: `redis://:wrong-Pa55@127.0.0.1:${redis.port}` });
       const code = await new Promise<number | null>((resolve) => refused.child.once('exit', resolve));
@@ -511,31 +512,6 @@ describe('npm start: the ready banner', () => {
     await stopWithCtrlC(run);
   });
 });
-
-/** This test's own Redis (the machine's shared one is never reconfigured). */
-async function ownRedis(args: string[]): Promise<{ port: number; stop(): Promise<void> }> {
-  const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  await new Promise<void>((resolve, reject) => {
-    const onData = (c: Buffer) => {
-      out += c.toString();
-      if (/Ready to accept connections/.test(out)) resolve();
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`redis-server exited (${code}): ${out.slice(-1000)}`)));
-  });
-  return {
-    port,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGKILL');
-      }),
-  };
-}
 
 /**
  * A TCP server that answers every Postgres start-up message with the error a

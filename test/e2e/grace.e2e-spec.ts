@@ -9,53 +9,13 @@
  *
  * The suite runs on its own redis-server (the shared one is never flushed).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { Redis } from 'ioredis';
 import type pg from 'pg';
 import { SecretType, WarningCode } from '@keyturn/contracts';
 import { requiredPermissions } from '@keyturn/secrets';
+import { OwnRedis } from './own-redis.js';
 import { AwsFixture, type Creds } from './aws-fixture.js';
 import { Processes, WORKER_ENV, vaultOps } from './vault-ops.js';
-import { client, createTestEnv, eventually, freePort, rawDb, startApi, type Client, type RunningApi, type SpawnedApp, type TestEnv } from './harness.js';
-
-/** This suite's own Redis, so it may FLUSHALL. */
-class OwnRedis {
-  private child: ChildProcess | undefined;
-  constructor(readonly port: number) {}
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-  async start(): Promise<void> {
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child = child;
-    let out = '';
-    await new Promise<void>((resolve, reject) => {
-      const onData = (c: Buffer) => {
-        out += c.toString();
-        if (/Ready to accept connections/.test(out)) resolve();
-      };
-      child.stdout!.on('data', onData);
-      child.stderr!.on('data', onData);
-      child.once('exit', (code) => reject(new Error(`redis-server exited (${code}): ${out.slice(-1000)}`)));
-    });
-  }
-  async flushAll(): Promise<void> {
-    const r = new Redis(this.url, { maxRetriesPerRequest: 1 });
-    try {
-      expect(await r.flushall()).toBe('OK');
-    } finally {
-      await r.quit();
-    }
-  }
-  async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    await new Promise<void>((resolve) => {
-      child.once('exit', () => resolve());
-      child.kill('SIGKILL');
-    });
-  }
-}
+import { client, createTestEnv, eventually, rawDb, startApi, type Client, type RunningApi, type SpawnedApp, type TestEnv } from './harness.js';
 
 describe('grace period of the previous key', () => {
   let aws: AwsFixture;
@@ -96,8 +56,7 @@ describe('grace period of the previous key', () => {
 
   beforeAll(async () => {
     aws = await AwsFixture.start();
-    redis = new OwnRedis(await freePort());
-    await redis.start();
+    redis = await OwnRedis.start();
     t = await createTestEnv({ REDIS_URL: redis.url });
     api = await startApi(t);
     admin = client(api.url, t.adminToken);

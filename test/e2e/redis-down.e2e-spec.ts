@@ -1,42 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
 import type pg from 'pg';
 import { generateToken } from '@keyturn/auth';
+import { OwnRedis } from './own-redis.js';
 import { checkedFetch, client, createTestEnv, eventually, fakeKey, freePort, rawDb, spawnApp, type Client, type SpawnedApp, type TestEnv } from './harness.js';
-
-/** This test's own Redis (the machine's shared one is never stopped). */
-class OwnRedis {
-  private child: ChildProcess | undefined;
-  constructor(readonly port: number) {}
-
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-
-  async start(): Promise<void> {
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child = child;
-    let out = '';
-    await new Promise<void>((resolve, reject) => {
-      const onData = (c: Buffer) => {
-        out += c.toString();
-        if (/Ready to accept connections/.test(out)) resolve();
-      };
-      child.stdout!.on('data', onData);
-      child.stderr!.on('data', onData);
-      child.once('exit', (code) => reject(new Error(`redis-server exited (${code}): ${out.slice(-1000)}`)));
-    });
-  }
-
-  async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    await new Promise<void>((resolve) => {
-      child.once('exit', () => resolve());
-      child.kill('SIGKILL');
-    });
-  }
-}
 
 describe('Redis down: the API keeps authenticating, reading and accepting rotations', () => {
   let t: TestEnv;
@@ -48,8 +14,7 @@ describe('Redis down: the API keeps authenticating, reading and accepting rotati
   let admin: Client;
 
   beforeAll(async () => {
-    redis = new OwnRedis(await freePort());
-    await redis.start();
+    redis = await OwnRedis.start();
     t = await createTestEnv({ REDIS_URL: redis.url, KEYTURN_TRUST_PROXY: 'true' });
     db = await rawDb(t);
     const port = await freePort();
