@@ -2,22 +2,12 @@ import { GetAccessKeyLastUsedCommand, GetLoginProfileCommand, IAMClient, ListAcc
 import { AwsFixture, type Creds } from './aws-fixture.js';
 import { Processes, vaultOps } from './vault-ops.js';
 import { client, createApiKey, createTestEnv, freePort, type Client, type TestEnv } from './harness.js';
+import { without, type PolicyDoc } from './policy-doc.js';
 
 // The four calls of a discovery run, and which of them a run cannot do without (issue 15).
 const REQUIRED = ['iam:ListUsers', 'iam:ListAccessKeys'];
 const OPTIONAL = ['iam:GetAccessKeyLastUsed', 'iam:GetLoginProfile'];
 const DISCOVERY = [...REQUIRED, ...OPTIONAL];
-
-interface Statement {
-  Sid?: string;
-  Effect: string;
-  Action: string[];
-  Resource: string;
-}
-interface PolicyDoc {
-  Version: string;
-  Statement: Statement[];
-}
 
 /**
  * GET /v1/discoveries/required-permissions: the policy a discovery executor
@@ -85,11 +75,6 @@ describe('discovery required permissions', () => {
   const withSimulate = (r: { policy: PolicyDoc; recommended: PolicyDoc }): PolicyDoc => ({
     Version: '2012-10-17',
     Statement: [...r.policy.Statement, ...r.recommended.Statement],
-  });
-
-  const without = (doc: PolicyDoc, action: string): PolicyDoc => ({
-    Version: doc.Version,
-    Statement: doc.Statement.map((s) => ({ ...s, Action: s.Action.filter((a) => a !== action) })).filter((s) => s.Action.length > 0),
   });
 
   /** Each discovery call as the executor: 'allowed', or AWS's error name. */
