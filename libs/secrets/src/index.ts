@@ -14,4 +14,5 @@ export * from './rotations/rotations.service.js';
 export * from './heartbeats/heartbeats.service.js';
 export * from './permissions/permissions.service.js';
 export * from './permissions/required-permissions.js';
+export * from './permissions/discovery-permissions.js';
 export * from './secrets-api.module.js';
