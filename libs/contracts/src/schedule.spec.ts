@@ -135,7 +135,7 @@ describe('next scheduled change', () => {
     expect(scheduleBasis('0 3 * * *', 10)).toBe('0 3 * * *|10');
   });
 
-  it('precedence: a global schedule applies beside a secret'''s own interval, and plans by the schedule', () => {
+  it("precedence: a global schedule applies beside a secret's own interval, and plans by the schedule", () => {
     // The effective settings keep both; the scheduler goes by the schedule whenever one applies (dueForAutoChange skips such secrets).
     const eff = effectiveSettings({ ...DEFAULT_SETTINGS, autoChangeSchedule: '0 3 * * *' }, { autoChangeIntervalDays: 1 });
     expect([eff.autoChangeSchedule, eff.autoChangeIntervalDays]).toEqual(['0 3 * * *', 1]);
