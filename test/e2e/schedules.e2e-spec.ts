@@ -8,10 +8,8 @@
  * refused with 400 INVALID_SCHEDULE naming the field, and change nothing.
  */
 import type pg from 'pg';
-import { SecretType } from '@keyturn/contracts';
-import { requiredPermissions } from '@keyturn/secrets';
 import { AwsFixture } from './aws-fixture.js';
-import { Processes, WORKER_ENV, vaultOps } from './vault-ops.js';
+import { Processes, WORKER_ENV, selfRotatingKeySecret, vaultOps } from './vault-ops.js';
 import { client, createTestEnv, eventually, fakeKey, rawDb, startApi, type Client, type RunningApi, type TestEnv } from './harness.js';
 
 const MINUTE = 60_000;
@@ -25,12 +23,6 @@ describe('automatic changes on a schedule', () => {
   const procs = new Processes(() => ({ ...t.env, ...aws.env, ...WORKER_ENV, KEYTURN_SCHEDULER_TICK_MS: '500', KEYTURN_RECONCILE_AFTER_MS: '5000' }));
   const ops = vaultOps(() => admin, () => aws.accountId);
 
-  const keySecretFor = async (prefix: string, settings: Record<string, unknown>) => {
-    const name = aws.uniqueName(prefix);
-    const policy = requiredPermissions({ type: SecretType.AwsIamKey, partition: 'aws', accountId: aws.accountId, targetUser: name, executorUser: name }).policy;
-    const u = await aws.user(name, policy);
-    return { name, u, id: await ops.keySecret(name, u, { settings }) };
-  };
   /** A secret whose key is never used: for the refusals, which change nothing. */
   const plainSecret = async (settings: Record<string, unknown> = {}) => {
     const r = await admin.post('/v1/secrets', {
@@ -148,7 +140,7 @@ describe('automatic changes on a schedule', () => {
     expect((await admin.get(`/v1/secrets/${scheduled}/rotations`)).body.items).toEqual([]);
 
     // The per-minute secret; its interval is due too.
-    const s = await keySecretFor('sched', { autoChangeSchedule: '* * * * *', autoChangeWindowMinutes: 1, autoChangeIntervalDays: 1 });
+    const s = await selfRotatingKeySecret(aws, ops, 'sched', { autoChangeSchedule: '* * * * *', autoChangeWindowMinutes: 1, autoChangeIntervalDays: 1 });
     await db.query(`UPDATE secrets SET created_at = now() - interval '2 days' WHERE id = $1`, [s.id]);
     const first = (await admin.get(`/v1/secrets/${s.id}`)).body;
     expect(first.effectiveSettings).toMatchObject({ autoChangeSchedule: '* * * * *', autoChangeWindowMinutes: 1, autoChangeIntervalDays: 1 });
