@@ -40,6 +40,9 @@ describe('schedule validation', () => {
     expect(cronProblem('*/10 * * * * *')).toEqual({ reason: 'seconds-field' });
     expect(cronProblem('61 * * * *')).toEqual({ reason: 'unparseable', detail: expect.stringContaining('minute') });
     expect(cronProblem('a b c d e')).toMatchObject({ reason: 'unparseable' });
+    expect(cronProblem('*/0 * * * *')).toMatchObject({ reason: 'unparseable' });
+    // croner would put the parse moment in place of '?': a schedule that moves.
+    expect(cronProblem('0 ? * * *')).toMatchObject({ reason: 'unparseable', detail: expect.stringContaining("'?'") });
     expect(cronProblem('0 0 30 2 *')).toEqual({ reason: 'never-fires' });
     expect(cronProblem('0 0 31 4 *')).toEqual({ reason: 'never-fires' });
   });

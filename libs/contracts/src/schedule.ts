@@ -32,6 +32,8 @@ export function cronProblem(expression: string): ScheduleProblem | null {
   // A sixth field is croner's seconds field: a schedule that could fire more than once a minute.
   if (fields === 6) return { reason: 'seconds-field' };
   if (fields !== 5) return { reason: 'not-five-fields', fields };
+  // croner reads '?' as "the value of the moment it parses", so the schedule would move at every parse.
+  if (expression.includes('?')) return { reason: 'unparseable', detail: "'?' is not supported; use '*'" };
   let cron: Cron;
   try {
     cron = cronOf(expression);
