@@ -24,6 +24,7 @@ const rotation = {
   retirePending: false,
   retireAt: null,
   retiredAt: null,
+  scheduledFor: null,
   createdAt: '2026-11-28T12:00:00.000Z',
   startedAt: null,
   finishedAt: null,

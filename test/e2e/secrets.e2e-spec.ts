@@ -70,6 +70,8 @@ describe('secrets API: storage', () => {
       shouldDeletePreviousKey: true,
       previousKeyGraceSeconds: 0,
       autoChangeIntervalDays: null,
+      autoChangeSchedule: null,
+      autoChangeWindowMinutes: 0,
       heartbeatIntervalSeconds: null,
       passwordLength: 30,
       passwordExcludeCharacters: '',

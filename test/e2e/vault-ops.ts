@@ -3,7 +3,9 @@
  * through the API: store secrets, change them, wait for the change, read values;
  * and run Keyturn's processes against the emulator.
  */
-import type { Creds } from './aws-fixture.js';
+import { SecretType } from '@keyturn/contracts';
+import { requiredPermissions } from '@keyturn/secrets';
+import type { AwsFixture, Creds } from './aws-fixture.js';
 import { eventually, spawnApp, type Client, type SpawnedApp } from './harness.js';
 
 /** Fast leases and verify waits, so crash and recovery tests take seconds. */
@@ -71,6 +73,19 @@ export function vaultOps(admin: () => Client, accountId: () => string) {
       return r.body.fields as T;
     },
   };
+}
+
+/** A new emulator user whose policy lets its key rotate itself, and that key stored as a secret with `settings`. */
+export async function selfRotatingKeySecret(
+  aws: AwsFixture,
+  ops: ReturnType<typeof vaultOps>,
+  prefix: string,
+  settings: Record<string, unknown> = {},
+): Promise<{ name: string; u: Creds; id: string }> {
+  const name = aws.uniqueName(prefix);
+  const policy = requiredPermissions({ type: SecretType.AwsIamKey, partition: 'aws', accountId: aws.accountId, targetUser: name, executorUser: name }).policy;
+  const u = await aws.user(name, policy);
+  return { name, u, id: await ops.keySecret(name, u, { settings }) };
 }
 
 /** Keyturn processes started by a suite; every one is stopped by `stopAll`. */

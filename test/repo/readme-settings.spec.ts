@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { envSchema, numericSettings } from '@keyturn/config';
+import { SETTINGS, SETTING_NAMES, type SettingSpec } from '@keyturn/contracts';
 
 // README's configuration table is what operators read; the schema is what the code enforces.
 
@@ -23,5 +24,16 @@ describe('README configuration table', () => {
     if (s.default !== undefined) expect(def).toBe(`\`${s.default}\``);
     const range = s.minExclusive ? `(more than ${s.min}, up to ${s.max}` : `(${s.min}–${s.max}`;
     expect([name, meaning]).toEqual([name, expect.stringContaining(range)]);
+  });
+});
+
+describe('README settings table', () => {
+  it.each(SETTING_NAMES.map((name) => [name, SETTINGS[name] as SettingSpec] as const))('%s: a row with the schema\'s default and range', (name, spec) => {
+    const cells = row(name);
+    expect(cells).toBeDefined();
+    const [, def, meaning] = cells!;
+    expect(def).toBe(`\`${JSON.stringify(spec.default)}\``);
+    if (spec.kind === 'integer') expect(meaning).toContain(`${spec.min}–${spec.max}`);
+    if (spec.kind === 'string' && spec.format !== 'cron') expect(meaning).toContain(`at most ${spec.maxLength}`);
   });
 });

@@ -279,6 +279,7 @@ export class FakeStore {
         db().rotations.get(id)!.retirePending = false;
       },
       unfinished: schedulerOnly,
+      insertScheduled: schedulerOnly,
       finish: async (id, status, finishedAt, error) => {
         Object.assign(db().rotations.get(id)!, {
           status,
@@ -311,6 +312,9 @@ export class FakeStore {
       },
       claimDueHeartbeats: schedulerOnly,
       dueForAutoChange: schedulerOnly,
+      claimDueScheduledChanges: schedulerOnly,
+      claimStaleSchedules: schedulerOnly,
+      setScheduleState: schedulerOnly,
       recordHeartbeat: async (id, r) => {
         Object.assign(db().secrets.get(id)!, { heartbeatStatus: r.status, heartbeatFailures: r.failures, lastHeartbeatAt: r.at, nextHeartbeatAt: r.next });
       },

@@ -52,6 +52,11 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
       }
       if (total) this.logger.debug(`enqueued ${total} heartbeat(s)`);
     });
+    // Scheduled changes every tick: a claim through a partial index, so a per-minute schedule keeps its minutes.
+    await step('scheduled changes', async () => {
+      const n = await this.due.enqueueScheduledChanges(() => this.stopped);
+      if (n) this.logger.debug(`requested ${n} scheduled change(s)`);
+    });
     if (Date.now() - this.lastAutoChange >= AUTO_CHANGE_EVERY_MS) {
       this.lastAutoChange = Date.now();
       await step('automatic changes', () => this.due.enqueueAutoChanges(() => this.stopped));

@@ -4,3 +4,4 @@ export * from './errors/index.js';
 export * from './actor.js';
 export * from './validation.js';
 export * from './settings.js';
+export * from './schedule.js';

@@ -1,13 +1,15 @@
 import { DEFAULT_SETTINGS, SETTINGS, SETTING_NAMES, effectiveSettings, patchGlobalSettings } from './settings.js';
 
 describe('the settings schema', () => {
-  it('declares the ten settings with their defaults', () => {
-    expect(SETTING_NAMES).toHaveLength(10);
+  it('declares the twelve settings with their defaults', () => {
+    expect(SETTING_NAMES).toHaveLength(12);
     expect(DEFAULT_SETTINGS).toEqual({
       shouldInactivatePreviousKey: true,
       shouldDeletePreviousKey: false,
       previousKeyGraceSeconds: 0,
       autoChangeIntervalDays: null,
+      autoChangeSchedule: null,
+      autoChangeWindowMinutes: 0,
       heartbeatIntervalSeconds: null,
       passwordLength: 24,
       passwordExcludeCharacters: '',

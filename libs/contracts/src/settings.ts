@@ -1,5 +1,5 @@
 /**
- * The one schema of the ten settings. The global settings (admin, PUT /v1/settings),
+ * The one schema of the twelve settings. The global settings (admin, PUT /v1/settings),
  * a secret's own overrides (`settings` on create and PATCH), their DTOs, their
  * defaults and their types are all derived from this table: a new setting is
  * one entry here.
@@ -22,7 +22,15 @@ export interface IntegerSettingSpec extends SettingSpecBase {
 export interface StringSettingSpec extends SettingSpecBase {
   kind: 'string';
   maxLength: number;
-  default: string;
+  default: string | null;
+  /**
+   * A value must also have this form, beyond its length. `cron`: a 5-field
+   * cron expression that fires (schedule.ts, cronProblem); the API refuses
+   * another with 400 INVALID_SCHEDULE naming the field.
+   */
+  format?: 'cron';
+  /** An example value for the OpenAPI document. */
+  example?: string;
 }
 export type SettingSpec = BooleanSettingSpec | IntegerSettingSpec | StringSettingSpec;
 
@@ -50,7 +58,25 @@ export const SETTINGS = {
     max: 3650,
     default: null,
     nullable: true,
-    description: 'Change automatically every N days (null: no automatic change).',
+    description: 'Change automatically every N days (null: no automatic change). A schedule (autoChangeSchedule) takes precedence.',
+  },
+  autoChangeSchedule: {
+    kind: 'string',
+    maxLength: 128,
+    default: null,
+    nullable: true,
+    format: 'cron',
+    example: '0 3 * * 1',
+    description:
+      'Change automatically at the times of this 5-field cron expression, in UTC (minute hour day-of-month month day-of-week; null: none). Takes precedence over autoChangeIntervalDays.',
+  },
+  autoChangeWindowMinutes: {
+    kind: 'integer',
+    min: 0,
+    max: 366 * 1440,
+    default: 0,
+    description:
+      'Each scheduled change starts at a uniformly random moment inside this many minutes after the scheduled time (0: at the time); at most the schedule’s shortest period. Ignored without a schedule.',
   },
   heartbeatIntervalSeconds: {
     kind: 'integer',

@@ -1,16 +1,30 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { JobName, SYSTEM_ACTOR } from '@keyturn/contracts';
+import {
+  JobName,
+  SYSTEM_ACTOR,
+  effectiveSettings,
+  followingScheduledChange,
+  plannedScheduleState,
+  scheduleBasis,
+  type GlobalSettings,
+} from '@keyturn/contracts';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
-import { LeaseLocks, LockSpace, SecretsRepository, Transactions, lockKey, uuidv7 } from '@keyturn/store';
+import { LeaseLocks, LockSpace, SecretsRepository, Transactions, lockKey, uuidv7, type DueScheduledChange } from '@keyturn/store';
 import { JobProducer } from '@keyturn/queue';
 import { SettingsService } from '@keyturn/vault';
-import { RotationsService, heartbeatJobId } from '@keyturn/secrets';
+import { RotationsService, heartbeatJobId, rotationJobId } from '@keyturn/secrets';
+import { secretTypeDefinition } from '@keyturn/secret-types';
 
 /** One scheduler replica at a time scans for automatic changes. */
 const AUTO_CHANGE_LOCK = lockKey(LockSpace.Scheduler, 'auto-change');
 /** Renewed while the scan runs; a replica that dies mid-scan frees it this long after. */
 const AUTO_CHANGE_LEASE_MS = 60_000;
+/** Who a scheduled rotation was requested by. */
+const SCHEDULER = SYSTEM_ACTOR('scheduler');
+
+/** The schedule part of the global settings: a change of it is what makes the secrets' plans stale. */
+const globalScheduleBasis = (g: GlobalSettings) => scheduleBasis(g.autoChangeSchedule, g.autoChangeWindowMinutes) ?? '';
 
 /**
  * Finds due heartbeats and automatic changes in Postgres and enqueues them.
@@ -23,6 +37,8 @@ const AUTO_CHANGE_LEASE_MS = 60_000;
 export class DueWorkService {
   private readonly logger = new Logger('DueWork');
   private readonly owner = `${process.pid}-${randomUUID().slice(0, 8)}`;
+  /** The global schedule the secrets were last planned with by this process (undefined: not yet, so at start). */
+  private plannedWith?: string;
 
   constructor(
     private readonly tx: Transactions,
@@ -62,15 +78,19 @@ export class DueWorkService {
   }
 
   /**
-   * Secrets whose automatic-change interval has elapsed get one rotation. One
+   * Secrets whose automatic-change interval has elapsed get one rotation (a
+   * secret with a schedule is left to enqueueScheduledChanges). One
    * scheduler at a time (a lease lock), and never while another change of the
    * secret is pending or a scheduled one was made in the last hour. Stops
    * between requests once `stopping()` says so (SIGTERM).
    */
   async enqueueAutoChanges(stopping: () => boolean = () => false): Promise<number> {
     const global = await this.settings.getGlobal();
+    // A safety net beside the replan on a change of the global schedule: a secret planned by an API request
+    // that read the global settings just before they changed is caught here.
+    await this.replanSchedules(global, stopping);
     const scan = await this.locks.withLease(AUTO_CHANGE_LOCK, this.owner, AUTO_CHANGE_LEASE_MS, async () => {
-      const due = await this.secrets.dueForAutoChange(global.autoChangeIntervalDays, this.config.heartbeat.batch);
+      const due = await this.secrets.dueForAutoChange(global.autoChangeIntervalDays, this.config.heartbeat.batch, global.autoChangeSchedule);
       let requested = 0;
       for (const { id } of due) {
         if (stopping()) break;
@@ -83,4 +103,76 @@ export class DueWorkService {
     });
     return scan.taken ? scan.value : 0;
   }
+
+  /**
+   * Scheduled changes (autoChangeSchedule), every tick. In one transaction:
+   * claim due secrets (FOR UPDATE SKIP LOCKED), make each its rotation
+   * (trigger `schedule`, with the time it is for) and move the secret to its
+   * next time, so two schedulers can never both take one scheduled time, and a
+   * crash before the commit leaves the time due for the next tick. Jobs are
+   * enqueued after the commit (the reconciler re-enqueues a lost one). Times
+   * whose window passed while no scheduler ran get one catch-up change, not one
+   * each. First, when the global schedule differs from the one the secrets were
+   * planned with, they are planned again (in batches).
+   */
+  async enqueueScheduledChanges(stopping: () => boolean = () => false): Promise<number> {
+    const global = await this.settings.getGlobal();
+    if (this.plannedWith !== globalScheduleBasis(global)) {
+      await this.replanSchedules(global, stopping);
+      if (!stopping()) this.plannedWith = globalScheduleBasis(global);
+    }
+    const made = await this.tx.run(async (tx) => {
+      const now = new Date();
+      const rotations: { id: string; accountId: string }[] = [];
+      for (const row of await tx.secrets.claimDueScheduledChanges(this.config.heartbeat.batch)) {
+        const eff = effectiveSettings(global, row.settings);
+        const basis = scheduleBasis(eff.autoChangeSchedule, eff.autoChangeWindowMinutes);
+        if (eff.autoChangeSchedule === null || basis !== row.auto_change_basis || !row.auto_change_scheduled_for) {
+          // Planned from a schedule that no longer applies: plan from the one that does, without a change.
+          await tx.secrets.setScheduleState(row.id, plannedScheduleState(eff, now));
+          continue;
+        }
+        if (canChange(row)) {
+          const id = await tx.rotations.insertScheduled({
+            id: uuidv7(),
+            secretId: row.id,
+            secretType: row.type,
+            requestedBy: SCHEDULER.id,
+            scheduledFor: row.auto_change_scheduled_for,
+          });
+          if (id) rotations.push({ id, accountId: row.account_id });
+        } else {
+          this.logger.warn({ secretId: row.id }, 'scheduled change skipped: the secret has no value, or no privileged account to change it');
+        }
+        const next = followingScheduledChange(eff.autoChangeSchedule, eff.autoChangeWindowMinutes, row.auto_change_scheduled_for, now, Math.random);
+        await tx.secrets.setScheduleState(row.id, { nextAutoChangeAt: next?.at ?? null, autoChangeScheduledFor: next?.scheduledFor ?? null, autoChangeBasis: basis });
+      }
+      return rotations;
+    });
+    for (const r of made) {
+      await this.jobs.tryAdd(JobName.RunRotation, { rotationId: r.id, accountId: r.accountId }, { jobId: rotationJobId(r.id) });
+    }
+    return made.length;
+  }
+
+  /** Plans again every secret whose next scheduled change was computed from another schedule or window than the one that applies. */
+  async replanSchedules(global: GlobalSettings, stopping: () => boolean = () => false): Promise<number> {
+    const batch = this.config.heartbeat.batch;
+    let total = 0;
+    for (;;) {
+      const n = await this.tx.run(async (tx) => {
+        const rows = await tx.secrets.claimStaleSchedules(global.autoChangeSchedule, global.autoChangeWindowMinutes, batch);
+        const now = new Date();
+        for (const row of rows) await tx.secrets.setScheduleState(row.id, plannedScheduleState(effectiveSettings(global, row.settings), now));
+        return rows.length;
+      });
+      total += n;
+      if (n < batch || stopping()) return total;
+    }
+  }
+}
+
+/** A key changes itself; another type needs its privileged account. Either needs a value to change. */
+function canChange(row: DueScheduledChange): boolean {
+  return row.has_value && (secretTypeDefinition(row.type).executor.selfExecuting || row.privileged_secret_id !== null);
 }

@@ -11,11 +11,12 @@ import { GetSecretUseCase } from './secrets/get-secret.usecase.js';
 import { ListSecretsUseCase } from './secrets/list-secrets.usecase.js';
 import { ReadValueUseCase } from './secrets/read-value.usecase.js';
 import { ListVersionsUseCase } from './secrets/list-versions.usecase.js';
+import { PutSettingsUseCase } from './secrets/put-settings.usecase.js';
 import { RotationsService } from './rotations/rotations.service.js';
 import { HeartbeatsService } from './heartbeats/heartbeats.service.js';
 import { PermissionsService } from './permissions/permissions.service.js';
 
-const USE_CASES = [CreateSecretUseCase, UpdateSecretUseCase, DeleteSecretUseCase, GetSecretUseCase, ListSecretsUseCase, ReadValueUseCase, ListVersionsUseCase];
+const USE_CASES = [CreateSecretUseCase, UpdateSecretUseCase, DeleteSecretUseCase, GetSecretUseCase, ListSecretsUseCase, ReadValueUseCase, ListVersionsUseCase, PutSettingsUseCase];
 const SERVICES = [RotationsService, HeartbeatsService, PermissionsService];
 /** The API's repositories, bound here once. */
 const REPOSITORIES = [SecretsApiRepository, RotationRequestsRepository, HeartbeatRequestsRepository];

@@ -3,6 +3,7 @@ import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swa
 import { ANY_REQUEST_ERRORS, ApiErrors, AUTH_ERRORS, BODY_ERRORS } from '../common/error.response.js';
 import { SettingsResponse } from '../secrets/secrets.responses.js';
 import { SettingsService } from '@keyturn/vault';
+import { PutSettingsUseCase } from '@keyturn/secrets';
 import { Audited, RequireRole } from '../common/auth.decorators.js';
 import { PutSettingsDto } from './settings.dto.js';
 
@@ -10,7 +11,10 @@ import { PutSettingsDto } from './settings.dto.js';
 @ApiBearerAuth()
 @Controller('v1/settings')
 export class SettingsController {
-  constructor(private readonly settings: SettingsService) {}
+  constructor(
+    private readonly settings: SettingsService,
+    private readonly putSettings: PutSettingsUseCase,
+  ) {}
 
   @Get()
   @RequireRole('admin')
@@ -28,6 +32,6 @@ export class SettingsController {
   @ApiOkResponse({ type: SettingsResponse })
   @ApiErrors(...ANY_REQUEST_ERRORS, ...AUTH_ERRORS, ...BODY_ERRORS)
   put(@Body() dto: PutSettingsDto) {
-    return this.settings.putGlobal(dto);
+    return this.putSettings.execute(dto);
   }
 }

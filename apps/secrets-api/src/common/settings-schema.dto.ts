@@ -3,7 +3,7 @@ import { IsBoolean, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'cla
 import { SETTINGS, SETTING_NAMES, type SettingSpec } from '@keyturn/contracts';
 
 /**
- * Declares the ten settings on a DTO class, from the one settings schema
+ * Declares the twelve settings on a DTO class, from the one settings schema
  * (libs/contracts/src/settings.ts), so the global settings and a secret's own
  * settings validate and document each setting the same way. Every field is
  * optional; null passes (a secret's null removes its override, a global null
@@ -27,7 +27,8 @@ export function declareSettings(Dto: new () => object, opts: { global: boolean }
         Max(spec.max)(proto, key);
         break;
       case 'string':
-        ApiPropertyOptional({ type: String, maxLength: spec.maxLength, description: spec.description })(proto, key);
+        // A format (cron) is checked by the use cases, which also judge it with the settings it combines with.
+        ApiPropertyOptional({ type: String, maxLength: spec.maxLength, nullable, example: spec.example, description: spec.description })(proto, key);
         IsString()(proto, key);
         MaxLength(spec.maxLength)(proto, key);
         break;

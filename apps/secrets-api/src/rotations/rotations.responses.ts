@@ -31,6 +31,8 @@ export class RotationResponse {
   retireAt: string | null;
   @ApiProperty({ format: 'date-time', nullable: true, type: 'string', description: 'when the previous key was switched off or deleted after a grace period (early if another change needed the slot)' })
   retiredAt: string | null;
+  @ApiProperty({ format: 'date-time', nullable: true, type: 'string', description: 'a change requested by a schedule (autoChangeSchedule): the scheduled time it is for' })
+  scheduledFor: string | null;
   @ApiProperty({ format: 'date-time' }) createdAt: string;
   @ApiProperty({ format: 'date-time', nullable: true, type: 'string' }) startedAt: string | null;
   @ApiProperty({ format: 'date-time', nullable: true, type: 'string' }) finishedAt: string | null;

@@ -8,6 +8,8 @@ export class SecretSettingsResponse {
   @ApiPropertyOptional() shouldInactivatePreviousKey?: boolean;
   @ApiPropertyOptional() shouldDeletePreviousKey?: boolean;
   @ApiPropertyOptional({ type: 'integer' }) autoChangeIntervalDays?: number;
+  @ApiPropertyOptional({ example: '0 3 * * 1' }) autoChangeSchedule?: string;
+  @ApiPropertyOptional({ type: 'integer' }) autoChangeWindowMinutes?: number;
   @ApiPropertyOptional({ type: 'integer' }) heartbeatIntervalSeconds?: number;
   @ApiPropertyOptional({ type: 'integer' }) passwordLength?: number;
   @ApiPropertyOptional() passwordExcludeCharacters?: string;
@@ -21,6 +23,9 @@ export class SettingsResponse {
   @ApiProperty() shouldInactivatePreviousKey: boolean;
   @ApiProperty() shouldDeletePreviousKey: boolean;
   @ApiProperty({ type: 'integer', nullable: true, description: 'days between automatic changes; null: none' }) autoChangeIntervalDays: number | null;
+  @ApiProperty({ type: 'string', nullable: true, description: '5-field cron expression in UTC; null: none. Takes precedence over autoChangeIntervalDays', example: '0 3 * * 1' })
+  autoChangeSchedule: string | null;
+  @ApiProperty({ type: 'integer', description: 'minutes after each scheduled time inside which the change starts at random' }) autoChangeWindowMinutes: number;
   @ApiProperty({ type: 'integer', nullable: true }) heartbeatIntervalSeconds: number | null;
   @ApiProperty({ type: 'integer' }) passwordLength: number;
   @ApiProperty() passwordExcludeCharacters: string;
@@ -44,6 +49,13 @@ export class SecretResponse {
   @ApiProperty({ format: 'date-time', nullable: true, type: 'string' }) lastHeartbeatAt: string | null;
   @ApiProperty({ format: 'date-time', nullable: true, type: 'string' }) nextHeartbeatAt: string | null;
   @ApiProperty({ format: 'date-time', nullable: true, type: 'string' }) lastRotatedAt: string | null;
+  @ApiProperty({
+    format: 'date-time',
+    nullable: true,
+    type: 'string',
+    description: 'with a schedule (autoChangeSchedule): when the next automatic change starts (the scheduled time plus its random offset inside the window); null without one',
+  })
+  nextAutoChangeAt: string | null;
   @ApiPropertyOptional({ type: 'integer', nullable: true, description: 'single-secret answers only' }) currentVersion?: number | null;
   @ApiProperty({ format: 'date-time' }) createdAt: string;
   @ApiProperty({ format: 'date-time' }) updatedAt: string;

@@ -1,4 +1,5 @@
 import { SecretType } from '../secret-types.js';
+import type { ScheduleProblem } from '../schedule.js';
 
 /**
  * Every error code Keyturn emits, once: its HTTP status, whether a worker
@@ -119,6 +120,39 @@ export const ERRORS = {
       { kind: 'fields', problems: ['accountId must be 12 digits'] },
       { kind: 'body-not-object' },
       { kind: 'required-field', field: 'password', secretType: SecretType.AwsIamConsolePassword },
+    ],
+  }),
+  INVALID_SCHEDULE: spec<{ field: string; problem: ScheduleProblem; secretId?: string }>({
+    status: 400,
+    retryable: false,
+    group: 'request',
+    seen: ['api'],
+    when:
+      'autoChangeSchedule is not a 5-field cron expression, does not parse, has a seconds field or never fires; or autoChangeWindowMinutes is longer than the shortest period of the schedule it applies to (the secret\'s own or the global one, also for the secrets a global change would reach); nothing is changed',
+    message: (p) => {
+      const q = p.problem;
+      const of = p.secretId ? ` (secret ${p.secretId})` : '';
+      switch (q.reason) {
+        case 'not-five-fields':
+          return `${p.field} must be a 5-field cron expression in UTC (minute hour day-of-month month day-of-week), not ${q.fields} field(s)`;
+        case 'seconds-field':
+          return `${p.field} has a seconds field: a schedule may fire at most once a minute; use the 5 fields minute hour day-of-month month day-of-week`;
+        case 'unparseable':
+          return `${p.field} is not a valid cron expression: ${q.detail}`;
+        case 'never-fires':
+          return `${p.field} never fires (no date matches it, like 0 0 30 2 *); fix the day or month`;
+        case 'window-too-long':
+          return `${p.field}: a window of ${q.windowMinutes} minute(s) is longer than the schedule's shortest period of ${q.periodMinutes} minute(s)${of}; shorten the window or space the times out`;
+      }
+    },
+    details: (p) => ({ field: p.field, reason: p.problem.reason, ...(p.secretId ? { secretId: p.secretId } : {}) }),
+    examples: [
+      { field: 'settings.autoChangeSchedule', problem: { reason: 'not-five-fields', fields: 3 } },
+      { field: 'autoChangeSchedule', problem: { reason: 'seconds-field' } },
+      { field: 'autoChangeSchedule', problem: { reason: 'unparseable', detail: 'Invalid value for minute: 61' } },
+      { field: 'autoChangeSchedule', problem: { reason: 'never-fires' } },
+      { field: 'settings.autoChangeWindowMinutes', problem: { reason: 'window-too-long', windowMinutes: 10, periodMinutes: 5 } },
+      { field: 'autoChangeSchedule', problem: { reason: 'window-too-long', windowMinutes: 10, periodMinutes: 5 }, secretId: '0193a1b2-0000-7000-8000-000000000001' },
     ],
   }),
   UNKNOWN_FIELD: spec<{ problems: readonly string[] }>({

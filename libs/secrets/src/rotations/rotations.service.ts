@@ -22,6 +22,8 @@ export interface RotationView {
   retirePending: boolean;
   retireAt: string | null;
   retiredAt: string | null;
+  /** A change a schedule requested: the scheduled time it is for. */
+  scheduledFor: string | null;
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
@@ -45,6 +47,7 @@ export function toRotationView(r: RotationEntity): RotationView {
     retirePending: r.retirePending,
     retireAt: r.retireAt?.toISOString() ?? null,
     retiredAt: r.retiredAt?.toISOString() ?? null,
+    scheduledFor: r.scheduledFor?.toISOString() ?? null,
     createdAt: r.createdAt.toISOString(),
     startedAt: r.startedAt?.toISOString() ?? null,
     finishedAt: r.finishedAt?.toISOString() ?? null,

@@ -2,7 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import { ErrorCode, KeyturnError, inFolderScope, type Actor, type SecretSettings, type SecretType } from '@keyturn/contracts';
 import { secretTypeDefinition } from '@keyturn/secret-types';
 import { SecretsApiRepository, uuidv7 } from '@keyturn/store';
-import { VERSION_CIPHER, type VersionCipher } from '@keyturn/vault';
+import { SettingsService, VERSION_CIPHER, type VersionCipher } from '@keyturn/vault';
+import { assertSecretSchedule } from './secret-settings.js';
 import { assertAssociation } from './association.js';
 import { assertFolderInScope } from './folder-scope.js';
 import { secretFieldsOf } from './secret-fields.js';
@@ -28,12 +29,14 @@ export class CreateSecretUseCase {
     private readonly secrets: SecretsApiRepository,
     @Inject(VERSION_CIPHER) private readonly vault: VersionCipher,
     private readonly getSecret: GetSecretUseCase,
+    private readonly settings: SettingsService,
   ) {}
 
   async execute(actor: Actor, input: CreateSecretInput): Promise<SecretMetadata> {
     const folder = input.folder ?? '/';
     assertFolderInScope(actor, folder);
     const fields = secretFieldsOf(input.type, input);
+    const schedule = assertSecretSchedule(await this.settings.getGlobal(), {}, input.settings ?? {});
     const def = secretTypeDefinition(input.type);
     const id = uuidv7();
     if (input.privilegedSecretId) {
@@ -57,6 +60,7 @@ export class CreateSecretUseCase {
             heartbeatStatus: def.canHeartbeat ? 'unknown' : 'not-supported',
             nextHeartbeatAt: def.canHeartbeat ? new Date() : null,
             versionCounter: 1,
+            ...schedule,
           },
           this.vault.seal(id, 1, 'current', fields),
         );

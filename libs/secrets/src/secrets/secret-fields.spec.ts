@@ -1,6 +1,6 @@
 import { ErrorCode, SecretType } from '@keyturn/contracts';
 import { secretFieldsOf } from './secret-fields.js';
-import { mergeSettings } from './update-secret.usecase.js';
+import { mergeSettings } from './secret-settings.js';
 
 const codeOf = (f: () => unknown) => {
   try {

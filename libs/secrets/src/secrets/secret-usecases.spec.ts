@@ -90,8 +90,8 @@ function setup() {
   const get = new GetSecretUseCase(repo.asRepository(), settings);
   return {
     repo,
-    create: new CreateSecretUseCase(repo.asRepository(), vault, get),
-    update: new UpdateSecretUseCase(repo.asRepository(), get),
+    create: new CreateSecretUseCase(repo.asRepository(), vault, get, settings),
+    update: new UpdateSecretUseCase(repo.asRepository(), get, settings),
     remove: new DeleteSecretUseCase(repo.asRepository()),
   };
 }

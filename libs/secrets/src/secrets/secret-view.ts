@@ -16,6 +16,8 @@ export interface SecretMetadata {
   lastHeartbeatAt: string | null;
   nextHeartbeatAt: string | null;
   lastRotatedAt: string | null;
+  /** With a schedule: when the next automatic change starts (scheduled time + random offset in the window). */
+  nextAutoChangeAt: string | null;
   currentVersion?: number | null;
   createdAt: string;
   updatedAt: string;
@@ -57,6 +59,7 @@ export function toMetadata(s: SecretEntity): SecretMetadata {
     lastHeartbeatAt: iso(s.lastHeartbeatAt),
     nextHeartbeatAt: iso(s.nextHeartbeatAt),
     lastRotatedAt: iso(s.lastRotatedAt),
+    nextAutoChangeAt: iso(s.nextAutoChangeAt),
     createdAt: s.createdAt.toISOString(),
     updatedAt: s.updatedAt.toISOString(),
   };

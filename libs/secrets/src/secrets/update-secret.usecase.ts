@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { ErrorCode, KeyturnError, type Actor, type SecretSettings } from '@keyturn/contracts';
+import { ErrorCode, KeyturnError, type Actor } from '@keyturn/contracts';
 import { SecretsApiRepository, type SecretEntity } from '@keyturn/store';
+import { SettingsService } from '@keyturn/vault';
+import { assertSecretSchedule, mergeSettings, type SettingsPatch } from './secret-settings.js';
 import { assertAssociation } from './association.js';
 import { assertFolderInScope, loadVisibleSecret } from './folder-scope.js';
 import { GetSecretUseCase } from './get-secret.usecase.js';
@@ -11,7 +13,7 @@ export interface UpdateSecretInput {
   folder?: string;
   privilegedSecretId?: string | null;
   /** Merged into the current settings; a field set to null removes the override. */
-  settings?: { [K in keyof SecretSettings]?: SecretSettings[K] | null };
+  settings?: SettingsPatch;
 }
 
 /** Rename, move, (re)associate, or change a secret's own settings. Its value changes only by a rotation. */
@@ -20,6 +22,7 @@ export class UpdateSecretUseCase {
   constructor(
     private readonly secrets: SecretsApiRepository,
     private readonly getSecret: GetSecretUseCase,
+    private readonly settings: SettingsService,
   ) {}
 
   async execute(actor: Actor, id: string, patch: UpdateSecretInput): Promise<SecretMetadata> {
@@ -29,6 +32,7 @@ export class UpdateSecretUseCase {
     if (patch.privilegedSecretId) {
       await assertAssociation(this.secrets, actor, id, s.accountId, patch.privilegedSecretId);
     }
+    const schedule = patch.settings ? assertSecretSchedule(await this.settings.getGlobal(), s.settings, patch.settings, s) : null;
     await this.secrets.transaction(async (tx) => {
       if (patch.name !== undefined || patch.folder !== undefined) {
         const name = patch.name ?? s.name;
@@ -41,19 +45,9 @@ export class UpdateSecretUseCase {
       if (patch.folder !== undefined) changes.folder = patch.folder;
       if (patch.privilegedSecretId !== undefined) changes.privilegedSecretId = patch.privilegedSecretId;
       if (patch.settings !== undefined) changes.settings = mergeSettings(s.settings, patch.settings);
+      if (schedule) Object.assign(changes, schedule);
       await tx.update(id, changes);
     });
     return this.getSecret.execute(actor, id);
   }
-}
-
-/** Settings merge: a key set to null removes the override; an undefined one (unsent, on a DTO instance) keeps its value. */
-export function mergeSettings(current: SecretSettings, patch: NonNullable<UpdateSecretInput['settings']>): SecretSettings {
-  const merged: Record<string, unknown> = { ...current };
-  for (const [k, v] of Object.entries(patch)) {
-    if (v === undefined) continue;
-    if (v === null) delete merged[k];
-    else merged[k] = v;
-  }
-  return merged as SecretSettings;
 }

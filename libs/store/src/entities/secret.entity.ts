@@ -52,6 +52,18 @@ export class SecretEntity {
   @Column({ name: 'last_rotated_at', type: 'timestamptz', nullable: true })
   lastRotatedAt: Date | null;
 
+  /** When the next scheduled automatic change starts (its scheduled time plus the random offset inside the window); null without a schedule. */
+  @Column({ name: 'next_auto_change_at', type: 'timestamptz', nullable: true })
+  nextAutoChangeAt: Date | null;
+
+  /** The scheduled (fire) time of that change: the next one is the schedule's first time after it. */
+  @Column({ name: 'auto_change_scheduled_for', type: 'timestamptz', nullable: true })
+  autoChangeScheduledFor: Date | null;
+
+  /** The schedule and window ("<cron>|<minutes>") the two times were computed from; another one means they are stale. */
+  @Column({ name: 'auto_change_basis', type: 'text', nullable: true })
+  autoChangeBasis: string | null;
+
   /** The highest version number handed out so far (versions are never reused). */
   @Column({ name: 'version_counter', type: 'int', default: 0 })
   versionCounter: number;

@@ -76,6 +76,23 @@ export class RotationsRepository {
     return { claimed: false, busy: 'lease', now: await this.get(id) };
   }
 
+  /**
+   * The rotation a schedule asks for, unless the secret already has a waiting
+   * one (rotations_one_waiting), which then does this change too. Returns the
+   * new rotation's id, or null when it joined the waiting one.
+   */
+  async insertScheduled(r: { id: string; secretId: string; secretType: string; requestedBy: string; scheduledFor: Date }): Promise<string | null> {
+    const rows = await queryReturning<{ id: string }>(
+      this.m,
+      `INSERT INTO rotations (id, secret_id, secret_type, status, step, requested_by, trigger, scheduled_for)
+       VALUES ($1, $2, $3, 'queued', 'prepare', $4, 'schedule', $5)
+       ON CONFLICT (secret_id) WHERE status = 'queued' AND started_at IS NULL DO NOTHING
+       RETURNING id`,
+      [r.id, r.secretId, r.secretType, r.requestedBy, r.scheduledFor],
+    );
+    return rows[0]?.id ?? null;
+  }
+
   async renewLease(id: string, owner: string, leaseMs: number): Promise<void> {
     await this.m.query(`UPDATE rotations SET lease_expires_at = now() + ($3 || ' milliseconds')::interval WHERE id = $1 AND lease_owner = $2`, [id, owner, String(leaseMs)]);
   }

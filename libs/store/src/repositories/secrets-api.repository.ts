@@ -109,6 +109,25 @@ export class SecretsApiRepository {
     await this.m.delete(SecretEntity, { id });
   }
 
+  /** The longest own window among secrets that follow the global schedule (no own schedule), with one secret that has it. */
+  async longestOwnWindowWithoutOwnSchedule(): Promise<{ id: string; windowMinutes: number } | null> {
+    const rows: { id: string; window: number }[] = await this.m.query(
+      `SELECT id, (settings->>'autoChangeWindowMinutes')::int AS window FROM secrets
+        WHERE settings ? 'autoChangeWindowMinutes' AND NOT settings ? 'autoChangeSchedule'
+        ORDER BY 2 DESC, id LIMIT 1`,
+    );
+    return rows.length ? { id: rows[0].id, windowMinutes: rows[0].window } : null;
+  }
+
+  /** Each own schedule of the secrets that follow the global window (no own window), with one secret that has it. */
+  ownSchedulesWithoutOwnWindow(): Promise<{ id: string; schedule: string }[]> {
+    return this.m.query(
+      `SELECT DISTINCT ON (settings->>'autoChangeSchedule') id, settings->>'autoChangeSchedule' AS schedule FROM secrets
+        WHERE settings ? 'autoChangeSchedule' AND NOT settings ? 'autoChangeWindowMinutes'
+        ORDER BY settings->>'autoChangeSchedule', id`,
+    );
+  }
+
   /** One page in id order, and one row more than `limit` when there is a next page. */
   list(f: SecretListFilter): Promise<SecretEntity[]> {
     const qb = this.m.createQueryBuilder(SecretEntity, 's').orderBy('s.id', 'ASC').limit(f.limit + 1);

@@ -1,7 +1,19 @@
 import type { EntityManager } from 'typeorm';
-import type { HeartbeatStatus } from '@keyturn/contracts';
+import type { HeartbeatStatus, SecretSettings, SecretType } from '@keyturn/contracts';
 import { SecretEntity } from '../entities/secret.entity.js';
 import { queryReturning } from '../returning.js';
+
+/** A secret whose scheduled change is due, as the scheduler claims it. */
+export interface DueScheduledChange {
+  id: string;
+  type: SecretType;
+  account_id: string;
+  privileged_secret_id: string | null;
+  settings: SecretSettings;
+  auto_change_scheduled_for: Date | null;
+  auto_change_basis: string | null;
+  has_value: boolean;
+}
 
 /** How far a claimed secret's due time moves ahead; the finished heartbeat sets the real next time. */
 const CLAIM_HORIZON = '10 minutes';
@@ -68,20 +80,64 @@ export class SecretsRepository {
   /**
    * Secrets whose automatic-change interval (their own, else `defaultDays`) has
    * elapsed, that have a way to change (a key, or an association), and with no
-   * change waiting or running and no scheduled one in the last hour.
+   * change waiting or running and no scheduled one in the last hour. A secret
+   * with a schedule (its own, else `globalSchedule`) is left to its schedule.
    */
-  dueForAutoChange(defaultDays: number | null, limit: number): Promise<{ id: string }[]> {
+  dueForAutoChange(defaultDays: number | null, limit: number, globalSchedule: string | null = null): Promise<{ id: string }[]> {
     return this.m.query(
       `SELECT s.id FROM secrets s
           WHERE coalesce((s.settings->>'autoChangeIntervalDays')::int, $1::int) IS NOT NULL
+            AND coalesce(s.settings->>'autoChangeSchedule', $3::text) IS NULL
             AND coalesce(s.last_rotated_at, s.created_at)
                 + make_interval(days => coalesce((s.settings->>'autoChangeIntervalDays')::int, $1::int)) <= now()
             AND (s.type = 'aws-iam-key' OR s.privileged_secret_id IS NOT NULL)
             AND NOT EXISTS (SELECT 1 FROM rotations r WHERE r.secret_id = s.id
                             AND (r.status IN ('queued', 'running') OR (r.trigger = 'schedule' AND r.created_at > now() - interval '1 hour')))
           LIMIT $2`,
-      [defaultDays, limit],
+      [defaultDays, limit, globalSchedule],
     );
+  }
+
+  /**
+   * Claims up to `batch` secrets whose scheduled change is due (the partial
+   * index secrets_auto_change_due), FOR UPDATE SKIP LOCKED: a scheduler replica
+   * skips the rows another one holds, and the claimer moves each row to its
+   * next time before it commits. Use it inside that transaction.
+   */
+  claimDueScheduledChanges(batch: number): Promise<DueScheduledChange[]> {
+    return this.m.query(
+      `SELECT s.id, s.type, s.account_id, s.privileged_secret_id, s.settings, s.auto_change_scheduled_for, s.auto_change_basis,
+              EXISTS (SELECT 1 FROM secret_versions v WHERE v.secret_id = s.id AND v.state = 'current') AS has_value
+         FROM secrets s
+        WHERE s.next_auto_change_at IS NOT NULL AND s.next_auto_change_at <= now()
+        ORDER BY s.next_auto_change_at
+        LIMIT $1
+        FOR UPDATE OF s SKIP LOCKED`,
+      [batch],
+    );
+  }
+
+  /**
+   * Up to `batch` secrets whose planned change was computed from another
+   * schedule or window than the one that applies now (the global one changed),
+   * or that have a schedule and no plan; FOR UPDATE SKIP LOCKED. The basis is
+   * built as scheduleBasis in libs/contracts builds it.
+   */
+  claimStaleSchedules(globalSchedule: string | null, globalWindowMinutes: number, batch: number): Promise<{ id: string; settings: SecretSettings }[]> {
+    return this.m.query(
+      `SELECT s.id, s.settings FROM secrets s
+        WHERE s.auto_change_basis IS DISTINCT FROM
+              CASE WHEN coalesce(s.settings->>'autoChangeSchedule', $1::text) IS NULL THEN NULL
+                   ELSE coalesce(s.settings->>'autoChangeSchedule', $1::text) || '|' || coalesce(s.settings->>'autoChangeWindowMinutes', $2::text) END
+        LIMIT $3
+        FOR UPDATE SKIP LOCKED`,
+      [globalSchedule, String(globalWindowMinutes), batch],
+    );
+  }
+
+  /** A secret's planned scheduled change (all null: no schedule). */
+  async setScheduleState(id: string, s: { nextAutoChangeAt: Date | null; autoChangeScheduledFor: Date | null; autoChangeBasis: string | null }): Promise<void> {
+    await this.m.update(SecretEntity, { id }, { nextAutoChangeAt: s.nextAutoChangeAt, autoChangeScheduledFor: s.autoChangeScheduledFor, autoChangeBasis: s.autoChangeBasis });
   }
   // ------------------------------------------------------------ end of the worker and scheduler side
 }
