@@ -7,7 +7,7 @@
 // its spread. Asserts nothing. Uses a throwaway database and queue prefix, dropped at the end.
 import { fork, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { parseArgs } from 'node:util';
@@ -20,7 +20,7 @@ const { values: opt } = parseArgs({
     duration: { type: 'string', default: '10' },
     connections: { type: 'string', default: '50' },
     paths: { type: 'string', default: 'value,get,list' },
-    // A directory: Keyturn's API runs with --cpu-prof and writes its profile there at exit.
+    // A directory: each measured run of either server is profiled (scripts/bench-profile-hook.mjs) into it.
     'cpu-prof': { type: 'string' },
   },
 });
@@ -50,6 +50,12 @@ const env = {
   PORT: '0',
 };
 
+const profiling = () => (opt['cpu-prof'] ? ['--import', './scripts/bench-profile-hook.mjs'] : []);
+if (opt['cpu-prof']) {
+  mkdirSync(opt['cpu-prof'], { recursive: true });
+  env.BENCH_PROFILE_DIR = opt['cpu-prof'];
+}
+
 const CLK_TCK = 100; // Linux USER_HZ: /proc/<pid>/stat counts CPU time in these ticks
 /** User + system CPU of a process, in ms. */
 function cpuMs(pid) {
@@ -67,7 +73,10 @@ const run = (cmd, args) =>
 /** Keyturn's API as deployed: `node dist/apps/secrets-api/src/main.js`; ready once it logs that it listens. */
 async function startKeyturn() {
   const port = await freePort();
-  const p = spawn(process.execPath, [...(opt['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', opt['cpu-prof']] : []), 'dist/apps/secrets-api/src/main.js'], { env: { ...env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const p = spawn(process.execPath, [...profiling('keyturn'), 'dist/apps/secrets-api/src/main.js'], {
+    env: { ...env, PORT: String(port), BENCH_PROFILE_NAME: 'keyturn' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let buf = '';
   await new Promise((resolve, reject) => {
     p.on('exit', (code) => reject(new Error(`Keyturn API exited ${code}`)));
@@ -79,12 +88,12 @@ async function startKeyturn() {
   });
   // The rest of its log goes nowhere, as to a log driver: read and dropped, so the pipe never blocks it.
   p.stdout.removeAllListeners('data');
-  p.stdout.resume();
+  if (process.env.BENCH_SHOW_LOG) p.stdout.on('data', (d) => process.stderr.write(d)); else p.stdout.resume();
   return { proc: p, base: `http://127.0.0.1:${port}` };
 }
 
 async function startRaw() {
-  const p = fork('scripts/bench-read-raw.mjs', [], { env, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const p = fork('scripts/bench-read-raw.mjs', [], { env: { ...env, BENCH_PROFILE_NAME: 'raw' }, execArgv: profiling('raw'), stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   const [msg] = await once(p, 'message');
   return { proc: p, base: `http://127.0.0.1:${msg.port}` };
 }
@@ -158,8 +167,10 @@ try {
     if (shape(bodies[0]) !== shape(bodies[1])) throw new Error(`bodies differ for ${path(0)}:\n${shape(bodies[0])}\n${shape(bodies[1])}`);
   }
 
-  const load = async (t, p, duration) => {
+  const load = async (t, p, duration, measured = true) => {
     let n = 0;
+    const profile = measured && opt['cpu-prof'];
+    if (profile) t.proc.kill('SIGTTOU');
     const before = cpuMs(t.proc.pid);
     const res = await autocannon({
       url: t.base,
@@ -169,6 +180,7 @@ try {
       requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: p.path(n++) }) }],
     });
     const cpu = cpuMs(t.proc.pid) - before;
+    if (profile) t.proc.kill('SIGTTIN');
     const bad = res.non2xx + res.errors + res.timeouts;
     if (bad) throw new Error(`${t.base}: ${res.non2xx} non-2xx, ${res.errors} errors, ${res.timeouts} timeouts`);
     return { rps: res.requests.average, p50: res.latency.p50, p99: res.latency.p99, cpuPerReq: cpu / res.requests.total, total: res.requests.total };
@@ -182,7 +194,7 @@ try {
     const p = PATHS[key];
     console.log(`\n${p.label}`);
     // Warm both (JIT, pools) before the first measured round.
-    for (const t of Object.values(targets)) await load(t, p, 2);
+    for (const t of Object.values(targets)) await load(t, p, 2, false);
     const ratios = [];
     const cpuRatios = [];
     for (let r = 1; r <= ROUNDS; r++) {

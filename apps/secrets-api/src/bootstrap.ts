@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { LogController } from 'fastify';
 import { SwaggerModule } from '@nestjs/swagger';
 import { STARTUP_EXIT, StartupError, type KeyturnConfig } from '@keyturn/config';
 import { createLogger, PinoNestLogger, usePrettyLogs, type Logger as PinoLogger } from '@keyturn/logging';
@@ -38,7 +39,7 @@ export async function createApi(config: KeyturnConfig, opts: CreateApiOptions = 
     // fastify's two lines per request ("incoming request", "request completed") only at LOG_LEVEL=debug:
     // at info they were the largest cost of a read after the database (serialising and writing two
     // redacted objects per request). A 5xx is logged by the error filter at every level.
-    disableRequestLogging: !log.isLevelEnabled('debug'),
+    logController: new LogController({ disableRequestLogging: !log.isLevelEnabled('debug') }),
     bodyLimit: 64 * 1024,
     trustProxy: config.http.trustProxy,
     requestIdHeader: 'x-request-id',
