@@ -24,8 +24,12 @@ interface PgPool {
  */
 export function sqlOn(m: EntityManager): Sql {
   if (m.queryRunner) return (text, values) => m.query(text, values as unknown[]);
-  const pool = (m.connection.driver as unknown as { master: PgPool }).master;
-  return async <R>(text: string, values: readonly unknown[]) => (await pool.query(text, values)).rows as R[];
+  // Looked up at the first statement: the pool exists once the data source is initialised.
+  let pool: PgPool | undefined;
+  return async <R>(text: string, values: readonly unknown[]) => {
+    pool ??= (m.connection.driver as unknown as { master: PgPool }).master;
+    return (await pool.query(text, values)).rows as R[];
+  };
 }
 
 export const API_KEY_BY_TOKEN_HASH_SQL = 'SELECT id, name, role, folder_scopes, last_used_at, revoked_at FROM api_keys WHERE token_hash = $1';
