@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { loadConfig } from '@keyturn/config';
 import { generateToken } from '@keyturn/auth';
+import { EnvelopeCipher, keyringFromStrings } from '@keyturn/crypto';
+import { envelopeVersionCipher } from '@keyturn/vault';
 import { createApi } from '../../apps/secrets-api/src/bootstrap.js';
 import {
   client,
@@ -324,6 +326,55 @@ describe('secrets API: access control', () => {
     // Revoking twice is harmless and keeps the first time.
     const again = await admin.del(`/v1/api-keys/${id}`);
     expect([again.status, again.body.revokedAt]).toEqual([200, revoked.body.revokedAt]);
+  });
+
+  it('fails a revoked key on its very next request on every API replica, and never serves a replaced value', async () => {
+    // Two replicas on one database: nothing about a key or a value may outlive a change made through the other.
+    const second = await startApi(t);
+    try {
+      const reader = await createApiKey(admin, 'reader');
+      const id = await newSecret();
+      const viaFirst = client(api.url, reader.token);
+      const viaSecond = client(second.url, reader.token);
+      const headers = () => ({ headers: { 'x-forwarded-for': freshIp() } });
+      const first = await viaSecond.get(`/v1/secrets/${id}/value`, headers());
+      expect([first.status, first.body.version]).toEqual([200, 1]);
+      expect((await viaSecond.get(`/v1/secrets/${id}`, headers())).status).toBe(200);
+      expect((await viaSecond.get('/v1/secrets?limit=5', headers())).status).toBe(200);
+
+      // A new current version sealed with the master key and written as a promotion writes it: the next read on either replica serves it.
+      const next = fakeKey();
+      const sealed = envelopeVersionCipher(new EnvelopeCipher(keyringFromStrings(t.env.KEYTURN_MASTER_KEY))).seal(id, 2, 'current', next);
+      const db = await rawDb(t);
+      try {
+        await db.query('BEGIN');
+        await db.query(`UPDATE secret_versions SET state = 'previous' WHERE secret_id = $1 AND state = 'current'`, [id]);
+        await db.query(
+          `INSERT INTO secret_versions (id, secret_id, version, state, kek_id, wrapped_key, fields, key_hint, key_id_hmac) VALUES ($1, $2, 2, 'current', $3, $4, $5, $6, $7)`,
+          [sealed.id, id, sealed.kekId, sealed.wrappedKey, sealed.fields, sealed.keyHint, sealed.keyIdHmac],
+        );
+        await db.query('COMMIT');
+      } finally {
+        await db.end();
+      }
+      for (const c of [viaSecond, viaFirst]) {
+        const replaced = await c.get(`/v1/secrets/${id}/value`, headers());
+        expect([replaced.status, replaced.body.version, replaced.body.fields]).toEqual([200, 2, next]);
+        expect(replaced.headers.get('etag')).toBe(`"v2-${sealed.id}"`);
+        expect((await c.get(`/v1/secrets/${id}`, headers())).body.currentVersion).toBe(2);
+      }
+
+      // Revoked through the first replica: the second refuses the key on the very next request, on every read path.
+      expect((await admin.del(`/v1/api-keys/${reader.id}`)).status).toBe(200);
+      for (const c of [viaSecond, viaFirst]) {
+        for (const path of [`/v1/secrets/${id}/value`, `/v1/secrets/${id}`, '/v1/secrets?limit=5']) {
+          const r = await c.get(path, headers());
+          expect([path, r.status, r.body.code]).toEqual([path, 401, 'INVALID_API_KEY']);
+        }
+      }
+    } finally {
+      await second.close();
+    }
   });
 
   it('lets a scoped admin create keys only within its own folders, so it cannot mint a key that reads other folders', async () => {

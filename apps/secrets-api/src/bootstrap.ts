@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { LogController, type FastifyBaseLogger } from 'fastify';
 import { SwaggerModule } from '@nestjs/swagger';
 import { STARTUP_EXIT, StartupError, type KeyturnConfig } from '@keyturn/config';
 import { createLogger, PinoNestLogger, usePrettyLogs, type Logger as PinoLogger } from '@keyturn/logging';
@@ -33,8 +34,17 @@ export async function createApi(config: KeyturnConfig, opts: CreateApiOptions = 
   // Before anything serves: a master key that cannot read the database throws MasterKeyMismatchError (main.ts: exit 78).
   await verifyVaultKeys(config, { info: (m) => log.info(m), warn: (m) => log.warn(m) });
 
+  const requestLines = log.isLevelEnabled('debug');
   const adapter = new FastifyAdapter({
     loggerInstance: log.child({ context: 'http' }),
+    // fastify's two lines per request ("incoming request", "request completed") only at LOG_LEVEL=debug:
+    // at info they were the largest cost of a read after the database (serialising and writing two
+    // redacted objects per request). A 5xx is logged by the error filter at every level.
+    logController: new LogController({ disableRequestLogging: !requestLines }),
+    // Likewise the per-request child logger (pino serialises its bindings through the redaction on every
+    // request): below debug every request logs through the http logger, and the lines that concern one
+    // request (the error filter's, router failures) carry its reqId themselves.
+    ...(requestLines ? {} : { childLoggerFactory: (logger: FastifyBaseLogger) => logger }),
     bodyLimit: 64 * 1024,
     trustProxy: config.http.trustProxy,
     requestIdHeader: 'x-request-id',

@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, IsNull, Repository } from 'typeorm';
 import { ErrorCode, KeyturnError, type Actor, type Role } from '@keyturn/contracts';
-import { ApiKeyEntity, uuidv7 } from '@keyturn/store';
+import { ApiKeyEntity, ApiKeysRepository, uuidv7, type AuthKeyRow } from '@keyturn/store';
 import { impliedRoles } from './roles.js';
 import { mayHoldKey, normaliseScopes } from './key-limits.js';
 import { displayPrefix, generateToken, hashToken, looksLikeToken } from './tokens.js';
@@ -43,18 +43,22 @@ export function toApiKeyView(k: ApiKeyEntity): ApiKeyView {
   };
 }
 
-export function actorOf(k: ApiKeyEntity, requestId?: string): Actor {
+export function actorOf(k: Pick<ApiKeyEntity, 'id' | 'name' | 'role' | 'folderScopes'>, requestId?: string): Actor {
   return { id: k.id, name: k.name, roles: impliedRoles(k.role), folderScopes: k.folderScopes, requestId };
 }
 
 @Injectable()
 export class ApiKeysService {
   private readonly logger = new Logger('ApiKeys');
+  /** The per-request lookup, in hand-written SQL (libs/store). */
+  private readonly auth: ApiKeysRepository;
 
   constructor(
     @InjectDataSource() private readonly ds: DataSource,
     @InjectRepository(ApiKeyEntity) private readonly keys: Repository<ApiKeyEntity>,
-  ) {}
+  ) {
+    this.auth = new ApiKeysRepository(ds.manager);
+  }
 
   /**
    * Creates a key for an API caller: only a key the caller could itself hold
@@ -110,15 +114,19 @@ export class ApiKeysService {
     return toApiKeyView(await this.keys.findOneByOrFail({ id }));
   }
 
-  /** The key for a bearer token, or null when the token is unknown or revoked. */
-  async authenticate(token: string): Promise<ApiKeyEntity | null> {
+  /**
+   * The key for a bearer token, or null when the token is unknown or revoked.
+   * Read from Postgres on every request (no cache), so a revoke takes effect
+   * on the very next request, on every API replica.
+   */
+  async authenticate(token: string): Promise<AuthKeyRow | null> {
     if (!looksLikeToken(token)) return null;
-    const k = await this.keys.findOneBy({ tokenHash: hashToken(token) });
+    const k = await this.auth.byTokenHash(hashToken(token));
     if (!k || k.revokedAt) return null;
     if (!k.lastUsedAt || Date.now() - k.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
       k.lastUsedAt = new Date();
       // Best effort: a failed timestamp write must not fail the request.
-      this.keys.update({ id: k.id }, { lastUsedAt: k.lastUsedAt }).catch((e: Error) => this.logger.warn(`last-used update failed: ${e.message}`));
+      this.auth.touch(k.id, k.lastUsedAt).catch((e: Error) => this.logger.warn(`last-used update failed: ${e.message}`));
     }
     return k;
   }

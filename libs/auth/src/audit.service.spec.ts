@@ -1,12 +1,12 @@
-import type { Repository } from 'typeorm';
-import type { AuditEventEntity } from '@keyturn/store';
+import type { AuditEventsRepository } from '@keyturn/store';
 import { AuditService } from '@keyturn/auth';
 
 describe('audit writes', () => {
   it('store client-supplied text Postgres cannot hold (NUL, unpaired surrogates) in a form it can, instead of failing', async () => {
     const inserted: Record<string, unknown>[] = [];
-    const repo = { insert: async (row: Record<string, unknown>) => void inserted.push(row) } as unknown as Repository<AuditEventEntity>;
-    const audit = new AuditService(repo);
+    const appender = { insert: async (row: Record<string, unknown>) => void inserted.push(row) } as unknown as AuditEventsRepository;
+    // Recording never reads: the query repository is not needed here.
+    const audit = new AuditService(undefined as never, appender);
     await audit.record(
       { id: 'key\u0000id', name: 'n\u0000', roles: [], folderScopes: [], requestId: 'req\u0000\ud800' },
       {

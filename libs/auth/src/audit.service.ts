@@ -1,9 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Brackets, type EntityManager, Repository } from 'typeorm';
-import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity.js';
 import { ErrorCode, KeyturnError, type Actor } from '@keyturn/contracts';
-import { AuditEventEntity, SecretEntity, uuidv7, type AuditOutcome } from '@keyturn/store';
+import { AuditEventEntity, AuditEventsRepository, SecretEntity, uuidv7, type AuditOutcome } from '@keyturn/store';
 
 export interface AuditRecord {
   action: string;
@@ -47,7 +46,7 @@ export interface AuditEventView {
  * they are cut to the column sizes and what Postgres cannot store is replaced,
  * rather than lose the event (and, for a success, answer 500 after the change).
  */
-export function auditRow(actor: Actor, rec: AuditRecord): Partial<AuditEventEntity> {
+export function auditRow(actor: Actor, rec: AuditRecord): AuditEventEntity {
   return {
     id: uuidv7(),
     at: new Date(),
@@ -69,12 +68,14 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 @Injectable()
 export class AuditService {
-  constructor(@InjectRepository(AuditEventEntity) private readonly events: Repository<AuditEventEntity>) {}
+  constructor(
+    @InjectRepository(AuditEventEntity) private readonly events: Repository<AuditEventEntity>,
+    private readonly appender: AuditEventsRepository,
+  ) {}
 
-  /** Appends one event; pass `m` to make it part of the change's own transaction. */
+  /** Appends one event (one INSERT, no entity machinery); pass `m` to make it part of the change's own transaction. */
   async record(actor: Actor, rec: AuditRecord, m?: EntityManager): Promise<void> {
-    const insertable = auditRow(actor, rec) as QueryDeepPartialEntity<AuditEventEntity>;
-    await (m ? m.insert(AuditEventEntity, insertable) : this.events.insert(insertable));
+    await (m ? new AuditEventsRepository(m) : this.appender).insert(auditRow(actor, rec));
   }
 
   /**

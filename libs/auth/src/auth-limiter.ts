@@ -49,13 +49,21 @@ export class AuthLimiter {
     this.prefix = `${config.redis.prefix}:authfail:`;
   }
 
-  /** Seconds to wait before trying again, or 0 when the address may try. */
+  /**
+   * Seconds to wait before trying again, or 0 when the address may try. Every
+   * request asks, so the common answer (no or few failures) costs one GET of a
+   * few bytes; only an address at the limit runs the script that reads the
+   * window's end (and gives a counter left without an expiry one).
+   */
   async blockedFor(ip: string): Promise<number> {
+    const key = this.prefix + ip;
+    const count = await this.bounded(() => this.redis.get(key));
+    if (count === null || Number(count) < this.policy.maxFailures) return 0;
     const windowMs = this.policy.windowSeconds * 1000;
-    const result = await this.bounded(() => this.redis.eval(BLOCKED_FOR, 1, this.prefix + ip, windowMs) as Promise<[number, number]>);
+    const result = await this.bounded(() => this.redis.eval(BLOCKED_FOR, 1, key, windowMs) as Promise<[number, number]>);
     if (!result) return 0;
-    const [count, ttlMs] = result;
-    return count >= this.policy.maxFailures ? Math.max(1, Math.ceil(ttlMs / 1000)) : 0;
+    const [n, ttlMs] = result;
+    return n >= this.policy.maxFailures ? Math.max(1, Math.ceil(ttlMs / 1000)) : 0;
   }
 
   async recordFailure(ip: string): Promise<void> {

@@ -7,13 +7,18 @@ import { SettingEntity } from '@keyturn/store';
 
 const GLOBAL = 'global';
 
+/** The global settings from the stored row's value (null: none stored): the defaults under what is stored. */
+export function globalSettingsOf(stored: Record<string, unknown> | null | undefined): GlobalSettings {
+  return { ...DEFAULT_SETTINGS, ...((stored as Partial<GlobalSettings> | null) ?? {}) };
+}
+
 @Injectable()
 export class SettingsService {
   constructor(@InjectRepository(SettingEntity) private readonly repo: Repository<SettingEntity>) {}
 
   async getGlobal(): Promise<GlobalSettings> {
     const row = await this.repo.findOneBy({ key: GLOBAL });
-    return { ...DEFAULT_SETTINGS, ...((row?.value as Partial<GlobalSettings>) ?? {}) };
+    return globalSettingsOf(row?.value);
   }
 
   /**

@@ -13,7 +13,7 @@ export const VERSION_CIPHER = Symbol('VERSION_CIPHER');
 export const ENVELOPE_CIPHER = Symbol('ENVELOPE_CIPHER');
 
 export interface VersionCipher {
-  open(row: SecretVersionEntity): Record<string, string>;
+  open(row: Pick<SecretVersionEntity, 'secretId' | 'version' | 'kekId' | 'wrappedKey' | 'fields'>): Record<string, string>;
   /** The row to insert for `fields` as `version` of the secret (encrypted; key hint and blind index for access keys). */
   seal(secretId: string, version: number, state: SecretVersionEntity['state'], fields: Record<string, string>): NewSecretVersion;
   /** The blind-index values of an access key id, one per configured KEK (lookups must try them all). */

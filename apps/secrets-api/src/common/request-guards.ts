@@ -109,7 +109,7 @@ export function frameworkErrors(err: FastifyError, req: FastifyRequest, reply: F
   } else {
     // Only FST_ERR_ASYNC_CONSTRAINT is left, a server fault: routes here have no async constraints.
     body = bodyOf(new KeyturnError(ErrorCode.INTERNAL_ERROR, { kind: 'api', requestId: String(req.id) }));
-    req.log.error({ err: { name: err.name, message: err.message, code: err.code } }, 'router failed');
+    req.log.error({ reqId: req.id, err: { name: err.name, message: err.message, code: err.code } }, 'router failed');
   }
   void reply.status(body.statusCode).header('content-type', 'application/json; charset=utf-8').send(json(body));
 }

@@ -1,25 +1,23 @@
 import { Injectable } from '@nestjs/common';
-import { effectiveSettings, type Actor } from '@keyturn/contracts';
+import { effectiveSettings, ErrorCode, inFolderScope, KeyturnError, type Actor } from '@keyturn/contracts';
 import { SecretsApiRepository } from '@keyturn/store';
-import { SettingsService } from '@keyturn/vault';
-import { loadVisibleSecret } from './folder-scope.js';
+import { globalSettingsOf } from '@keyturn/vault';
 import { toMetadata, type SecretMetadata } from './secret-view.js';
 
 /** One secret's metadata, with its effective settings and current version number. */
 @Injectable()
 export class GetSecretUseCase {
-  constructor(
-    private readonly secrets: SecretsApiRepository,
-    private readonly settings: SettingsService,
-  ) {}
+  constructor(private readonly secrets: SecretsApiRepository) {}
 
+  /** One round trip: the secret, its current version number and the global settings. */
   async execute(actor: Actor, id: string): Promise<SecretMetadata> {
-    const s = await loadVisibleSecret(this.secrets, actor, id);
-    const currentVersion = await this.secrets.currentVersionNumber(id);
+    const found = await this.secrets.findView(id);
+    // Outside the caller's scope is "not found", so existence does not leak (as loadVisibleSecret).
+    if (!found || !inFolderScope(actor, found.secret.folder)) throw new KeyturnError(ErrorCode.SECRET_NOT_FOUND, { secretId: id });
     return {
-      ...toMetadata(s),
-      effectiveSettings: effectiveSettings(await this.settings.getGlobal(), s.settings),
-      currentVersion,
+      ...toMetadata(found.secret),
+      effectiveSettings: effectiveSettings(globalSettingsOf(found.globalSettings), found.secret.settings),
+      currentVersion: found.currentVersion,
     };
   }
 }

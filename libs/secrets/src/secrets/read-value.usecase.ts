@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { ErrorCode, KeyturnError, type Actor } from '@keyturn/contracts';
-import { SecretsApiRepository, type SecretVersionEntity } from '@keyturn/store';
+import { ErrorCode, KeyturnError, inFolderScope, type Actor } from '@keyturn/contracts';
+import { SecretsApiRepository, type OpenableVersion, type SecretEntity, type SecretVersionEntity } from '@keyturn/store';
 import { VERSION_CIPHER, type VersionCipher } from '@keyturn/vault';
 import { loadVisibleSecret } from './folder-scope.js';
 import type { SecretValue } from './secret-view.js';
@@ -30,8 +30,18 @@ export class ReadValueUseCase {
     notModified: (etag: string) => boolean = () => false,
     which: 'current' | 'previous' | number = 'current',
   ): Promise<{ etag: string; value?: SecretValue }> {
-    const s = await loadVisibleSecret(this.secrets, actor, id);
-    const v = which === 'current' ? await this.secrets.currentVersion(id) : await this.readableVersion(id, which);
+    let s: SecretEntity;
+    let v: OpenableVersion | null;
+    if (which === 'current') {
+      // The hot path: the secret and its current version in one round trip.
+      const found = await this.secrets.findWithCurrentVersion(id);
+      if (!found || !inFolderScope(actor, found.secret.folder)) throw new KeyturnError(ErrorCode.SECRET_NOT_FOUND, { secretId: id });
+      s = found.secret;
+      v = found.current;
+    } else {
+      s = await loadVisibleSecret(this.secrets, actor, id);
+      v = await this.readableVersion(id, which);
+    }
     if (!v) throw new KeyturnError(ErrorCode.SECRET_HAS_NO_VALUE, { secretId: id });
     const etag = valueEtag(v);
     if (notModified(etag)) return { etag };

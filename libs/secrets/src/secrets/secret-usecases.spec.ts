@@ -1,6 +1,6 @@
 import { DEFAULT_SETTINGS, ErrorCode, SecretType, type Actor } from '@keyturn/contracts';
 import type { SecretEntity, SecretVersionEntity, SecretsApiRepository } from '@keyturn/store';
-import type { SettingsService, VersionCipher } from '@keyturn/vault';
+import type { VersionCipher } from '@keyturn/vault';
 import { CreateSecretUseCase } from './create-secret.usecase.js';
 import { DeleteSecretUseCase } from './delete-secret.usecase.js';
 import { GetSecretUseCase } from './get-secret.usecase.js';
@@ -59,6 +59,11 @@ class FakeSecretsRepository {
   async currentVersionNumber(secretId: string) {
     return (await this.currentVersion(secretId))?.version ?? null;
   }
+  /** No global settings stored: the defaults apply. */
+  async findView(id: string) {
+    const secret = this.secrets.get(id);
+    return secret ? { secret, currentVersion: await this.currentVersionNumber(id), globalSettings: null } : null;
+  }
   async hasChangeInFlight(secretId: string) {
     return this.inFlight.has(secretId);
   }
@@ -83,11 +88,10 @@ const vault = {
     ({ id: `${secretId}-v${version}`, secretId, version, state, fields }) as unknown as SecretVersionEntity,
   accessKeyIdIndexes: (keyId: string) => [`hmac:${keyId}`],
 } as unknown as VersionCipher;
-const settings = { getGlobal: async () => DEFAULT_SETTINGS } as unknown as SettingsService;
 
 function setup() {
   const repo = new FakeSecretsRepository();
-  const get = new GetSecretUseCase(repo.asRepository(), settings);
+  const get = new GetSecretUseCase(repo.asRepository());
   return {
     repo,
     create: new CreateSecretUseCase(repo.asRepository(), vault, get, settings),

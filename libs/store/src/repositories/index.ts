@@ -9,3 +9,5 @@ export * from './transactions.service.js';
 export * from './secrets-api.repository.js';
 export * from './rotation-requests.repository.js';
 export * from './heartbeat-requests.repository.js';
+export * from './read-paths.sql.js';
+export * from './api-keys.repository.js';

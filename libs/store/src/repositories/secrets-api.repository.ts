@@ -1,23 +1,23 @@
 import { Injectable } from '@nestjs/common';
 import { InjectEntityManager } from '@nestjs/typeorm';
-import { Brackets, In, type EntityManager, type SelectQueryBuilder } from 'typeorm';
-import type { HeartbeatStatus, SecretType } from '@keyturn/contracts';
+import { In, type EntityManager } from 'typeorm';
 import { SecretEntity } from '../entities/secret.entity.js';
 import { SecretVersionEntity } from '../entities/secret-version.entity.js';
 import type { NewSecretVersion } from './secret-versions.repository.js';
 import { RotationEntity } from '../entities/rotation.entity.js';
+import {
+  listSecretsSql,
+  secretFromRow,
+  sqlOn,
+  SECRET_BY_ID_SQL,
+  SECRET_VIEW_SQL,
+  SECRET_WITH_CURRENT_VERSION_SQL,
+  type SecretListFilter,
+  type Sql,
+} from './read-paths.sql.js';
 
-export interface SecretListFilter {
-  limit: number;
-  /** Only ids after this one (keyset pagination over the UUIDv7 primary key). */
-  afterId?: string;
-  type?: SecretType;
-  heartbeatStatus?: HeartbeatStatus;
-  /** A folder and everything under it. */
-  folder?: string;
-  /** The caller's folder scopes (empty: every folder). */
-  scopes: readonly string[];
-}
+/** The part of a version row that opens it and names it (ETag): what the value read needs. */
+export type OpenableVersion = Pick<SecretVersionEntity, 'id' | 'secretId' | 'version' | 'kekId' | 'wrappedKey' | 'fields'>;
 
 /**
  * The API's reads and writes of secrets and their versions (create, read,
@@ -26,14 +26,48 @@ export interface SecretListFilter {
  */
 @Injectable()
 export class SecretsApiRepository {
-  constructor(@InjectEntityManager() private readonly m: EntityManager) {}
+  private readonly sql: Sql;
+
+  constructor(@InjectEntityManager() private readonly m: EntityManager) {
+    this.sql = sqlOn(m);
+  }
 
   transaction<T>(work: (tx: SecretsApiRepository) => Promise<T>): Promise<T> {
     return this.m.transaction((m) => work(new SecretsApiRepository(m)));
   }
 
-  findById(id: string): Promise<SecretEntity | null> {
-    return this.m.findOneBy(SecretEntity, { id });
+  async findById(id: string): Promise<SecretEntity | null> {
+    const [row] = await this.sql(SECRET_BY_ID_SQL, [id]);
+    return row ? secretFromRow(row) : null;
+  }
+
+  /** The secret and its current version (null when it has none), in one round trip. */
+  async findWithCurrentVersion(id: string): Promise<{ secret: SecretEntity; current: OpenableVersion | null } | null> {
+    const [row] = await this.sql(SECRET_WITH_CURRENT_VERSION_SQL, [id]);
+    if (!row) return null;
+    const current =
+      row.v_id === null
+        ? null
+        : {
+            id: row.v_id as string,
+            secretId: id,
+            version: row.v_version as number,
+            kekId: row.v_kek_id as string,
+            wrappedKey: row.v_wrapped_key as string,
+            fields: row.v_fields as SecretVersionEntity['fields'],
+          };
+    return { secret: secretFromRow(row), current };
+  }
+
+  /** The secret, its current version number and the stored global settings (null: none stored), in one round trip. */
+  async findView(id: string): Promise<{ secret: SecretEntity; currentVersion: number | null; globalSettings: Record<string, unknown> | null } | null> {
+    const [row] = await this.sql(SECRET_VIEW_SQL, [id]);
+    if (!row) return null;
+    return {
+      secret: secretFromRow(row),
+      currentVersion: row.current_version as number | null,
+      globalSettings: row.global_settings as Record<string, unknown> | null,
+    };
   }
 
   /** The next link of an association chain. */
@@ -129,29 +163,8 @@ export class SecretsApiRepository {
   }
 
   /** One page in id order, and one row more than `limit` when there is a next page. */
-  list(f: SecretListFilter): Promise<SecretEntity[]> {
-    const qb = this.m.createQueryBuilder(SecretEntity, 's').orderBy('s.id', 'ASC').limit(f.limit + 1);
-    if (f.afterId) qb.andWhere('s.id > :cursor', { cursor: f.afterId });
-    if (f.type) qb.andWhere('s.type = :type', { type: f.type });
-    if (f.heartbeatStatus) qb.andWhere('s.heartbeat_status = :hs', { hs: f.heartbeatStatus });
-    if (f.folder) addFolderFilter(qb, [f.folder], 'f');
-    if (f.scopes.length) addFolderFilter(qb, f.scopes, 'scope');
-    return qb.getMany();
+  async list(f: SecretListFilter): Promise<SecretEntity[]> {
+    const { text, values } = listSecretsSql(f);
+    return (await this.sql(text, values)).map(secretFromRow);
   }
-}
-
-function addFolderFilter(qb: SelectQueryBuilder<SecretEntity>, prefixes: readonly string[], tag: string): void {
-  if (prefixes.some((p) => p === '/')) return;
-  qb.andWhere(
-    new Brackets((w) => {
-      prefixes.forEach((p, i) => {
-        const exact = p.replace(/\/+$/, '');
-        const like = exact.replace(/[\\%_]/g, (c) => '\\' + c) + '/%';
-        w.orWhere(`(s.folder = :${tag}e${i} OR s.folder LIKE :${tag}l${i})`, {
-          [`${tag}e${i}`]: exact,
-          [`${tag}l${i}`]: like,
-        });
-      });
-    }),
-  );
 }
