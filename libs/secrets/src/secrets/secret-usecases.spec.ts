@@ -1,6 +1,6 @@
 import { DEFAULT_SETTINGS, ErrorCode, SecretType, type Actor } from '@keyturn/contracts';
 import type { SecretEntity, SecretVersionEntity, SecretsApiRepository } from '@keyturn/store';
-import type { VersionCipher } from '@keyturn/vault';
+import type { SettingsService, VersionCipher } from '@keyturn/vault';
 import { CreateSecretUseCase } from './create-secret.usecase.js';
 import { DeleteSecretUseCase } from './delete-secret.usecase.js';
 import { GetSecretUseCase } from './get-secret.usecase.js';
@@ -88,6 +88,7 @@ const vault = {
     ({ id: `${secretId}-v${version}`, secretId, version, state, fields }) as unknown as SecretVersionEntity,
   accessKeyIdIndexes: (keyId: string) => [`hmac:${keyId}`],
 } as unknown as VersionCipher;
+const settings = { getGlobal: async () => DEFAULT_SETTINGS } as unknown as SettingsService;
 
 function setup() {
   const repo = new FakeSecretsRepository();

@@ -37,7 +37,8 @@ export const API_KEY_TOUCH_SQL = 'UPDATE api_keys SET last_used_at = $2 WHERE id
 
 const SECRET_COLUMNS =
   's.id, s.type, s.name, s.folder, s.username, s.account_id, s.iam_user_id, s.privileged_secret_id, s.settings, s.heartbeat_status, ' +
-  's.last_heartbeat_at, s.next_heartbeat_at, s.heartbeat_failures, s.last_rotated_at, s.version_counter, s.created_at, s.updated_at';
+  's.last_heartbeat_at, s.next_heartbeat_at, s.heartbeat_failures, s.last_rotated_at, s.version_counter, s.created_at, s.updated_at, ' +
+  's.next_auto_change_at, s.auto_change_scheduled_for, s.auto_change_basis';
 
 export const SECRET_BY_ID_SQL = `SELECT ${SECRET_COLUMNS} FROM secrets s WHERE s.id = $1`;
 
@@ -110,5 +111,8 @@ export function secretFromRow(r: Record<string, unknown>): SecretEntity {
     versionCounter: r.version_counter as number,
     createdAt: r.created_at as Date,
     updatedAt: r.updated_at as Date,
+    nextAutoChangeAt: r.next_auto_change_at as Date | null,
+    autoChangeScheduledFor: r.auto_change_scheduled_for as Date | null,
+    autoChangeBasis: r.auto_change_basis as string | null,
   };
 }
