@@ -11,7 +11,7 @@ import {
 } from '@keyturn/iam';
 import type { RotationEntity } from '@keyturn/store';
 import { SettingsService, effectiveSettings } from '@keyturn/vault';
-import { ChangeJournal, credsOf, type OpenVersion, type SecretState } from '../change-journal.service.js';
+import { ChangeJournal, credsOf, type OpenVersion, type SecretState, type VerifiedKey } from '../change-journal.service.js';
 import { CLOCK, FAULTS, ROTATION_OPTIONS, type Clock, type Faults, type RotationOptions } from '../rotation.tokens.js';
 import type { Executor } from '../executor.js';
 import { RetirePendingError } from '../rotation-error.js';
@@ -57,8 +57,10 @@ export class KeyRotationUseCase {
       // A stored pending key (this attempt's or an interrupted one's) is resumed, never re-created.
       await this.store.journal(rot, { step: 'verify', pendingVersion: state.pending.row.version });
     }
-    await this.verify(rot, state, exec);
-    state = await this.promote(rot);
+    const verified = await this.verify(rot, state, exec);
+    // The verify step just proved the new key: the promotion records it as the secret's heartbeat.
+    const eff = effectiveSettings(await this.settings.getGlobal(), state.secret.settings);
+    state = await this.promote(rot, { ...verified, heartbeatIntervalSeconds: eff.heartbeatIntervalSeconds ?? null });
     await this.retire(rot, state);
   }
 
@@ -212,7 +214,9 @@ export class KeyRotationUseCase {
     // The window the protocol exists for: AWS has made the key and we have not stored it yet.
     this.faults.point('create:after-aws');
     try {
-      await this.store.storePending(rot, { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey }, 'verify');
+      // CreateAccessKey's answer is a listing of the new key: the heartbeats need not list it for a day.
+      const listing = { keyStatus: key.status, keyCreatedAt: key.createDate ?? null, keyListedAt: new Date(this.clock.now()) };
+      await this.store.storePending(rot, { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey }, 'verify', listing);
     } catch (e) {
       // AWS showed the secret once and we could not keep it: the key must not outlive this attempt.
       const masked = maskAccessKeyId(key.accessKeyId);
@@ -234,7 +238,7 @@ export class KeyRotationUseCase {
   }
 
   /** Step 4: the pending key must answer as the target user within the window, or it is deleted. */
-  private async verify(rot: RotationEntity, state: SecretState, exec: Executor): Promise<void> {
+  private async verify(rot: RotationEntity, state: SecretState, exec: Executor): Promise<Omit<VerifiedKey, 'heartbeatIntervalSeconds'>> {
     const pending = state.pending!;
     const { secret } = state;
     this.faults.point('verify');
@@ -246,7 +250,7 @@ export class KeyRotationUseCase {
       let answeredAs: string | undefined;
       try {
         const id = await this.iam.getCallerIdentity(credsOf(pending));
-        if (sameIamUser(userNameFromArn(id.arn), secret.username) && id.account === secret.accountId) return;
+        if (sameIamUser(userNameFromArn(id.arn), secret.username) && id.account === secret.accountId) return { at: new Date(this.clock.now()), arn: id.arn };
         answeredAs = id.arn;
       } catch (e) {
         // Not the job's retry rule: within the window a rejected new key is expected (IAM propagates
@@ -276,9 +280,9 @@ export class KeyRotationUseCase {
   }
 
   /** Step 5: one transaction: pending → current → previous → retired. */
-  private async promote(rot: RotationEntity): Promise<SecretState> {
+  private async promote(rot: RotationEntity, verified?: VerifiedKey): Promise<SecretState> {
     this.faults.point('promote');
-    await this.store.promote(rot, 'retire');
+    await this.store.promote(rot, 'retire', verified);
     this.faults.point('retire');
     return this.store.state(rot.secretId);
   }

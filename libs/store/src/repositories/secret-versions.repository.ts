@@ -7,7 +7,11 @@ export type LiveState = 'current' | 'previous' | 'pending';
 export type NewSecretVersion = Pick<
   SecretVersionEntity,
   'id' | 'secretId' | 'version' | 'state' | 'kekId' | 'wrappedKey' | 'fields' | 'keyHint' | 'keyIdHmac'
->;
+> &
+  Partial<KeyListing>;
+
+/** What IAM said about a version's access key, and when (null status and date: listing was denied). */
+export type KeyListing = Pick<SecretVersionEntity, 'keyStatus' | 'keyCreatedAt' | 'keyListedAt'>;
 
 /** The versions of secrets (encrypted; this repository never sees a plaintext field). */
 export class SecretVersionsRepository {
@@ -24,8 +28,13 @@ export class SecretVersionsRepository {
 
   /** The id of the current version (for "is the checked key still current?"). */
   async currentId(secretId: string): Promise<string | null> {
-    const v = await this.m.findOne(SecretVersionEntity, { where: { secretId, state: 'current' }, select: { id: true } });
+    const [v] = await this.m.query(`SELECT id FROM secret_versions WHERE secret_id = $1 AND state = 'current'`, [secretId]);
     return v?.id ?? null;
+  }
+
+  /** What a listing of the keys (or the CreateAccessKey answer) said about this version's key. */
+  async recordListing(id: string, l: KeyListing): Promise<void> {
+    await this.m.query(`UPDATE secret_versions SET key_status = $2, key_created_at = $3, key_listed_at = $4 WHERE id = $1`, [id, l.keyStatus, l.keyCreatedAt, l.keyListedAt]);
   }
 
   /** The newest `take` versions in `states`, newest first. */
