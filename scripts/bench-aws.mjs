@@ -136,7 +136,9 @@ export async function runBench(kind) {
     // The scheduler is not running: every secret's first heartbeat is what this bench asks for.
     await db.query(`UPDATE secrets SET next_heartbeat_at = NULL`);
 
-    worker = child(['dist/apps/rotation-worker/src/main.js'], env);
+    // BENCH_WORKER_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the worker.
+    const nodeArgs = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    worker = child([...nodeArgs, 'dist/apps/rotation-worker/src/main.js'], env);
     await worker.line(/ready: connected/);
     raw = child(['scripts/bench-aws-raw.mjs'], {});
     raw.p.stdin.write(JSON.stringify({ mode: kind, listKeys: values['raw-lists-keys'], dbUrl, masterKey, endpoint: emu.url, concurrency: CONCURRENCY, secrets: rawSecrets }) + '\n');

@@ -10,7 +10,7 @@ import {
   sameIamUser,
 } from '@keyturn/iam';
 import type { RotationEntity } from '@keyturn/store';
-import { SettingsService, effectiveSettings } from '@keyturn/vault';
+import { SettingsService, effectiveSettings, type GlobalSettings } from '@keyturn/vault';
 import { ChangeJournal, credsOf, type OpenVersion, type SecretState, type VerifiedKey } from '../change-journal.service.js';
 import { CLOCK, FAULTS, ROTATION_OPTIONS, type Clock, type Faults, type RotationOptions } from '../rotation.tokens.js';
 import type { Executor } from '../executor.js';
@@ -59,9 +59,12 @@ export class KeyRotationUseCase {
     }
     const verified = await this.verify(rot, state, exec);
     // The verify step just proved the new key: the promotion records it as the secret's heartbeat.
-    const eff = effectiveSettings(await this.settings.getGlobal(), state.secret.settings);
-    state = await this.promote(rot, { ...verified, heartbeatIntervalSeconds: eff.heartbeatIntervalSeconds ?? null });
-    await this.retire(rot, state);
+    const global = await this.settings.getGlobal();
+    const eff = effectiveSettings(global, state.secret.settings);
+    await this.promoteOnly(rot, { ...verified, heartbeatIntervalSeconds: eff.heartbeatIntervalSeconds ?? null });
+    // What the promote transaction just did, without reading it back: pending → current → previous.
+    const promoted: SecretState = { secret: state.secret, current: asState(state.pending!, 'current'), previous: state.current && asState(state.current, 'previous') };
+    await this.retire(rot, promoted, global);
   }
 
   /** Step 1: the executor and mode, and the check that the IAM user is still the one we first rotated. */
@@ -280,11 +283,15 @@ export class KeyRotationUseCase {
   }
 
   /** Step 5: one transaction: pending → current → previous → retired. */
-  private async promote(rot: RotationEntity, verified?: VerifiedKey): Promise<SecretState> {
+  private async promote(rot: RotationEntity): Promise<SecretState> {
+    await this.promoteOnly(rot);
+    return this.store.state(rot.secretId);
+  }
+
+  private async promoteOnly(rot: RotationEntity, verified?: VerifiedKey): Promise<void> {
     this.faults.point('promote');
     await this.store.promote(rot, 'retire', verified);
     this.faults.point('retire');
-    return this.store.state(rot.secretId);
   }
 
   /**
@@ -297,9 +304,9 @@ export class KeyRotationUseCase {
    * previous key keeps working, and the runner comes back at retireAt (the
    * reconciler re-enqueues it from Postgres if the job is lost).
    */
-  async retire(rot: RotationEntity, state: SecretState): Promise<void> {
+  async retire(rot: RotationEntity, state: SecretState, global?: GlobalSettings): Promise<void> {
     const { secret } = state;
-    const eff = effectiveSettings(await this.settings.getGlobal(), secret.settings);
+    const eff = effectiveSettings(global ?? (await this.settings.getGlobal()), secret.settings);
     const prev = state.previous;
     if (rot.retireAt && rot.pendingVersion !== null && state.current?.row.version !== rot.pendingVersion) {
       // A later change moved on (and retired this key when it ended the grace): nothing of ours is left.
@@ -344,3 +351,6 @@ export class KeyRotationUseCase {
     return unlessKeyGone(this.iam.updateAccessKey(creds, username, accessKeyId, 'Inactive'));
   }
 }
+
+/** The same version, in the state a transaction just gave it. */
+const asState = (v: OpenVersion, state: 'current' | 'previous'): OpenVersion => ({ row: { ...v.row, state }, fields: v.fields });

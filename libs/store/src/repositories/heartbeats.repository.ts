@@ -3,6 +3,7 @@ import type { HeartbeatStatus, SecretSettings } from '@keyturn/contracts';
 import { HeartbeatEntity } from '../entities/heartbeat.entity.js';
 import type { SecretVersionEntity } from '../entities/secret-version.entity.js';
 import { queryReturning } from '../returning.js';
+import { selectEntities, updateById } from '../rows.js';
 
 /** What a heartbeat needs of its secret. */
 export interface HeartbeatSubject {
@@ -143,18 +144,20 @@ export class HeartbeatsRepository {
     );
   }
 
-  getOrFail(id: string): Promise<HeartbeatEntity> {
-    return this.m.findOneByOrFail(HeartbeatEntity, { id });
+  async getOrFail(id: string): Promise<HeartbeatEntity> {
+    const [h] = await selectEntities(this.m, HeartbeatEntity, 'id = $1', [id]);
+    if (!h) throw new Error(`heartbeat ${id} not found`);
+    return h;
   }
 
   /** Back in the queue (AWS throttled the check). */
   async requeue(id: string): Promise<void> {
-    await this.m.update(HeartbeatEntity, { id }, { status: 'queued', leaseExpiresAt: null });
+    await updateById(this.m, HeartbeatEntity, id, { status: 'queued', leaseExpiresAt: null });
   }
 
   /** Done, with its outcome (null when it ended without one) and the check's detail. */
   async finish(id: string, outcome: HeartbeatEntity['outcome'], finishedAt: Date, detail: Partial<HeartbeatEntity>): Promise<void> {
-    await this.m.update(HeartbeatEntity, { id }, { status: 'done', outcome, finishedAt, leaseExpiresAt: null, ...detail });
+    await updateById(this.m, HeartbeatEntity, id, { status: 'done', outcome, finishedAt, leaseExpiresAt: null, ...detail });
   }
 
   /**

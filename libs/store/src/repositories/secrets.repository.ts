@@ -2,6 +2,7 @@ import type { EntityManager } from 'typeorm';
 import type { HeartbeatStatus } from '@keyturn/contracts';
 import { SecretEntity } from '../entities/secret.entity.js';
 import { queryReturning } from '../returning.js';
+import { selectEntities, updateById } from '../rows.js';
 
 /** How far a claimed secret's due time moves ahead; the finished heartbeat sets the real next time. */
 const CLAIM_HORIZON = '10 minutes';
@@ -14,13 +15,15 @@ export class SecretsRepository {
 
   // ------------------------------------------------------------ worker and scheduler side (rotation, heartbeat, due work)
 
-  get(id: string): Promise<SecretEntity | null> {
-    return this.m.findOneBy(SecretEntity, { id });
+  async get(id: string): Promise<SecretEntity | null> {
+    const [s] = await selectEntities(this.m, SecretEntity, 'id = $1', [id]);
+    return s ?? null;
   }
 
   /** The row under FOR UPDATE (promotion, storing a pending version and a heartbeat's result take it). */
-  lockForUpdate(id: string): Promise<SecretEntity | null> {
-    return this.m.findOne(SecretEntity, { where: { id }, lock: { mode: 'pessimistic_write' } });
+  async lockForUpdate(id: string): Promise<SecretEntity | null> {
+    const [s] = await selectEntities(this.m, SecretEntity, 'id = $1 FOR UPDATE', [id]);
+    return s ?? null;
   }
 
   /**
@@ -35,11 +38,11 @@ export class SecretsRepository {
 
   /** The IAM user id seen at the first change: a re-created user of the same name is told apart by it. */
   async setIamUserId(id: string, iamUserId: string): Promise<void> {
-    await this.m.update(SecretEntity, { id }, { iamUserId });
+    await updateById(this.m, SecretEntity, id, { iamUserId });
   }
 
   async setVersionCounter(id: string, versionCounter: number): Promise<void> {
-    await this.m.update(SecretEntity, { id }, { versionCounter });
+    await updateById(this.m, SecretEntity, id, { versionCounter });
   }
 
   /** A change was promoted: `last_rotated_at` now, and a secret with a heartbeat is checked at the next tick. */
