@@ -15,6 +15,7 @@ import { createInterface } from 'node:readline';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { startApi, teardown } from './bench-common.mjs';
 
 const ADMIN = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -27,7 +28,6 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const { loadConfig } = await import('../dist/libs/config/src/index.js');
 const { generateMasterKey } = await import('../dist/libs/crypto/src/index.js');
 const { generateToken } = await import('../dist/libs/auth/src/index.js');
-const { createApi } = await import('../dist/apps/secrets-api/src/bootstrap.js');
 const { requiredPermissions } = await import('../dist/libs/secrets/src/index.js');
 const { startIamEmulator } = await import('../dist-test/iam-emulator/src/index.js');
 
@@ -105,15 +105,8 @@ export async function runBench(kind) {
   const queueConnection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   const queue = new Queue(kind, { connection: queueConnection, prefix });
   try {
-    api = await createApi(loadConfig({ ...env, NODE_ENV: 'test', LOG_LEVEL: 'error' }), { docs: false });
-    await api.listen({ host: '127.0.0.1', port: 0 });
-    const base = `http://127.0.0.1:${api.getHttpServer().address().port}`;
-    const call = async (method, path, body) => {
-      const r = await fetch(base + path, { method, headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body && JSON.stringify(body) });
-      const json = await r.json();
-      if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(json)}`);
-      return json;
-    };
+    let call;
+    ({ api, call } = await startApi(loadConfig({ ...env, NODE_ENV: 'test', LOG_LEVEL: 'error' }), token));
     const inBatches = async (items, f) => {
       const out = [];
       for (let i = 0; i < items.length; i += 20) out.push(...(await Promise.all(items.slice(i, i + 20).map(f))));
@@ -221,19 +214,7 @@ export async function runBench(kind) {
     await raw?.stop();
     await worker?.stop();
     await db?.end();
-    await queue.obliterate({ force: true }).catch(() => undefined);
-    await queue.close();
-    queueConnection.disconnect();
-    await api?.close();
-    const r = new Redis(REDIS_URL);
-    for (let cursor = '0'; ;) {
-      const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      if (keys.length) await r.del(...keys);
-      cursor = next;
-      if (cursor === '0') break;
-    }
-    r.disconnect();
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await teardown({ queue, queueConnection, api, redisUrl: REDIS_URL, prefix, admin, database: name });
     await admin.end();
     await emu.close();
   }
