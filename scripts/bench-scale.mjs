@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { deletePrefix, startApi, teardown } from './bench-common.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -39,7 +40,6 @@ const ROOT = new URL('../', import.meta.url).pathname;
 const { loadConfig } = await import('../dist/libs/config/src/index.js');
 const { generateMasterKey } = await import('../dist/libs/crypto/src/index.js');
 const { generateToken } = await import('../dist/libs/auth/src/index.js');
-const { createApi } = await import('../dist/apps/secrets-api/src/bootstrap.js');
 const { requiredPermissions } = await import('../dist/libs/secrets/src/index.js');
 const { FairShare, JobProducer } = await import('../dist/libs/queue/src/index.js');
 const { JobName } = await import('../dist/libs/contracts/src/index.js');
@@ -87,15 +87,8 @@ async function round(accounts, workers) {
   const queueConnection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   const queue = new Queue('rotation', { connection: queueConnection, prefix });
   try {
-    api = await createApi(loadConfig({ ...env, LOG_LEVEL: 'error' }), { docs: false });
-    await api.listen({ host: '127.0.0.1', port: 0 });
-    const base = `http://127.0.0.1:${api.getHttpServer().address().port}`;
-    const call = async (method, path, body) => {
-      const r = await fetch(base + path, { method, headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body && JSON.stringify(body) });
-      const json = await r.json();
-      if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(json)}`);
-      return json;
-    };
+    let call;
+    ({ api, call } = await startApi(loadConfig({ ...env, LOG_LEVEL: 'error' }), token));
     // Users straight into the emulator (no latency yet), one key secret each, spread evenly over the accounts.
     emu.resetFaults();
     const secrets = [];
@@ -135,19 +128,7 @@ async function round(accounts, workers) {
   } finally {
     emu.resetFaults();
     await Promise.all(children.map((c) => new Promise((resolve) => (c.exitCode !== null ? resolve() : (c.once('exit', resolve), c.kill('SIGTERM'))))));
-    await queue.obliterate({ force: true }).catch(() => undefined);
-    await queue.close();
-    queueConnection.disconnect();
-    await api?.close();
-    const r = new Redis(REDIS_URL);
-    for (let cursor = '0'; ;) {
-      const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      if (keys.length) await r.del(...keys);
-      cursor = next;
-      if (cursor === '0') break;
-    }
-    r.disconnect();
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await teardown({ queue, queueConnection, api, redisUrl: REDIS_URL, prefix, admin, database: name });
   }
 }
 
@@ -201,13 +182,8 @@ async function memory(n) {
   } finally {
     await producer.queue('rotation').obliterate({ force: true }).catch(() => undefined);
     await producer.onApplicationShutdown();
-    for (let cursor = '0'; ;) {
-      const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      if (keys.length) await r.del(...keys);
-      cursor = next;
-      if (cursor === '0') break;
-    }
     r.disconnect();
+    await deletePrefix(REDIS_URL, prefix);
   }
 }
 

@@ -159,6 +159,46 @@ describe('heartbeats, scheduler, reconciler and webhooks', () => {
     expect(rows.every((r: { status: string; last_status_code: number }) => r.status === 'delivered' && r.last_status_code === 204)).toBe(true);
   });
 
+  it('AWS calls: a heartbeat is one call between listings; a rotation makes five and its verify counts as the heartbeat', async () => {
+    const name = aws.uniqueName('calls');
+    const policy = requiredPermissions({ type: SecretType.AwsIamKey, partition: 'aws', accountId: aws.accountId, targetUser: name, executorUser: name }).policy;
+    const u = await aws.user(name, policy);
+    const id = await keySecret(name, u, { settings: { heartbeatIntervalSeconds: 3600 } });
+    // Keyturn's calls, all made with the user's own keys (the fixture's set-up calls are root's).
+    const callsOf = () => aws.emu.callLog().filter((c) => c.callerArn === `arn:aws:iam::${aws.accountId}:user/${name}`).map((c) => c.action);
+    const heartbeat = async () => {
+      const r = await admin.post(`/v1/secrets/${id}/heartbeats`);
+      expect(r.status).toBe(202);
+      return eventually(async () => {
+        const h = (await admin.get(`/v1/heartbeats/${r.body.id}`)).body;
+        return h.status === 'done' ? h : null;
+      });
+    };
+    await start('rotation-worker');
+    await start('heartbeat-scheduler');
+    // The first (scheduled) heartbeat of a key lists the keys for its status and age.
+    await eventually(async () => (await status(id)) === 'success', 20_000);
+    expect(callsOf()).toEqual(['GetCallerIdentity', 'ListAccessKeys']);
+    // Within a day of that listing: GetCallerIdentity alone, status and age still reported.
+    expect(await heartbeat()).toMatchObject({ outcome: 'success', keyStatus: 'Active', keyAgeDays: 0 });
+    expect(callsOf().slice(2)).toEqual(['GetCallerIdentity']);
+
+    const before = callsOf().length;
+    const rot = await admin.post(`/v1/secrets/${id}/rotations`);
+    await eventually(async () => (await admin.get(`/v1/rotations/${rot.body.id}`)).body.status === 'succeeded', 30_000);
+    expect(callsOf().slice(before)).toEqual(['GetCallerIdentity', 'ListAccessKeys', 'CreateAccessKey', 'GetCallerIdentity', 'UpdateAccessKey']);
+    // The verify step is recorded as the new key's heartbeat, and the next one is an interval away, not at once.
+    const secret = (await admin.get(`/v1/secrets/${id}`)).body;
+    expect(secret.heartbeatStatus).toBe('success');
+    expect(new Date(secret.nextHeartbeatAt).getTime() - new Date(secret.lastHeartbeatAt).getTime()).toBe(3600_000);
+    const [latest] = (await admin.get(`/v1/secrets/${id}/heartbeats`)).body.items;
+    expect(latest).toMatchObject({ trigger: 'rotation', outcome: 'success', keyStatus: 'Active', keyAgeDays: 0, checkedArn: `arn:aws:iam::${aws.accountId}:user/${name}` });
+    // CreateAccessKey's answer counts as the new key's listing: its heartbeats are one call too.
+    const after = callsOf().length;
+    expect(await heartbeat()).toMatchObject({ outcome: 'success', keyStatus: 'Active', keyAgeDays: 0 });
+    expect(callsOf().slice(after)).toEqual(['GetCallerIdentity']);
+  });
+
   it('the emulator throttling every other call: no false failed', async () => {
     const names = [aws.uniqueName('thr'), aws.uniqueName('thr'), aws.uniqueName('thr')];
     const ids: string[] = [];

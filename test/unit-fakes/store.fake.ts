@@ -62,6 +62,8 @@ export class FakeStore {
   readonly transactionsRun: ('committed' | 'rolled back')[] = [];
   /** Rows taken FOR UPDATE (secret ids), in order. */
   readonly locked: string[] = [];
+  /** The settings row's value, as claimForCheck reads it (WorkerWorld points it at its `global`). */
+  globalSettings: () => Record<string, unknown> | null = () => null;
 
   readonly rotations: RotationsRepository;
   readonly secrets: SecretsRepository;
@@ -125,7 +127,8 @@ export class FakeStore {
   addVersion(secretId: string, state: VersionState, fields: Record<string, string>, at = this.clock.now()): SecretVersionEntity {
     const s = this.t.secrets.get(secretId)!;
     s.versionCounter += 1;
-    const row = { ...fakeCipher.seal(secretId, s.versionCounter, state, fields), createdAt: new Date(at), updatedAt: new Date(at) } as SecretVersionEntity;
+    const listing = { keyStatus: null, keyCreatedAt: null, keyListedAt: null };
+    const row = { ...listing, ...fakeCipher.seal(secretId, s.versionCounter, state, fields), createdAt: new Date(at), updatedAt: new Date(at) } as SecretVersionEntity;
     this.t.versions.push(row);
     return clone(row);
   }
@@ -297,6 +300,15 @@ export class FakeStore {
         lockedIds.push(id);
         return clone(db().secrets.get(id) ?? null);
       },
+      lockHeartbeatState: async (id) => {
+        lockedIds.push(id);
+        const s = db().secrets.get(id);
+        return s ? { heartbeatStatus: s.heartbeatStatus, heartbeatFailures: s.heartbeatFailures } : null;
+      },
+      markChangedAndChecked: async (id, r) => {
+        const s = db().secrets.get(id);
+        if (s) Object.assign(s, { lastRotatedAt: new Date(now()), heartbeatStatus: 'success', heartbeatFailures: 0, lastHeartbeatAt: r.at, nextHeartbeatAt: r.next });
+      },
       setIamUserId: async (id, iamUserId) => {
         const s = db().secrets.get(id);
         if (s) s.iamUserId = iamUserId;
@@ -331,7 +343,12 @@ export class FakeStore {
         clone(of(secretId).filter((v) => v.version > version && states.includes(v.state)).sort((a, b) => a.version - b.version).slice(0, take)),
       insert: async (row: NewSecretVersion) => {
         if (!db().secrets.has(row.secretId)) throw Object.assign(new Error('insert violates foreign key secret_versions_secret_id_fkey'), { code: '23503' });
-        db().versions.push({ ...clone(row), createdAt: new Date(now()), updatedAt: new Date(now()) } as SecretVersionEntity);
+        const listing = { keyStatus: null, keyCreatedAt: null, keyListedAt: null };
+        db().versions.push({ ...listing, ...clone(row), createdAt: new Date(now()), updatedAt: new Date(now()) } as SecretVersionEntity);
+      },
+      recordListing: async (id, l) => {
+        const v = db().versions.find((x) => x.id === id);
+        if (v) Object.assign(v, clone(l));
       },
       setState: async (id, state) => {
         const v = db().versions.find((x) => x.id === id);
@@ -353,6 +370,27 @@ export class FakeStore {
         if (!h || !(h.status === 'queued' || (h.status === 'running' && h.leaseExpiresAt !== null && h.leaseExpiresAt.getTime() < now()))) return false;
         Object.assign(h, { status: 'running', attempt: h.attempt + 1, leaseExpiresAt: new Date(now() + 120_000) });
         return true;
+      },
+      claimForCheck: async (id) => {
+        if (!(await heartbeats.claim(id))) return null;
+        const h = db().heartbeats.get(id)!;
+        const s = db().secrets.get(h.secretId);
+        return {
+          hb: { id: h.id, secretId: h.secretId, attempt: h.attempt },
+          secret: s ? { id: s.id, username: s.username, accountId: s.accountId, settings: clone(s.settings) } : null,
+          current: clone(of(h.secretId).find((v) => v.state === 'current') ?? null),
+          globalSettings: this.globalSettings(),
+        };
+      },
+      finishChecked: async (id, secretId, r) => {
+        Object.assign(db().heartbeats.get(id)!, { status: 'done', outcome: r.outcome, finishedAt: r.at, leaseExpiresAt: null, ...clone(r.detail) });
+        Object.assign(db().secrets.get(secretId)!, { heartbeatStatus: r.secret.status, heartbeatFailures: r.secret.failures, lastHeartbeatAt: r.at, nextHeartbeatAt: r.secret.next });
+      },
+      insertChecked: async (h) => {
+        db().heartbeats.set(h.id, {
+          id: h.id, secretId: h.secretId, status: 'done', outcome: 'success', trigger: 'rotation', requestedBy: h.requestedBy, checkedArn: h.checkedArn,
+          keyStatus: h.keyStatus, keyCreatedAt: h.keyCreatedAt, errorCode: null, errorMessage: null, attempt: 1, leaseExpiresAt: null, createdAt: h.at, finishedAt: h.at,
+        } as HeartbeatEntity);
       },
       getOrFail: async (id) => {
         const h = db().heartbeats.get(id);

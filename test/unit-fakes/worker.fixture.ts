@@ -29,6 +29,10 @@ export class WorkerWorld {
   readonly locks = new FakeLeaseLocks(this.clock);
   global: GlobalSettings = { ...DEFAULT_SETTINGS };
   readonly settings = { getGlobal: async () => ({ ...this.global }) } as unknown as SettingsService;
+  constructor() {
+    this.store.globalSettings = () => ({ ...this.global });
+  }
+
   readonly journal = new ChangeJournal(this.store.rotations, this.store.secrets, this.store.versions, this.store.transactions, fakeCipher, this.clock, CONFIG);
 
   get leaseLocks(): LeaseLocks {

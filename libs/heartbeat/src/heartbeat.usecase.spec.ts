@@ -1,7 +1,7 @@
 import { ErrorCode, IamErrorCode } from '@keyturn/contracts';
 import type { HeartbeatEntity, SecretEntity } from '@keyturn/store';
 import { fakeCipher, CONFIG, WorkerWorld, iamErrors, type FakeKey } from '../../../test/unit-fakes/worker.fixture.js';
-import { HeartbeatUseCase } from './heartbeat.usecase.js';
+import { HeartbeatUseCase, KEY_LISTING_MAX_AGE_MS } from './heartbeat.usecase.js';
 
 // The heartbeat (docs/architecture.md, "Heartbeats"): GetCallerIdentity with
 // the stored current key, recorded only if that key is still current, a status
@@ -23,7 +23,7 @@ function world(opts: { status?: SecretEntity['heartbeatStatus']; failures?: numb
   const key = w.iam.user('alice').keys[0];
   const secret = w.keySecret('alice', key, { heartbeatStatus: opts.status ?? 'unknown', heartbeatFailures: opts.failures ?? 0 });
   const hb = w.store.addHeartbeat({ secretId: secret.id });
-  const useCase = new HeartbeatUseCase(w.store.heartbeats, w.store.secrets, w.store.versions, w.store.transactions, fakeCipher, w.iam, w.settings, CONFIG, w.clock);
+  const useCase = new HeartbeatUseCase(w.store.heartbeats, w.store.versions, w.store.transactions, fakeCipher, w.iam, CONFIG, w.clock);
   return { w, key, secret, hb, useCase };
 }
 
@@ -198,6 +198,82 @@ describe('HeartbeatUseCase', () => {
     w.store.t.secrets.delete(secret.id);
     expect(await useCase.execute(hb.id)).toEqual({ kind: 'done' });
     expect(w.iam.calls).toEqual([]);
+  });
+
+  describe('AWS calls: one per heartbeat, the keys listed at most daily', () => {
+    const current = (w: WorkerWorld, secretId: string) => w.store.t.versions.find((v) => v.secretId === secretId && v.state === 'current')!;
+    /** The next heartbeat of the secret, `ms` later. */
+    const next = (x: World, ms: number) => {
+      x.w.clock.advance(ms);
+      x.w.iam.calls.length = 0;
+      return x.w.store.addHeartbeat({ secretId: x.secret.id });
+    };
+
+    it('the first heartbeat lists the keys and stores the listing on the version; the next ones within a day are GetCallerIdentity alone, with status and age from it', async () => {
+      const x = world();
+      const { w, key, secret, useCase } = x;
+      await useCase.execute(x.hb.id);
+      expect(current(w, secret.id)).toMatchObject({ keyStatus: 'Active', keyCreatedAt: key.createDate, keyListedAt: new Date(w.clock.now()) });
+
+      const hb = next(x, KEY_LISTING_MAX_AGE_MS - 1);
+      await useCase.execute(hb.id);
+      expect(w.iam.calls).toEqual(['getCallerIdentity alice']);
+      expect(w.store.heartbeat(hb.id)).toMatchObject({ outcome: 'success', keyStatus: 'Active', keyCreatedAt: key.createDate });
+    });
+
+    it('a day after the last listing the keys are listed again, and the new listing stored', async () => {
+      const x = world();
+      const { w, secret, useCase } = x;
+      await useCase.execute(x.hb.id);
+      const hb = next(x, KEY_LISTING_MAX_AGE_MS);
+      await useCase.execute(hb.id);
+      expect(w.iam.calls).toEqual(['getCallerIdentity alice', 'listAccessKeys alice alice']);
+      expect(current(w, secret.id).keyListedAt).toEqual(new Date(w.clock.now()));
+    });
+
+    it('a key inactivated out of band between listings is still seen at once: GetCallerIdentity fails, the one call', async () => {
+      const x = world();
+      const { w, key, useCase } = x;
+      await useCase.execute(x.hb.id);
+      key.status = 'Inactive';
+      const hb = next(x, 60_000);
+      await useCase.execute(hb.id);
+      expect(w.iam.calls).toEqual(['getCallerIdentity alice']);
+      expect(w.store.heartbeat(hb.id)).toMatchObject({ outcome: 'failed', errorCode: IamErrorCode.InvalidCredentials });
+    });
+
+    it('a key that may not list its keys is not asked again before a day has passed (and reports no status or age)', async () => {
+      const x = world();
+      const { w, secret, useCase } = x;
+      w.iam.denied.add('listAccessKeys');
+      await useCase.execute(x.hb.id);
+      expect(current(w, secret.id)).toMatchObject({ keyStatus: null, keyCreatedAt: null, keyListedAt: new Date(w.clock.now()) });
+      const hb = next(x, 60_000);
+      await useCase.execute(hb.id);
+      expect(w.iam.calls).toEqual(['getCallerIdentity alice']);
+      expect(w.store.heartbeat(hb.id)).toMatchObject({ outcome: 'success', keyStatus: null, keyCreatedAt: null });
+    });
+
+    it('a listing is stored only with a result that counts (the checked key still current)', async () => {
+      const x = world();
+      const { w, secret, useCase } = x;
+      const first = current(w, secret.id);
+      const real = w.iam.getCallerIdentity.bind(w.iam);
+      let rotated = false;
+      w.iam.getCallerIdentity = async (c) => {
+        const answer = await real(c);
+        if (!rotated) {
+          rotated = true;
+          const k = w.iam.addKey('alice', new Date(w.clock.now()));
+          first.state = 'previous';
+          w.store.addVersion(secret.id, 'current', { accessKeyId: k.accessKeyId, secretAccessKey: k.secretAccessKey });
+        }
+        return answer;
+      };
+      await useCase.execute(x.hb.id);
+      expect(w.store.t.versions.find((v) => v.id === first.id)!.keyListedAt).toBeNull();
+      expect(current(w, secret.id).keyListedAt).toEqual(new Date(w.clock.now()));
+    });
   });
 
   describe('heartbeat versus rotation', () => {

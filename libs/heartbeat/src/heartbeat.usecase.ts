@@ -1,19 +1,19 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { ErrorCode, IamErrorCode, KeyturnError, SYSTEM_ACTOR, isThrottled, type HeartbeatStatus } from '@keyturn/contracts';
+import { DEFAULT_SETTINGS, ErrorCode, IamErrorCode, KeyturnError, isThrottled, type GlobalSettings, type HeartbeatStatus } from '@keyturn/contracts';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
 import { IAM_CLIENT, IamError, userNameFromArn, type IamClient, type IamCredentials, sameIamUser } from '@keyturn/iam';
 import {
   HeartbeatsRepository,
   SecretVersionsRepository,
-  SecretsRepository,
   Transactions,
   type HeartbeatEntity,
   type HeartbeatOutcome,
-  type SecretEntity,
+  type HeartbeatSubject,
+  type KeyListing,
+  type SecretVersionEntity,
 } from '@keyturn/store';
-import { SettingsService, VERSION_CIPHER, effectiveSettings, type VersionCipher } from '@keyturn/vault';
-import { auditRow } from '@keyturn/auth';
-import { CLOCK, inAccount, type Clock, type RunOutcome } from '@keyturn/rotation';
+import { VERSION_CIPHER, effectiveSettings, type VersionCipher } from '@keyturn/vault';
+import { CLOCK, inAccount, recordHeartbeatStatusChange, type Clock, type RunOutcome } from '@keyturn/rotation';
 import { metrics } from '@keyturn/metrics';
 
 /** Consecutive failures stretch the re-check interval up to this factor. */
@@ -24,8 +24,17 @@ const MAX_BACKOFF = 8;
  * key, at most this many times in all, and then dropped.
  */
 const MAX_CHECKS = 3;
+/**
+ * The key's status and age are listed again (ListAccessKeys) at most this
+ * often; between listings a heartbeat is one AWS call, GetCallerIdentity. A
+ * key that answers it is active (IAM rejects an inactive key), and a key's
+ * create date never changes, so the stored listing still tells both.
+ */
+export const KEY_LISTING_MAX_AGE_MS = 24 * 3_600_000;
 
-type CheckResult = { outcome: HeartbeatOutcome; detail: Partial<HeartbeatEntity> };
+type CheckDetail = Pick<HeartbeatEntity, 'checkedArn' | 'keyStatus' | 'keyCreatedAt' | 'errorCode' | 'errorMessage'>;
+/** `listing`: what a ListAccessKeys made by this check said about the key, to store on its version. */
+type CheckResult = { outcome: HeartbeatOutcome; detail: Partial<CheckDetail>; listing?: KeyListing };
 
 /** A heartbeat's errorCode and errorMessage: the catalogue's code and wording. */
 const failure = (e: { code: ErrorCode; message: string }): Pick<HeartbeatEntity, 'errorCode' | 'errorMessage'> => ({ errorCode: e.code, errorMessage: e.message });
@@ -42,23 +51,23 @@ export class HeartbeatUseCase {
 
   constructor(
     private readonly heartbeats: HeartbeatsRepository,
-    private readonly secrets: SecretsRepository,
     private readonly versions: SecretVersionsRepository,
     private readonly tx: Transactions,
     @Inject(VERSION_CIPHER) private readonly cipher: VersionCipher,
     @Inject(IAM_CLIENT) private readonly iam: IamClient,
-    private readonly settings: SettingsService,
     @Inject(KEYTURN_CONFIG) private readonly config: KeyturnConfig,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
   async execute(heartbeatId: string): Promise<RunOutcome> {
-    if (!(await this.heartbeats.claim(heartbeatId))) return { kind: 'done' };
-    const hb = await this.heartbeats.getOrFail(heartbeatId);
-    const secret = await this.secrets.get(hb.secretId);
-    if (!secret) return { kind: 'done' };
+    // One round trip: the claim, the secret, its current version and the global settings.
+    const claimed = await this.heartbeats.claimForCheck(heartbeatId);
+    if (!claimed?.secret) return { kind: 'done' };
+    const { hb, secret } = claimed;
+    const global: GlobalSettings = { ...DEFAULT_SETTINGS, ...((claimed.globalSettings as Partial<GlobalSettings> | null) ?? {}) };
+    let version = claimed.current;
     for (let checks = 1; ; checks++) {
-      const version = await this.versions.inState(secret.id, 'current');
+      if (checks > 1) version = await this.versions.inState(secret.id, 'current');
       let result: CheckResult;
       if (!version) {
         result = { outcome: 'failed', detail: failure(new KeyturnError(ErrorCode.SECRET_HAS_NO_VALUE, { secretId: secret.id })) };
@@ -66,7 +75,7 @@ export class HeartbeatUseCase {
         const f = this.cipher.open(version);
         const creds: IamCredentials = { accessKeyId: f.accessKeyId, secretAccessKey: f.secretAccessKey };
         try {
-          result = await inAccount(secret.accountId, () => this.check(secret, creds));
+          result = await inAccount(secret.accountId, () => this.check(secret, version!, creds));
         } catch (e) {
           if (isThrottled(e)) {
             // AWS asked us to slow down: that says nothing about the key. Put it back and try later.
@@ -76,7 +85,7 @@ export class HeartbeatUseCase {
           throw e;
         }
       }
-      if (await this.finish(hb, secret, version?.id ?? null, result)) {
+      if (await this.finish(hb, secret, global, version?.id ?? null, result)) {
         metrics().heartbeatFinished(result.outcome);
         return { kind: 'done' };
       }
@@ -88,7 +97,7 @@ export class HeartbeatUseCase {
     }
   }
 
-  private async check(secret: SecretEntity, creds: IamCredentials): Promise<CheckResult> {
+  private async check(secret: HeartbeatSubject, version: SecretVersionEntity, creds: IamCredentials): Promise<CheckResult> {
     try {
       const id = await this.iam.getCallerIdentity(creds);
       if (!sameIamUser(userNameFromArn(id.arn), secret.username) || id.account !== secret.accountId) {
@@ -100,8 +109,8 @@ export class HeartbeatUseCase {
           },
         };
       }
-      const detail = await this.keyDetail(secret, creds);
-      return { outcome: 'success', detail: { checkedArn: id.arn, ...detail } };
+      const { detail, listing } = await this.keyDetail(secret, version, creds);
+      return { outcome: 'success', detail: { checkedArn: id.arn, ...detail }, ...(listing ? { listing } : {}) };
     } catch (e) {
       // Throttling says nothing about the key: the caller puts the heartbeat back.
       if (!(e instanceof IamError) || isThrottled(e)) throw e;
@@ -110,14 +119,31 @@ export class HeartbeatUseCase {
     }
   }
 
-  /** Status and age of the key, where the key may list its own keys; optional. */
-  private async keyDetail(secret: SecretEntity, creds: IamCredentials): Promise<Partial<HeartbeatEntity>> {
+  /**
+   * Status and age of the key, where the key may list its own keys; optional.
+   * Listed at most every KEY_LISTING_MAX_AGE_MS (a rotation's CreateAccessKey
+   * answer counts as a listing of the key it made); in between, from the
+   * stored listing: the key just answered GetCallerIdentity, so it is active.
+   */
+  private async keyDetail(
+    secret: HeartbeatSubject,
+    version: SecretVersionEntity,
+    creds: IamCredentials,
+  ): Promise<{ detail: Partial<CheckDetail>; listing?: KeyListing }> {
+    const now = this.clock.now();
+    if (version.keyListedAt && now - version.keyListedAt.getTime() < KEY_LISTING_MAX_AGE_MS) {
+      return { detail: version.keyCreatedAt ? { keyStatus: 'Active', keyCreatedAt: version.keyCreatedAt } : {} };
+    }
     try {
       const keys = await this.iam.listAccessKeys(creds, secret.username);
       const mine = keys.find((k) => k.accessKeyId === creds.accessKeyId);
-      return mine ? { keyStatus: mine.status, keyCreatedAt: mine.createDate ?? null } : {};
+      // Not listed although it answered (IAM is eventually consistent): nothing to store, list again next time.
+      if (!mine) return { detail: {} };
+      const listing: KeyListing = { keyStatus: mine.status, keyCreatedAt: mine.createDate ?? null, keyListedAt: new Date(now) };
+      return { detail: { keyStatus: mine.status, keyCreatedAt: listing.keyCreatedAt }, listing };
     } catch (e) {
-      if (e instanceof IamError && e.code === IamErrorCode.AccessDenied) return {};
+      // Remembered too, so a key that may not list its keys is not asked again before the next listing is due.
+      if (e instanceof IamError && e.code === IamErrorCode.AccessDenied) return { detail: {}, listing: { keyStatus: null, keyCreatedAt: null, keyListedAt: new Date(now) } };
       throw e;
     }
   }
@@ -127,32 +153,29 @@ export class HeartbeatUseCase {
    * (then false, and nothing is written). Decided under the secret's row lock,
    * which promotion takes too, so a rotation cannot slip in between.
    */
-  private async finish(hb: HeartbeatEntity, secret: SecretEntity, checkedVersionId: string | null, { outcome, detail }: CheckResult): Promise<boolean> {
-    const global = await this.settings.getGlobal();
+  private async finish(
+    hb: Pick<HeartbeatEntity, 'id'>,
+    secret: HeartbeatSubject,
+    global: GlobalSettings,
+    checkedVersionId: string | null,
+    { outcome, detail, listing }: CheckResult,
+  ): Promise<boolean> {
     const eff = effectiveSettings(global, secret.settings);
     const interval = (eff.heartbeatIntervalSeconds ?? this.config.heartbeat.intervalSeconds) * 1000;
     return this.tx.run(async (tx) => {
-      const s = await tx.secrets.lockForUpdate(secret.id);
-      if (!s) return true;
-      if ((await tx.versions.currentId(s.id)) !== checkedVersionId) return false;
+      const locked = await tx.secrets.lockHeartbeatState(secret.id);
+      if (!locked) return true;
+      // A statement of its own, after the lock: it sees a promotion that committed while we waited for the lock.
+      if ((await tx.versions.currentId(secret.id)) !== checkedVersionId) return false;
+      const s = { id: secret.id, ...locked };
       const status: HeartbeatStatus = outcome;
       const failures = outcome === 'success' ? 0 : s.heartbeatFailures + 1;
       const factor = outcome === 'success' ? 1 : Math.min(2 ** Math.max(0, failures - 1), MAX_BACKOFF);
       const now = this.clock.now();
-      await tx.heartbeats.finish(hb.id, outcome, new Date(now), detail);
-      await tx.secrets.recordHeartbeat(s.id, { status, failures, at: new Date(now), next: new Date(now + interval * factor) });
+      await tx.heartbeats.finishChecked(hb.id, s.id, { outcome, at: new Date(now), detail, secret: { status, failures, next: new Date(now + interval * factor) } });
+      if (listing && checkedVersionId) await tx.versions.recordListing(checkedVersionId, listing);
       if (s.heartbeatStatus !== status) {
-        const payload = { secretId: s.id, heartbeatId: hb.id, from: s.heartbeatStatus, to: status, errorCode: detail.errorCode ?? null };
-        await tx.events.record(this.config.webhooks.urls, 'heartbeat.status-changed', s.id, payload);
-        await tx.audit.insert(auditRow(SYSTEM_ACTOR('heartbeat'), {
-          action: 'heartbeat.status-changed',
-          outcome: status === 'success' ? 'success' : 'failure',
-          targetType: 'heartbeat',
-          targetId: hb.id,
-          secretId: s.id,
-          errorCode: detail.errorCode ?? null,
-          details: { from: s.heartbeatStatus, to: status },
-        }));
+        await recordHeartbeatStatusChange(tx, this.config.webhooks.urls, 'heartbeat', { secretId: s.id, heartbeatId: hb.id, from: s.heartbeatStatus, to: status, errorCode: detail.errorCode ?? null });
         this.logger.log({ secretId: s.id, from: s.heartbeatStatus, to: status }, 'heartbeat status changed');
       }
       return true;
@@ -160,7 +183,7 @@ export class HeartbeatUseCase {
   }
 
   /** The key kept changing under the check: the heartbeat ends without an outcome and the secret is left as it was. */
-  private async drop(hb: HeartbeatEntity, checks: number): Promise<void> {
+  private async drop(hb: Pick<HeartbeatEntity, 'id'>, checks: number): Promise<void> {
     await this.heartbeats.finish(hb.id, null, new Date(this.clock.now()), failure(new KeyturnError(ErrorCode.KEY_CHANGED_DURING_CHECK, { checks })));
   }
 }

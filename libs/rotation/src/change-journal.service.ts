@@ -4,6 +4,7 @@ import type { IamCredentials } from '@keyturn/iam';
 import { secretTypeDefinition } from '@keyturn/secret-types';
 import { VERSION_CIPHER, type VersionCipher } from '@keyturn/vault';
 import {
+  uuidv7,
   RotationsRepository,
   SecretVersionsRepository,
   SecretsRepository,
@@ -14,10 +15,20 @@ import {
   type SecretEntity,
   type SecretVersionEntity,
   type VersionState,
+  type KeyListing,
 } from '@keyturn/store';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
 import { CLOCK, type Clock } from './rotation.tokens.js';
 import { resolveExecutor, type Executor } from './executor.js';
+import { recordHeartbeatStatusChange } from './heartbeat-status.js';
+
+/** A verify step's proof that the pending key works: GetCallerIdentity answered as the target user. */
+export interface VerifiedKey {
+  at: Date;
+  arn: string;
+  /** The secret's effective heartbeat interval (null: the deployment's default). */
+  heartbeatIntervalSeconds: number | null;
+}
 
 export interface OpenVersion {
   row: SecretVersionEntity;
@@ -54,7 +65,7 @@ export class ChangeJournal {
     private readonly tx: Transactions,
     @Inject(VERSION_CIPHER) private readonly cipher: VersionCipher,
     @Inject(CLOCK) private readonly clock: Clock,
-    @Inject(KEYTURN_CONFIG) private readonly config: Pick<KeyturnConfig, 'webhooks'>,
+    @Inject(KEYTURN_CONFIG) private readonly config: Pick<KeyturnConfig, 'webhooks' | 'heartbeat'>,
   ) {}
 
   rotation(id: string): Promise<RotationEntity> {
@@ -168,14 +179,14 @@ export class ChangeJournal {
    * rotation (step `next`), in one transaction under the secret's row lock. An
    * abandoned pending value (never applied, or applied and superseded) becomes history.
    */
-  async storePending(rot: RotationEntity, fields: Record<string, string>, next: RotationStep): Promise<number> {
+  async storePending(rot: RotationEntity, fields: Record<string, string>, next: RotationStep, listing?: KeyListing): Promise<number> {
     const version = await this.tx.run(async (tx) => {
       const s = await tx.secrets.lockForUpdate(rot.secretId);
       if (!s) throw new KeyturnError(ErrorCode.SECRET_NOT_FOUND, { secretId: rot.secretId });
       const v = s.versionCounter + 1;
       await tx.versions.moveState(s.id, 'pending', 'discarded');
       await tx.secrets.setVersionCounter(s.id, v);
-      await tx.versions.insert(this.cipher.seal(s.id, v, 'pending', fields));
+      await tx.versions.insert({ ...this.cipher.seal(s.id, v, 'pending', fields), ...listing });
       await tx.rotations.setPending(rot, v, next);
       return v;
     });
@@ -197,16 +208,42 @@ export class ChangeJournal {
    * Promote, in one transaction: pending → current, current → previous,
    * previous → retired, and the rotation moves to `next`. A crash leaves either
    * all of it or none of it.
+   *
+   * With `verified` (this run's verify step proved the new key), a secret type
+   * that heartbeats records that proof as its heartbeat: a finished heartbeat
+   * row, status success and the next one due an interval later. Without it (a
+   * promote resumed after a crash, whose verify may be long past), the
+   * scheduler checks the new key at its next tick, as before.
    */
-  async promote(rot: RotationEntity, next: RotationStep): Promise<void> {
+  async promote(rot: RotationEntity, next: RotationStep, verified?: VerifiedKey): Promise<void> {
+    const canHeartbeat = secretTypeDefinition(rot.secretType).canHeartbeat;
     await this.tx.run(async (tx) => {
-      await tx.secrets.lockForUpdate(rot.secretId);
+      const locked = await tx.secrets.lockHeartbeatState(rot.secretId);
       const pending = await tx.versions.inState(rot.secretId, 'pending');
-      if (!pending) throw new KeyturnError(ErrorCode.NOTHING_TO_PROMOTE, { rotationId: rot.id });
+      if (!pending || !locked) throw new KeyturnError(ErrorCode.NOTHING_TO_PROMOTE, { rotationId: rot.id });
       await tx.versions.moveState(rot.secretId, 'previous', 'retired');
       await tx.versions.moveState(rot.secretId, 'current', 'previous');
       await tx.versions.setState(pending.id, 'current');
-      await tx.secrets.markChanged(rot.secretId, secretTypeDefinition(rot.secretType).canHeartbeat);
+      if (canHeartbeat && verified) {
+        const interval = (verified.heartbeatIntervalSeconds ?? this.config.heartbeat.intervalSeconds) * 1000;
+        const heartbeatId = uuidv7();
+        await tx.heartbeats.insertChecked({
+          id: heartbeatId,
+          secretId: rot.secretId,
+          requestedBy: 'system:rotation-worker',
+          checkedArn: verified.arn,
+          keyStatus: 'Active',
+          keyCreatedAt: pending.keyCreatedAt ?? null,
+          at: verified.at,
+        });
+        await tx.secrets.markChangedAndChecked(rot.secretId, { at: verified.at, next: new Date(verified.at.getTime() + interval) });
+        if (locked.heartbeatStatus !== 'success') {
+          const change = { secretId: rot.secretId, heartbeatId, from: locked.heartbeatStatus, to: 'success' as const, errorCode: null };
+          await recordHeartbeatStatusChange(tx, this.config.webhooks.urls, 'rotation-worker', change);
+        }
+      } else {
+        await tx.secrets.markChanged(rot.secretId, canHeartbeat);
+      }
       await tx.rotations.setStep(rot.id, next);
     });
     rot.step = next;

@@ -232,6 +232,17 @@ describe('IAM emulator: control API over HTTP', () => {
     expect(await (await fetch(`${emulator.url}/_emulator/health`)).json()).toEqual({ ok: true, accountId: '123456789012' });
   });
 
+  it('call counts: every call per action since the log was cleared, past the log\'s cap of 1000 entries', async () => {
+    const seeded = emulator.seedUser('counted', { withAccessKey: true });
+    emulator.clearCallLog();
+    const client = stsClient(emulator, { accessKeyId: seeded.accessKeyId!, secretAccessKey: seeded.secretAccessKey! });
+    for (let sent = 0; sent < 1005; sent += 67) await Promise.all(Array.from({ length: 67 }, () => client.send(new GetCallerIdentityCommand({}))));
+    expect(emulator.callLog()).toHaveLength(1000);
+    expect(await (await fetch(`${emulator.url}/_emulator/call-counts`)).json()).toEqual({ GetCallerIdentity: 1005 });
+    emulator.clearCallLog();
+    expect(emulator.callCounts()).toEqual({});
+  }, 120_000);
+
   it('reset-state forgets users and keys but keeps the root credentials working', async () => {
     emulator.seedUser('temp', { withAccessKey: true });
     expect((await post(emulator, '/_emulator/reset-state')).status).toBe(200);

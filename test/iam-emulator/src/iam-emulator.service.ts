@@ -153,6 +153,8 @@ export class IamEmulator {
   /** Lower-cased requested user → the user whose key CreateAccessKey makes instead (once). */
   private misdirections = new Map<string, string>();
   private calls: CallLogEntry[] = [];
+  /** Calls per action since the last clearCallLog, uncapped (the log keeps the last CALL_LOG_LIMIT only): for benchmarks. */
+  private counts = new Map<string, number>();
 
   private constructor(
     private readonly server: Server,
@@ -328,6 +330,12 @@ export class IamEmulator {
 
   clearCallLog(): void {
     this.calls = [];
+    this.counts.clear();
+  }
+
+  /** How many calls each action received since the last clearCallLog (or reset), however many: the log itself is capped. */
+  callCounts(): Record<string, number> {
+    return Object.fromEntries(this.counts);
   }
 
   /** Forgets every user, key and policy of every account; keeps the accounts, their root credentials and the fault settings. */
@@ -335,6 +343,7 @@ export class IamEmulator {
     this.state = this.freshState();
     for (const [accountId, a] of this.extraAccounts) a.state = new EmulatorState(accountId, a.root.accessKeyId, a.root.secretAccessKey);
     this.calls = [];
+    this.counts.clear();
   }
 
   /**
@@ -622,6 +631,8 @@ export class IamEmulator {
   }
 
   private record(entry: CallLogEntry): void {
+    const key = entry.action || '(none)';
+    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
     this.calls.push(entry);
     if (this.calls.length > CALL_LOG_LIMIT) this.calls.splice(0, this.calls.length - CALL_LOG_LIMIT);
   }
@@ -675,6 +686,7 @@ export class IamEmulator {
           return send(200, { ok: true });
         }
       }
+      if (method === 'GET' && path === '/_emulator/call-counts') return send(200, this.callCounts());
       const keys = /^\/_emulator\/users\/([^/]+)\/keys$/.exec(path);
       if (method === 'GET' && keys) {
         const name = decodeURIComponent(keys[1]!);

@@ -6,7 +6,7 @@ export class HeartbeatResponse {
   @ApiProperty({ format: 'uuid' }) secretId: string;
   @ApiProperty({ enum: ['queued', 'running', 'done'] }) status: string;
   @ApiProperty({ enum: ['success', 'failed', 'unable-to-connect'], nullable: true, type: 'string' }) outcome: string | null;
-  @ApiProperty({ enum: ['api', 'schedule'] }) trigger: string;
+  @ApiProperty({ enum: ['api', 'schedule', 'rotation'], description: "'rotation': recorded by a rotation whose verify step proved the new key" }) trigger: string;
   @ApiProperty() requestedBy: string;
   @ApiProperty({ nullable: true, type: 'string', description: 'the ARN the key answered as' }) checkedArn: string | null;
   @ApiProperty({ nullable: true, type: 'string', description: 'Active or Inactive, as IAM lists the key' }) keyStatus: string | null;

@@ -28,12 +28,12 @@ interface Self {
   rot: RotationEntity;
 }
 
-/** alice's key secret, executing itself. */
-function selfMode(opts: { keys?: number } = {}): Self {
+/** alice's key secret, executing itself (its heartbeats succeed, unless `status` says otherwise). */
+function selfMode(opts: { keys?: number; status?: SecretEntity['heartbeatStatus'] } = {}): Self {
   const w = new WorkerWorld();
   w.iam.addUser('alice', { keys: opts.keys ?? 1 });
   const key = w.iam.user('alice').keys[0];
-  const secret = w.keySecret('alice', key);
+  const secret = w.keySecret('alice', key, { heartbeatStatus: opts.status ?? 'success' });
   const rot = w.store.addRotation({ secretId: secret.id });
   return { w, key, secret, rot };
 }
@@ -82,8 +82,16 @@ describe('KeyRotationUseCase, self mode (the key rotates itself)', () => {
     const row = w.store.rotation(rot.id);
     expect(row).toMatchObject({ step: 'done', mode: 'basic', executorSecretId: null, pendingVersion: 2, retirePending: false, warnings: [] });
     expect(row.aboutToCreateAt).toEqual(new Date(w.clock.now() - 1_000));
-    // The first rotation records the IAM user id; the promotion makes the heartbeat due at once.
-    expect(w.store.secret(secret.id)).toMatchObject({ iamUserId: 'AIDAALICE', versionCounter: 2, lastRotatedAt: new Date(w.clock.now()), nextHeartbeatAt: new Date(w.clock.now()) });
+    // The first rotation records the IAM user id; the verify step counts as the heartbeat, so the next is an interval away.
+    expect(w.store.secret(secret.id)).toMatchObject({
+      iamUserId: 'AIDAALICE',
+      versionCounter: 2,
+      lastRotatedAt: new Date(w.clock.now()),
+      heartbeatStatus: 'success',
+      heartbeatFailures: 0,
+      lastHeartbeatAt: new Date(w.clock.now()),
+      nextHeartbeatAt: new Date(w.clock.now() + 3_600_000),
+    });
     expect(w.faults.passed).toEqual(['prepare', 'make-room', 'create', 'create:after-aws', 'verify', 'promote', 'retire', 'retire:after-aws']);
   });
 
@@ -325,13 +333,74 @@ describe('KeyRotationUseCase, self mode (the key rotates itself)', () => {
   });
 
   describe('step 5, promote', () => {
+    it('records the verify step as the heartbeat: a finished check of the new key, the next one interval later, and the new version keeps CreateAccessKey\'s answer as its listing', async () => {
+      const { w, secret, rot } = selfMode();
+      await w.keyRotation().run(rot.id);
+      const [, newKey] = w.iam.user('alice').keys;
+      const verifiedAt = new Date(w.clock.now());
+      expect([...w.store.t.heartbeats.values()]).toEqual([
+        expect.objectContaining({
+          secretId: secret.id,
+          status: 'done',
+          outcome: 'success',
+          trigger: 'rotation',
+          requestedBy: 'system:rotation-worker',
+          checkedArn: 'arn:aws:iam::111111111111:user/alice',
+          keyStatus: 'Active',
+          keyCreatedAt: newKey.createDate,
+          finishedAt: verifiedAt,
+        }),
+      ]);
+      expect(w.store.secret(secret.id)).toMatchObject({ heartbeatStatus: 'success', lastHeartbeatAt: verifiedAt, nextHeartbeatAt: new Date(verifiedAt.getTime() + 3_600_000) });
+      const current = w.store.t.versions.find((v) => v.secretId === secret.id && v.state === 'current')!;
+      expect(current).toMatchObject({ keyStatus: 'Active', keyCreatedAt: newKey.createDate, keyListedAt: newKey.createDate });
+      // An unchanged status (success before and after) announces nothing.
+      expect(w.store.t.events.filter((e) => e.type === 'heartbeat.status-changed')).toEqual([]);
+    });
+
+    it('a secret whose heartbeat had failed: the promotion announces failed → success (outbox and audit), in its transaction', async () => {
+      const { w, secret, rot } = selfMode({ status: 'failed' });
+      w.store.secret(secret.id).heartbeatFailures = 3;
+      await w.keyRotation().run(rot.id);
+      const [hb] = [...w.store.t.heartbeats.values()];
+      expect(w.store.t.events.filter((e) => e.type === 'heartbeat.status-changed')).toEqual([
+        expect.objectContaining({ secretId: secret.id, payload: { secretId: secret.id, heartbeatId: hb.id, from: 'failed', to: 'success', errorCode: null } }),
+      ]);
+      expect(w.store.t.audit).toContainEqual(
+        expect.objectContaining({ actorId: 'system:rotation-worker', action: 'heartbeat.status-changed', outcome: 'success', targetId: hb.id, details: { from: 'failed', to: 'success' } }),
+      );
+      expect(w.store.secret(secret.id)).toMatchObject({ heartbeatStatus: 'success', heartbeatFailures: 0 });
+    });
+
+    it('the secret\'s own heartbeat interval decides when the next check is due', async () => {
+      const { w, secret, rot } = selfMode();
+      w.store.secret(secret.id).settings = { heartbeatIntervalSeconds: 120 };
+      await w.keyRotation().run(rot.id);
+      expect(w.store.secret(secret.id).nextHeartbeatAt).toEqual(new Date(w.clock.now() + 120_000));
+    });
+
+    it('a promote resumed without a verify in this run (its proof may be old) records no heartbeat: the new key is checked at once', async () => {
+      const { w, key, secret } = selfMode();
+      const fresh = w.iam.addKey('alice', new Date(w.clock.now()));
+      w.store.addVersion(secret.id, 'pending', { accessKeyId: fresh.accessKeyId, secretAccessKey: fresh.secretAccessKey });
+      const rot = w.store.addRotation({ secretId: secret.id, step: 'promote', pendingVersion: 2 });
+      await w.keyRotation().run(rot.id);
+      expect(w.store.versionsOf(secret.id).map(([, s]) => s)).toEqual(['previous', 'current']);
+      expect(w.iam.callsOf('getCallerIdentity')).toEqual([]);
+      expect([...w.store.t.heartbeats.values()]).toEqual([]);
+      expect(w.store.secret(secret.id)).toMatchObject({ nextHeartbeatAt: new Date(w.clock.now()), lastHeartbeatAt: null });
+      expect(w.iam.user('alice').keys.find((k) => k.accessKeyId === key.accessKeyId)?.status).toBe('Inactive');
+    });
+
     it('is one transaction: when any part fails, no version moves and the step stays', async () => {
       const { w, secret, rot } = selfMode();
-      w.store.secrets.markChanged = async () => {
+      w.store.secrets.markChangedAndChecked = async () => {
         throw new Error('connection lost');
       };
       expect(await attempt(w, rot.id)).toEqual(new Error('connection lost'));
       expect(w.store.versionsOf(secret.id).map(([, s]) => s)).toEqual(['current', 'pending']);
+      // The verify step's heartbeat went with it.
+      expect([...w.store.t.heartbeats.values()]).toEqual([]);
       expect(w.store.rotation(rot.id).step).toBe('verify');
       expect(w.store.transactionsRun).toEqual(['committed', 'rolled back']);
     });

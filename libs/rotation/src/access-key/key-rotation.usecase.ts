@@ -10,8 +10,8 @@ import {
   sameIamUser,
 } from '@keyturn/iam';
 import type { RotationEntity } from '@keyturn/store';
-import { SettingsService, effectiveSettings } from '@keyturn/vault';
-import { ChangeJournal, credsOf, type OpenVersion, type SecretState } from '../change-journal.service.js';
+import { SettingsService, effectiveSettings, type GlobalSettings } from '@keyturn/vault';
+import { ChangeJournal, credsOf, type OpenVersion, type SecretState, type VerifiedKey } from '../change-journal.service.js';
 import { CLOCK, FAULTS, ROTATION_OPTIONS, type Clock, type Faults, type RotationOptions } from '../rotation.tokens.js';
 import type { Executor } from '../executor.js';
 import { RetirePendingError } from '../rotation-error.js';
@@ -57,9 +57,14 @@ export class KeyRotationUseCase {
       // A stored pending key (this attempt's or an interrupted one's) is resumed, never re-created.
       await this.store.journal(rot, { step: 'verify', pendingVersion: state.pending.row.version });
     }
-    await this.verify(rot, state, exec);
-    state = await this.promote(rot);
-    await this.retire(rot, state);
+    const verified = await this.verify(rot, state, exec);
+    // The verify step just proved the new key: the promotion records it as the secret's heartbeat.
+    const global = await this.settings.getGlobal();
+    const eff = effectiveSettings(global, state.secret.settings);
+    await this.promoteOnly(rot, { ...verified, heartbeatIntervalSeconds: eff.heartbeatIntervalSeconds ?? null });
+    // What the promote transaction just did, without reading it back: pending → current → previous.
+    const promoted: SecretState = { secret: state.secret, current: asState(state.pending!, 'current'), previous: state.current && asState(state.current, 'previous') };
+    await this.retire(rot, promoted, global);
   }
 
   /** Step 1: the executor and mode, and the check that the IAM user is still the one we first rotated. */
@@ -212,7 +217,9 @@ export class KeyRotationUseCase {
     // The window the protocol exists for: AWS has made the key and we have not stored it yet.
     this.faults.point('create:after-aws');
     try {
-      await this.store.storePending(rot, { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey }, 'verify');
+      // CreateAccessKey's answer is a listing of the new key: the heartbeats need not list it for a day.
+      const listing = { keyStatus: key.status, keyCreatedAt: key.createDate ?? null, keyListedAt: new Date(this.clock.now()) };
+      await this.store.storePending(rot, { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey }, 'verify', listing);
     } catch (e) {
       // AWS showed the secret once and we could not keep it: the key must not outlive this attempt.
       const masked = maskAccessKeyId(key.accessKeyId);
@@ -234,7 +241,7 @@ export class KeyRotationUseCase {
   }
 
   /** Step 4: the pending key must answer as the target user within the window, or it is deleted. */
-  private async verify(rot: RotationEntity, state: SecretState, exec: Executor): Promise<void> {
+  private async verify(rot: RotationEntity, state: SecretState, exec: Executor): Promise<Omit<VerifiedKey, 'heartbeatIntervalSeconds'>> {
     const pending = state.pending!;
     const { secret } = state;
     this.faults.point('verify');
@@ -246,7 +253,7 @@ export class KeyRotationUseCase {
       let answeredAs: string | undefined;
       try {
         const id = await this.iam.getCallerIdentity(credsOf(pending));
-        if (sameIamUser(userNameFromArn(id.arn), secret.username) && id.account === secret.accountId) return;
+        if (sameIamUser(userNameFromArn(id.arn), secret.username) && id.account === secret.accountId) return { at: new Date(this.clock.now()), arn: id.arn };
         answeredAs = id.arn;
       } catch (e) {
         // Not the job's retry rule: within the window a rejected new key is expected (IAM propagates
@@ -277,10 +284,14 @@ export class KeyRotationUseCase {
 
   /** Step 5: one transaction: pending → current → previous → retired. */
   private async promote(rot: RotationEntity): Promise<SecretState> {
-    this.faults.point('promote');
-    await this.store.promote(rot, 'retire');
-    this.faults.point('retire');
+    await this.promoteOnly(rot);
     return this.store.state(rot.secretId);
+  }
+
+  private async promoteOnly(rot: RotationEntity, verified?: VerifiedKey): Promise<void> {
+    this.faults.point('promote');
+    await this.store.promote(rot, 'retire', verified);
+    this.faults.point('retire');
   }
 
   /**
@@ -293,9 +304,9 @@ export class KeyRotationUseCase {
    * previous key keeps working, and the runner comes back at retireAt (the
    * reconciler re-enqueues it from Postgres if the job is lost).
    */
-  async retire(rot: RotationEntity, state: SecretState): Promise<void> {
+  async retire(rot: RotationEntity, state: SecretState, global?: GlobalSettings): Promise<void> {
     const { secret } = state;
-    const eff = effectiveSettings(await this.settings.getGlobal(), secret.settings);
+    const eff = effectiveSettings(global ?? (await this.settings.getGlobal()), secret.settings);
     const prev = state.previous;
     if (rot.retireAt && rot.pendingVersion !== null && state.current?.row.version !== rot.pendingVersion) {
       // A later change moved on (and retired this key when it ended the grace): nothing of ours is left.
@@ -340,3 +351,6 @@ export class KeyRotationUseCase {
     return unlessKeyGone(this.iam.updateAccessKey(creds, username, accessKeyId, 'Inactive'));
   }
 }
+
+/** The same version, in the state a transaction just gave it. */
+const asState = (v: OpenVersion, state: 'current' | 'previous'): OpenVersion => ({ row: { ...v.row, state }, fields: v.fields });

@@ -17,7 +17,7 @@ export class HeartbeatEntity {
   outcome: HeartbeatOutcome | null;
 
   @Column({ type: 'varchar', length: 16 })
-  trigger: 'api' | 'schedule';
+  trigger: 'api' | 'schedule' | 'rotation';
 
   @Column({ name: 'requested_by', type: 'varchar', length: 128 })
   requestedBy: string;

@@ -52,6 +52,21 @@ export class SecretVersionEntity {
   @Column({ name: 'key_id_hmac', type: 'varchar', length: 64, nullable: true })
   keyIdHmac: string | null;
 
+  /**
+   * What IAM last said about this version's access key (ListAccessKeys, or the
+   * CreateAccessKey answer that made it): status, create date, and when. A
+   * heartbeat lists the keys again only when key_listed_at is a day old or
+   * missing (migration 1795834000000); null for other secret types.
+   */
+  @Column({ name: 'key_status', type: 'varchar', length: 16, nullable: true })
+  keyStatus: 'Active' | 'Inactive' | null;
+
+  @Column({ name: 'key_created_at', type: 'timestamptz', nullable: true })
+  keyCreatedAt: Date | null;
+
+  @Column({ name: 'key_listed_at', type: 'timestamptz', nullable: true })
+  keyListedAt: Date | null;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
 

@@ -1,6 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import { RotationEntity, type RotationStep, type RotationWarning } from '../entities/rotation.entity.js';
 import { queryReturning } from '../returning.js';
+import { selectEntities, updateById } from '../rows.js';
 
 /** What a claim found when it could not take the rotation. */
 export type ClaimResult = { claimed: true } | { claimed: false; busy: 'secret' } | { claimed: false; busy: 'lease'; now: RotationEntity | null };
@@ -13,18 +14,21 @@ export type ClaimResult = { claimed: true } | { claimed: false; busy: 'secret' }
 export class RotationsRepository {
   constructor(private readonly m: EntityManager) {}
 
-  get(id: string): Promise<RotationEntity | null> {
-    return this.m.findOneBy(RotationEntity, { id });
+  async get(id: string): Promise<RotationEntity | null> {
+    const [r] = await selectEntities(this.m, RotationEntity, 'id = $1', [id]);
+    return r ?? null;
   }
 
-  getOrFail(id: string): Promise<RotationEntity> {
-    return this.m.findOneByOrFail(RotationEntity, { id });
+  async getOrFail(id: string): Promise<RotationEntity> {
+    const r = await this.get(id);
+    if (!r) throw new Error(`rotation ${id} not found`);
+    return r;
   }
 
   /** Records progress on the row (step, mode, executor, …) and on the caller's copy. */
   async journal(rot: RotationEntity, changes: Partial<RotationEntity>): Promise<void> {
     Object.assign(rot, changes);
-    await this.m.update(RotationEntity, { id: rot.id }, changes as never);
+    await updateById(this.m, RotationEntity, rot.id, changes);
   }
 
   /** Appends a warning atomically (`warnings || $w`), so concurrent appends never lose one. */
@@ -41,11 +45,11 @@ export class RotationsRepository {
 
   /** The pending version this rotation stored, and the step after it (inside the store-pending transaction). */
   async setPending(rot: RotationEntity, pendingVersion: number | null, step?: RotationStep): Promise<void> {
-    await this.m.update(RotationEntity, { id: rot.id }, step ? { pendingVersion, step } : { pendingVersion });
+    await updateById(this.m, RotationEntity, rot.id, step ? { pendingVersion, step } : { pendingVersion });
   }
 
   async setStep(id: string, step: RotationStep): Promise<void> {
-    await this.m.update(RotationEntity, { id }, { step });
+    await updateById(this.m, RotationEntity, id, { step });
   }
 
   /**
@@ -104,7 +108,7 @@ export class RotationsRepository {
 
   /** A failed attempt that will be resumed: queued again, lease free, the error on record. */
   async requeue(id: string, errorCode: string, errorMessage: string): Promise<void> {
-    await this.m.update(RotationEntity, { id }, { status: 'queued', leaseOwner: null, leaseExpiresAt: null, errorCode, errorMessage });
+    await updateById(this.m, RotationEntity, id, { status: 'queued', leaseOwner: null, leaseExpiresAt: null, errorCode, errorMessage });
   }
 
   /** Rotations of the secret (other than `exceptId`) whose previous key is in its grace period: retire owed at retire_at. */
@@ -116,12 +120,12 @@ export class RotationsRepository {
   }
 
   async giveUpRetire(id: string): Promise<void> {
-    await this.m.update(RotationEntity, { id }, { retirePending: false });
+    await updateById(this.m, RotationEntity, id, { retirePending: false });
   }
 
   /** The final status; a failure keeps its code and message, a success clears them. */
   async finish(id: string, status: 'succeeded' | 'failed', finishedAt: Date, error: { code: string | null; message: string | null }): Promise<void> {
-    await this.m.update(RotationEntity, { id }, {
+    await updateById(this.m, RotationEntity, id, {
       status,
       leaseOwner: null,
       leaseExpiresAt: null,

@@ -1,5 +1,6 @@
 import { In, MoreThan, type EntityManager } from 'typeorm';
 import { SecretVersionEntity, type VersionState } from '../entities/secret-version.entity.js';
+import { selectEntities, updateById } from '../rows.js';
 
 export type LiveState = 'current' | 'previous' | 'pending';
 
@@ -7,7 +8,11 @@ export type LiveState = 'current' | 'previous' | 'pending';
 export type NewSecretVersion = Pick<
   SecretVersionEntity,
   'id' | 'secretId' | 'version' | 'state' | 'kekId' | 'wrappedKey' | 'fields' | 'keyHint' | 'keyIdHmac'
->;
+> &
+  Partial<KeyListing>;
+
+/** What IAM said about a version's access key, and when (null status and date: listing was denied). */
+export type KeyListing = Pick<SecretVersionEntity, 'keyStatus' | 'keyCreatedAt' | 'keyListedAt'>;
 
 /** The versions of secrets (encrypted; this repository never sees a plaintext field). */
 export class SecretVersionsRepository {
@@ -15,17 +20,23 @@ export class SecretVersionsRepository {
 
   /** The current, previous and pending versions of a secret. */
   live(secretId: string): Promise<SecretVersionEntity[]> {
-    return this.m.findBy(SecretVersionEntity, { secretId, state: In(['current', 'previous', 'pending']) });
+    return selectEntities(this.m, SecretVersionEntity, `secret_id = $1 AND state IN ('current', 'previous', 'pending')`, [secretId]);
   }
 
-  inState(secretId: string, state: LiveState): Promise<SecretVersionEntity | null> {
-    return this.m.findOneBy(SecretVersionEntity, { secretId, state });
+  async inState(secretId: string, state: LiveState): Promise<SecretVersionEntity | null> {
+    const [v] = await selectEntities(this.m, SecretVersionEntity, 'secret_id = $1 AND state = $2', [secretId, state]);
+    return v ?? null;
   }
 
   /** The id of the current version (for "is the checked key still current?"). */
   async currentId(secretId: string): Promise<string | null> {
-    const v = await this.m.findOne(SecretVersionEntity, { where: { secretId, state: 'current' }, select: { id: true } });
+    const [v] = await this.m.query(`SELECT id FROM secret_versions WHERE secret_id = $1 AND state = 'current'`, [secretId]);
     return v?.id ?? null;
+  }
+
+  /** What a listing of the keys (or the CreateAccessKey answer) said about this version's key. */
+  async recordListing(id: string, l: KeyListing): Promise<void> {
+    await this.m.query(`UPDATE secret_versions SET key_status = $2, key_created_at = $3, key_listed_at = $4 WHERE id = $1`, [id, l.keyStatus, l.keyCreatedAt, l.keyListedAt]);
   }
 
   /** The newest `take` versions in `states`, newest first. */
@@ -43,16 +54,21 @@ export class SecretVersionsRepository {
   }
 
   async insert(row: NewSecretVersion): Promise<void> {
-    await this.m.insert(SecretVersionEntity, row);
+    await this.m.query(
+      `INSERT INTO secret_versions (id, secret_id, version, state, kek_id, wrapped_key, fields, key_hint, key_id_hmac, key_status, key_created_at, key_listed_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+      [row.id, row.secretId, row.version, row.state, row.kekId, row.wrappedKey, JSON.stringify(row.fields), row.keyHint, row.keyIdHmac,
+        row.keyStatus ?? null, row.keyCreatedAt ?? null, row.keyListedAt ?? null],
+    );
   }
 
   async setState(id: string, state: VersionState): Promise<void> {
-    await this.m.update(SecretVersionEntity, { id }, { state });
+    await updateById(this.m, SecretVersionEntity, id, { state });
   }
 
   /** Moves every version of the secret in state `from` to `to` (pending → discarded, current → previous, …). */
   async moveState(secretId: string, from: VersionState, to: VersionState): Promise<void> {
-    await this.m.update(SecretVersionEntity, { secretId, state: from }, { state: to });
+    await this.m.query(`UPDATE secret_versions SET state = $3, updated_at = now() WHERE secret_id = $1 AND state = $2`, [secretId, from, to]);
   }
 
   /**

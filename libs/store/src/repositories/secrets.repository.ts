@@ -2,6 +2,7 @@ import type { EntityManager } from 'typeorm';
 import type { HeartbeatStatus, SecretSettings, SecretType } from '@keyturn/contracts';
 import { SecretEntity } from '../entities/secret.entity.js';
 import { queryReturning } from '../returning.js';
+import { selectEntities, updateById } from '../rows.js';
 
 /** A secret whose scheduled change is due, as the scheduler claims it. */
 export interface DueScheduledChange {
@@ -26,22 +27,34 @@ export class SecretsRepository {
 
   // ------------------------------------------------------------ worker and scheduler side (rotation, heartbeat, due work)
 
-  get(id: string): Promise<SecretEntity | null> {
-    return this.m.findOneBy(SecretEntity, { id });
+  async get(id: string): Promise<SecretEntity | null> {
+    const [s] = await selectEntities(this.m, SecretEntity, 'id = $1', [id]);
+    return s ?? null;
   }
 
   /** The row under FOR UPDATE (promotion, storing a pending version and a heartbeat's result take it). */
-  lockForUpdate(id: string): Promise<SecretEntity | null> {
-    return this.m.findOne(SecretEntity, { where: { id }, lock: { mode: 'pessimistic_write' } });
+  async lockForUpdate(id: string): Promise<SecretEntity | null> {
+    const [s] = await selectEntities(this.m, SecretEntity, 'id = $1 FOR UPDATE', [id]);
+    return s ?? null;
+  }
+
+  /**
+   * The heartbeat state of the secret, with its row locked (FOR UPDATE) until
+   * the transaction ends; null when the secret is gone. A heartbeat's result
+   * and a promotion both take this lock, so they are ordered.
+   */
+  async lockHeartbeatState(id: string): Promise<Pick<SecretEntity, 'heartbeatStatus' | 'heartbeatFailures'> | null> {
+    const [r] = await this.m.query(`SELECT heartbeat_status, heartbeat_failures FROM secrets WHERE id = $1 FOR UPDATE`, [id]);
+    return r ? { heartbeatStatus: r.heartbeat_status, heartbeatFailures: r.heartbeat_failures } : null;
   }
 
   /** The IAM user id seen at the first change: a re-created user of the same name is told apart by it. */
   async setIamUserId(id: string, iamUserId: string): Promise<void> {
-    await this.m.update(SecretEntity, { id }, { iamUserId });
+    await updateById(this.m, SecretEntity, id, { iamUserId });
   }
 
   async setVersionCounter(id: string, versionCounter: number): Promise<void> {
-    await this.m.update(SecretEntity, { id }, { versionCounter });
+    await updateById(this.m, SecretEntity, id, { versionCounter });
   }
 
   /** A change was promoted: `last_rotated_at` now, and a secret with a heartbeat is checked at the next tick. */
@@ -49,6 +62,21 @@ export class SecretsRepository {
     await this.m.query(
       `UPDATE secrets SET last_rotated_at = now(), next_heartbeat_at = CASE WHEN $2::boolean THEN now() ELSE next_heartbeat_at END WHERE id = $1`,
       [id, checkHeartbeatNow],
+    );
+  }
+
+  /**
+   * A change of a key secret was promoted after its verify step proved the new
+   * key works (GetCallerIdentity as the target user at `at`): that is this
+   * secret's heartbeat too, so it counts as a successful one and the next is
+   * due one interval later, instead of at once (which cost two more AWS calls).
+   */
+  async markChangedAndChecked(id: string, r: { at: Date; next: Date }): Promise<void> {
+    await this.m.query(
+      `UPDATE secrets SET last_rotated_at = now(), heartbeat_status = 'success', heartbeat_failures = 0,
+              last_heartbeat_at = $2, next_heartbeat_at = $3, updated_at = now()
+        WHERE id = $1`,
+      [id, r.at, r.next],
     );
   }
 

@@ -1,0 +1,221 @@
+// The shared body of `npm run bench:heartbeat` and `npm run bench:rotation` (docs/performance.md,
+// "Heartbeats and rotations"). One database and queue prefix of its own, the IAM emulator in this
+// process (4 AWS accounts), Keyturn's worker from dist as a child process, and the raw baseline
+// (scripts/bench-aws-raw.mjs) as another child process. Keyturn's path: the API stores each request
+// and enqueues it (queue paused), then the clock runs from the queue's resume until Postgres has every
+// row finished. The raw path: the same AWS calls at the same concurrency with the minimum Postgres
+// work, on a second set of secrets of the same shape. Rounds interleave the two (the order alternates);
+// prints every round, the ratio Keyturn / raw with its spread, and AWS calls per operation counted by
+// the emulator. Asserts nothing; cleans up its database, queue keys and processes.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { cpus, loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+import { createInterface } from 'node:readline';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { startApi, teardown } from './bench-common.mjs';
+
+const ADMIN = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const ROOT = new URL('../', import.meta.url).pathname;
+const ACCOUNT_IDS = ['123456789012', '210987654321', '310987654321', '410987654321'];
+// High enough that Keyturn's pacer (max 1000 per account) never binds: the bench measures overhead, not AWS's quota.
+const RATE_PER_ACCOUNT = 1000;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+const { loadConfig } = await import('../dist/libs/config/src/index.js');
+const { generateMasterKey } = await import('../dist/libs/crypto/src/index.js');
+const { generateToken } = await import('../dist/libs/auth/src/index.js');
+const { requiredPermissions } = await import('../dist/libs/secrets/src/index.js');
+const { startIamEmulator } = await import('../dist-test/iam-emulator/src/index.js');
+
+/** A child process that prints lines; `line(re)` resolves with the first next line matching. */
+function child(args, env) {
+  const p = spawn(process.execPath, args, { cwd: ROOT, env: { PATH: process.env.PATH, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let tail = '';
+  const waiters = [];
+  const onLine = (l) => {
+    tail = (tail + l + '\n').slice(-8000);
+    const i = waiters.findIndex((w) => w.re.test(l));
+    if (i >= 0) waiters.splice(i, 1)[0].resolve(l);
+  };
+  createInterface({ input: p.stdout }).on('line', onLine);
+  createInterface({ input: p.stderr }).on('line', onLine);
+  const exited = new Promise((resolve) => p.once('exit', resolve));
+  const line = (re) =>
+    new Promise((resolve, reject) => {
+      waiters.push({ re, resolve });
+      exited.then((code) => reject(new Error(`${args[0]} exited (${code}):\n${tail}`)));
+    });
+  const stop = async () => {
+    if (p.exitCode === null) p.kill('SIGTERM');
+    await exited;
+  };
+  return { p, line, stop };
+}
+
+const stats = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return { median: s[Math.floor(s.length / 2)], min: s[0], max: s.at(-1) };
+};
+
+/**
+ * kind: 'heartbeat' | 'rotation'. Options on the command line: --secrets N per side, --rounds,
+ * --latency 0,50 (ms the emulator waits before each answer), --concurrency (worker and raw).
+ */
+export async function runBench(kind) {
+  const { values } = parseArgs({
+    options: {
+      secrets: { type: 'string', default: kind === 'heartbeat' ? '400' : '200' },
+      rounds: { type: 'string', default: '3' },
+      latency: { type: 'string', default: '0,50' },
+      concurrency: { type: 'string', default: '10' },
+      // For measuring a Keyturn that lists the keys on every heartbeat (before issue 14): the raw loop then lists too.
+      'raw-lists-keys': { type: 'boolean', default: false },
+    },
+  });
+  const N = Number(values.secrets);
+  const ROUNDS = Math.max(3, Number(values.rounds));
+  const LATENCIES = values.latency.split(',').map(Number);
+  const CONCURRENCY = Number(values.concurrency);
+
+  const emu = await startIamEmulator({ port: 0 });
+  for (const id of ACCOUNT_IDS.slice(1)) emu.addAccount(id);
+  const admin = new pg.Client({ connectionString: ADMIN });
+  await admin.connect();
+  const name = `keyturn_bench_${randomBytes(3).toString('hex')}`;
+  const dbUrl = ADMIN.replace(/\/[^/]*$/, `/${name}`);
+  const prefix = `kt-bench-${randomBytes(4).toString('hex')}`;
+  await admin.query(`CREATE DATABASE ${name}`);
+  const token = generateToken();
+  const masterKey = generateMasterKey();
+  const env = {
+    NODE_ENV: 'test', LOG_LEVEL: 'info', DATABASE_URL: dbUrl, REDIS_URL, KEYTURN_QUEUE_PREFIX: prefix, KEYTURN_MASTER_KEY: masterKey,
+    KEYTURN_BOOTSTRAP_ADMIN_TOKEN: token, AWS_ENDPOINT_URL_IAM: emu.url, AWS_ENDPOINT_URL_STS: emu.url, AWS_REGION: 'us-east-1',
+    KEYTURN_AWS_RATE_PER_ACCOUNT: String(RATE_PER_ACCOUNT), KEYTURN_WORKER_CONCURRENCY: String(CONCURRENCY),
+    // The emulator's keys work at once (no propagation delay), so Keyturn verifies at once, as the raw loop does.
+    KEYTURN_VERIFY_INITIAL_DELAY_MS: '0', WORKER_OPS_PORT: '0',
+  };
+  let api;
+  let worker;
+  let raw;
+  let db;
+  const queueConnection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const queue = new Queue(kind, { connection: queueConnection, prefix });
+  try {
+    let call;
+    ({ api, call } = await startApi(loadConfig({ ...env, NODE_ENV: 'test', LOG_LEVEL: 'error' }), token));
+    const inBatches = async (items, f) => {
+      const out = [];
+      for (let i = 0; i < items.length; i += 20) out.push(...(await Promise.all(items.slice(i, i + 20).map(f))));
+      return out;
+    };
+    // Two sets of secrets of the same shape over the 4 accounts: one for Keyturn, one for the raw loop.
+    const seed = (side) =>
+      inBatches([...Array(N).keys()], async (i) => {
+        const accountId = ACCOUNT_IDS[i % ACCOUNT_IDS.length];
+        const username = `bench-${side}-${randomBytes(4).toString('hex')}`;
+        const policy = requiredPermissions({ type: 'aws-iam-key', partition: 'aws', accountId, targetUser: username, executorUser: username }).policy;
+        const u = emu.seedUser(username, { policies: { keyturn: policy }, withAccessKey: true, accountId });
+        const s = await call('POST', '/v1/secrets', { type: 'aws-iam-key', name: username, folder: '/bench', username, accountId, accessKeyId: u.accessKeyId, secretAccessKey: u.secretAccessKey });
+        return { id: s.id, username, accountId };
+      });
+    const keyturnSecrets = await seed('k');
+    const rawSecrets = await seed('r');
+    db = new pg.Client({ connectionString: dbUrl });
+    await db.connect();
+    // The scheduler is not running: every secret's first heartbeat is what this bench asks for.
+    await db.query(`UPDATE secrets SET next_heartbeat_at = NULL`);
+
+    // BENCH_WORKER_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the worker.
+    const nodeArgs = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    worker = child([...nodeArgs, 'dist/apps/rotation-worker/src/main.js'], env);
+    await worker.line(/ready: connected/);
+    raw = child(['scripts/bench-aws-raw.mjs'], {});
+    raw.p.stdin.write(JSON.stringify({ mode: kind, listKeys: values['raw-lists-keys'], dbUrl, masterKey, endpoint: emu.url, concurrency: CONCURRENCY, secrets: rawSecrets }) + '\n');
+    await raw.line(/^ready$/);
+
+    const table = kind === 'heartbeat' ? 'heartbeats' : 'rotations';
+    const finished = kind === 'heartbeat' ? `status = 'done'` : `status IN ('succeeded', 'failed') AND NOT retire_pending`;
+    /** One pass of Keyturn over its secrets: seconds, and AWS calls per operation. */
+    const keyturnPass = async (latencyMs) => {
+      await queue.pause();
+      const ids = await inBatches(keyturnSecrets, async (s) => (await call('POST', `/v1/secrets/${s.id}/${kind === 'heartbeat' ? 'heartbeats' : 'rotations'}`)).id);
+      emu.setLatencyMs(latencyMs);
+      emu.clearCallLog();
+      const started = performance.now();
+      await queue.resume();
+      for (;;) {
+        const { rows: [{ n }] } = await db.query(`SELECT count(*)::int AS n FROM ${table} WHERE id = ANY($1::uuid[]) AND ${finished}`, [ids]);
+        if (n === ids.length) break;
+        if (performance.now() - started > 15 * 60_000) throw new Error(`Keyturn did not finish: ${n} of ${ids.length}`);
+        await sleep(20);
+      }
+      const seconds = (performance.now() - started) / 1000;
+      const { rows: [{ failed }] } = await db.query(
+        kind === 'heartbeat'
+          ? `SELECT count(*)::int AS failed FROM heartbeats WHERE id = ANY($1::uuid[]) AND outcome IS DISTINCT FROM 'success'`
+          : `SELECT count(*)::int AS failed FROM rotations WHERE id = ANY($1::uuid[]) AND status <> 'succeeded'`,
+        [ids],
+      );
+      emu.setLatencyMs(0);
+      return { seconds, calls: emu.callCounts(), failed };
+    };
+    const rawPass = async (latencyMs) => {
+      emu.setLatencyMs(latencyMs);
+      emu.clearCallLog();
+      const started = performance.now();
+      raw.p.stdin.write('go\n');
+      const result = JSON.parse(await raw.line(/^\{"done"/));
+      const seconds = (performance.now() - started) / 1000;
+      emu.setLatencyMs(0);
+      return { seconds, calls: emu.callCounts(), failed: result.failed };
+    };
+    const perOp = (calls) => Object.values(calls).reduce((a, b) => a + b, 0) / N;
+    const describeCalls = (calls) => Object.entries(calls).map(([a, n]) => `${a} ${(n / N).toFixed(2)}`).join(', ');
+
+    console.log(`bench:${kind}: ${N} secrets per side over ${ACCOUNT_IDS.length} accounts, concurrency ${CONCURRENCY} (KEYTURN_WORKER_CONCURRENCY and the raw loop's),`);
+    console.log(`KEYTURN_AWS_RATE_PER_ACCOUNT=${RATE_PER_ACCOUNT} and no emulator throttling (neither bounds the run); ${cpus().length} cores, load ${loadavg()[0].toFixed(1)}`);
+    // Warm-up, not measured: JIT, connection pools, SDK clients, and (rotations) every user at two keys, as in steady state.
+    const w1 = await keyturnPass(0);
+    const w2 = await rawPass(0);
+    console.log(`warm-up: Keyturn ${w1.seconds.toFixed(2)} s (${describeCalls(w1.calls)}), raw ${w2.seconds.toFixed(2)} s (${describeCalls(w2.calls)})`);
+    const summary = [];
+    for (const latencyMs of LATENCIES) {
+      console.log(`\nemulator latency ${latencyMs} ms`);
+      console.log(`${'round'.padEnd(6)} ${'Keyturn s'.padStart(10)} ${'op/s'.padStart(8)} ${'raw s'.padStart(8)} ${'op/s'.padStart(8)} ${'ratio'.padStart(6)}  AWS calls per ${kind} (Keyturn | raw)`);
+      const ratios = [];
+      for (let r = 1; r <= ROUNDS; r++) {
+        // Interleaved, the order alternating, so drift in the machine's load falls on both sides.
+        let k;
+        let w;
+        if (r % 2) {
+          k = await keyturnPass(latencyMs);
+          w = await rawPass(latencyMs);
+        } else {
+          w = await rawPass(latencyMs);
+          k = await keyturnPass(latencyMs);
+        }
+        const ratio = w.seconds / k.seconds;
+        ratios.push(ratio);
+        const failures = k.failed || w.failed ? `  (failed: Keyturn ${k.failed}, raw ${w.failed})` : '';
+        console.log(
+          `${String(r).padEnd(6)} ${k.seconds.toFixed(2).padStart(10)} ${(N / k.seconds).toFixed(0).padStart(8)} ${w.seconds.toFixed(2).padStart(8)} ${(N / w.seconds).toFixed(0).padStart(8)} ${ratio.toFixed(2).padStart(6)}  ` +
+            `${perOp(k.calls).toFixed(2)} | ${perOp(w.calls).toFixed(2)}  [${describeCalls(k.calls)}]${failures}`,
+        );
+      }
+      const st = stats(ratios);
+      summary.push(`latency ${latencyMs} ms: Keyturn / raw = ${st.median.toFixed(2)} (median of ${ROUNDS}; spread ${st.min.toFixed(2)}–${st.max.toFixed(2)})`);
+    }
+    console.log(`\n${summary.join('\n')}\nload ${loadavg()[0].toFixed(1)} at the end`);
+  } finally {
+    await raw?.stop();
+    await worker?.stop();
+    await db?.end();
+    await teardown({ queue, queueConnection, api, redisUrl: REDIS_URL, prefix, admin, database: name });
+    await admin.end();
+    await emu.close();
+  }
+}
