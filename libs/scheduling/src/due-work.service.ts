@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { JobName, SYSTEM_ACTOR } from '@keyturn/contracts';
+import { JobName, SYSTEM_ACTOR, type JobPayloads } from '@keyturn/contracts';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
 import { LeaseLocks, LockSpace, SecretsRepository, Transactions, lockKey, uuidv7 } from '@keyturn/store';
+import type { JobsOptions } from 'bullmq';
 import { JobProducer } from '@keyturn/queue';
 import { SettingsService } from '@keyturn/vault';
 import { RotationsService, heartbeatJobId } from '@keyturn/secrets';
@@ -11,6 +12,17 @@ import { RotationsService, heartbeatJobId } from '@keyturn/secrets';
 const AUTO_CHANGE_LOCK = lockKey(LockSpace.Scheduler, 'auto-change');
 /** Renewed while the scan runs; a replica that dies mid-scan frees it this long after. */
 const AUTO_CHANGE_LEASE_MS = 60_000;
+
+/**
+ * The options of a scheduled heartbeat job (bench:scheduler's raw baseline gives its jobs the same): none of
+ * its own. Retention is the workers' (JOB_RETENTION), and the fair share adds the priority.
+ */
+export const HEARTBEAT_JOB_OPTIONS: JobsOptions = {};
+
+/** A scheduled heartbeat's job: ids only, its job id derived from the row's, so enqueuing a row twice adds one job. */
+export function heartbeatJob(heartbeatId: string, accountId: string | undefined): { name: JobName.RunHeartbeat; payload: JobPayloads[JobName.RunHeartbeat]; jobId: string } {
+  return { name: JobName.RunHeartbeat, payload: { heartbeatId, accountId }, jobId: heartbeatJobId(heartbeatId) };
+}
 
 /**
  * Finds due heartbeats and automatic changes in Postgres and enqueues them.
@@ -53,8 +65,8 @@ export class DueWorkService {
       await this.jobs
         .addBulk(
           JobName.RunHeartbeat,
-          rows.map((h) => ({ payload: { heartbeatId: h.id, accountId: h.accountId }, jobId: heartbeatJobId(h.id) })),
-          { removeOnComplete: { age: 3600, count: 10_000 }, removeOnFail: { age: 86_400 } },
+          rows.map((h) => heartbeatJob(h.id, h.accountId)),
+          HEARTBEAT_JOB_OPTIONS,
         )
         .catch((e: Error) => this.logger.warn(`enqueue of ${rows.length} heartbeats failed (${e.message}); the reconciler retries`));
     }
