@@ -5,6 +5,7 @@ import { assertAssociation } from './association.js';
 import { assertFolderInScope, loadVisibleSecret } from './folder-scope.js';
 import { GetSecretUseCase } from './get-secret.usecase.js';
 import type { SecretMetadata } from './secret-view.js';
+import { HeartbeatSchedule } from './heartbeat-schedule.js';
 
 export interface UpdateSecretInput {
   name?: string;
@@ -20,6 +21,7 @@ export class UpdateSecretUseCase {
   constructor(
     private readonly secrets: SecretsApiRepository,
     private readonly getSecret: GetSecretUseCase,
+    private readonly schedule: HeartbeatSchedule,
   ) {}
 
   async execute(actor: Actor, id: string, patch: UpdateSecretInput): Promise<SecretMetadata> {
@@ -41,6 +43,10 @@ export class UpdateSecretUseCase {
       if (patch.folder !== undefined) changes.folder = patch.folder;
       if (patch.privilegedSecretId !== undefined) changes.privilegedSecretId = patch.privilegedSecretId;
       if (patch.settings !== undefined) changes.settings = mergeSettings(s.settings, patch.settings);
+      // A new heartbeat interval starts a new schedule, spread over that interval like a new secret's.
+      if (changes.settings && s.nextHeartbeatAt && patch.settings?.heartbeatIntervalSeconds !== undefined) {
+        changes.nextHeartbeatAt = await this.schedule.first(changes.settings);
+      }
       await tx.update(id, changes);
     });
     return this.getSecret.execute(actor, id);
