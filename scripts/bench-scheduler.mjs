@@ -40,7 +40,7 @@ const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 const { loadConfig, ConfigModule } = await import('../dist/libs/config/src/index.js');
 const { StoreModule, prepareDatabase, uuidv7 } = await import('../dist/libs/store/src/index.js');
-const { RedisModule, JobProducer } = await import('../dist/libs/queue/src/index.js');
+const { RedisModule } = await import('../dist/libs/queue/src/index.js');
 const { SchedulingModule, DueWorkService, HEARTBEAT_JOB_OPTIONS, heartbeatJob } = await import('../dist/libs/scheduling/src/index.js');
 const { CLAIM_DUE_HEARTBEATS_SQL, INSERT_SCHEDULED_HEARTBEATS_SQL } = await import('../dist/libs/store/src/index.js');
 const { generateMasterKey } = await import('../dist/libs/crypto/src/index.js');
@@ -100,7 +100,6 @@ async function size(n) {
     { logger: ['error', 'warn'] },
   );
   const due = app.get(DueWorkService);
-  const producer = app.get(JobProducer);
   const db = new pg.Client({ connectionString: dbUrl });
   await db.connect();
   const rawConnection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { JobName, SYSTEM_ACTOR, type JobPayloads } from '@keyturn/contracts';
+import { JobName, QueueName, SYSTEM_ACTOR, type JobPayloads } from '@keyturn/contracts';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
 import { LeaseLocks, LockSpace, SecretsRepository, Transactions, lockKey, uuidv7 } from '@keyturn/store';
 import type { JobsOptions } from 'bullmq';
@@ -46,9 +46,27 @@ export class DueWorkService {
     @Inject(KEYTURN_CONFIG) private readonly config: KeyturnConfig,
   ) {}
 
-  /** Claims one batch of due key secrets, makes their heartbeat rows and enqueues them. Returns how many secrets were due. */
-  async enqueueDueHeartbeats(): Promise<number> {
-    const batch = this.config.heartbeat.batch;
+  /**
+   * How many more heartbeats may be enqueued now: KEYTURN_SCHEDULER_MAX_QUEUED_HEARTBEATS minus those
+   * waiting in the queue. After downtime, due work thus waits in Postgres (claimed oldest first) and
+   * reaches Redis as the workers drain it, at the pace AWS allows, instead of all at once: Redis holds a
+   * bounded backlog. Rotations have their own queue, so no heartbeat backlog ever stands before one.
+   * When Redis cannot tell (it is down), there is no limit: the rows are made and the reconciler enqueues
+   * them once Redis is back, as before.
+   */
+  async heartbeatRoom(): Promise<number> {
+    try {
+      const c = await this.jobs.queue(QueueName.Heartbeat).getJobCounts('wait', 'prioritized', 'delayed');
+      return Math.max(0, this.config.heartbeat.maxQueued - (c.wait ?? 0) - (c.prioritized ?? 0) - (c.delayed ?? 0));
+    } catch (e) {
+      this.logger.warn(`heartbeat queue not counted (${(e as Error).message}): no limit this tick`);
+      return Number.MAX_SAFE_INTEGER;
+    }
+  }
+
+  /** Claims one batch (at most `limit`) of due key secrets, makes their heartbeat rows and enqueues them. Returns how many secrets were due. */
+  async enqueueDueHeartbeats(limit: number = this.config.heartbeat.batch): Promise<number> {
+    const batch = Math.min(limit, this.config.heartbeat.batch);
     const { due, rows } = await this.tx.run(async (tx) => {
       const claimed = await tx.secrets.claimDueHeartbeats(batch);
       if (!claimed.length) return { due: 0, rows: [] };
