@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import type pg from 'pg';
+import { heartbeatJobId, rotationJobId } from '@keyturn/secrets';
 import { REDIS_URL, client, createTestEnv, eventually, fakeKey, rawDb, spawnApp, startApi, type ApiResponse, type Client, type RunningApi, type SpawnedApp, type TestEnv } from './harness.js';
 
 /**
@@ -48,12 +49,13 @@ describe('coalesced requests: a bounded backlog per secret', () => {
   };
 
   /** Job ids waiting in the queue for these rows (BullMQ's wait list, or its prioritized set for jobs with a fair-share priority). */
+  const JOB_ID_OF = { rotation: rotationJobId, heartbeat: heartbeatJobId };
   const queued = async (queue: 'rotation' | 'heartbeat', ids: string[]) => {
     const jobIds = [
       ...(await redis.lrange(`${t.env.KEYTURN_QUEUE_PREFIX}:${queue}:wait`, 0, -1)),
       ...(await redis.zrange(`${t.env.KEYTURN_QUEUE_PREFIX}:${queue}:prioritized`, 0, -1)),
     ];
-    return jobIds.filter((j) => ids.some((id) => j === `${queue}-${id}`));
+    return jobIds.filter((j) => ids.some((id) => j === JOB_ID_OF[queue](id)));
   };
 
   const rows = async (table: 'rotations' | 'heartbeats', secretId: string) =>
@@ -134,7 +136,7 @@ describe('coalesced requests: a bounded backlog per secret', () => {
       { id: first, status: 'running', attempt: 1 },
       { id: second, status: 'queued', attempt: 0 },
     ]);
-    expect((await queued('heartbeat', [first, second])).sort()).toEqual([`heartbeat-${first}`, `heartbeat-${second}`].sort());
+    expect((await queued('heartbeat', [first, second])).sort()).toEqual([first, second].sort());
   });
 
   it('the scheduler adds no heartbeat for a due secret that already has one waiting', async () => {

@@ -321,7 +321,7 @@ describe('heartbeats, scheduler, reconciler and webhooks', () => {
     await r.quit();
     expect(new Set(jobIds).size).toBe(jobIds.length);
     const queued = new Set(jobIds);
-    const missing = bulk.rows.filter((h: { id: string }) => !queued.has(`heartbeat-${h.id}`));
+    const missing = bulk.rows.filter((h: { id: string }) => !queued.has(h.id));
     expect(missing).toEqual([]);
     process.stdout.write(`two schedulers enqueued 10,000 heartbeats in ${elapsed} ms\n`);
   }, 240_000);

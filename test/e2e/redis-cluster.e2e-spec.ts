@@ -119,7 +119,7 @@ describe('Redis Cluster: every Redis use goes through a cluster client', () => {
 
     // Everything Keyturn wrote lives in the cluster, in the prefix's one slot, on the node it was not told about.
     const keys = await cluster.keys(`${prefix}*`);
-    expect(keys).toEqual(expect.arrayContaining([`${prefix}:rotation:rotation-${rot.id}`, `${prefix}:heartbeat:heartbeat-${hb.body.id}`]));
+    expect(keys).toEqual(expect.arrayContaining([`${prefix}:rotation:rotation-${rot.id}`, `${prefix}:heartbeat:${hb.body.id}`]));
     expect(new Set(keys.map(slotOf))).toEqual(new Set([slotOf(prefix)]));
     expect(keys.filter((k) => k.includes(':authfail:'))).toHaveLength(1);
   }, 300_000);

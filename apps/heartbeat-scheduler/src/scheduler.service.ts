@@ -45,10 +45,14 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
     };
     await step('heartbeats', async () => {
       let total = 0;
-      for (let i = 0; i < MAX_BATCHES_PER_TICK && !this.stopped; i++) {
-        const n = await this.due.enqueueDueHeartbeats();
+      // A bounded heartbeat backlog in Redis (KEYTURN_SCHEDULER_MAX_QUEUED_HEARTBEATS): the rest stays due in Postgres.
+      let room = await this.due.heartbeatRoom();
+      for (let i = 0; i < MAX_BATCHES_PER_TICK && room > 0 && !this.stopped; i++) {
+        const limit = Math.min(room, this.config.heartbeat.batch);
+        const n = await this.due.enqueueDueHeartbeats(limit);
         total += n;
-        if (n < this.config.heartbeat.batch) break;
+        room -= n;
+        if (n < limit) break;
       }
       if (total) this.logger.debug(`enqueued ${total} heartbeat(s)`);
     });

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnAppl
 import { DelayedError, Worker, type Job } from 'bullmq';
 import { JobName, QueueName, type RunHeartbeatPayload, type RunRotationPayload } from '@keyturn/contracts';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
-import { AccountPacer, FairShare, REDIS, createRedis, type Admission, type RedisClient } from '@keyturn/queue';
+import { AccountPacer, FairShare, JOB_RETENTION, REDIS, createRedis, type Admission, type RedisClient } from '@keyturn/queue';
 import { RotationRunner, type RunOutcome } from '@keyturn/rotation';
 import { HeartbeatUseCase } from '@keyturn/heartbeat';
 
@@ -50,6 +50,8 @@ export class JobProcessor implements OnApplicationBootstrap, BeforeApplicationSh
         stalledInterval: Math.max(1_000, Math.floor(leaseMs / 2)),
         // A crashing worker must not turn into a failed rotation: the row's attempt counter decides that.
         maxStalledCount: 1_000,
+        // Retention of finished jobs: here, not in each queued job's options (fewer Redis bytes per job).
+        ...JOB_RETENTION[queue],
       });
       worker.on('error', (e) => this.logger.error(`worker ${queue}: ${e.message}`));
       worker.on('failed', (job, e) => this.logger.warn({ jobId: job?.id, err: e.message }, `${queue} job failed`));

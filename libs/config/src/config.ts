@@ -34,7 +34,7 @@ export interface KeyturnConfig {
     leaseMs: number;
     jobAttempts: number;
   };
-  heartbeat: { intervalSeconds: number; tickMs: number; batch: number; reconcileAfterMs: number };
+  heartbeat: { intervalSeconds: number; tickMs: number; batch: number; maxQueued: number; reconcileAfterMs: number };
   /** `signingKey` is the decoded HMAC key of KEYTURN_WEBHOOK_SECRET (`whsec_<base64>`). */
   webhooks: { urls: string[]; signingKey?: Buffer; maxAttempts: number };
   shutdown: { timeoutMs: number };
@@ -144,6 +144,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): KeyturnConf
       intervalSeconds: e.KEYTURN_HEARTBEAT_INTERVAL_SECONDS,
       tickMs: e.KEYTURN_SCHEDULER_TICK_MS,
       batch: e.KEYTURN_SCHEDULER_BATCH,
+      maxQueued: e.KEYTURN_SCHEDULER_MAX_QUEUED_HEARTBEATS,
       reconcileAfterMs: e.KEYTURN_RECONCILE_AFTER_MS,
     },
     webhooks: {

@@ -122,6 +122,11 @@ export const envSchema = z.object({
   KEYTURN_HEARTBEAT_INTERVAL_SECONDS: int(10, 30 * 86_400).default(3_600),
   KEYTURN_SCHEDULER_TICK_MS: int(100, 600_000).default(5_000),
   KEYTURN_SCHEDULER_BATCH: int(1, 100_000).default(1_000),
+  /**
+   * The scheduler enqueues due heartbeats only while fewer than this many wait in the heartbeat queue: after
+   * downtime the backlog stays in Postgres (oldest first) and Redis holds a bounded part of it.
+   */
+  KEYTURN_SCHEDULER_MAX_QUEUED_HEARTBEATS: int(1, 10_000_000).default(100_000),
 });
 
 export type Env = z.infer<typeof envSchema>;

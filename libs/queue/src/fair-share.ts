@@ -27,13 +27,31 @@ local old = now - tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', old)
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', old)
 `;
-/** Records a waiting job (again: no change) and returns its place among its account's waiting jobs, from 1. */
-const ENQUEUE = `${PRUNE}
-redis.call('ZADD', KEYS[1], 'NX', now, ARGV[1])
-redis.call('ZADD', KEYS[2], 'NX', now, ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-redis.call('PEXPIRE', KEYS[2], ARGV[2])
-return redis.call('ZRANK', KEYS[1], ARGV[1]) + 1
+/**
+ * Records a batch of waiting jobs (one already recorded: no change) and returns
+ * each one's place among its account's waiting jobs, from 1. One call per
+ * batch, not per job: the scheduler enqueues heartbeats a thousand at a time.
+ * KEYS[1]: every account's waiting jobs, KEYS[2..]: each account's of the batch;
+ * ARGV[1]: forget after (ms), then pairs (index of the account's key in KEYS, job id).
+ */
+const ENQUEUE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local old = now - tonumber(ARGV[1])
+for i = 1, #KEYS do redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', old) end
+local ranks = {}
+for i = 2, #ARGV, 2 do
+  local acct = KEYS[tonumber(ARGV[i])]
+  local id = ARGV[i + 1]
+  redis.call('ZADD', KEYS[1], 'NX', now, id)
+  if redis.call('ZADD', acct, 'NX', now, id) == 1 then
+    ranks[#ranks + 1] = redis.call('ZCARD', acct)
+  else
+    ranks[#ranks + 1] = redis.call('ZRANK', acct, id) + 1
+  end
+end
+for i = 1, #KEYS do redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
+return ranks
 `;
 /** Forgets a job that started (or was never added) and returns how many jobs of other accounts wait. */
 const STARTED = `${PRUNE}
@@ -68,13 +86,19 @@ export class FairShare {
   /** Records waiting jobs and returns the BullMQ priority of each: its place among its account's waiting jobs. */
   async enqueue(queue: string, jobs: FairJob[]): Promise<number[]> {
     if (!jobs.length) return [];
-    const p = this.redis.pipeline();
-    for (const j of jobs) p.eval(ENQUEUE, 2, ...this.keys(queue, j.accountId), j.jobId, this.forgetAfterMs);
-    const results = (await p.exec()) ?? [];
-    return results.map(([err, rank]) => {
-      if (err) throw err;
-      return Math.min(Number(rank), PRIORITY_LIMIT);
-    });
+    const keys = [this.keys(queue, jobs[0]!.accountId)[1]];
+    const keyIndex = new Map<string, number>();
+    const args: (string | number)[] = [this.forgetAfterMs];
+    for (const j of jobs) {
+      let k = keyIndex.get(j.accountId);
+      if (k === undefined) {
+        k = keys.push(this.keys(queue, j.accountId)[0]);
+        keyIndex.set(j.accountId, k);
+      }
+      args.push(k, j.jobId);
+    }
+    const ranks = (await this.redis.eval(ENQUEUE, keys.length, ...keys, ...args)) as number[];
+    return ranks.map((rank) => Math.min(Number(rank), PRIORITY_LIMIT));
   }
 
   /** The job started, or its add failed: it no longer waits. Returns how many jobs of other accounts wait. */

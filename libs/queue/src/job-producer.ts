@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { Queue, type JobsOptions } from 'bullmq';
+import { Queue, type JobsOptions, type KeepJobs } from 'bullmq';
 import { JobName, QueueName, type JobPayloads } from '@keyturn/contracts';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
 import { REDIS_DOWN_STATES, createRedis, type RedisClient } from './redis.js';
@@ -16,8 +16,16 @@ export const QUEUE_OF: Record<JobName, QueueName> = {
   [JobName.RunHeartbeat]: QueueName.Heartbeat,
 };
 
-/** Finished jobs are kept a while (for inspection), then dropped by BullMQ. */
-const KEEP: JobsOptions = { removeOnComplete: { age: 24 * 3600, count: 10_000 }, removeOnFail: { age: 7 * 24 * 3600 } };
+/**
+ * Finished jobs are kept a while (for inspection), then dropped by BullMQ. The
+ * workers apply this (BullMQ's worker-level removeOnComplete/removeOnFail), so
+ * no job has to carry it: options live in every queued job's hash, and these
+ * two were about 70 of its bytes.
+ */
+export const JOB_RETENTION: Record<QueueName, { removeOnComplete: KeepJobs; removeOnFail: KeepJobs }> = {
+  [QueueName.Rotation]: { removeOnComplete: { age: 24 * 3600, count: 10_000 }, removeOnFail: { age: 7 * 24 * 3600 } },
+  [QueueName.Heartbeat]: { removeOnComplete: { age: 3600, count: 10_000 }, removeOnFail: { age: 86_400 } },
+};
 
 /**
  * Enqueues jobs. Payloads are ids only; Postgres holds the truth, so a lost
@@ -71,7 +79,7 @@ export class JobProducer implements OnApplicationShutdown {
         await queue.addBulk(
           jobs.map((j) => {
             const priority = priorities.get(j.jobId);
-            return { name, data: j.payload, opts: { ...KEEP, ...opts, jobId: j.jobId, ...(priority ? { priority } : {}) } };
+            return { name, data: j.payload, opts: { ...opts, jobId: j.jobId, ...(priority ? { priority } : {}) } };
           }),
         );
       } catch (e) {

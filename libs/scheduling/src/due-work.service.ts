@@ -7,10 +7,13 @@ import {
   followingScheduledChange,
   plannedScheduleState,
   scheduleBasis,
+  QueueName,
   type GlobalSettings,
+  type JobPayloads,
 } from '@keyturn/contracts';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
 import { LeaseLocks, LockSpace, SecretsRepository, Transactions, lockKey, uuidv7, type DueScheduledChange } from '@keyturn/store';
+import type { JobsOptions } from 'bullmq';
 import { JobProducer } from '@keyturn/queue';
 import { SettingsService } from '@keyturn/vault';
 import { RotationsService, heartbeatJobId, rotationJobId } from '@keyturn/secrets';
@@ -25,6 +28,17 @@ const SCHEDULER = SYSTEM_ACTOR('scheduler');
 
 /** The schedule part of the global settings: a change of it is what makes the secrets' plans stale. */
 const globalScheduleBasis = (g: GlobalSettings) => scheduleBasis(g.autoChangeSchedule, g.autoChangeWindowMinutes) ?? '';
+
+/**
+ * The options of a scheduled heartbeat job (bench:scheduler's raw baseline gives its jobs the same): none of
+ * its own. Retention is the workers' (JOB_RETENTION), and the fair share adds the priority.
+ */
+export const HEARTBEAT_JOB_OPTIONS: JobsOptions = {};
+
+/** A scheduled heartbeat's job: ids only, its job id derived from the row's, so enqueuing a row twice adds one job. */
+export function heartbeatJob(heartbeatId: string, accountId: string | undefined): { name: JobName.RunHeartbeat; payload: JobPayloads[JobName.RunHeartbeat]; jobId: string } {
+  return { name: JobName.RunHeartbeat, payload: { heartbeatId, accountId }, jobId: heartbeatJobId(heartbeatId) };
+}
 
 /**
  * Finds due heartbeats and automatic changes in Postgres and enqueues them.
@@ -50,9 +64,27 @@ export class DueWorkService {
     @Inject(KEYTURN_CONFIG) private readonly config: KeyturnConfig,
   ) {}
 
-  /** Claims one batch of due key secrets, makes their heartbeat rows and enqueues them. Returns how many secrets were due. */
-  async enqueueDueHeartbeats(): Promise<number> {
-    const batch = this.config.heartbeat.batch;
+  /**
+   * How many more heartbeats may be enqueued now: KEYTURN_SCHEDULER_MAX_QUEUED_HEARTBEATS minus those
+   * waiting in the queue. After downtime, due work thus waits in Postgres (claimed oldest first) and
+   * reaches Redis as the workers drain it, at the pace AWS allows, instead of all at once: Redis holds a
+   * bounded backlog. Rotations have their own queue, so no heartbeat backlog ever stands before one.
+   * When Redis cannot tell (it is down), there is no limit: the rows are made and the reconciler enqueues
+   * them once Redis is back, as before.
+   */
+  async heartbeatRoom(): Promise<number> {
+    try {
+      const c = await this.jobs.queue(QueueName.Heartbeat).getJobCounts('wait', 'prioritized', 'delayed');
+      return Math.max(0, this.config.heartbeat.maxQueued - (c.wait ?? 0) - (c.prioritized ?? 0) - (c.delayed ?? 0));
+    } catch (e) {
+      this.logger.warn(`heartbeat queue not counted (${(e as Error).message}): no limit this tick`);
+      return Number.MAX_SAFE_INTEGER;
+    }
+  }
+
+  /** Claims one batch (at most `limit`) of due key secrets, makes their heartbeat rows and enqueues them. Returns how many secrets were due. */
+  async enqueueDueHeartbeats(limit: number = this.config.heartbeat.batch): Promise<number> {
+    const batch = Math.min(limit, this.config.heartbeat.batch);
     const { due, rows } = await this.tx.run(async (tx) => {
       const claimed = await tx.secrets.claimDueHeartbeats(batch);
       if (!claimed.length) return { due: 0, rows: [] };
@@ -69,8 +101,8 @@ export class DueWorkService {
       await this.jobs
         .addBulk(
           JobName.RunHeartbeat,
-          rows.map((h) => ({ payload: { heartbeatId: h.id, accountId: h.accountId }, jobId: heartbeatJobId(h.id) })),
-          { removeOnComplete: { age: 3600, count: 10_000 }, removeOnFail: { age: 86_400 } },
+          rows.map((h) => heartbeatJob(h.id, h.accountId)),
+          HEARTBEAT_JOB_OPTIONS,
         )
         .catch((e: Error) => this.logger.warn(`enqueue of ${rows.length} heartbeats failed (${e.message}); the reconciler retries`));
     }

@@ -12,6 +12,7 @@ export * from './secrets/list-secrets.usecase.js';
 export * from './secrets/read-value.usecase.js';
 export * from './secrets/list-versions.usecase.js';
 export * from './secrets/put-settings.usecase.js';
+export * from './secrets/heartbeat-schedule.js';
 export * from './rotations/rotations.service.js';
 export * from './heartbeats/heartbeats.service.js';
 export * from './permissions/permissions.service.js';

@@ -15,9 +15,10 @@ import { PutSettingsUseCase } from './secrets/put-settings.usecase.js';
 import { RotationsService } from './rotations/rotations.service.js';
 import { HeartbeatsService } from './heartbeats/heartbeats.service.js';
 import { PermissionsService } from './permissions/permissions.service.js';
+import { HeartbeatSchedule } from './secrets/heartbeat-schedule.js';
 
 const USE_CASES = [CreateSecretUseCase, UpdateSecretUseCase, DeleteSecretUseCase, GetSecretUseCase, ListSecretsUseCase, ReadValueUseCase, ListVersionsUseCase, PutSettingsUseCase];
-const SERVICES = [RotationsService, HeartbeatsService, PermissionsService];
+const SERVICES = [RotationsService, HeartbeatsService, PermissionsService, HeartbeatSchedule];
 /** The API's repositories, bound here once. */
 const REPOSITORIES = [SecretsApiRepository, RotationRequestsRepository, HeartbeatRequestsRepository];
 

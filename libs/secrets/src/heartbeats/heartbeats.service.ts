@@ -39,7 +39,13 @@ export function toHeartbeatView(h: HeartbeatEntity): HeartbeatView {
   };
 }
 
-export const heartbeatJobId = (heartbeatId: string) => `heartbeat-${heartbeatId}`;
+/**
+ * A heartbeat's job id is its row id: enqueuing a row twice adds one job. The queue already says it is a
+ * heartbeat; the former `heartbeat-` prefix only cost Redis bytes in every copy of the id (the job's key,
+ * its options, the priority set and the fair-share counts). A job queued under the old form before an
+ * upgrade may be joined by a second one from the reconciler; the row's claim lets only one of them run.
+ */
+export const heartbeatJobId = (heartbeatId: string) => heartbeatId;
 
 /** See RotationsService: losers of the one-waiting race find the winner on their next look. */
 const MAX_TRIES = 5;

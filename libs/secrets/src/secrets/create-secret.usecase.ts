@@ -8,6 +8,7 @@ import { assertAssociation } from './association.js';
 import { assertFolderInScope } from './folder-scope.js';
 import { secretFieldsOf } from './secret-fields.js';
 import { GetSecretUseCase } from './get-secret.usecase.js';
+import { HeartbeatSchedule } from './heartbeat-schedule.js';
 import type { SecretMetadata } from './secret-view.js';
 
 /** A new secret: its metadata, and its type's fields (see libs/secret-types), encrypted as version 1. */
@@ -30,6 +31,7 @@ export class CreateSecretUseCase {
     @Inject(VERSION_CIPHER) private readonly vault: VersionCipher,
     private readonly getSecret: GetSecretUseCase,
     private readonly settings: SettingsService,
+    private readonly schedule: HeartbeatSchedule,
   ) {}
 
   async execute(actor: Actor, input: CreateSecretInput): Promise<SecretMetadata> {
@@ -39,6 +41,8 @@ export class CreateSecretUseCase {
     const schedule = assertSecretSchedule(await this.settings.getGlobal(), {}, input.settings ?? {});
     const def = secretTypeDefinition(input.type);
     const id = uuidv7();
+    // Spread over one interval (HeartbeatSchedule): secrets created together must not all come due together.
+    const nextHeartbeatAt = def.canHeartbeat ? await this.schedule.first(input.settings ?? {}) : null;
     if (input.privilegedSecretId) {
       await assertAssociation(this.secrets, actor, id, input.accountId, input.privilegedSecretId);
     }
@@ -56,9 +60,9 @@ export class CreateSecretUseCase {
             accountId: input.accountId,
             privilegedSecretId: input.privilegedSecretId ?? null,
             settings: input.settings ?? {},
-            // A type that can heartbeat is checked at the scheduler's next tick; the others never are.
+            // A type that can heartbeat is checked within its first interval; the others never are.
             heartbeatStatus: def.canHeartbeat ? 'unknown' : 'not-supported',
-            nextHeartbeatAt: def.canHeartbeat ? new Date() : null,
+            nextHeartbeatAt,
             versionCounter: 1,
             ...schedule,
           },

@@ -1,10 +1,12 @@
 import { DEFAULT_SETTINGS, ErrorCode, SecretType, type Actor } from '@keyturn/contracts';
+import type { KeyturnConfig } from '@keyturn/config';
 import type { SecretEntity, SecretVersionEntity, SecretsApiRepository } from '@keyturn/store';
 import type { SettingsService, VersionCipher } from '@keyturn/vault';
 import { CreateSecretUseCase } from './create-secret.usecase.js';
 import { DeleteSecretUseCase } from './delete-secret.usecase.js';
 import { GetSecretUseCase } from './get-secret.usecase.js';
 import { UpdateSecretUseCase } from './update-secret.usecase.js';
+import { HeartbeatSchedule } from './heartbeat-schedule.js';
 
 /**
  * An in-memory SecretsApiRepository. A transaction runs on a copy and keeps it only if the work succeeds.
@@ -90,13 +92,20 @@ const vault = {
 } as unknown as VersionCipher;
 const settings = { getGlobal: async () => DEFAULT_SETTINGS } as unknown as SettingsService;
 
+/** The scheduler's default interval (KEYTURN_HEARTBEAT_INTERVAL_SECONDS), used when no setting names one. */
+const config = { heartbeat: { intervalSeconds: 3600 } } as KeyturnConfig;
+
 function setup() {
   const repo = new FakeSecretsRepository();
   const get = new GetSecretUseCase(repo.asRepository());
+  // The jitter's random source, fixed per test: where in its interval a schedule starts is then known.
+  const random = { next: 0.5 };
+  const schedule = new HeartbeatSchedule(settings, config, () => random.next);
   return {
     repo,
-    create: new CreateSecretUseCase(repo.asRepository(), vault, get, settings),
-    update: new UpdateSecretUseCase(repo.asRepository(), get, settings),
+    random,
+    create: new CreateSecretUseCase(repo.asRepository(), vault, get, settings, schedule),
+    update: new UpdateSecretUseCase(repo.asRepository(), get, settings, schedule),
     remove: new DeleteSecretUseCase(repo.asRepository()),
   };
 }
@@ -129,6 +138,24 @@ describe('CreateSecretUseCase', () => {
     expect(repo.versions).toHaveLength(1);
   });
 
+  it('starts a key’s heartbeat schedule at a random point of its first interval (its own, else the default), so secrets created together do not come due together', async () => {
+    const { repo, random, create } = setup();
+    const at = (id: string) => repo.secrets.get(id)!.nextHeartbeatAt!.getTime();
+    random.next = 0.25;
+    let before = Date.now();
+    const a = await create.execute(admin, key);
+    expect(at(a.id)).toBeGreaterThanOrEqual(before + 900_000);
+    expect(at(a.id)).toBeLessThanOrEqual(Date.now() + 900_000);
+    random.next = 0.999;
+    before = Date.now();
+    const b = await create.execute(admin, { ...key, name: 'own', accessKeyId: 'AKIAOTHER0000000000X', settings: { heartbeatIntervalSeconds: 600 } });
+    expect(at(b.id)).toBeGreaterThanOrEqual(before + 599_400);
+    expect(at(b.id)).toBeLessThanOrEqual(Date.now() + 599_400);
+    // A console password never heartbeats: no schedule at all.
+    const p = await create.execute(admin, { ...password, privilegedSecretId: a.id });
+    expect(repo.secrets.get(p.id)!.nextHeartbeatAt).toBeNull();
+  });
+
   it('refuses a console password as a privileged account (its executor rule)', async () => {
     const { create } = setup();
     const k = await create.execute(admin, key);
@@ -146,6 +173,30 @@ describe('UpdateSecretUseCase', () => {
     expect(moved).toMatchObject({ name: 'renamed', folder: '/team/y', settings: { autoChangeIntervalDays: 30 } });
     await expect(codeOf(update.execute(scoped, a.id, { name: 'taken', folder: '/team/x' }))).resolves.toBe(ErrorCode.SECRET_NAME_TAKEN);
     await expect(codeOf(update.execute(scoped, a.id, { folder: '/other' }))).resolves.toBe(ErrorCode.FOLDER_OUT_OF_SCOPE);
+  });
+
+  it('a new heartbeat interval restarts the schedule at a random point of that interval; other changes leave it alone', async () => {
+    const { repo, random, create, update } = setup();
+    const at = (id: string) => repo.secrets.get(id)!.nextHeartbeatAt!.getTime();
+    const a = await create.execute(admin, key);
+    const first = at(a.id);
+    await update.execute(admin, a.id, { name: 'renamed', settings: { passwordLength: 40 } });
+    expect(at(a.id)).toBe(first);
+    random.next = 0.1;
+    let before = Date.now();
+    await update.execute(admin, a.id, { settings: { heartbeatIntervalSeconds: 86_400 } });
+    expect(at(a.id)).toBeGreaterThanOrEqual(before + 8_640_000);
+    expect(at(a.id)).toBeLessThanOrEqual(Date.now() + 8_640_000);
+    // Removing the override goes back to the default interval, again spread over it.
+    random.next = 0.5;
+    before = Date.now();
+    await update.execute(admin, a.id, { settings: { heartbeatIntervalSeconds: null } });
+    expect(at(a.id)).toBeGreaterThanOrEqual(before + 1_800_000);
+    expect(at(a.id)).toBeLessThanOrEqual(Date.now() + 1_800_000);
+    // A console password has no schedule to restart.
+    const p = await create.execute(admin, { ...password, privilegedSecretId: a.id });
+    await update.execute(admin, p.id, { settings: { heartbeatIntervalSeconds: 600 } });
+    expect(repo.secrets.get(p.id)!.nextHeartbeatAt).toBeNull();
   });
 
   it('a secret outside the caller’s scopes is not found', async () => {

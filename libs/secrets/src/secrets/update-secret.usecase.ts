@@ -7,6 +7,7 @@ import { assertAssociation } from './association.js';
 import { assertFolderInScope, loadVisibleSecret } from './folder-scope.js';
 import { GetSecretUseCase } from './get-secret.usecase.js';
 import type { SecretMetadata } from './secret-view.js';
+import { HeartbeatSchedule } from './heartbeat-schedule.js';
 
 export interface UpdateSecretInput {
   name?: string;
@@ -23,6 +24,7 @@ export class UpdateSecretUseCase {
     private readonly secrets: SecretsApiRepository,
     private readonly getSecret: GetSecretUseCase,
     private readonly settings: SettingsService,
+    private readonly schedule: HeartbeatSchedule,
   ) {}
 
   async execute(actor: Actor, id: string, patch: UpdateSecretInput): Promise<SecretMetadata> {
@@ -46,6 +48,10 @@ export class UpdateSecretUseCase {
       if (patch.privilegedSecretId !== undefined) changes.privilegedSecretId = patch.privilegedSecretId;
       if (patch.settings !== undefined) changes.settings = mergeSettings(s.settings, patch.settings);
       if (schedule) Object.assign(changes, schedule);
+      // A new heartbeat interval starts a new schedule, spread over that interval like a new secret's.
+      if (changes.settings && s.nextHeartbeatAt && patch.settings?.heartbeatIntervalSeconds !== undefined) {
+        changes.nextHeartbeatAt = await this.schedule.first(changes.settings);
+      }
       await tx.update(id, changes);
     });
     return this.getSecret.execute(actor, id);

@@ -53,6 +53,12 @@ interface ClaimRow {
   global_settings: Record<string, unknown> | null;
 }
 
+/** The scheduled heartbeat rows ($1 = ids, $2 = secret ids), exported for bench:scheduler's raw-SQL baseline. */
+export const INSERT_SCHEDULED_HEARTBEATS_SQL = `INSERT INTO heartbeats (id, secret_id, status, trigger, requested_by)
+   SELECT unnest($1::uuid[]), unnest($2::uuid[]), 'queued', 'schedule', 'system:scheduler'
+   ON CONFLICT DO NOTHING
+   RETURNING id, secret_id`;
+
 /** The heartbeat rows the worker runs. */
 export class HeartbeatsRepository {
   constructor(private readonly m: EntityManager) {}
@@ -165,14 +171,7 @@ export class HeartbeatsRepository {
    * already waits gets none (heartbeats_one_waiting). Returns the rows made.
    */
   insertScheduled(ids: string[], secretIds: string[]): Promise<{ id: string; secret_id: string }[]> {
-    return queryReturning<{ id: string; secret_id: string }>(
-      this.m,
-      `INSERT INTO heartbeats (id, secret_id, status, trigger, requested_by)
-         SELECT unnest($1::uuid[]), unnest($2::uuid[]), 'queued', 'schedule', 'system:scheduler'
-         ON CONFLICT DO NOTHING
-         RETURNING id, secret_id`,
-      [ids, secretIds],
-    );
+    return queryReturning<{ id: string; secret_id: string }>(this.m, INSERT_SCHEDULED_HEARTBEATS_SQL, [ids, secretIds]);
   }
 
   /** Unfinished heartbeats older than `after` (an interval) with no live lease: their job may be lost. */
