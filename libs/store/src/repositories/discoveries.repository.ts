@@ -1,6 +1,8 @@
 import type { EntityManager } from 'typeorm';
 import { queryReturning } from '../returning.js';
 import { uuidv7 } from '../uuid.js';
+import { EventsRepository } from './events.repository.js';
+import { AuditEventsRepository } from './audit-events.repository.js';
 
 export type DiscoveryStatus = 'queued' | 'running' | 'succeeded' | 'failed';
 /** list-users: paging ListUsers (next_marker); scan-users: the listed users not yet scanned; done. */
@@ -26,6 +28,8 @@ export interface DiscoveryRunRow {
   nextMarker: string | null;
   usersTotal: number | null;
   usersScanned: number;
+  /** Claims so far (each worker that took the run, including resumes after a crash). */
+  attempt: number;
   warnings: DiscoveryWarning[];
   errorCode: string | null;
   errorMessage: string | null;
@@ -74,6 +78,12 @@ export interface DiscoveryCounts {
   unmanaged: number;
 }
 
+/** What a run's outcome is announced with, bound to the outcome's transaction. */
+export interface DiscoveryAnnouncer {
+  events: EventsRepository;
+  audit: AuditEventsRepository;
+}
+
 export interface FindingFilter {
   limit: number;
   /** Only ids after this one (keyset pagination over the UUIDv7 primary key). */
@@ -95,7 +105,7 @@ export interface RunListFilter {
 }
 
 const RUN_COLUMNS = `id, executor_secret_id, path_prefix, trigger, requested_by, status, phase, next_marker, users_total,
-  users_scanned, warnings, error_code, error_message, lease_owner, lease_until, created_at, started_at, finished_at`;
+  users_scanned, attempt, warnings, error_code, error_message, lease_owner, lease_until, created_at, started_at, finished_at`;
 
 type Raw = Record<string, unknown>;
 const date = (v: unknown): Date | null => (v == null ? null : v instanceof Date ? v : new Date(String(v)));
@@ -112,6 +122,7 @@ function runOf(r: Raw): DiscoveryRunRow {
     nextMarker: (r.next_marker as string | null) ?? null,
     usersTotal: r.users_total == null ? null : Number(r.users_total),
     usersScanned: Number(r.users_scanned),
+    attempt: Number(r.attempt ?? 0),
     warnings: (r.warnings as DiscoveryWarning[]) ?? [],
     errorCode: (r.error_code as string | null) ?? null,
     errorMessage: (r.error_message as string | null) ?? null,
@@ -234,7 +245,7 @@ export class DiscoveriesRepository {
       this.m,
       `UPDATE discovery_runs
           SET status = 'running', lease_owner = $2, lease_until = now() + ($3 || ' milliseconds')::interval,
-              started_at = coalesce(started_at, now())
+              attempt = attempt + 1, started_at = coalesce(started_at, now())
         WHERE id = $1
           AND (status = 'queued' OR (status = 'running' AND (lease_until IS NULL OR lease_until < now() OR lease_owner = $2)))
         RETURNING ${RUN_COLUMNS}`,
@@ -342,19 +353,31 @@ export class DiscoveriesRepository {
   }
 
   /**
-   * The run's outcome (phase done, lease released), if `owner` holds it; a
-   * failure keeps its code and message. False when the lease was lost.
+   * The run's outcome (phase done on success, lease released), if `owner`
+   * holds it; a failure keeps its code and message. `announce` runs in the
+   * same transaction with the run's counts (the outbox event and the audit
+   * entry commit with the outcome or not at all). False when the lease was lost.
    */
-  async finish(runId: string, owner: string, status: 'succeeded' | 'failed', error: { code: string; message: string } | null = null): Promise<boolean> {
-    const rows = await queryReturning<Raw>(
-      this.m,
-      `UPDATE discovery_runs
-          SET status = $3, phase = CASE WHEN $3 = 'succeeded' THEN 'done' ELSE phase END, lease_owner = NULL, lease_until = NULL,
-              finished_at = now(), error_code = $4, error_message = $5
-        WHERE id = $1 AND lease_owner = $2 AND status = 'running' RETURNING id`,
-      [runId, owner, status, error?.code ?? null, error?.message ?? null],
-    );
-    return rows.length > 0;
+  finish(
+    runId: string,
+    owner: string,
+    status: 'succeeded' | 'failed',
+    error: { code: string; message: string } | null = null,
+    announce?: (tx: DiscoveryAnnouncer, counts: DiscoveryCounts) => Promise<void>,
+  ): Promise<boolean> {
+    return this.tx(async (r) => {
+      const rows = await queryReturning<Raw>(
+        r.m,
+        `UPDATE discovery_runs
+            SET status = $3, phase = CASE WHEN $3 = 'succeeded' THEN 'done' ELSE phase END, lease_owner = NULL, lease_until = NULL,
+                finished_at = now(), error_code = $4, error_message = $5
+          WHERE id = $1 AND lease_owner = $2 AND status = 'running' RETURNING id`,
+        [runId, owner, status, error?.code ?? null, error?.message ?? null],
+      );
+      if (!rows.length) return false;
+      if (announce) await announce({ events: new EventsRepository(r.m), audit: new AuditEventsRepository(r.m) }, await r.counts(runId));
+      return true;
+    });
   }
 
   /** Fails a run that never got a worker to hold it (e.g. its executor was deleted before it started). */
