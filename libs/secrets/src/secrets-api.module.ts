@@ -14,9 +14,10 @@ import { ListVersionsUseCase } from './secrets/list-versions.usecase.js';
 import { RotationsService } from './rotations/rotations.service.js';
 import { HeartbeatsService } from './heartbeats/heartbeats.service.js';
 import { PermissionsService } from './permissions/permissions.service.js';
+import { DiscoveriesService } from './discoveries/discoveries.service.js';
 
 const USE_CASES = [CreateSecretUseCase, UpdateSecretUseCase, DeleteSecretUseCase, GetSecretUseCase, ListSecretsUseCase, ReadValueUseCase, ListVersionsUseCase];
-const SERVICES = [RotationsService, HeartbeatsService, PermissionsService];
+const SERVICES = [RotationsService, HeartbeatsService, PermissionsService, DiscoveriesService];
 /** The API's repositories, bound here once. */
 const REPOSITORIES = [SecretsApiRepository, RotationRequestsRepository, HeartbeatRequestsRepository];
 

@@ -69,6 +69,9 @@ export interface DiscoveryFindingRow {
   managedSecretId: string | null;
 }
 
+/** A finding with the folder of the secret that manages it (null: unmanaged, or that secret is gone). */
+export type ManagedFinding = DiscoveryFindingRow & { managedFolder: string | null };
+
 export type NewDiscoveryUser = Omit<DiscoveryUserRow, 'runId' | 'hasConsolePassword' | 'scannedAt'>;
 export type NewDiscoveryFinding = Omit<DiscoveryFindingRow, 'id' | 'runId'>;
 
@@ -447,22 +450,39 @@ export class DiscoveriesRepository {
     return rows.map(findingOf);
   }
 
-  /** One page of a run's findings in id order, and one row more than `limit` when there is a next page. */
-  async listFindings(runId: string, f: FindingFilter): Promise<DiscoveryFindingRow[]> {
+  /** A finding with the folder of the secret that manages it (null when unmanaged), for the caller's scope check. */
+  async findFindingWithFolder(runId: string, findingId: string): Promise<ManagedFinding | null> {
+    const rows: Raw[] = await this.m.query(
+      `SELECT f.*, s.folder AS managed_folder FROM discovery_findings f LEFT JOIN secrets s ON s.id = f.managed_secret_id
+        WHERE f.run_id = $1 AND f.id = $2`,
+      [runId, findingId],
+    );
+    return rows.length ? { ...findingOf(rows[0]), managedFolder: (rows[0].managed_folder as string | null) ?? null } : null;
+  }
+
+  /**
+   * One page of a run's findings in id order, and one row more than `limit`
+   * when there is a next page; each with the folder of its managing secret.
+   */
+  async listFindings(runId: string, f: FindingFilter): Promise<ManagedFinding[]> {
     const params: unknown[] = [runId, f.limit + 1];
-    const where = ['run_id = $1'];
+    const where = ['f.run_id = $1'];
     const add = (sql: (p: string) => string, v: unknown) => {
       params.push(v);
       where.push(sql(`$${params.length}`));
     };
-    if (f.afterId) add((p) => `id > ${p}`, f.afterId);
-    if (f.managed !== undefined) where.push(f.managed ? 'managed_secret_id IS NOT NULL' : 'managed_secret_id IS NULL');
-    if (f.hasConsolePassword !== undefined) add((p) => `has_console_password = ${p}`, f.hasConsolePassword);
-    if (f.olderThanDays !== undefined) add((p) => `key_created_at <= ${p}::timestamptz`, new Date(f.now.getTime() - f.olderThanDays * 86_400_000));
+    if (f.afterId) add((p) => `f.id > ${p}`, f.afterId);
+    if (f.managed !== undefined) where.push(f.managed ? 'f.managed_secret_id IS NOT NULL' : 'f.managed_secret_id IS NULL');
+    if (f.hasConsolePassword !== undefined) add((p) => `f.has_console_password = ${p}`, f.hasConsolePassword);
+    if (f.olderThanDays !== undefined) add((p) => `f.key_created_at <= ${p}::timestamptz`, new Date(f.now.getTime() - f.olderThanDays * 86_400_000));
     if (f.unusedForDays !== undefined) {
-      add((p) => `(last_used_at IS NULL OR last_used_at <= ${p}::timestamptz)`, new Date(f.now.getTime() - f.unusedForDays * 86_400_000));
+      add((p) => `(f.last_used_at IS NULL OR f.last_used_at <= ${p}::timestamptz)`, new Date(f.now.getTime() - f.unusedForDays * 86_400_000));
     }
-    const rows: Raw[] = await this.m.query(`SELECT * FROM discovery_findings WHERE ${where.join(' AND ')} ORDER BY id LIMIT $2`, params);
-    return rows.map(findingOf);
+    const rows: Raw[] = await this.m.query(
+      `SELECT f.*, s.folder AS managed_folder FROM discovery_findings f LEFT JOIN secrets s ON s.id = f.managed_secret_id
+        WHERE ${where.join(' AND ')} ORDER BY f.id LIMIT $2`,
+      params,
+    );
+    return rows.map((r) => ({ ...findingOf(r), managedFolder: (r.managed_folder as string | null) ?? null }));
   }
 }
