@@ -96,12 +96,15 @@ describe('DiscoveriesRepository (Postgres)', () => {
     expect(await repo.counts(run.id)).toEqual({ keys: 2, managed: 0, unmanaged: 2 });
   });
 
-  it('a warning code is recorded once', async () => {
+  it('a warning is recorded once per code and action', async () => {
     const run = await newRun();
     const w = { at: new Date().toISOString(), code: 'DISCOVERY_CALL_DENIED', action: 'iam:GetLoginProfile', message: 'denied' };
+    const w2 = { ...w, action: 'iam:GetAccessKeyLastUsed' };
     await repo.addWarning(run.id, w);
     await repo.addWarning(run.id, { ...w, at: new Date().toISOString() });
-    expect((await repo.getRun(run.id))!.warnings).toEqual([w]);
+    await repo.addWarning(run.id, w2);
+    await repo.addWarning(run.id, w2);
+    expect((await repo.getRun(run.id))!.warnings).toEqual([w, w2]);
   });
 
   it('finish records the outcome and releases the lease', async () => {

@@ -347,11 +347,11 @@ export class DiscoveriesRepository {
     });
   }
 
-  /** Adds a warning unless the run already has one with this code (a denied optional call warns once, not once per user). */
+  /** Adds a warning unless the run already has one with this code and action (a denied optional call warns once, not once per user). */
   async addWarning(runId: string, w: DiscoveryWarning): Promise<void> {
     await this.m.query(
       `UPDATE discovery_runs SET warnings = warnings || $2::jsonb WHERE id = $1 AND NOT warnings @> $3::jsonb`,
-      [runId, JSON.stringify([w]), JSON.stringify([{ code: w.code }])],
+      [runId, JSON.stringify([w]), JSON.stringify([{ code: w.code, ...(w.action ? { action: w.action } : {}) }])],
     );
   }
 
