@@ -6,8 +6,9 @@
 import { DISCOVERY_PAGE_SIZE } from '@keyturn/rotation';
 import type { SeedUserSpec, SeededUser } from '../iam-emulator/src/index.js';
 import { AwsFixture } from './aws-fixture.js';
+import { newWebhookSecret, webhookReceiver, type WebhookReceiver } from './webhook-receiver.js';
 import { Processes, WORKER_ENV, vaultOps } from './vault-ops.js';
-import { client, createApiKey, createTestEnv, eventually, rawDb, startApi, type Client, type RunningApi, type TestEnv } from './harness.js';
+import { client, createApiKey, createTestEnv, eventually, rawDb, startApi, type Client, type RunningApi, type SpawnedApp, type TestEnv } from './harness.js';
 
 const DAY = 86_400_000;
 const USERS = 250;
@@ -35,6 +36,7 @@ const byKey = (a: Record<string, unknown>, b: Record<string, unknown>) =>
 
 describe('discovery runs and findings (worker + emulator over HTTP)', () => {
   let aws: AwsFixture;
+  let hooks: WebhookReceiver;
   let t: TestEnv;
   let api: RunningApi;
   let admin: Client;
@@ -89,7 +91,8 @@ describe('discovery runs and findings (worker + emulator over HTTP)', () => {
 
   beforeAll(async () => {
     aws = await AwsFixture.start();
-    t = await createTestEnv();
+    hooks = await webhookReceiver();
+    t = await createTestEnv({ KEYTURN_WEBHOOK_URLS: hooks.url, KEYTURN_WEBHOOK_SECRET: newWebhookSecret() });
     api = await startApi(t);
     admin = client(api.url, t.adminToken);
     executor = await executorSecret('discoverer', DOCUMENTED);
@@ -140,6 +143,7 @@ describe('discovery runs and findings (worker + emulator over HTTP)', () => {
     await api?.close();
     await t?.drop();
     await aws?.close();
+    await hooks?.close();
   });
   afterEach(async () => {
     await procs.stopAll();
@@ -356,4 +360,38 @@ describe('discovery runs and findings (worker + emulator over HTTP)', () => {
     await db.end();
     expect(aws.emu.callLog()).toEqual([]);
   });
+
+  it('the scheduler exports the latest succeeded run as metrics and delivers discovery.completed webhooks', async () => {
+    const scheduler: SpawnedApp = await procs.start('heartbeat-scheduler');
+    const m = /ops endpoints: (http:\/\/[^\s"]+)\/health\/live/.exec(scheduler.output());
+    expect(m).not.toBeNull();
+    const runs = (await admin.get('/v1/discoveries?limit=500')).body.items.filter((r: { status: string }) => r.status === 'succeeded');
+    const latest = runs.sort((a: { finishedAt: string }, b: { finishedAt: string }) => a.finishedAt.localeCompare(b.finishedAt)).at(-1);
+    const findings = await allFindings(latest.id, '', admin, 100);
+    const kinds = new Map<string, number>();
+    for (const f of findings) kinds.set(`managed="${f.managed}",status="${f.status}"`, (kinds.get(`managed="${f.managed}",status="${f.status}"`) ?? 0) + 1);
+    const unmanaged = findings.filter((f) => !f.managed).map((f) => Date.parse(f.createdAt));
+    const before = Date.now();
+    const text = await (await fetch(`${m![1]}/metrics`)).text();
+    const after = Date.now();
+    const samples = text.split('\n').filter((l) => l.startsWith('keyturn_discovered_keys{'));
+    expect(samples.map((l) => l.replace(/^keyturn_discovered_keys\{(.*)\} (\d+)$/, '$1 $2')).sort()).toEqual([...kinds].map(([k, n]) => `${k} ${n}`).sort());
+    // Labels carry no key id, user name or run id.
+    expect(samples.join('\n')).not.toMatch(/AKIA|disc-|small-|[0-9a-f]{8}-[0-9a-f]{4}/);
+    const age = Number(/^keyturn_oldest_unmanaged_key_age_seconds (\S+)$/m.exec(text)![1]);
+    const oldest = Math.min(...unmanaged);
+    expect(age).toBeGreaterThanOrEqual((before - oldest) / 1000 - 1);
+    expect(age).toBeLessThanOrEqual((after - oldest) / 1000 + 1);
+
+    // Every run's outcome reaches the webhook, with its counts and never a key.
+    const delivered = await eventually(async () => {
+      const got = hooks.received.filter((d) => d.body?.type === 'discovery.completed');
+      return got.length >= runs.length ? got : null;
+    }, 60_000);
+    const first = delivered.find((d) => d.body.data.discoveryId === firstRun);
+    expect(first!.body.data).toMatchObject({ status: 'succeeded', usersTotal: USERS, keysFound: expected.length, managed: expected.filter((e) => e.managed).length });
+    for (const d of delivered) expect(d.raw).not.toMatch(/AKIA[A-Z0-9]{16}/);
+    const failed = hooks.received.filter((d) => d.body?.type === 'discovery.completed' && d.body.data.status === 'failed');
+    expect(failed.map((d) => d.body.data.errorCode)).toEqual(['IAM_ACCESS_DENIED', 'IAM_ACCESS_DENIED']);
+  }, 120_000);
 });

@@ -183,10 +183,6 @@ export class FakeDiscoveries implements PublicOf<DiscoveriesRepository> {
     return { keys: f.length, managed, unmanaged: f.length - managed };
   }
 
-  async latestSucceededSummary(): Promise<never> {
-    return apiOnly();
-  }
-
   async usersOf(runId: string): Promise<DiscoveryUserRow[]> {
     return clone(this.users.get(runId) ?? []);
   }

@@ -412,27 +412,6 @@ export class DiscoveriesRepository {
     return { keys: Number(c.keys), managed: Number(c.managed), unmanaged: Number(c.keys) - Number(c.managed) };
   }
 
-  /** The latest succeeded run's keys by (managed, status), and its oldest unmanaged key's creation time. */
-  async latestSucceededSummary(): Promise<{ runId: string; byKind: { managed: boolean; status: string; keys: number }[]; oldestUnmanagedCreatedAt: Date | null } | null> {
-    const runs: Raw[] = await this.m.query(`SELECT id FROM discovery_runs WHERE status = 'succeeded' ORDER BY finished_at DESC, id DESC LIMIT 1`);
-    if (!runs.length) return null;
-    const runId = runs[0].id as string;
-    const rows: Raw[] = await this.m.query(
-      `SELECT managed_secret_id IS NOT NULL AS managed, key_status AS status, count(*)::int AS keys
-         FROM discovery_findings WHERE run_id = $1 GROUP BY 1, 2`,
-      [runId],
-    );
-    const [o]: Raw[] = await this.m.query(
-      `SELECT min(key_created_at) AS oldest FROM discovery_findings WHERE run_id = $1 AND managed_secret_id IS NULL`,
-      [runId],
-    );
-    return {
-      runId,
-      byKind: rows.map((r) => ({ managed: Boolean(r.managed), status: r.status as string, keys: Number(r.keys) })),
-      oldestUnmanagedCreatedAt: date(o?.oldest),
-    };
-  }
-
   // ------------------------------------------------------------ users and findings
 
   async usersOf(runId: string): Promise<DiscoveryUserRow[]> {
