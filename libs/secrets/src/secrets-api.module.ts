@@ -43,10 +43,10 @@ export class SecretsApiModule {
   }
 }
 
-/** What the scheduler needs from the API side: requesting a rotation (automatic changes). Needs StoreModule and RedisModule. */
+/** What the scheduler needs from the API side: requesting a rotation (automatic changes) and a discovery run (its schedule). Needs StoreModule and RedisModule. */
 @Module({
   imports: [SecretTypesModule],
-  providers: [SecretsApiRepository, RotationRequestsRepository, RotationsService],
-  exports: [RotationsService],
+  providers: [SecretsApiRepository, RotationRequestsRepository, RotationsService, DiscoveriesService],
+  exports: [RotationsService, DiscoveriesService],
 })
 export class RotationRequestsModule {}

@@ -55,7 +55,16 @@ describe('DiscoveriesRepository (Postgres)', () => {
     await admin.end();
   });
 
-  const newRun = () => repo.createRun({ executorSecretId: executorId, pathPrefix: '/', trigger: 'api', requestedBy: 'test' });
+  const newRun = async () => (await repo.createRun({ executorSecretId: executorId, pathPrefix: '/', trigger: 'api', requestedBy: 'test' }))!;
+
+  it('one scheduled run per fire time: a second replica firing the same time makes none', async () => {
+    const at = new Date('2026-03-01T03:00:00Z');
+    const fire = () => repo.createRun({ executorSecretId: executorId, pathPrefix: '/', trigger: 'schedule', requestedBy: 'system:scheduler', scheduledFor: at });
+    const [a, b] = await Promise.all([fire(), fire()]);
+    expect([a, b].filter(Boolean)).toHaveLength(1);
+    expect(await fire()).toBeNull();
+    expect((await repo.createRun({ executorSecretId: executorId, pathPrefix: '/', trigger: 'schedule', requestedBy: 'x', scheduledFor: new Date(at.getTime() + 60_000) }))).not.toBeNull();
+  });
 
   it('a run is claimed by one worker at a time; a lapsed lease is taken over', async () => {
     const run = await newRun();

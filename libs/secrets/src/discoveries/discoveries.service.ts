@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { ErrorCode, JobName, KeyturnError, SecretType, inFolderScope, type Actor } from '@keyturn/contracts';
+import { ErrorCode, JobName, KeyturnError, SYSTEM_ACTOR, SecretType, inFolderScope, isIamPath, type Actor } from '@keyturn/contracts';
 import {
   DiscoveriesRepository,
   SecretsApiRepository,
@@ -14,13 +14,6 @@ import { loadVisibleSecret } from '../secrets/folder-scope.js';
 import { decodeCursor, encodeCursor } from '../secrets/cursor.js';
 
 export const discoveryJobId = (discoveryId: string) => `discovery-${discoveryId}`;
-
-/** An IAM path (AWS: "/" or "/" + U+0021–U+007E + "/", at most 512 characters). */
-const IAM_PATH = /^\/(?:[\x21-\x7e]*\/)?$/;
-
-export function isIamPath(p: string): boolean {
-  return p.length >= 1 && p.length <= 512 && IAM_PATH.test(p);
-}
 
 const DAY_MS = 86_400_000;
 
@@ -126,7 +119,21 @@ export class DiscoveriesService {
     private readonly jobs: JobProducer,
   ) {}
 
-  async request(actor: Actor, body: { executorSecretId: string; pathPrefix?: string }, trigger: DiscoveryTrigger = 'api'): Promise<DiscoveryView> {
+  /**
+   * The run the schedule (KEYTURN_DISCOVERY_SCHEDULE) fires at `scheduledFor`: one per fire time across
+   * scheduler replicas (a unique index on scheduled_for); null when another replica made it first.
+   */
+  requestScheduled(executorSecretId: string, pathPrefix: string, scheduledFor: Date): Promise<DiscoveryView | null> {
+    return this.request(SYSTEM_ACTOR('scheduler'), { executorSecretId, pathPrefix }, { trigger: 'schedule', scheduledFor });
+  }
+
+  async request(actor: Actor, body: { executorSecretId: string; pathPrefix?: string }): Promise<DiscoveryView>;
+  async request(actor: Actor, body: { executorSecretId: string; pathPrefix?: string }, scheduled: { trigger: DiscoveryTrigger; scheduledFor: Date }): Promise<DiscoveryView | null>;
+  async request(
+    actor: Actor,
+    body: { executorSecretId: string; pathPrefix?: string },
+    scheduled?: { trigger: DiscoveryTrigger; scheduledFor: Date },
+  ): Promise<DiscoveryView | null> {
     const pathPrefix = body.pathPrefix ?? '/';
     if (!isIamPath(pathPrefix)) throw new KeyturnError(ErrorCode.INVALID_IAM_PATH, { field: 'pathPrefix' });
     const executor = await loadVisibleSecret(this.secrets, actor, body.executorSecretId);
@@ -134,7 +141,14 @@ export class DiscoveriesService {
       throw new KeyturnError(ErrorCode.DISCOVERY_EXECUTOR_WRONG_TYPE, { executorSecretId: executor.id, secretType: executor.type });
     }
     if ((await this.secrets.currentVersionNumber(executor.id)) === null) throw new KeyturnError(ErrorCode.SECRET_HAS_NO_VALUE, { secretId: executor.id });
-    const run = await this.runs.createRun({ executorSecretId: executor.id, pathPrefix, trigger, requestedBy: actor.id });
+    const run = await this.runs.createRun({
+      executorSecretId: executor.id,
+      pathPrefix,
+      trigger: scheduled?.trigger ?? 'api',
+      requestedBy: actor.id,
+      scheduledFor: scheduled?.scheduledFor ?? null,
+    });
+    if (!run) return null;
     await this.jobs.tryAdd(JobName.RunDiscovery, { discoveryId: run.id, accountId: executor.accountId }, { jobId: discoveryJobId(run.id) });
     return toView(run, { keys: 0, managed: 0, unmanaged: 0 });
   }

@@ -30,12 +30,15 @@ export class Discovery1795832000000 implements MigrationInterface {
         error_message text,
         lease_owner text,
         lease_until timestamptz,
+        scheduled_for timestamptz,
         created_at timestamptz NOT NULL DEFAULT now(),
         started_at timestamptz,
         finished_at timestamptz
       )`);
     // The reconciler's scan (unfinished runs) and the latest succeeded run (metrics).
     await q.query(`CREATE INDEX discovery_runs_unfinished ON discovery_runs (created_at) WHERE status IN ('queued', 'running')`);
+    // KEYTURN_DISCOVERY_SCHEDULE: one run per fire time, however many scheduler replicas fire it.
+    await q.query(`CREATE UNIQUE INDEX discovery_runs_one_per_fire_time ON discovery_runs (scheduled_for) WHERE scheduled_for IS NOT NULL`);
     await q.query(`CREATE INDEX discovery_runs_succeeded ON discovery_runs (finished_at) WHERE status = 'succeeded'`);
     await q.query(`
       CREATE TABLE discovery_users (

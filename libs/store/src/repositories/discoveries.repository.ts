@@ -197,14 +197,17 @@ export class DiscoveriesRepository {
 
   // ------------------------------------------------------------ runs
 
-  async createRun(r: { executorSecretId: string; pathPrefix: string; trigger: DiscoveryTrigger; requestedBy: string }): Promise<DiscoveryRunRow> {
+  /** A new queued run; with `scheduledFor`, null when a run for that fire time exists already (another scheduler replica). */
+  async createRun(r: { executorSecretId: string; pathPrefix: string; trigger: DiscoveryTrigger; requestedBy: string; scheduledFor?: Date | null }): Promise<DiscoveryRunRow | null> {
     const rows = await queryReturning<Raw>(
       this.m,
-      `INSERT INTO discovery_runs (id, executor_secret_id, path_prefix, trigger, requested_by, status)
-       VALUES ($1, $2, $3, $4, $5, 'queued') RETURNING ${RUN_COLUMNS}`,
-      [uuidv7(), r.executorSecretId, r.pathPrefix, r.trigger, r.requestedBy],
+      `INSERT INTO discovery_runs (id, executor_secret_id, path_prefix, trigger, requested_by, status, scheduled_for)
+       VALUES ($1, $2, $3, $4, $5, 'queued', $6)
+       ON CONFLICT (scheduled_for) WHERE scheduled_for IS NOT NULL DO NOTHING
+       RETURNING ${RUN_COLUMNS}`,
+      [uuidv7(), r.executorSecretId, r.pathPrefix, r.trigger, r.requestedBy, r.scheduledFor ?? null],
     );
-    return runOf(rows[0]);
+    return rows.length ? runOf(rows[0]) : null;
   }
 
   async getRun(id: string): Promise<DiscoveryRunRow | null> {
