@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, IsUUID, Max, MaxLength, Min } from 'class-validator';
+import { PageQueryDto } from '../common/page-query.dto.js';
 
 export class CreateDiscoveryDto {
   @ApiProperty({ format: 'uuid', description: 'an aws-iam-key secret whose key lists the account (see GET /v1/discoveries/required-permissions)' })
@@ -12,17 +13,9 @@ export class CreateDiscoveryDto {
   pathPrefix?: string;
 }
 
-export class ListDiscoveriesQueryDto {
-  @ApiPropertyOptional({ minimum: 1, maximum: 500, default: 50 })
-  @IsOptional() @Type(() => Number) @IsInt({ message: 'limit must be a whole number' }) @Min(1) @Max(500)
-  limit?: number;
+export class ListDiscoveriesQueryDto extends PageQueryDto {}
 
-  @ApiPropertyOptional({ description: 'nextCursor of the previous page' })
-  @IsOptional() @IsString() @MaxLength(200)
-  cursor?: string;
-}
-
-export class ListFindingsQueryDto extends ListDiscoveriesQueryDto {
+export class ListFindingsQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ enum: ['true', 'false'], description: 'true: keys a Keyturn secret holds; false: the others' })
   @IsOptional() @IsIn(['true', 'false'], { message: 'managed must be true or false' })
   managed?: 'true' | 'false';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { ErrorCode, IamErrorCode, KeyturnError, SYSTEM_ACTOR, SecretType, WarningCode, isRetryable, isThrottled, warningMessage } from '@keyturn/contracts';
+import { ErrorCode, IamErrorCode, KeyturnError, errorMessage, SYSTEM_ACTOR, SecretType, WarningCode, isRetryable, isThrottled, warningMessage } from '@keyturn/contracts';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
 import { IAM_CLIENT, IamError, deniedAction, maskAccessKeyId, type AccessKeyLastUsed, type IamClient, type IamCredentials } from '@keyturn/iam';
 import { VERSION_CIPHER, type VersionCipher } from '@keyturn/vault';
@@ -213,7 +213,7 @@ export class DiscoveryRunUseCase {
     // Throttling is AWS asking us to slow down: more room than other transient errors.
     const cap = this.config.rotation.jobAttempts * (isThrottled(e) ? 4 : 1);
     if (isRetryable(e) && run.attempt < cap) {
-      const code = e instanceof KeyturnError ? e.code : 'INTERNAL_ERROR';
+      const code = e instanceof KeyturnError ? e.code : ErrorCode.INTERNAL_ERROR;
       logger.warn({ discoveryId: run.id, code, attempt: run.attempt }, `discovery attempt failed, will resume: ${(e as Error).message}`);
       await this.runs.releaseLease(run.id, this.owner);
       return { kind: 'later', delayMs: Math.round(Math.min(1_000 * 2 ** run.attempt, 60_000) * (0.75 + Math.random() * 0.5)), reason: code };
@@ -224,7 +224,9 @@ export class DiscoveryRunUseCase {
 
   private async fail(run: DiscoveryRunRow, e: unknown): Promise<void> {
     const { code, message } =
-      e instanceof KeyturnError ? { code: e.code, message: e.message } : { code: ErrorCode.INTERNAL_ERROR, message: `unexpected error (${(e as Error)?.name ?? 'Error'}); see the worker log` };
+      e instanceof KeyturnError
+        ? { code: e.code, message: e.message }
+        : { code: ErrorCode.INTERNAL_ERROR, message: errorMessage(ErrorCode.INTERNAL_ERROR, { kind: 'worker', errorName: (e as Error)?.name ?? 'Error' }) };
     logger.warn({ discoveryId: run.id, code }, `discovery run failed: ${message}`);
     await this.runs.finish(run.id, this.owner, 'failed', { code, message }, (tx, counts) => this.announce(tx, run, 'failed', counts, code));
   }
