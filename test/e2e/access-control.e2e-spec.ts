@@ -171,6 +171,10 @@ describe('secrets API: access control', () => {
       request: async () => ({ path: `/v1/secrets/${await newSecret()}/required-permissions` }),
       expect: { ...role.viewer, scopedOperator: 404 },
     },
+    'GET /v1/discoveries/required-permissions': {
+      request: async () => ({ path: `/v1/discoveries/required-permissions?executorSecretId=${await newSecret()}` }),
+      expect: { ...role.viewer, scopedOperator: 404 },
+    },
     'POST /v1/secrets/:id/heartbeats': {
       request: async () => ({ path: `/v1/secrets/${await newSecret()}/heartbeats` }),
       expect: { ...role.operator, operator: 202, admin: 202, scopedOperator: 404 },

@@ -8,28 +8,10 @@ import {
   type Client,
   type TestEnv,
 } from './harness.js';
+import { without, type PolicyDoc, type Statement } from './policy-doc.js';
 
 const INITIAL_PASSWORD = 'Initial-Passw0rd!';
 const KEY_ACTIONS = ['iam:CreateAccessKey', 'iam:UpdateAccessKey', 'iam:DeleteAccessKey', 'iam:ListAccessKeys'];
-
-interface Statement {
-  Sid?: string;
-  Effect: string;
-  Action: string[];
-  Resource: string;
-}
-interface PolicyDoc {
-  Version: string;
-  Statement: Statement[];
-}
-
-/** The document minus one action; a statement left with no action goes, as IAM refuses empty ones. */
-function without(doc: PolicyDoc, action: string): PolicyDoc {
-  return {
-    Version: doc.Version,
-    Statement: doc.Statement.map((s) => ({ ...s, Action: s.Action.filter((a) => a !== action) })).filter((s) => s.Action.length > 0),
-  };
-}
 
 /**
  * The API (spawned with the emulator as its AWS endpoint, so `?check=true`

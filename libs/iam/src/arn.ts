@@ -25,6 +25,28 @@ export function userArn(partition: Partition, accountId: string, userName: strin
   return `arn:${partition}:iam::${accountId}:user${p}${userName}`;
 }
 
+/**
+ * An IAM path as IAM stores one (CreateUser's pattern `(\u002F)|(\u002F[\u0021-\u007E]+\u002F)`): "/"
+ * or printable ASCII between a leading and a trailing "/", at most 512 characters ("/eng/", "/eng/team/").
+ */
+export function isIamPath(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= 512 && /^(?:\/|\/[\u0021-\u007E]+\/)$/.test(value);
+}
+
+/** Every user under an IAM path: `arn:aws:iam::123456789012:user/eng/*` (the whole account with "/"). */
+export function usersArnPattern(partition: Partition, accountId: string, pathPrefix = '/'): string {
+  return `arn:${partition}:iam::${accountId}:user${pathPrefix}*`;
+}
+
+/**
+ * The resource IAM authorizes iam:ListUsers against: the path prefix's own ARN,
+ * `arn:aws:iam::123456789012:user/` without a prefix (as AWS's AccessDenied
+ * names it) or `…:user/eng/` for "/eng/". {@link usersArnPattern} matches it.
+ */
+export function listUsersResource(partition: Partition, accountId: string, pathPrefix = '/'): string {
+  return `arn:${partition}:iam::${accountId}:user${pathPrefix}`;
+}
+
 /** Splits an ARN into its six parts, or null when it is not one. The resource may itself contain ":". */
 export function parseArn(arn: string): ParsedArn | null {
   if (typeof arn !== 'string') return null;

@@ -679,4 +679,37 @@ describe('AwsIamClient against the IAM emulator: the SDK paginators walk real pa
     ]);
     expect(calls('SimulatePrincipalPolicy')).toHaveLength(3);
   });
+
+  it('the discovery calls against the emulator: users page by page under a prefix, last use, login profile, a vanished key', async () => {
+    const [alice, bob] = emulator.seedUsers([
+      { userName: 'alice', path: '/eng/', keys: [{ lastUsed: { date: '2024-01-02T03:04:05Z', serviceName: 's3', region: 'eu-west-1' } }], password: 'Al1ce-Passw0rd!' },
+      { userName: 'bob', path: '/eng/', keys: 1 },
+      { userName: 'carol', path: '/ops/' },
+    ]);
+    const root = emulator.rootCredentials;
+    const first = await adapter.listUsers(root, { pathPrefix: '/eng/', maxItems: 1 });
+    expect(first.users.map((u) => [u.userName, u.path, u.arn])).toEqual([['alice', '/eng/', 'arn:aws:iam::123456789012:user/eng/alice']]);
+    expect(first.marker).toEqual(expect.any(String));
+    const second = await adapter.listUsers(root, { pathPrefix: '/eng/', maxItems: 1, marker: first.marker });
+    expect(second).toEqual({ users: [expect.objectContaining({ userName: 'bob', userId: bob!.userId })] });
+
+    await expect(adapter.getAccessKeyLastUsed(root, alice!.keys[0]!.accessKeyId)).resolves.toEqual({
+      userName: 'alice',
+      lastUsedDate: new Date('2024-01-02T03:04:05Z'),
+      serviceName: 's3',
+      region: 'eu-west-1',
+    });
+    await expect(adapter.getAccessKeyLastUsed(root, bob!.keys[0]!.accessKeyId)).resolves.toEqual({ userName: 'bob' });
+    await expect(adapter.getLoginProfile(root, 'alice')).resolves.toEqual({ userName: 'alice', createDate: expect.any(Date), passwordResetRequired: false });
+    await expect(adapter.getLoginProfile(root, 'bob')).resolves.toBeNull();
+
+    await adapter.deleteAccessKey(root, 'bob', bob!.keys[0]!.accessKeyId);
+    const gone = await adapter.getAccessKeyLastUsed(root, bob!.keys[0]!.accessKeyId).then(
+      () => undefined,
+      (e: unknown) => e as IamError,
+    );
+    expect(gone).toBeInstanceOf(IamError);
+    expect(gone).toMatchObject({ code: IamErrorCode.NoSuchEntity, reason: 'no-such-access-key', awsCode: 'AccessDenied', action: 'iam:GetAccessKeyLastUsed' });
+    expect(deniedAction(gone)).toBeUndefined();
+  });
 });

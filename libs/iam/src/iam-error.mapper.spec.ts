@@ -35,6 +35,28 @@ describe('toIamError', () => {
       expect(e.retryable).toBe(false);
     });
 
+    it('GetAccessKeyLastUsed of a key IAM cannot find (AccessDenied naming the key) → IAM_NO_SUCH_ENTITY no-such-access-key, the key id masked', () => {
+      const gone = toIamError(
+        awsError('AccessDenied', {
+          status: 403,
+          message: 'User: arn:aws:iam::123456789012:user/bob is not authorized to perform: iam:GetAccessKeyLastUsed on resource: access key AKIAGONEGONEGONE0001',
+        }),
+        'iam:GetAccessKeyLastUsed',
+        { accessKeyIds: ['AKIAGONEGONEGONE0001'] },
+      );
+      expect(gone.code).toBe(IamErrorCode.NoSuchEntity);
+      expect(gone.reason).toBe('no-such-access-key');
+      expect(gone.awsCode).toBe('AccessDenied');
+      expect(gone.action).toBe('iam:GetAccessKeyLastUsed');
+      expect(gone.message).not.toContain('AKIAGONEGONEGONE0001');
+      // Denied on the owner: a missing permission, as for any other call.
+      const denied = toIamError(
+        awsError('AccessDenied', { status: 403, message: 'User: arn:aws:iam::123456789012:user/bob is not authorized to perform: iam:GetAccessKeyLastUsed on resource: user alice' }),
+        'iam:GetAccessKeyLastUsed',
+      );
+      expect(denied.code).toBe(IamErrorCode.AccessDenied);
+    });
+
     it('omits the resource when none is known', () => {
       const e = toIamError(awsError('AccessDenied', { status: 403, message: 'nope' }), 'iam:GetAccountPasswordPolicy');
       expect(e.message).toMatch(/^missing permission iam:GetAccountPasswordPolicy: nope/);

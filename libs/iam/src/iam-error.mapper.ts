@@ -190,7 +190,14 @@ export function toIamError(err: unknown, action: string, context: IamErrorContex
   const info = { awsCode: f.awsCode, reason: reasonOf(f, action), scrub };
   const call = { action, resource, awsMessage };
 
-  if (ACCESS_DENIED.has(f.key)) return new IamError(IamErrorCode.AccessDenied, call, info);
+  if (ACCESS_DENIED.has(f.key)) {
+    // GetAccessKeyLastUsed is checked against the key's owner; for a key IAM cannot find (deleted
+    // since it was listed) AWS answers AccessDenied "on resource: access key <id>", never NoSuchEntity.
+    if (action === 'iam:GetAccessKeyLastUsed' && /on resource: access key /i.test(f.message)) {
+      return new IamError(IamErrorCode.NoSuchEntity, call, { ...info, reason: 'no-such-access-key' });
+    }
+    return new IamError(IamErrorCode.AccessDenied, call, info);
+  }
   if (KEY_LIMIT.has(f.key)) return new IamError(IamErrorCode.KeyLimit, call, info);
   if (NO_SUCH_ENTITY.has(f.key)) return new IamError(IamErrorCode.NoSuchEntity, call, info);
   if (INVALID_CREDENTIALS.has(f.key)) {

@@ -22,3 +22,33 @@ export function changeStatements(
     ],
   };
 }
+
+/**
+ * The IAM calls a discovery run makes with its executor key. A denied
+ * `required` call fails the run, naming the action; a denied `optional` one
+ * leaves that datum out (last use, console password) with a warning on the run.
+ */
+export const DISCOVERY_ACTIONS = {
+  required: ['iam:ListUsers', 'iam:ListAccessKeys'],
+  optional: ['iam:GetAccessKeyLastUsed', 'iam:GetLoginProfile'],
+} as const;
+
+export type DiscoveryAction = (typeof DISCOVERY_ACTIONS)['required' | 'optional'][number];
+
+/**
+ * The statements a discovery executor needs: every discovery call on the users
+ * under the path prefix (`users`, e.g. `arn:aws:iam::123456789012:user/eng/*`,
+ * which also matches the prefix's own ARN that iam:ListUsers is checked
+ * against), and, recommended, SimulatePrincipalPolicy on itself for `?check=true`.
+ */
+export function discoveryStatements(arns: { users: string; executorSelf: string }): { statement: PolicyStatement; recommended: PolicyStatement[] } {
+  return {
+    statement: {
+      Sid: 'KeyturnDiscovery',
+      Effect: 'Allow',
+      Action: [...DISCOVERY_ACTIONS.required, ...DISCOVERY_ACTIONS.optional],
+      Resource: arns.users,
+    },
+    recommended: [{ Sid: 'KeyturnPreflight', Effect: 'Allow', Action: ['iam:SimulatePrincipalPolicy'], Resource: arns.executorSelf }],
+  };
+}

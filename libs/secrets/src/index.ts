@@ -14,5 +14,6 @@ export * from './rotations/rotations.service.js';
 export * from './heartbeats/heartbeats.service.js';
 export * from './permissions/permissions.service.js';
 export * from './permissions/required-permissions.js';
+export * from './permissions/discovery-permissions.js';
 export * from './secrets-api.module.js';
 export * from './discoveries/discoveries.service.js';

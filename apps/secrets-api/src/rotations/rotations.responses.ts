@@ -59,6 +59,7 @@ export class PermissionCheckResponse {
   @ApiPropertyOptional() reason?: string;
   @ApiPropertyOptional({ type: [PermissionResultResponse] }) results?: PermissionResultResponse[];
   @ApiPropertyOptional() allAllowed?: boolean;
+  @ApiPropertyOptional({ type: [String], description: 'the actions AWS would refuse (implicitDeny or explicitDeny), each named once' }) deniedActions?: string[];
 }
 
 export class RequiredPermissionsResponse {

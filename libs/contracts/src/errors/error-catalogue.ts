@@ -374,15 +374,6 @@ export const ERRORS = {
     message: (p) => `finding ${p.findingId} is not a finding of discovery run ${p.discoveryId}; list them with GET /v1/discoveries/${p.discoveryId}/findings`,
     examples: [{ discoveryId: 'D1', findingId: 'F1' }],
   }),
-  DISCOVERY_EXECUTOR_WRONG_TYPE: spec<{ executorSecretId: string; secretType: string }>({
-    status: 422,
-    retryable: false,
-    group: 'discovery',
-    seen: ['api'],
-    when: `the executor of a discovery (executorSecretId) is not an ${SecretType.AwsIamKey} secret`,
-    message: (p) => `executor ${p.executorSecretId} is ${an(p.secretType)} secret; a discovery runs with ${an(SecretType.AwsIamKey)} secret`,
-    examples: [{ executorSecretId: 'S2', secretType: SecretType.AwsIamConsolePassword }],
-  }),
   DISCOVERY_EXECUTOR_UNAVAILABLE: spec<{ executorSecretId: string | null }>({
     status: 422,
     retryable: false,
@@ -546,6 +537,17 @@ export const ERRORS = {
       `PATCH /v1/secrets/${p.secretId} with {"privilegedSecretId": "<key secret id>"} first (the user's own key, which needs iam:ChangePassword, ` +
       "or another user's key allowed iam:UpdateLoginProfile on this user)",
     examples: [{ secretId: 'S1', secretType: SecretType.AwsIamConsolePassword }],
+  }),
+  // ── Discovery ───────────────────────────────────────────────────────────────
+  DISCOVERY_EXECUTOR_WRONG_TYPE: spec<{ executorSecretId: string; secretType: string }>({
+    status: 422,
+    retryable: false,
+    group: 'vault',
+    seen: ['api'],
+    when: `a discovery, or its required permissions, names an executor (executorSecretId) that is not ${an(SecretType.AwsIamKey)} secret`,
+    message: (p) =>
+      `executor ${p.executorSecretId} is ${an(p.secretType)} secret; a discovery runs with the access key of ${an(SecretType.AwsIamKey)} secret (executorSecretId)`,
+    examples: [{ executorSecretId: 'S1', secretType: SecretType.AwsIamConsolePassword }],
   }),
 
   // ── Changes (rotations) ─────────────────────────────────────────────────────
@@ -1126,7 +1128,9 @@ export type CryptoErrorCode = 'UNKNOWN_KEK' | 'DECRYPT_FAILED' | 'INVALID_MASTER
 export const IAM_REASONS = {
   'no-such-access-key': {
     codes: [ErrorCode.IAM_NO_SUCH_ENTITY],
-    when: 'the access key a DeleteAccessKey or UpdateAccessKey names does not exist (already deleted: deleting it again is a no-op)',
+    when:
+      'the access key a DeleteAccessKey or UpdateAccessKey names does not exist (already deleted: deleting it again is a no-op); ' +
+      'also a GetAccessKeyLastUsed of a key IAM cannot find, which AWS answers with AccessDenied naming the key (not the user) instead of NoSuchEntity',
   },
   'no-such-user': {
     codes: [ErrorCode.IAM_NO_SUCH_ENTITY],
