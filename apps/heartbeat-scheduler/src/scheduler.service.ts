@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
-import { DueWorkService, ReconcilerService } from '@keyturn/scheduling';
+import { DiscoveryScheduleService, DueWorkService, ReconcilerService } from '@keyturn/scheduling';
 import { WebhookDispatcherService } from '@keyturn/events';
 
 const AUTO_CHANGE_EVERY_MS = 60_000;
@@ -19,6 +19,7 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
   constructor(
     private readonly due: DueWorkService,
     private readonly reconciler: ReconcilerService,
+    private readonly discoverySchedule: DiscoveryScheduleService,
     private readonly webhooks: WebhookDispatcherService,
     @Inject(KEYTURN_CONFIG) private readonly config: KeyturnConfig,
   ) {}
@@ -65,6 +66,7 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
       this.lastAutoChange = Date.now();
       await step('automatic changes', () => this.due.enqueueAutoChanges(() => this.stopped));
     }
+    await step('discovery schedule', () => this.discoverySchedule.fire());
     await step('reconciler', () => this.reconciler.reconcile());
     await step('webhooks', () => this.webhooks.deliverDue());
   }

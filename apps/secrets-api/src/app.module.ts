@@ -15,6 +15,7 @@ import { AuditController } from './admin/audit.controller.js';
 import { HealthController } from './health/health.controller.js';
 import { MetricsController } from './health/metrics.controller.js';
 import { QueuesController } from './queues/queues.controller.js';
+import { DiscoveriesController } from './discoveries/discoveries.controller.js';
 import { DiscoveryPermissionsController } from './discoveries/discovery-permissions.controller.js';
 import { AuthGuard } from './common/auth.guard.js';
 import { AuditInterceptor } from './common/audit.interceptor.js';
@@ -27,7 +28,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [ConfigModule.forRoot(config), StoreModule.forRoot(config.database.url, poolOptions(config, 'secrets-api')), RedisModule.forRoot(), VaultModule, AuthModule, SecretsApiModule.forRoot(config)],
-      controllers: [SecretsController, RotationsController, HeartbeatsController, SettingsController, ApiKeysController, AuditController, QueuesController, DiscoveryPermissionsController, HealthController, MetricsController],
+      controllers: [SecretsController, RotationsController, HeartbeatsController, SettingsController, ApiKeysController, AuditController, QueuesController, DiscoveriesController, DiscoveryPermissionsController, HealthController, MetricsController],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_INTERCEPTOR, useClass: AuditInterceptor },

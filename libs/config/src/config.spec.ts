@@ -209,3 +209,25 @@ describe('numeric settings: bounds', () => {
     expect(() => loadConfig({ WORKER_OPS_PORT: '9000', SCHEDULER_OPS_PORT: '9000' })).toThrow(/WORKER_OPS_PORT and SCHEDULER_OPS_PORT: both are 9000/);
   });
 });
+
+describe('KEYTURN_DISCOVERY_*', () => {
+  const exec = '0193a1b2-0000-7000-8000-000000000001';
+  it('is off by default, with the whole account as prefix', () => {
+    expect(loadConfig({}).discovery).toEqual({ schedule: undefined, executorSecretId: undefined, pathPrefix: '/' });
+  });
+  it('takes a 5-field cron expression with an executor and an IAM path', () => {
+    expect(loadConfig({ KEYTURN_DISCOVERY_SCHEDULE: '0 3 * * 1-5', KEYTURN_DISCOVERY_EXECUTOR_SECRET_ID: exec, KEYTURN_DISCOVERY_PATH_PREFIX: '/eng/' }).discovery).toEqual({
+      schedule: '0 3 * * 1-5',
+      executorSecretId: exec,
+      pathPrefix: '/eng/',
+    });
+  });
+  it.each(['0 3 * *', '0 0 3 * * *', 'every day', '61 * * * *'])('refuses the schedule %j', (v) => {
+    expect(() => loadConfig({ KEYTURN_DISCOVERY_SCHEDULE: v, KEYTURN_DISCOVERY_EXECUTOR_SECRET_ID: exec })).toThrow(/KEYTURN_DISCOVERY_SCHEDULE: must be a 5-field cron expression/);
+  });
+  it('needs the executor with a schedule, and a UUID, and an IAM path', () => {
+    expect(() => loadConfig({ KEYTURN_DISCOVERY_SCHEDULE: '0 3 * * *' })).toThrow(/KEYTURN_DISCOVERY_EXECUTOR_SECRET_ID: required when KEYTURN_DISCOVERY_SCHEDULE is set/);
+    expect(() => loadConfig({ KEYTURN_DISCOVERY_EXECUTOR_SECRET_ID: 'x' })).toThrow(/KEYTURN_DISCOVERY_EXECUTOR_SECRET_ID: must be the id/);
+    expect(() => loadConfig({ KEYTURN_DISCOVERY_PATH_PREFIX: 'eng' })).toThrow(/KEYTURN_DISCOVERY_PATH_PREFIX: must be an IAM path/);
+  });
+});

@@ -38,6 +38,8 @@ export interface KeyturnConfig {
   /** `signingKey` is the decoded HMAC key of KEYTURN_WEBHOOK_SECRET (`whsec_<base64>`). */
   webhooks: { urls: string[]; signingKey?: Buffer; maxAttempts: number };
   shutdown: { timeoutMs: number };
+  /** KEYTURN_DISCOVERY_*: scheduled discovery runs (schedule unset: off). */
+  discovery: { schedule?: string; executorSecretId?: string; pathPrefix: string };
 }
 
 /** Thrown at boot when the environment is invalid; the message names each variable, never its value. */
@@ -66,6 +68,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): KeyturnConf
   const problems: string[] = [];
   if (isProduction && !e.KEYTURN_MASTER_KEY) {
     problems.push('KEYTURN_MASTER_KEY: required when NODE_ENV=production (generate one with `npm run cli -- master-key generate`)');
+  }
+  if (e.KEYTURN_DISCOVERY_SCHEDULE && !e.KEYTURN_DISCOVERY_EXECUTOR_SECRET_ID) {
+    problems.push('KEYTURN_DISCOVERY_EXECUTOR_SECRET_ID: required when KEYTURN_DISCOVERY_SCHEDULE is set (the aws-iam-key secret scheduled runs scan with)');
   }
   if (e.KEYTURN_WEBHOOK_URLS && !e.KEYTURN_WEBHOOK_SECRET) {
     problems.push('KEYTURN_WEBHOOK_SECRET: required when KEYTURN_WEBHOOK_URLS is set (webhook bodies are signed with it)');
@@ -153,6 +158,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): KeyturnConf
       maxAttempts: e.KEYTURN_WEBHOOK_MAX_ATTEMPTS,
     },
     shutdown: { timeoutMs: e.KEYTURN_SHUTDOWN_TIMEOUT_MS },
+    discovery: {
+      schedule: e.KEYTURN_DISCOVERY_SCHEDULE?.trim(),
+      executorSecretId: e.KEYTURN_DISCOVERY_EXECUTOR_SECRET_ID,
+      pathPrefix: e.KEYTURN_DISCOVERY_PATH_PREFIX,
+    },
   };
 }
 

@@ -1,4 +1,17 @@
 import { z } from 'zod';
+import { Cron } from 'croner';
+import { isIamPath } from '@keyturn/contracts';
+
+/** Exactly five fields (croner also takes seconds and years; KEYTURN_DISCOVERY_SCHEDULE is classic cron), and croner can read them. */
+export function isFiveFieldCron(v: string): boolean {
+  if (v.trim().split(/\s+/).length !== 5) return false;
+  try {
+    new Cron(v.trim(), { paused: true, timezone: 'UTC' }).stop();
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /**
  * The HMAC key of a `whsec_<base64>` secret, or undefined when the value is not in
@@ -117,6 +130,15 @@ export const envSchema = z.object({
     })
     .optional(),
   KEYTURN_WEBHOOK_MAX_ATTEMPTS: int(1, 50).default(10),
+  /** A 5-field cron expression (UTC): the scheduler starts one discovery run per fire time. Off when unset. */
+  KEYTURN_DISCOVERY_SCHEDULE: z
+    .string()
+    .refine(isFiveFieldCron, { message: 'must be a 5-field cron expression (minute hour day-of-month month day-of-week), for example 0 3 * * *' })
+    .optional(),
+  /** The aws-iam-key secret scheduled discovery runs use; required with KEYTURN_DISCOVERY_SCHEDULE. */
+  KEYTURN_DISCOVERY_EXECUTOR_SECRET_ID: z.string().uuid({ message: 'must be the id (a UUID) of an aws-iam-key secret' }).optional(),
+  /** Scheduled runs list only users under this IAM path. */
+  KEYTURN_DISCOVERY_PATH_PREFIX: z.string().refine(isIamPath, { message: 'must be an IAM path: 1-512 characters from "!" to "~" that start and end with "/"' }).default('/'),
   /** How long a queued rotation or heartbeat may sit without progress before the reconciler re-enqueues it. */
   KEYTURN_RECONCILE_AFTER_MS: int(1_000, 3_600_000).default(30_000),
   KEYTURN_HEARTBEAT_INTERVAL_SECONDS: int(10, 30 * 86_400).default(3_600),

@@ -16,3 +16,10 @@ export const FOLDER_MAX = 512;
  * out of a folder (and out of an API key's folder scope), so they are refused.
  */
 export const NO_DOT_SEGMENTS = /^(?!.*(?:^|\/)\.\.?(?:\/|$))/;
+/** An IAM path (ListUsers PathPrefix, a user's Path): "/" or "/" + U+0021-U+007E characters + "/", at most 512. */
+export const IAM_PATH = /^\/(?:[\x21-\x7e]*\/)?$/;
+export const IAM_PATH_MAX = 512;
+
+export function isIamPath(p: string): boolean {
+  return p.length >= 1 && p.length <= IAM_PATH_MAX && IAM_PATH.test(p);
+}

@@ -14,6 +14,7 @@ export const ENQUEUE_TIMEOUT_MS = 2_000;
 export const QUEUE_OF: Record<JobName, QueueName> = {
   [JobName.RunRotation]: QueueName.Rotation,
   [JobName.RunHeartbeat]: QueueName.Heartbeat,
+  [JobName.RunDiscovery]: QueueName.Discovery,
 };
 
 /**
@@ -25,6 +26,7 @@ export const QUEUE_OF: Record<JobName, QueueName> = {
 export const JOB_RETENTION: Record<QueueName, { removeOnComplete: KeepJobs; removeOnFail: KeepJobs }> = {
   [QueueName.Rotation]: { removeOnComplete: { age: 24 * 3600, count: 10_000 }, removeOnFail: { age: 7 * 24 * 3600 } },
   [QueueName.Heartbeat]: { removeOnComplete: { age: 3600, count: 10_000 }, removeOnFail: { age: 86_400 } },
+  [QueueName.Discovery]: { removeOnComplete: { age: 24 * 3600, count: 10_000 }, removeOnFail: { age: 7 * 24 * 3600 } },
 };
 
 /**

@@ -12,3 +12,4 @@ export * from './rotation.module.js';
 export * from './paced-iam.client.js';
 export * from './aws-budget.js';
 export * from './heartbeat-status.js';
+export * from './discovery/discovery-run.usecase.js';

@@ -19,3 +19,4 @@ export * from './permissions/permissions.service.js';
 export * from './permissions/required-permissions.js';
 export * from './permissions/discovery-permissions.js';
 export * from './secrets-api.module.js';
+export * from './discoveries/discoveries.service.js';

@@ -16,9 +16,10 @@ import { RotationsService } from './rotations/rotations.service.js';
 import { HeartbeatsService } from './heartbeats/heartbeats.service.js';
 import { PermissionsService } from './permissions/permissions.service.js';
 import { HeartbeatSchedule } from './secrets/heartbeat-schedule.js';
+import { DiscoveriesService } from './discoveries/discoveries.service.js';
 
 const USE_CASES = [CreateSecretUseCase, UpdateSecretUseCase, DeleteSecretUseCase, GetSecretUseCase, ListSecretsUseCase, ReadValueUseCase, ListVersionsUseCase, PutSettingsUseCase];
-const SERVICES = [RotationsService, HeartbeatsService, PermissionsService, HeartbeatSchedule];
+const SERVICES = [RotationsService, HeartbeatsService, PermissionsService, HeartbeatSchedule, DiscoveriesService];
 /** The API's repositories, bound here once. */
 const REPOSITORIES = [SecretsApiRepository, RotationRequestsRepository, HeartbeatRequestsRepository];
 
@@ -44,10 +45,10 @@ export class SecretsApiModule {
   }
 }
 
-/** What the scheduler needs from the API side: requesting a rotation (automatic changes). Needs StoreModule and RedisModule. */
+/** What the scheduler needs from the API side: requesting a rotation (automatic changes) and a discovery run (its schedule). Needs StoreModule and RedisModule. */
 @Module({
   imports: [SecretTypesModule],
-  providers: [SecretsApiRepository, RotationRequestsRepository, RotationsService],
-  exports: [RotationsService],
+  providers: [SecretsApiRepository, RotationRequestsRepository, RotationsService, DiscoveriesService],
+  exports: [RotationsService, DiscoveriesService],
 })
 export class RotationRequestsModule {}

@@ -18,6 +18,7 @@ import { ReaderRole1795830200000 } from './migrations/1795830200000-reader-role.
 import { VersionTimes1795830300000 } from './migrations/1795830300000-version-times.js';
 import { RotationRetireTimes1795830400000 } from './migrations/1795830400000-rotation-retire-times.js';
 import { AutoChangeSchedule1795831000000 } from './migrations/1795831000000-auto-change-schedule.js';
+import { Discovery1795832000000 } from './migrations/1795832000000-discovery.js';
 import { KeyListing1795834000000 } from './migrations/1795834000000-key-listing.js';
 
 // Listed explicitly, not globbed: the same list works from ts-jest, from dist
@@ -35,6 +36,7 @@ export const MIGRATIONS = [
   VersionTimes1795830300000,
   RotationRetireTimes1795830400000,
   AutoChangeSchedule1795831000000,
+  Discovery1795832000000,
   KeyListing1795834000000,
 ];
 

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { Allow, IsEnum, IsIn, IsInt, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min, ValidateIf, ValidateNested } from 'class-validator';
+import { Allow, IsEnum, IsIn, IsOptional, IsString, IsUUID, Matches, MaxLength, ValidateIf, ValidateNested } from 'class-validator';
 import {
   AWS_ACCOUNT_ID,
   FOLDER,
@@ -13,6 +13,7 @@ import {
 } from '@keyturn/contracts';
 import { allSecretFieldNames, secretTypeDefinitions, type SecretTypeDefinition } from '@keyturn/secret-types';
 import { declareSettings } from '../common/settings-schema.dto.js';
+import { PageQueryDto } from '../common/page-query.dto.js';
 
 const DOT_SEGMENT_MESSAGE = { message: 'folder segments cannot be "." or ".."' };
 
@@ -109,15 +110,7 @@ export class UpdateSecretDto {
   settings?: SecretSettingsDto;
 }
 
-export class ListSecretsQueryDto {
-  @ApiPropertyOptional({ minimum: 1, maximum: 500, default: 50 })
-  @IsOptional() @Type(() => Number) @IsInt({ message: 'limit must be a whole number' }) @Min(1) @Max(500)
-  limit?: number;
-
-  @ApiPropertyOptional({ description: 'nextCursor of the previous page' })
-  @IsOptional() @IsString() @MaxLength(200)
-  cursor?: string;
-
+export class ListSecretsQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ enum: SecretType })
   @IsOptional() @IsEnum(SecretType)
   type?: SecretType;

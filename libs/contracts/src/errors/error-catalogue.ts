@@ -12,10 +12,10 @@ import type { ScheduleProblem } from '../schedule.js';
  */
 
 /** Where a code can be seen: an API answer, a rotation's or heartbeat's errorCode, or a process that refuses to start. */
-export type ErrorSurface = 'api' | 'rotation' | 'heartbeat' | 'startup';
+export type ErrorSurface = 'api' | 'rotation' | 'heartbeat' | 'discovery' | 'startup';
 
 /** The section of docs/errors.md a code is listed in. */
-export type ErrorGroup = 'request' | 'access' | 'vault' | 'rotation' | 'heartbeat' | 'iam' | 'crypto' | 'server';
+export type ErrorGroup = 'request' | 'access' | 'vault' | 'rotation' | 'heartbeat' | 'discovery' | 'iam' | 'crypto' | 'server';
 
 interface SpecBase<P> {
   /** What the API answers with; for a code the API never answers, what it would be. */
@@ -387,6 +387,47 @@ export const ERRORS = {
     when: 'too many failed authentications from one address within the window; Retry-After says when to try again',
     message: (p) => `too many failed authentications from this address; try again in ${p.retryAfterSeconds} s`,
     examples: [{ retryAfterSeconds: 42 }],
+  }),
+
+  // ── Discovery ────────────────────────────────────────────────────────────────
+  DISCOVERY_NOT_FOUND: spec<{ discoveryId: string }>({
+    status: 404,
+    retryable: false,
+    group: 'discovery',
+    seen: ['api'],
+    when: "a discovery run does not exist, or its executor secret lies beyond the API key's folders (existence does not leak)",
+    message: (p) => `discovery run ${p.discoveryId} does not exist`,
+    examples: [{ discoveryId: '0193a1b2-0000-7000-8000-000000000001' }],
+  }),
+  DISCOVERY_FINDING_NOT_FOUND: spec<{ discoveryId: string; findingId: string }>({
+    status: 404,
+    retryable: false,
+    group: 'discovery',
+    seen: ['api'],
+    when: 'a finding id is not one of this discovery run (it may belong to another run)',
+    message: (p) => `finding ${p.findingId} is not a finding of discovery run ${p.discoveryId}; list them with GET /v1/discoveries/${p.discoveryId}/findings`,
+    examples: [{ discoveryId: 'D1', findingId: 'F1' }],
+  }),
+  DISCOVERY_EXECUTOR_UNAVAILABLE: spec<{ executorSecretId: string | null }>({
+    status: 422,
+    retryable: false,
+    group: 'discovery',
+    seen: ['discovery'],
+    when: 'when a discovery run starts, its executor secret was deleted, or has no current key',
+    message: (p) =>
+      p.executorSecretId
+        ? `executor secret ${p.executorSecretId} has no current key any more; start a new discovery with a working ${SecretType.AwsIamKey} secret`
+        : `the executor secret of this discovery was deleted; start a new discovery with a working ${SecretType.AwsIamKey} secret`,
+    examples: [{ executorSecretId: 'S2' }, { executorSecretId: null }],
+  }),
+  INVALID_IAM_PATH: spec<{ field: string }>({
+    status: 400,
+    retryable: false,
+    group: 'discovery',
+    seen: ['api'],
+    when: 'a path prefix is not an IAM path: it must start and end with "/" and hold 1-512 characters from U+0021 to U+007E',
+    message: (p) => `${p.field} must be an IAM path: 1-512 characters from "!" to "~" that start and end with "/", e.g. /engineering/`,
+    examples: [{ field: 'pathPrefix' }],
   }),
 
   // ── Secrets and associations ────────────────────────────────────────────────
@@ -793,7 +834,7 @@ export const ERRORS = {
     status: 502,
     retryable: false,
     group: 'iam',
-    seen: ['rotation', 'heartbeat'],
+    seen: ['rotation', 'heartbeat', 'discovery'],
     when: 'the executing key lacks an IAM permission; the message names the action and where to find the policy',
     message: (p) => {
       const base = `missing permission ${p.action}${on(p)}${aws(p)}; grant ${p.action} to the executing identity`;

@@ -11,3 +11,4 @@ export * from './rotation-requests.repository.js';
 export * from './heartbeat-requests.repository.js';
 export * from './read-paths.sql.js';
 export * from './api-keys.repository.js';
+export * from './discoveries.repository.js';
