@@ -17,6 +17,7 @@ import { OneWaiting1795830100000 } from './migrations/1795830100000-one-waiting.
 import { ReaderRole1795830200000 } from './migrations/1795830200000-reader-role.js';
 import { VersionTimes1795830300000 } from './migrations/1795830300000-version-times.js';
 import { RotationRetireTimes1795830400000 } from './migrations/1795830400000-rotation-retire-times.js';
+import { AdoptedVersions1795832600000 } from './migrations/1795832600000-adopted-versions.js';
 
 // Listed explicitly, not globbed: the same list works from ts-jest, from dist
 // and from the TypeORM CLI, and a migration cannot be skipped by a path typo.
@@ -32,6 +33,7 @@ export const MIGRATIONS = [
   ReaderRole1795830200000,
   VersionTimes1795830300000,
   RotationRetireTimes1795830400000,
+  AdoptedVersions1795832600000,
 ];
 
 export interface PoolOptions {

@@ -7,7 +7,8 @@ export type LiveState = 'current' | 'previous' | 'pending';
 export type NewSecretVersion = Pick<
   SecretVersionEntity,
   'id' | 'secretId' | 'version' | 'state' | 'kekId' | 'wrappedKey' | 'fields' | 'keyHint' | 'keyIdHmac'
->;
+> &
+  Partial<Pick<SecretVersionEntity, 'secretUnknown'>>;
 
 /** The versions of secrets (encrypted; this repository never sees a plaintext field). */
 export class SecretVersionsRepository {

@@ -67,10 +67,10 @@ export class SecretsApiRepository {
   }
 
   /** Every version of a secret, newest first, without its encrypted fields. */
-  versions(secretId: string): Promise<Pick<SecretVersionEntity, 'version' | 'state' | 'keyHint' | 'createdAt' | 'promotedAt' | 'retiredAt'>[]> {
+  versions(secretId: string): Promise<Pick<SecretVersionEntity, 'version' | 'state' | 'keyHint' | 'secretUnknown' | 'createdAt' | 'promotedAt' | 'retiredAt'>[]> {
     return this.m.find(SecretVersionEntity, {
       where: { secretId },
-      select: { version: true, state: true, keyHint: true, createdAt: true, promotedAt: true, retiredAt: true },
+      select: { version: true, state: true, keyHint: true, secretUnknown: true, createdAt: true, promotedAt: true, retiredAt: true },
       order: { version: 'DESC' },
     });
   }
