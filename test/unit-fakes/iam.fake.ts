@@ -1,12 +1,15 @@
 import { IamErrorCode, type IamReason } from '@keyturn/contracts';
 import {
   IamError,
+  type AccessKeyLastUsed,
   type AccessKeyMetadata,
   type AccessKeyStatus,
   type CallerIdentity,
   type IamClient,
   type IamCredentials,
   type IamUserInfo,
+  type IamUserPage,
+  type LoginProfileInfo,
   type NewAccessKey,
   type PasswordPolicy,
   type SimulatedDecision,
@@ -14,7 +17,8 @@ import {
 import type { FakeClock } from './clock.fake.js';
 
 // An in-memory IAM + STS behind the IamClient port, for the worker's unit
-// specs: users, their access keys (at most two), console passwords, the
+// specs: users (with paths, listed in pages), their access keys (at most two)
+// and when each was last used, console passwords (login profiles), the
 // account's password policy. Every call is recorded as "<operation> <user>"
 // (the caller, and the target where there is one) so specs assert exactly what
 // was asked of AWS. Errors are the IamErrors libs/iam's mapper produces.
@@ -31,8 +35,13 @@ export interface FakeUser {
   userId: string;
   account: string;
   keys: FakeKey[];
+  /** The IAM path, "/" unless given ("/eng/"). */
+  path: string;
+  /** The console password; null: the user has no login profile. */
   password: string | null;
   passwordHistory: string[];
+  /** When the login profile was made, and whether it makes the user pick a new password at sign-in. */
+  loginProfile?: { createDate: Date; passwordResetRequired: boolean };
 }
 
 type Op =
@@ -44,7 +53,10 @@ type Op =
   | 'deleteAccessKey'
   | 'changePassword'
   | 'updateLoginProfile'
-  | 'getAccountPasswordPolicy';
+  | 'getAccountPasswordPolicy'
+  | 'listUsers'
+  | 'getAccessKeyLastUsed'
+  | 'getLoginProfile';
 
 const ACTION: Record<Op, string> = {
   getCallerIdentity: 'sts:GetCallerIdentity',
@@ -56,6 +68,9 @@ const ACTION: Record<Op, string> = {
   changePassword: 'iam:ChangePassword',
   updateLoginProfile: 'iam:UpdateLoginProfile',
   getAccountPasswordPolicy: 'iam:GetAccountPasswordPolicy',
+  listUsers: 'iam:ListUsers',
+  getAccessKeyLastUsed: 'iam:GetAccessKeyLastUsed',
+  getLoginProfile: 'iam:GetLoginProfile',
 };
 
 let keySeq = 0;
@@ -92,11 +107,24 @@ export class FakeIam implements IamClient {
   readonly answersAs = new Map<string, string>();
   /** When CreateAccessKey runs, called with the new key before it is answered (a spec may lose the answer). */
   onCreate?: (key: FakeKey) => void;
+  /** The last authenticated call made with each key (every call through the port records one), or one a spec set. */
+  readonly lastUsed = new Map<string, { date: Date; serviceName: string; region: string }>();
+  /** ListUsers page size when the caller gives no MaxItems (AWS's default is 100). */
+  defaultMaxItems = 100;
 
   constructor(private readonly clock: FakeClock) {}
 
-  addUser(name: string, opts: { account?: string; keys?: number; password?: string } = {}): FakeUser {
-    const u: FakeUser = { name, userId: `AIDA${name.toUpperCase()}`, account: opts.account ?? '111111111111', keys: [], password: opts.password ?? null, passwordHistory: [] };
+  addUser(name: string, opts: { account?: string; keys?: number; password?: string; path?: string; passwordResetRequired?: boolean } = {}): FakeUser {
+    const u: FakeUser = {
+      name,
+      userId: `AIDA${name.toUpperCase()}`,
+      account: opts.account ?? '111111111111',
+      path: opts.path ?? '/',
+      keys: [],
+      password: opts.password ?? null,
+      passwordHistory: [],
+    };
+    if (opts.password !== undefined) u.loginProfile = { createDate: new Date(this.clock.now()), passwordResetRequired: opts.passwordResetRequired ?? false };
     this.users.set(name.toLowerCase(), u);
     for (let i = 0; i < (opts.keys ?? 0); i++) this.addKey(name);
     return u;
@@ -142,13 +170,13 @@ export class FakeIam implements IamClient {
       throw iamErrors.invalidCredentials();
     }
     const as = this.answersAs.get(key.accessKeyId) ? this.user(this.answersAs.get(key.accessKeyId)!) : user;
-    return { account: as.account, arn: `arn:aws:iam::${as.account}:user/${as.name}`, userId: as.userId };
+    return { account: as.account, arn: arnOf(as), userId: as.userId };
   }
 
   async getUser(creds: IamCredentials, userName?: string): Promise<IamUserInfo> {
     const { user } = this.enter('getUser', creds, userName);
     const u = userName ? this.target('getUser', userName) : user;
-    return { userName: u.name, userId: u.userId, arn: `arn:aws:iam::${u.account}:user/${u.name}` };
+    return { userName: u.name, userId: u.userId, arn: arnOf(u) };
   }
 
   async listAccessKeys(creds: IamCredentials, userName: string): Promise<AccessKeyMetadata[]> {
@@ -203,6 +231,34 @@ export class FakeIam implements IamClient {
     throw new Error('not used by the worker');
   }
 
+  /** Users of the caller's account under the path prefix, ordered by name; the marker is the next user's index. */
+  async listUsers(creds: IamCredentials, opts: { pathPrefix?: string; marker?: string; maxItems?: number } = {}): Promise<IamUserPage> {
+    const { user: caller } = this.enter('listUsers', creds, ...[opts.pathPrefix, opts.marker].filter((x) => x !== undefined));
+    const all = [...this.users.values()]
+      .filter((u) => u.account === caller.account && u.path.startsWith(opts.pathPrefix ?? '/'))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const from = opts.marker === undefined ? 0 : Number(opts.marker);
+    const to = from + (opts.maxItems ?? this.defaultMaxItems);
+    const users = all.slice(from, to).map((u) => ({ userName: u.name, userId: u.userId, arn: arnOf(u), path: u.path, createDate: new Date(0) }));
+    return to < all.length ? { users, marker: String(to) } : { users };
+  }
+
+  async getAccessKeyLastUsed(creds: IamCredentials, accessKeyId: string): Promise<AccessKeyLastUsed> {
+    const { user: caller } = this.enter('getAccessKeyLastUsed', creds, accessKeyId);
+    const owner = [...this.users.values()].find((u) => u.keys.some((k) => k.accessKeyId === accessKeyId));
+    // AWS answers a key it does not know (or of another account) with AccessDenied, not NoSuchEntity.
+    if (!owner || owner.account !== caller.account) throw iamErrors.accessDenied('getAccessKeyLastUsed');
+    const used = this.lastUsed.get(accessKeyId);
+    return used ? { userName: owner.name, lastUsedDate: used.date, serviceName: used.serviceName, region: used.region } : { userName: owner.name };
+  }
+
+  async getLoginProfile(creds: IamCredentials, userName: string): Promise<LoginProfileInfo | null> {
+    this.enter('getLoginProfile', creds, userName);
+    const u = this.target('getLoginProfile', userName);
+    if (u.password === null) return null;
+    return { userName: u.name, createDate: u.loginProfile?.createDate, passwordResetRequired: u.loginProfile?.passwordResetRequired ?? false };
+  }
+
   // ------------------------------------------------------------ rules
 
   /** Records the call, throws a queued failure, then resolves the caller (an unknown or inactive key is rejected). */
@@ -213,6 +269,7 @@ export class FakeIam implements IamClient {
     const queued = this.failures.get(op);
     if (queued?.length) throw queued.shift()!;
     if (!found || found.key.secretAccessKey !== creds.secretAccessKey || found.key.status !== 'Active') throw iamErrors.invalidCredentials(op);
+    this.lastUsed.set(found.key.accessKeyId, { date: new Date(this.clock.now()), serviceName: op === 'getCallerIdentity' ? 'sts' : 'iam', region: 'us-east-1' });
     if (this.denied.has(op)) throw iamErrors.accessDenied(op);
     return found;
   }
@@ -231,4 +288,8 @@ export class FakeIam implements IamClient {
     u.password = password;
     u.passwordHistory.push(password);
   }
+}
+
+function arnOf(u: FakeUser): string {
+  return `arn:aws:iam::${u.account}:user${u.path}${u.name}`;
 }

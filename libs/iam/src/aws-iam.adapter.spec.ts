@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { IamErrorCode } from '@keyturn/contracts';
 import { AwsIamClient, sdkCallBudgetMs, type AwsIamClientOptions } from './aws-iam.adapter.js';
-import { IamError } from './iam-client.port.js';
+import { IamError, deniedAction } from './iam-client.port.js';
 import { type IamEmulator, startIamEmulator } from '../../../test/iam-emulator/src/index.js';
 
 // The real SDK against a canned IAM/STS: proves request shape, XML parsing,
@@ -349,6 +349,113 @@ describe('AwsIamClient against a stub IAM/STS server', () => {
     ]);
     expect(stub.seen[0].params.get('ActionNames.member.2')).toBe('iam:ListAccessKeys');
     expect(stub.seen[0].params.get('ResourceArns.member.1')).toBe('arn:aws:iam::123456789012:user/alice');
+  });
+
+  describe('discovery calls', () => {
+    const userMember = (name: string, path = '/') =>
+      `<member><Path>${path}</Path><UserName>${name}</UserName><UserId>AIDA${name.toUpperCase()}0000000000</UserId><Arn>arn:aws:iam::123456789012:user${path}${name}</Arn><CreateDate>2021-03-04T05:06:07Z</CreateDate></member>`;
+
+    it('listUsers: one page, sends PathPrefix/Marker/MaxItems, a marker only when IsTruncated', async () => {
+      stub.handler = (_a, params) =>
+        params.get('Marker')
+          ? ok('ListUsers', `<Users>${userMember('carol', '/eng/')}</Users><IsTruncated>false</IsTruncated>`)
+          : ok('ListUsers', `<Users>${userMember('alice', '/eng/')}${userMember('bob', '/eng/team/')}</Users><IsTruncated>true</IsTruncated><Marker>m-2</Marker>`);
+      const c = client();
+      const first = await c.listUsers(CREDS, { pathPrefix: '/eng/', maxItems: 2 });
+      expect(first).toEqual({
+        users: [
+          { userName: 'alice', userId: 'AIDAALICE0000000000', arn: 'arn:aws:iam::123456789012:user/eng/alice', path: '/eng/', createDate: new Date('2021-03-04T05:06:07Z') },
+          { userName: 'bob', userId: 'AIDABOB0000000000', arn: 'arn:aws:iam::123456789012:user/eng/team/bob', path: '/eng/team/', createDate: new Date('2021-03-04T05:06:07Z') },
+        ],
+        marker: 'm-2',
+      });
+      const second = await c.listUsers(CREDS, { pathPrefix: '/eng/', marker: first.marker, maxItems: 2 });
+      expect(second.users.map((u) => u.userName)).toEqual(['carol']);
+      expect(second).not.toHaveProperty('marker');
+      expect(stub.seen.map((s) => [s.params.get('PathPrefix'), s.params.get('Marker'), s.params.get('MaxItems')])).toEqual([
+        ['/eng/', null, '2'],
+        ['/eng/', 'm-2', '2'],
+      ]);
+    });
+
+    it('listUsers: no options sends none; a Marker without IsTruncated is not a next page', async () => {
+      stub.handler = () => ok('ListUsers', `<Users>${userMember('alice')}</Users><IsTruncated>false</IsTruncated><Marker>stale</Marker>`);
+      const page = await client().listUsers(CREDS);
+      expect(page).toEqual({ users: [expect.objectContaining({ userName: 'alice', path: '/' })] });
+      expect([...stub.seen[0].params.keys()].sort()).toEqual(['Action', 'Version']);
+    });
+
+    it('listUsers: AccessDenied names iam:ListUsers', async () => {
+      stub.handler = () => fail(403, 'AccessDenied', 'User: arn:aws:iam::123456789012:user/bob is not authorized to perform: iam:ListUsers on resource: arn:aws:iam::123456789012:user/');
+      const e = await rejection(client().listUsers(CREDS, { pathPrefix: '/eng/' }));
+      expect(e.code).toBe(IamErrorCode.AccessDenied);
+      expect(e.action).toBe('iam:ListUsers');
+      expect(deniedAction(e)).toBe('iam:ListUsers');
+      expect(e.message).toContain('iam:ListUsers on user/eng/*');
+    });
+
+    it('getAccessKeyLastUsed: date, service and region; "N/A" (never used) becomes undefined', async () => {
+      stub.handler = (_a, params) =>
+        params.get('AccessKeyId') === 'AKIAUSEDKEY000000001'
+          ? ok('GetAccessKeyLastUsed', '<UserName>alice</UserName><AccessKeyLastUsed><LastUsedDate>2024-07-01T12:00:00Z</LastUsedDate><ServiceName>s3</ServiceName><Region>eu-west-1</Region></AccessKeyLastUsed>')
+          : ok('GetAccessKeyLastUsed', '<UserName>alice</UserName><AccessKeyLastUsed><ServiceName>N/A</ServiceName><Region>N/A</Region></AccessKeyLastUsed>');
+      const c = client();
+      await expect(c.getAccessKeyLastUsed(CREDS, 'AKIAUSEDKEY000000001')).resolves.toEqual({
+        userName: 'alice',
+        lastUsedDate: new Date('2024-07-01T12:00:00Z'),
+        serviceName: 's3',
+        region: 'eu-west-1',
+      });
+      await expect(c.getAccessKeyLastUsed(CREDS, 'AKIANEVERUSED0000002')).resolves.toEqual({
+        userName: 'alice',
+        lastUsedDate: undefined,
+        serviceName: undefined,
+        region: undefined,
+      });
+      expect(stub.seen.map((s) => s.params.get('AccessKeyId'))).toEqual(['AKIAUSEDKEY000000001', 'AKIANEVERUSED0000002']);
+    });
+
+    it('getAccessKeyLastUsed: AccessDenied names the action and masks the key id', async () => {
+      stub.handler = () => fail(403, 'AccessDenied', 'not authorized to perform: iam:GetAccessKeyLastUsed on AKIANEVERUSED0000002');
+      const e = await rejection(client().getAccessKeyLastUsed(CREDS, 'AKIANEVERUSED0000002'));
+      expect(e.code).toBe(IamErrorCode.AccessDenied);
+      expect(e.action).toBe('iam:GetAccessKeyLastUsed');
+      expect(e.message).not.toContain('AKIANEVERUSED0000002');
+      expect(e.message).toContain('AKIA…0002');
+    });
+
+    it('getLoginProfile: the profile; null for NoSuchEntity on the login profile; a missing user still rejects', async () => {
+      stub.handler = (_a, params) => {
+        const user = params.get('UserName');
+        if (user === 'alice') {
+          return ok('GetLoginProfile', '<LoginProfile><UserName>alice</UserName><CreateDate>2023-02-03T04:05:06Z</CreateDate><PasswordResetRequired>true</PasswordResetRequired></LoginProfile>');
+        }
+        if (user === 'bob') return fail(404, 'NoSuchEntity', 'Login Profile for User bob cannot be found.');
+        return fail(404, 'NoSuchEntity', `The user with name ${user} cannot be found.`);
+      };
+      const c = client();
+      await expect(c.getLoginProfile(CREDS, 'alice')).resolves.toEqual({
+        userName: 'alice',
+        createDate: new Date('2023-02-03T04:05:06Z'),
+        passwordResetRequired: true,
+      });
+      await expect(c.getLoginProfile(CREDS, 'bob')).resolves.toBeNull();
+      const e = await rejection(c.getLoginProfile(CREDS, 'gone'));
+      expect(e.code).toBe(IamErrorCode.NoSuchEntity);
+      expect(e.reason).toBe('no-such-user');
+      expect(e.action).toBe('iam:GetLoginProfile');
+    });
+
+    it('getLoginProfile: AccessDenied names iam:GetLoginProfile; deniedAction ignores other failures', async () => {
+      stub.handler = () => fail(403, 'AccessDenied', 'not authorized to perform: iam:GetLoginProfile');
+      const e = await rejection(client().getLoginProfile(CREDS, 'alice'));
+      expect(deniedAction(e)).toBe('iam:GetLoginProfile');
+      stub.handler = () => fail(400, 'Throttling', 'Rate exceeded');
+      const throttled = await rejection(client({ maxAttempts: 1 }).getLoginProfile(CREDS, 'alice'));
+      expect(throttled.code).toBe(IamErrorCode.Throttled);
+      expect(deniedAction(throttled)).toBeUndefined();
+      expect(deniedAction(new Error('AccessDenied'))).toBeUndefined();
+    });
   });
 
   describe('pagination guards', () => {

@@ -3,9 +3,12 @@ import {
   ChangePasswordCommand,
   CreateAccessKeyCommand,
   DeleteAccessKeyCommand,
+  GetAccessKeyLastUsedCommand,
   GetAccountPasswordPolicyCommand,
+  GetLoginProfileCommand,
   GetUserCommand,
   IAMClient,
+  ListUsersCommand,
   UpdateAccessKeyCommand,
   UpdateLoginProfileCommand,
   paginateListAccessKeys,
@@ -19,6 +22,7 @@ import { metrics } from '@keyturn/metrics';
 import { partitionForRegion, userNameFromArn } from './arn.js';
 import { type IamErrorContext, toIamError } from './iam-error.mapper.js';
 import {
+  type AccessKeyLastUsed,
   type AccessKeyMetadata,
   type AccessKeyStatus,
   type CallerIdentity,
@@ -26,6 +30,8 @@ import {
   type IamCredentials,
   IamError,
   type IamUserInfo,
+  type IamUserPage,
+  type LoginProfileInfo,
   type NewAccessKey,
   type Partition,
   type PasswordPolicy,
@@ -324,6 +330,62 @@ export class AwsIamClient implements IamClient {
     );
   }
 
+  async listUsers(
+    creds: IamCredentials,
+    opts: { pathPrefix?: string; marker?: string; maxItems?: number } = {},
+  ): Promise<IamUserPage> {
+    const action = 'iam:ListUsers';
+    const out = await this.call(creds, action, { resource: `user${opts.pathPrefix ?? '/'}*` }, (abortSignal) =>
+      this.iam(creds).send(
+        new ListUsersCommand({ PathPrefix: opts.pathPrefix, Marker: opts.marker, MaxItems: opts.maxItems }),
+        { abortSignal },
+      ),
+    );
+    const users = (out.Users ?? []).map((u) => ({
+      userName: required(u.UserName, 'Users.UserName', action),
+      userId: required(u.UserId, 'Users.UserId', action),
+      arn: required(u.Arn, 'Users.Arn', action),
+      path: u.Path || '/',
+      createDate: u.CreateDate,
+    }));
+    // AWS sends a Marker only with IsTruncated; one without it is not a next page.
+    return out.IsTruncated ? { users, marker: required(out.Marker, 'Marker', action) } : { users };
+  }
+
+  async getAccessKeyLastUsed(creds: IamCredentials, accessKeyId: string): Promise<AccessKeyLastUsed> {
+    const action = 'iam:GetAccessKeyLastUsed';
+    const out = await this.call(creds, action, { accessKeyIds: [accessKeyId] }, (abortSignal) =>
+      this.iam(creds).send(new GetAccessKeyLastUsedCommand({ AccessKeyId: accessKeyId }), { abortSignal }),
+    );
+    const used = out.AccessKeyLastUsed;
+    return {
+      userName: known(out.UserName),
+      lastUsedDate: used?.LastUsedDate,
+      serviceName: known(used?.ServiceName),
+      region: known(used?.Region),
+    };
+  }
+
+  async getLoginProfile(creds: IamCredentials, userName: string): Promise<LoginProfileInfo | null> {
+    const action = 'iam:GetLoginProfile';
+    let out;
+    try {
+      out = await this.call(creds, action, { resource: userResource(userName) }, (abortSignal) =>
+        this.iam(creds).send(new GetLoginProfileCommand({ UserName: userName }), { abortSignal }),
+      );
+    } catch (e) {
+      // NoSuchEntity names either the login profile (no console password) or the user (gone): only the first is an answer.
+      if (e instanceof IamError && e.reason === 'no-such-login-profile') return null;
+      throw e;
+    }
+    const profile = out.LoginProfile;
+    return {
+      userName: profile?.UserName || userName,
+      createDate: profile?.CreateDate,
+      passwordResetRequired: profile?.PasswordResetRequired ?? false,
+    };
+  }
+
   /** Destroys every cached SDK client (closing their sockets). The adapter stays usable. */
   async close(): Promise<void> {
     for (const pair of this.clients.values()) destroyPair(pair);
@@ -461,6 +523,11 @@ function required<T>(value: T | undefined | null, field: string, action: string)
     throw new IamError(IamErrorCode.Unexpected, { kind: 'incompatible', action, missingField: field });
   }
   return value;
+}
+
+/** AWS's "N/A" (a key never used, or used before AWS tracked it) is no value. */
+function known(value: string | undefined): string | undefined {
+  return value && value !== 'N/A' ? value : undefined;
 }
 
 function toStatus(status: string | undefined): AccessKeyStatus {

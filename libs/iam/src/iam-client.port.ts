@@ -1,4 +1,4 @@
-import { IAM_REASONS, KeyturnError, type ErrorArgs, type ErrorParams, type IamErrorCode, type IamReason } from '@keyturn/contracts';
+import { IAM_REASONS, IamErrorCode, KeyturnError, type ErrorArgs, type ErrorParams, type IamReason } from '@keyturn/contracts';
 
 /**
  * The credentials a call is made with. Never logged, never put in an error.
@@ -22,6 +22,37 @@ export interface IamUserInfo {
   userId: string;
   arn: string;
   createDate?: Date;
+}
+
+/** One user of iam:ListUsers. */
+export interface IamUserSummary {
+  userName: string;
+  userId: string;
+  arn: string;
+  path: string;
+  createDate?: Date;
+}
+
+/** One page of iam:ListUsers. */
+export interface IamUserPage {
+  users: IamUserSummary[];
+  /** Set iff AWS said IsTruncated: pass it back to get the next page. */
+  marker?: string;
+}
+
+/** iam:GetAccessKeyLastUsed. AWS answers "N/A" for what it never saw: that is undefined here. */
+export interface AccessKeyLastUsed {
+  userName?: string;
+  lastUsedDate?: Date;
+  serviceName?: string;
+  region?: string;
+}
+
+/** iam:GetLoginProfile: the user has a console password. */
+export interface LoginProfileInfo {
+  userName: string;
+  createDate?: Date;
+  passwordResetRequired: boolean;
 }
 
 export type AccessKeyStatus = 'Active' | 'Inactive';
@@ -89,9 +120,27 @@ export interface IamClient {
     actions: string[],
     resourceArns?: string[],
   ): Promise<SimulatedDecision[]>;
+  /** iam:ListUsers, one page. */
+  listUsers(creds: IamCredentials, opts?: { pathPrefix?: string; marker?: string; maxItems?: number }): Promise<IamUserPage>;
+  /** iam:GetAccessKeyLastUsed. */
+  getAccessKeyLastUsed(creds: IamCredentials, accessKeyId: string): Promise<AccessKeyLastUsed>;
+  /**
+   * iam:GetLoginProfile; null when the user has no console password (AWS answers NoSuchEntity).
+   * A user that does not exist (any more) still rejects, with IAM_NO_SUCH_ENTITY reason "no-such-user".
+   */
+  getLoginProfile(creds: IamCredentials, userName: string): Promise<LoginProfileInfo | null>;
 }
 
 export const IAM_CLIENT = Symbol('IAM_CLIENT');
+
+/**
+ * The IAM or STS action a failed call was refused, e.g. "iam:ListUsers", when
+ * the failure is an access denial (IAM_ACCESS_DENIED); undefined for anything
+ * else (throttling, network, a missing entity). A discovery run names it.
+ */
+export function deniedAction(err: unknown): string | undefined {
+  return err instanceof IamError && err.code === IamErrorCode.AccessDenied ? err.action : undefined;
+}
 
 export interface IamErrorInfo {
   /** The AWS error code (e.g. "AccessDenied", "LimitExceeded"), when AWS answered. */

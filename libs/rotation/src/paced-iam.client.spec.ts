@@ -43,4 +43,40 @@ describe('pacedIamClient', () => {
     expect((caught as IamError).message).toMatch(/KEYTURN_AWS_RATE_PER_ACCOUNT/);
     expect(f.calls).toEqual([]);
   });
+
+  it('paces the discovery calls too, naming their actions when no token comes', async () => {
+    const called: string[] = [];
+    const inner = {
+      listUsers: async () => (called.push('listUsers'), { users: [] }),
+      getAccessKeyLastUsed: async () => (called.push('getAccessKeyLastUsed'), {}),
+      getLoginProfile: async () => (called.push('getLoginProfile'), null),
+    } as unknown as IamClient;
+    const granted = fakes(true);
+    const client = pacedIamClient(inner, granted.pacer, 1_000);
+    await inAccount('123456789012', async () => {
+      await client.listUsers(CREDS, { pathPrefix: '/' });
+      await client.getAccessKeyLastUsed(CREDS, 'AKIAIOSFODNN7EXAMPLE');
+      await client.getLoginProfile(CREDS, 'u');
+    });
+    expect(granted.waits).toEqual([1_000, 1_000, 1_000]);
+    expect(called).toEqual(['listUsers', 'getAccessKeyLastUsed', 'getLoginProfile']);
+
+    const refused = pacedIamClient(inner, fakes(false).pacer, 1_000);
+    const actions: string[] = [];
+    const calls: (() => Promise<unknown>)[] = [
+      () => refused.listUsers(CREDS),
+      () => refused.getAccessKeyLastUsed(CREDS, 'AKIAIOSFODNN7EXAMPLE'),
+      () => refused.getLoginProfile(CREDS, 'u'),
+    ];
+    for (const call of calls) {
+      const e = await inAccount('123456789012', call).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(e).toMatchObject({ code: IamErrorCode.Throttled });
+      actions.push((e as IamError).action);
+    }
+    expect(actions).toEqual(['iam:ListUsers', 'iam:GetAccessKeyLastUsed', 'iam:GetLoginProfile']);
+    expect(called).toHaveLength(3);
+  });
 });

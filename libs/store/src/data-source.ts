@@ -17,6 +17,7 @@ import { OneWaiting1795830100000 } from './migrations/1795830100000-one-waiting.
 import { ReaderRole1795830200000 } from './migrations/1795830200000-reader-role.js';
 import { VersionTimes1795830300000 } from './migrations/1795830300000-version-times.js';
 import { RotationRetireTimes1795830400000 } from './migrations/1795830400000-rotation-retire-times.js';
+import { Discovery1795832000000 } from './migrations/1795832000000-discovery.js';
 import { AdoptedVersions1795832600000 } from './migrations/1795832600000-adopted-versions.js';
 
 // Listed explicitly, not globbed: the same list works from ts-jest, from dist
@@ -33,6 +34,7 @@ export const MIGRATIONS = [
   ReaderRole1795830200000,
   VersionTimes1795830300000,
   RotationRetireTimes1795830400000,
+  Discovery1795832000000,
   AdoptedVersions1795832600000,
 ];
 

@@ -5,6 +5,7 @@ import { DEFAULT_POOL, dataSourceOptions, ENTITIES, type PoolOptions } from './d
 import { LeaseLocks } from './lease-locks.service.js';
 import {
   AuditEventsRepository,
+  DiscoveriesRepository,
   EventsRepository,
   HeartbeatsRepository,
   RotationsRepository,
@@ -14,7 +15,7 @@ import {
   WebhookDeliveriesRepository,
 } from './repositories/index.js';
 
-const REPOSITORIES = [RotationsRepository, SecretsRepository, SecretVersionsRepository, HeartbeatsRepository, EventsRepository, AuditEventsRepository, WebhookDeliveriesRepository];
+const REPOSITORIES = [RotationsRepository, SecretsRepository, SecretVersionsRepository, HeartbeatsRepository, EventsRepository, AuditEventsRepository, WebhookDeliveriesRepository, DiscoveriesRepository];
 
 /** Every repository bound in one place: outside a transaction, on the pool's EntityManager. */
 const repositoryProviders: Provider[] = [

@@ -9,3 +9,4 @@ export * from './transactions.service.js';
 export * from './secrets-api.repository.js';
 export * from './rotation-requests.repository.js';
 export * from './heartbeat-requests.repository.js';
+export * from './discoveries.repository.js';

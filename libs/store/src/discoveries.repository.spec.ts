@@ -1,0 +1,148 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { DataSource } from 'typeorm';
+import { DiscoveriesRepository, dataSourceOptions, uuidv7, type NewDiscoveryFinding } from '@keyturn/store';
+
+// Real Postgres (the machine's), in a database of this run's own: the journal
+// rules a resumed discovery run relies on are SQL, so they are proved on SQL.
+const ADMIN_URL = process.env.E2E_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+const user = (n: number) => ({ userName: `u${String(n).padStart(3, '0')}`, userId: `AIDA${n}`, userArn: `arn:aws:iam::123456789012:user/u${n}`, userPath: '/', userCreatedAt: null });
+const finding = (n: number, over: Partial<NewDiscoveryFinding> = {}): NewDiscoveryFinding => ({
+  userName: `u${String(n).padStart(3, '0')}`,
+  userId: `AIDA${n}`,
+  userArn: `arn:aws:iam::123456789012:user/u${n}`,
+  accessKeyIdMasked: `AKIA…${String(n).padStart(4, '0')}`,
+  keyIdHmac: `hmac-${n}`,
+  keyStatus: 'Active',
+  keyCreatedAt: new Date('2026-01-01T00:00:00Z'),
+  lastUsedAt: null,
+  lastUsedService: null,
+  lastUsedRegion: null,
+  hasConsolePassword: false,
+  managedSecretId: null,
+  ...over,
+});
+
+describe('DiscoveriesRepository (Postgres)', () => {
+  const name = `keyturn_unit_discovery_${randomBytes(4).toString('hex')}`;
+  const url = Object.assign(new URL(ADMIN_URL), { pathname: `/${name}` }).toString();
+  let ds: DataSource;
+  let repo: DiscoveriesRepository;
+  let executorId: string;
+
+  beforeAll(async () => {
+    const admin = new pg.Client({ connectionString: ADMIN_URL });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${name}`);
+    await admin.end();
+    ds = new DataSource(dataSourceOptions(url));
+    await ds.initialize();
+    await ds.runMigrations({ transaction: 'each' });
+    repo = new DiscoveriesRepository(ds.manager);
+    executorId = uuidv7();
+    await ds.query(
+      `INSERT INTO secrets (id, type, name, folder, account_id, username, settings, version_counter)
+       VALUES ($1, 'aws-iam-key', 'exec', '/team-a', '123456789012', 'exec', '{}', 1)`,
+      [executorId],
+    );
+  });
+  afterAll(async () => {
+    await ds?.destroy();
+    const admin = new pg.Client({ connectionString: ADMIN_URL });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.end();
+  });
+
+  const newRun = () => repo.createRun({ executorSecretId: executorId, pathPrefix: '/', trigger: 'api', requestedBy: 'test' });
+
+  it('a run is claimed by one worker at a time; a lapsed lease is taken over', async () => {
+    const run = await newRun();
+    expect(run).toMatchObject({ status: 'queued', phase: 'list-users', usersScanned: 0, usersTotal: null, warnings: [] });
+    expect(await repo.claim(run.id, 'w1', 60_000)).toMatchObject({ status: 'running', leaseOwner: 'w1' });
+    expect(await repo.claim(run.id, 'w2', 60_000)).toBeNull();
+    await ds.query(`UPDATE discovery_runs SET lease_until = now() - interval '1 second' WHERE id = $1`, [run.id]);
+    expect(await repo.claim(run.id, 'w2', 60_000)).toMatchObject({ leaseOwner: 'w2' });
+    // w1 lost its lease: its writes change nothing.
+    expect(await repo.recordUsersPage(run.id, 'w1', [user(1)], 'm1')).toBe(false);
+    expect(await repo.renewLease(run.id, 'w1', 60_000)).toBe(false);
+    expect(await repo.finish(run.id, 'w1', 'succeeded')).toBe(false);
+    expect(await repo.usersOf(run.id)).toEqual([]);
+  });
+
+  it('pages of users are journaled: a page recorded twice adds nothing, the last page ends the listing', async () => {
+    const run = await newRun();
+    await repo.claim(run.id, 'w1', 60_000);
+    expect(await repo.recordUsersPage(run.id, 'w1', [user(1), user(2)], 'm1')).toBe(true);
+    expect(await repo.getRun(run.id)).toMatchObject({ phase: 'list-users', nextMarker: 'm1', usersTotal: null });
+    expect(await repo.recordUsersPage(run.id, 'w1', [user(2), user(3)], 'm2')).toBe(true);
+    expect(await repo.recordUsersPage(run.id, 'w1', [user(4)], null)).toBe(true);
+    expect(await repo.getRun(run.id)).toMatchObject({ phase: 'scan-users', nextMarker: null, usersTotal: 4 });
+    // No more pages once the listing ended.
+    expect(await repo.recordUsersPage(run.id, 'w1', [user(5)], null)).toBe(false);
+    expect((await repo.unscannedUsers(run.id, 10)).map((u) => u.userName)).toEqual(['u001', 'u002', 'u003', 'u004']);
+  });
+
+  it('a user scanned twice counts once and its keys are stored once', async () => {
+    const run = await newRun();
+    await repo.claim(run.id, 'w1', 60_000);
+    await repo.recordUsersPage(run.id, 'w1', [user(1), user(2)], null);
+    expect(await repo.recordUserScan(run.id, 'w1', 'u001', true, [finding(1), finding(11, { userName: 'u001' })])).toBe(true);
+    expect(await repo.recordUserScan(run.id, 'w1', 'u001', true, [finding(1), finding(11, { userName: 'u001' })])).toBe(true);
+    expect(await repo.getRun(run.id)).toMatchObject({ usersScanned: 1 });
+    expect((await repo.unscannedUsers(run.id, 10)).map((u) => u.userName)).toEqual(['u002']);
+    expect(await repo.findingsOfUser(run.id, 'u001')).toHaveLength(2);
+    expect(await repo.counts(run.id)).toEqual({ keys: 2, managed: 0, unmanaged: 2 });
+  });
+
+  it('a warning code is recorded once', async () => {
+    const run = await newRun();
+    const w = { at: new Date().toISOString(), code: 'DISCOVERY_CALL_DENIED', action: 'iam:GetLoginProfile', message: 'denied' };
+    await repo.addWarning(run.id, w);
+    await repo.addWarning(run.id, { ...w, at: new Date().toISOString() });
+    expect((await repo.getRun(run.id))!.warnings).toEqual([w]);
+  });
+
+  it('finish records the outcome and releases the lease', async () => {
+    const run = await newRun();
+    await repo.claim(run.id, 'w1', 60_000);
+    expect(await repo.finish(run.id, 'w1', 'failed', { code: 'DISCOVERY_ACCESS_DENIED', message: 'iam:ListUsers denied' })).toBe(true);
+    expect(await repo.getRun(run.id)).toMatchObject({ status: 'failed', leaseOwner: null, errorCode: 'DISCOVERY_ACCESS_DENIED' });
+    expect(await repo.claim(run.id, 'w2', 60_000)).toBeNull();
+  });
+
+  it('findings filter by managed, age, use and console password, in keyset pages', async () => {
+    const run = await newRun();
+    await repo.claim(run.id, 'w1', 60_000);
+    await repo.recordUsersPage(run.id, 'w1', [user(1), user(2), user(3)], null);
+    const now = new Date('2026-06-01T00:00:00Z');
+    await repo.recordUserScan(run.id, 'w1', 'u001', true, [finding(1, { managedSecretId: executorId, hasConsolePassword: true })]);
+    await repo.recordUserScan(run.id, 'w1', 'u002', false, [finding(2, { keyCreatedAt: new Date('2026-05-30T00:00:00Z'), lastUsedAt: new Date('2026-05-31T00:00:00Z') })]);
+    await repo.recordUserScan(run.id, 'w1', 'u003', false, [finding(3, { lastUsedAt: new Date('2026-01-02T00:00:00Z') })]);
+    const users = async (f: Parameters<DiscoveriesRepository['listFindings']>[1]) => (await repo.listFindings(run.id, f)).map((x) => x.userName);
+    expect(await users({ limit: 10, now, managed: true })).toEqual(['u001']);
+    expect(await users({ limit: 10, now, managed: false })).toEqual(['u002', 'u003']);
+    expect(await users({ limit: 10, now, hasConsolePassword: true })).toEqual(['u001']);
+    expect(await users({ limit: 10, now, olderThanDays: 30 })).toEqual(['u001', 'u003']);
+    expect(await users({ limit: 10, now, unusedForDays: 30 })).toEqual(['u001', 'u003']);
+    const first = await repo.listFindings(run.id, { limit: 2, now });
+    expect(first).toHaveLength(3); // one more than the limit: there is a next page
+    expect(await users({ limit: 2, now, afterId: first[1].id })).toEqual(['u003']);
+    expect(await repo.latestSucceededSummary()).toBeNull();
+    await repo.finish(run.id, 'w1', 'succeeded');
+    const summary = await repo.latestSucceededSummary();
+    expect(summary).toMatchObject({ runId: run.id, oldestUnmanagedCreatedAt: new Date('2026-01-01T00:00:00Z') });
+    expect(summary!.byKind.sort((a, b) => Number(a.managed) - Number(b.managed))).toEqual([
+      { managed: false, status: 'Active', keys: 2 },
+      { managed: true, status: 'Active', keys: 1 },
+    ]);
+  });
+
+  it('lists runs visible through the executor secret folder', async () => {
+    const all = await repo.listRuns({ limit: 100, scopes: [] });
+    expect(all.length).toBeGreaterThan(0);
+    expect(await repo.listRuns({ limit: 100, scopes: ['/team-a'] })).toHaveLength(all.length);
+    expect(await repo.listRuns({ limit: 100, scopes: ['/team-b'] })).toEqual([]);
+  });
+});
