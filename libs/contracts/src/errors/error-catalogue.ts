@@ -11,10 +11,10 @@ import { SecretType } from '../secret-types.js';
  */
 
 /** Where a code can be seen: an API answer, a rotation's or heartbeat's errorCode, or a process that refuses to start. */
-export type ErrorSurface = 'api' | 'rotation' | 'heartbeat' | 'startup';
+export type ErrorSurface = 'api' | 'rotation' | 'heartbeat' | 'discovery' | 'startup';
 
 /** The section of docs/errors.md a code is listed in. */
-export type ErrorGroup = 'request' | 'access' | 'vault' | 'rotation' | 'heartbeat' | 'iam' | 'crypto' | 'server';
+export type ErrorGroup = 'request' | 'access' | 'vault' | 'rotation' | 'heartbeat' | 'discovery' | 'iam' | 'crypto' | 'server';
 
 interface SpecBase<P> {
   /** What the API answers with; for a code the API never answers, what it would be. */
@@ -353,6 +353,26 @@ export const ERRORS = {
     when: 'too many failed authentications from one address within the window; Retry-After says when to try again',
     message: (p) => `too many failed authentications from this address; try again in ${p.retryAfterSeconds} s`,
     examples: [{ retryAfterSeconds: 42 }],
+  }),
+
+  // ── Discovery ────────────────────────────────────────────────────────────────
+  DISCOVERY_NOT_FOUND: spec<{ discoveryId: string }>({
+    status: 404,
+    retryable: false,
+    group: 'discovery',
+    seen: ['api'],
+    when: "a discovery run does not exist, or its executor secret lies beyond the API key's folders (existence does not leak)",
+    message: (p) => `discovery run ${p.discoveryId} does not exist`,
+    examples: [{ discoveryId: '0193a1b2-0000-7000-8000-000000000001' }],
+  }),
+  DISCOVERY_FINDING_NOT_FOUND: spec<{ discoveryId: string; findingId: string }>({
+    status: 404,
+    retryable: false,
+    group: 'discovery',
+    seen: ['api'],
+    when: 'a finding id is not one of this discovery run (it may belong to another run)',
+    message: (p) => `finding ${p.findingId} is not a finding of discovery run ${p.discoveryId}; list them with GET /v1/discoveries/${p.discoveryId}/findings`,
+    examples: [{ discoveryId: 'D1', findingId: 'F1' }],
   }),
 
   // ── Secrets and associations ────────────────────────────────────────────────

@@ -10,12 +10,13 @@ const GROUPS: Record<ErrorGroup, string> = {
   vault: 'Secrets and associations',
   rotation: 'Changes (rotations)',
   heartbeat: 'Heartbeats',
+  discovery: 'Discovery',
   iam: 'AWS IAM and STS',
   crypto: 'Keys and encryption',
   server: 'Server',
 };
 
-const SEEN = { api: 'API', rotation: 'rotation', heartbeat: 'heartbeat', startup: 'start-up' } as const;
+const SEEN = { api: 'API', rotation: 'rotation', heartbeat: 'heartbeat', discovery: 'discovery run', startup: 'start-up' } as const;
 
 /** Markdown table cell text: "|" would end the cell, and "<key secret id>" would read as an HTML tag. */
 const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\n/g, ' ');

@@ -10,3 +10,4 @@ export * from './secrets-api.repository.js';
 export * from './rotation-requests.repository.js';
 export * from './heartbeat-requests.repository.js';
 export * from './discoveries.repository.js';
+export * from './adoptions.repository.js';
