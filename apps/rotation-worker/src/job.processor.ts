@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { DelayedError, Worker, type Job } from 'bullmq';
-import { JobName, QueueName, type RunHeartbeatPayload, type RunRotationPayload } from '@keyturn/contracts';
+import { JobName, QueueName, type RunDiscoveryPayload, type RunHeartbeatPayload, type RunRotationPayload } from '@keyturn/contracts';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
 import { AccountPacer, FairShare, REDIS, createRedis, type Admission, type RedisClient } from '@keyturn/queue';
-import { RotationRunner, type RunOutcome } from '@keyturn/rotation';
+import { DiscoveryRunUseCase, RotationRunner, type RunOutcome } from '@keyturn/rotation';
 import { HeartbeatUseCase } from '@keyturn/heartbeat';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -29,6 +29,7 @@ export class JobProcessor implements OnApplicationBootstrap, BeforeApplicationSh
   constructor(
     private readonly rotations: RotationRunner,
     private readonly heartbeats: HeartbeatUseCase,
+    private readonly discoveries: DiscoveryRunUseCase,
     @Inject(KEYTURN_CONFIG) private readonly config: KeyturnConfig,
     @Inject(REDIS) redis: RedisClient,
   ) {
@@ -38,7 +39,7 @@ export class JobProcessor implements OnApplicationBootstrap, BeforeApplicationSh
 
   onApplicationBootstrap(): void {
     const leaseMs = this.config.rotation.leaseMs;
-    for (const queue of [QueueName.Rotation, QueueName.Heartbeat]) {
+    for (const queue of [QueueName.Rotation, QueueName.Heartbeat, QueueName.Discovery]) {
       const connection = createRedis(this.config.redis);
       this.connections.push(connection);
       const worker = new Worker(queue, (job, token) => this.process(job, token), {
@@ -55,10 +56,10 @@ export class JobProcessor implements OnApplicationBootstrap, BeforeApplicationSh
       worker.on('failed', (job, e) => this.logger.warn({ jobId: job?.id, err: e.message }, `${queue} job failed`));
       this.workers.push(worker);
     }
-    this.logger.log(`consuming queues rotation and heartbeat with concurrency ${this.config.rotation.concurrency} (runner ${this.rotations.owner})`);
+    this.logger.log(`consuming queues rotation, heartbeat and discovery with concurrency ${this.config.rotation.concurrency} (runner ${this.rotations.owner})`);
   }
 
-  /** For /health/ready: both BullMQ workers consume (false before start, after close, or once one stopped). */
+  /** For /health/ready: every BullMQ worker consumes (false before start, after close, or once one stopped). */
   workersRunning(): boolean {
     return this.workers.length > 0 && this.workers.every((w) => w.isRunning());
   }
@@ -87,6 +88,12 @@ export class JobProcessor implements OnApplicationBootstrap, BeforeApplicationSh
         const { heartbeatId } = job.data as RunHeartbeatPayload;
         if (!this.valid(job, heartbeatId)) return;
         outcome = await this.heartbeats.execute(heartbeatId);
+        break;
+      }
+      case JobName.RunDiscovery: {
+        const { discoveryId } = job.data as RunDiscoveryPayload;
+        if (!this.valid(job, discoveryId)) return;
+        outcome = await this.discoveries.execute(discoveryId);
         break;
       }
       default: {

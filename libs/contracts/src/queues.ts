@@ -3,11 +3,14 @@
 export enum QueueName {
   Rotation = 'rotation',
   Heartbeat = 'heartbeat',
+  /** Discovery runs: long (a whole account's users), so they never hold the rotation queue's slots. */
+  Discovery = 'discovery',
 }
 
 export enum JobName {
   RunRotation = 'run-rotation',
   RunHeartbeat = 'run-heartbeat',
+  RunDiscovery = 'run-discovery',
 }
 
 /**
@@ -26,7 +29,13 @@ export interface RunHeartbeatPayload {
   accountId?: string;
 }
 
+export interface RunDiscoveryPayload {
+  discoveryId: string;
+  accountId?: string;
+}
+
 export type JobPayloads = {
   [JobName.RunRotation]: RunRotationPayload;
   [JobName.RunHeartbeat]: RunHeartbeatPayload;
+  [JobName.RunDiscovery]: RunDiscoveryPayload;
 };

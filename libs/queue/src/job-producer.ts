@@ -14,6 +14,7 @@ export const ENQUEUE_TIMEOUT_MS = 2_000;
 export const QUEUE_OF: Record<JobName, QueueName> = {
   [JobName.RunRotation]: QueueName.Rotation,
   [JobName.RunHeartbeat]: QueueName.Heartbeat,
+  [JobName.RunDiscovery]: QueueName.Discovery,
 };
 
 /** Finished jobs are kept a while (for inspection), then dropped by BullMQ. */

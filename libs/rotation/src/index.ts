@@ -11,3 +11,4 @@ export * from './rotation-runner.service.js';
 export * from './rotation.module.js';
 export * from './paced-iam.client.js';
 export * from './aws-budget.js';
+export * from './discovery/discovery-run.usecase.js';

@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import { KeyRotationUseCase } from './access-key/key-rotation.usecase.js';
 import { PasswordChangeUseCase } from './console-password/password-change.usecase.js';
 import { RotationRunner } from './rotation-runner.service.js';
+import { DiscoveryRunUseCase } from './discovery/discovery-run.usecase.js';
 import { ChangeJournal } from './change-journal.service.js';
 import { CHANGE_USE_CASES, type ChangeUseCases } from './change-use-cases.js';
 import { pacedIamClient } from './paced-iam.client.js';
@@ -66,7 +67,8 @@ const ENGINE_IAM = engineIamModule();
       }),
     },
     RotationRunner,
+    DiscoveryRunUseCase,
   ],
-  exports: [RotationRunner, ENGINE_IAM, CLOCK, VaultModule],
+  exports: [RotationRunner, DiscoveryRunUseCase, ENGINE_IAM, CLOCK, VaultModule],
 })
 export class RotationEngineModule {}

@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { JobName, type JobPayloads } from '@keyturn/contracts';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
-import { HeartbeatsRepository, RotationsRepository } from '@keyturn/store';
+import { DiscoveriesRepository, HeartbeatsRepository, RotationsRepository } from '@keyturn/store';
 import { JobProducer, QUEUE_OF } from '@keyturn/queue';
-import { heartbeatJobId, rotationJobId } from '@keyturn/secrets';
+import { discoveryJobId, heartbeatJobId, rotationJobId } from '@keyturn/secrets';
 
 const LIVE_STATES = new Set(['waiting', 'delayed', 'active', 'prioritized', 'waiting-children']);
 
@@ -19,11 +19,12 @@ export class ReconcilerService {
   constructor(
     private readonly rotationRows: RotationsRepository,
     private readonly heartbeatRows: HeartbeatsRepository,
+    private readonly discoveryRows: DiscoveriesRepository,
     private readonly jobs: JobProducer,
     @Inject(KEYTURN_CONFIG) private readonly config: KeyturnConfig,
   ) {}
 
-  async reconcile(): Promise<{ rotations: number; heartbeats: number }> {
+  async reconcile(): Promise<{ rotations: number; heartbeats: number; discoveries: number }> {
     const after = `${this.config.heartbeat.reconcileAfterMs} milliseconds`;
     // The account rides along in the job, for the workers' fair share across accounts.
     const rotations = await this.rotationRows.unfinished(after);
@@ -32,8 +33,13 @@ export class ReconcilerService {
     let h = 0;
     for (const { id, account_id } of rotations) if (await this.revive(JobName.RunRotation, rotationJobId(id), { rotationId: id, accountId: account_id })) r++;
     for (const { id, account_id } of heartbeats) if (await this.revive(JobName.RunHeartbeat, heartbeatJobId(id), { heartbeatId: id, accountId: account_id })) h++;
-    if (r || h) this.logger.log(`re-enqueued ${r} rotation(s) and ${h} heartbeat(s) whose job was lost`);
-    return { rotations: r, heartbeats: h };
+    // A discovery run left by a dead worker (lease lapsed) or never enqueued resumes from its journal.
+    let d = 0;
+    for (const { id, account_id } of await this.discoveryRows.unfinished(after)) {
+      if (await this.revive(JobName.RunDiscovery, discoveryJobId(id), { discoveryId: id, ...(account_id ? { accountId: account_id } : {}) })) d++;
+    }
+    if (r || h || d) this.logger.log(`re-enqueued ${r} rotation(s), ${h} heartbeat(s) and ${d} discovery run(s) whose job was lost`);
+    return { rotations: r, heartbeats: h, discoveries: d };
   }
 
   private async revive<N extends JobName>(name: N, jobId: string, data: JobPayloads[N]): Promise<boolean> {

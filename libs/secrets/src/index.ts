@@ -15,4 +15,5 @@ export * from './heartbeats/heartbeats.service.js';
 export * from './permissions/permissions.service.js';
 export * from './permissions/required-permissions.js';
 export * from './secrets-api.module.js';
+export * from './discoveries/discoveries.service.js';
 export * from './adoption/adopt-finding.usecase.js';

@@ -14,6 +14,7 @@ import { ListVersionsUseCase } from './secrets/list-versions.usecase.js';
 import { RotationsService } from './rotations/rotations.service.js';
 import { HeartbeatsService } from './heartbeats/heartbeats.service.js';
 import { PermissionsService } from './permissions/permissions.service.js';
+import { DiscoveriesService } from './discoveries/discoveries.service.js';
 import { AdoptFindingUseCase } from './adoption/adopt-finding.usecase.js';
 
 const USE_CASES = [
@@ -26,7 +27,7 @@ const USE_CASES = [
   ListVersionsUseCase,
   AdoptFindingUseCase,
 ];
-const SERVICES = [RotationsService, HeartbeatsService, PermissionsService];
+const SERVICES = [RotationsService, HeartbeatsService, PermissionsService, DiscoveriesService];
 /** The API's repositories, bound here once. */
 const REPOSITORIES = [SecretsApiRepository, RotationRequestsRepository, HeartbeatRequestsRepository, AdoptionsRepository];
 

@@ -143,10 +143,38 @@ const noLoginProfile = (userName: string): AwsError =>
 const noPasswordPolicy = (accountId: string): AwsError =>
   new AwsError('NoSuchEntity', `The Password Policy with domain name ${accountId} cannot be found.`, 404);
 
-function findKey(ctx: ActionContext, owner: UserRecord | undefined, accessKeyId: string): AccessKeyRecord {
+function checkAccessKeyId(accessKeyId: string): string {
   if (!ACCESS_KEY_ID_PATTERN.test(accessKeyId)) {
     throw validationError(`Value at 'accessKeyId' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w]+`);
   }
+  return accessKeyId;
+}
+
+/**
+ * ListUsers' PathPrefix, "/" when absent. IAM's pattern is `\u002F[\u0021-\u007F]*` (a slash,
+ * then printable ASCII or DEL), 1–512 characters; anything else is a ValidationError.
+ */
+function pathPrefix(ctx: ActionContext): string {
+  const prefix = ctx.params.get('PathPrefix');
+  if (prefix === undefined) return '/';
+  if (prefix.length > 512) {
+    throw validationError(`Value '${prefix}' at 'pathPrefix' failed to satisfy constraint: Member must have length less than or equal to 512`);
+  }
+  if (!/^\/[\u0021-\u007F]*$/.test(prefix)) {
+    throw validationError(`Value '${prefix}' at 'pathPrefix' failed to satisfy constraint: Member must satisfy regular expression pattern: \\u002F[\\u0021-\\u007F]*`);
+  }
+  return prefix;
+}
+
+/** A stable order for ListUsers: by name regardless of case (names are unique that way), independent of locale. */
+function byUserName(a: UserRecord, b: UserRecord): number {
+  const x = a.userName.toLowerCase();
+  const y = b.userName.toLowerCase();
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+function findKey(ctx: ActionContext, owner: UserRecord | undefined, accessKeyId: string): AccessKeyRecord {
+  checkAccessKeyId(accessKeyId);
   const key = ctx.state.keysOf(owner?.userName).find((k) => k.accessKeyId === accessKeyId);
   if (!key) throw new AwsError('NoSuchEntity', `The Access Key with id ${accessKeyId} cannot be found.`, 404);
   return key;
@@ -230,9 +258,13 @@ export const IAM_ACTIONS: Record<string, ActionDefinition> = {
   },
   ListUsers: {
     service: 'iam',
-    resource: (ctx) => `arn:aws:iam::${ctx.state.accountId}:user/`,
+    // IAM checks ListUsers against the path prefix's ARN: "arn:aws:iam::<account>:user/" without one
+    // (its AccessDenied says "on resource: arn:aws:iam::123456789012:user/"), "…:user/eng/" with "/eng/".
+    resource: (ctx) => `arn:aws:iam::${ctx.state.accountId}:user${pathPrefix(ctx)}`,
     handle: (ctx) => {
-      const { items, ...paging } = page(ctx, [...ctx.state.users.values()].sort((a, b) => a.userName.localeCompare(b.userName)));
+      const prefix = pathPrefix(ctx);
+      const users = [...ctx.state.users.values()].filter((u) => u.path.startsWith(prefix)).sort(byUserName);
+      const { items, ...paging } = page(ctx, users);
       return { Users: items.map(userXml), ...paging };
     },
   },
@@ -309,15 +341,22 @@ export const IAM_ACTIONS: Record<string, ActionDefinition> = {
   },
   GetAccessKeyLastUsed: {
     service: 'iam',
+    // The key's owner is the resource (iam:GetAccessKeyLastUsed's resource type is "user").
+    // A key IAM cannot find (unknown, deleted, of another account) has no owner to check:
+    // AWS answers AccessDenied naming the key, never NoSuchEntity (removed from the API in 2019
+    // as "indicated but never thrown").
     resource: (ctx) => {
-      const key = ctx.state.keysById.get(ctx.params.required('AccessKeyId'));
-      if (!key) return ctx.caller.arn;
-      return key.userName === undefined ? ctx.state.rootArn : (ctx.state.findUser(key.userName)?.arn ?? ctx.caller.arn);
+      const accessKeyId = checkAccessKeyId(ctx.params.required('AccessKeyId'));
+      const key = ctx.state.keysById.get(accessKeyId);
+      if (!key) return `access key ${accessKeyId}`;
+      return key.userName === undefined ? ctx.state.rootArn : (ctx.state.findUser(key.userName)?.arn ?? `access key ${accessKeyId}`);
     },
     handle: (ctx) => {
       const accessKeyId = ctx.params.required('AccessKeyId');
       const key = ctx.state.keysById.get(accessKeyId);
-      if (!key) throw new AwsError('NoSuchEntity', `The Access Key with id ${accessKeyId} cannot be found.`, 404);
+      if (!key) {
+        throw new AwsError('AccessDenied', `User: ${ctx.caller.arn} is not authorized to perform: iam:GetAccessKeyLastUsed on resource: access key ${accessKeyId}`, 403);
+      }
       return {
         UserName: key.userName ?? 'root',
         AccessKeyLastUsed: key.lastUsed

@@ -57,6 +57,36 @@ export interface FaultsRequest {
   misdirectCreateAccessKey?: { forUser: string; toUser: string };
 }
 
+/** One access key of a seeded user. Dates may be ISO strings (the control API takes JSON). */
+export interface SeedKeySpec {
+  status?: KeyStatus;
+  createDate?: Date | string;
+  /** The key's last use (GetAccessKeyLastUsed); absent: never used. serviceName defaults to "iam", region to "us-east-1". */
+  lastUsed?: { date?: Date | string; serviceName?: string; region?: string };
+}
+
+/** One user for `seedUsers` / `POST /_emulator/seed`. */
+export interface SeedUserSpec {
+  userName: string;
+  /** IAM path, "/" by default ("/eng/"). */
+  path?: string;
+  createDate?: Date | string;
+  policies?: Record<string, unknown>;
+  /** Gives the user a login profile (console password). */
+  password?: string;
+  passwordResetRequired?: boolean;
+  /** A count of fresh active keys, or each key's details; at most two. */
+  keys?: number | SeedKeySpec[];
+}
+
+export interface SeededUser {
+  userName: string;
+  userId: string;
+  arn: string;
+  path: string;
+  keys: { accessKeyId: string; secretAccessKey: string; status: KeyStatus }[];
+}
+
 export const DEFAULT_ACCOUNT_ID = '123456789012';
 export const DEFAULT_ROOT_ACCESS_KEY_ID = 'AKIAEMULATORROOT0000';
 export const DEFAULT_ROOT_SECRET_ACCESS_KEY = 'emulatorRootSecretKey0000000000000000000'; // 40 chars, test-only
@@ -69,6 +99,13 @@ const CALL_LOG_LIMIT = 1000;
 const MAX_BODY_BYTES = 1024 * 1024;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+function seedDate(value: Date | string | undefined, what: string): Date | undefined {
+  if (value === undefined) return undefined;
+  const date = value instanceof Date ? value : new Date(value);
+  if (Number.isNaN(date.getTime())) throw new Error(`${what} is not a date: ${String(value)}`);
+  return date;
+}
 
 function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -306,37 +343,87 @@ export class IamEmulator {
    */
   seedUser(
     userName: string,
-    opts: { policies?: Record<string, unknown>; password?: string; withAccessKey?: boolean; accountId?: string } = {},
+    opts: { policies?: Record<string, unknown>; password?: string; withAccessKey?: boolean; accountId?: string; path?: string } = {},
   ): { userName: string; userId: string; arn: string; accessKeyId?: string; secretAccessKey?: string } {
-    const state = this.stateOf(opts.accountId);
-    if (state.findUser(userName)) throw new Error(`user ${userName} already exists`);
-    for (const doc of Object.values(opts.policies ?? {})) parsePolicy(typeof doc === 'string' ? doc : JSON.stringify(doc));
-    const user = state.createUser(userName);
-    for (const [name, doc] of Object.entries(opts.policies ?? {})) {
-      user.policies.set(name, typeof doc === 'string' ? doc : JSON.stringify(doc));
-    }
-    if (opts.password !== undefined) {
-      user.loginProfile = { password: opts.password, createDate: new Date(), passwordResetRequired: false, history: [opts.password] };
-    }
-    const out: { userName: string; userId: string; arn: string; accessKeyId?: string; secretAccessKey?: string } = {
-      userName: user.userName,
-      userId: user.userId,
-      arn: user.arn,
-    };
-    if (opts.withAccessKey) {
-      const key: AccessKeyRecord = {
-        accessKeyId: newAccessKeyId(),
-        secretAccessKey: newSecretAccessKey(),
-        status: 'Active',
-        createDate: new Date(),
-        usableAfter: 0,
-        userName: user.userName,
+    const [seeded] = this.seedUsers(
+      [{ userName, path: opts.path, policies: opts.policies, password: opts.password, keys: opts.withAccessKey ? 1 : 0 }],
+      opts.accountId,
+    );
+    const { keys, ...user } = seeded!;
+    return keys[0] ? { ...user, accessKeyId: keys[0].accessKeyId, secretAccessKey: keys[0].secretAccessKey } : user;
+  }
+
+  /**
+   * Creates many users at once, directly (no HTTP, no propagation delay): each with a path,
+   * inline policies, a login profile, and 0–2 access keys with their status, creation date and
+   * last use. All or nothing: any invalid spec (a name taken or repeated, a bad path, more than
+   * two keys, a malformed policy or date) throws before anything is created.
+   */
+  seedUsers(specs: readonly SeedUserSpec[], accountId?: string): SeededUser[] {
+    const state = this.stateOf(accountId);
+    const seen = new Set<string>();
+    const plans = specs.map((spec) => {
+      const name = spec.userName;
+      if (typeof name !== 'string' || !/^[\w+=,.@-]{1,64}$/.test(name)) throw new Error(`invalid user name ${String(name)}`);
+      if (state.findUser(name) || seen.has(name.toLowerCase())) throw new Error(`user ${name} already exists`);
+      seen.add(name.toLowerCase());
+      const path = spec.path ?? '/';
+      if (!/^(?:\/|\/[\u0021-\u007E]+\/)$/.test(path) || path.length > 512) throw new Error(`invalid path ${path} for ${name}`);
+      for (const doc of Object.values(spec.policies ?? {})) parsePolicy(typeof doc === 'string' ? doc : JSON.stringify(doc));
+      const keys: SeedKeySpec[] = typeof spec.keys === 'number' ? Array.from({ length: spec.keys }, () => ({})) : (spec.keys ?? []);
+      if (keys.length > 2) throw new Error(`user ${name}: at most two access keys (AWS's quota)`);
+      return {
+        spec,
+        path,
+        createDate: seedDate(spec.createDate, `${name} createDate`) ?? new Date(),
+        keys: keys.map((k, i) => {
+          if (k.status !== undefined && k.status !== 'Active' && k.status !== 'Inactive') throw new Error(`user ${name} key ${i + 1}: status must be Active or Inactive`);
+          const lastUsed = k.lastUsed && {
+            date: seedDate(k.lastUsed.date, `${name} key ${i + 1} lastUsed.date`) ?? new Date(),
+            serviceName: k.lastUsed.serviceName ?? 'iam',
+            region: k.lastUsed.region ?? 'us-east-1',
+          };
+          return { status: k.status ?? ('Active' as KeyStatus), createDate: seedDate(k.createDate, `${name} key ${i + 1} createDate`) ?? new Date(), lastUsed };
+        }),
       };
-      state.addKey(key);
-      out.accessKeyId = key.accessKeyId;
-      out.secretAccessKey = key.secretAccessKey;
-    }
-    return out;
+    });
+    return plans.map(({ spec, path, createDate, keys }) => {
+      const user = state.createUser(spec.userName, path);
+      user.createDate = createDate;
+      for (const [name, doc] of Object.entries(spec.policies ?? {})) user.policies.set(name, typeof doc === 'string' ? doc : JSON.stringify(doc));
+      if (spec.password !== undefined) {
+        user.loginProfile = { password: spec.password, createDate: new Date(), passwordResetRequired: spec.passwordResetRequired ?? false, history: [spec.password] };
+      }
+      const made = keys.map((k) => {
+        const key: AccessKeyRecord = {
+          accessKeyId: newAccessKeyId(),
+          secretAccessKey: newSecretAccessKey(),
+          status: k.status,
+          createDate: k.createDate,
+          usableAfter: 0,
+          userName: user.userName,
+          ...(k.lastUsed ? { lastUsed: k.lastUsed } : {}),
+        };
+        state.addKey(key);
+        return { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey, status: key.status };
+      });
+      return { userName: user.userName, userId: user.userId, arn: user.arn, path: user.path, keys: made };
+    });
+  }
+
+  /** What GetAccessKeyLastUsed would answer for the key (undefined: never used); throws for an unknown key. */
+  getKeyLastUsed(accessKeyId: string, accountId?: string): { date: Date; serviceName: string; region: string } | undefined {
+    const key = this.stateOf(accountId).keysById.get(accessKeyId);
+    if (!key) throw new Error(`no access key ${accessKeyId}`);
+    return key.lastUsed && { ...key.lastUsed };
+  }
+
+  /** Sets (or, with null, forgets) a key's last use, as if it had been used then. */
+  setKeyLastUsed(accessKeyId: string, lastUsed: { date: Date; serviceName: string; region: string } | null, accountId?: string): void {
+    const key = this.stateOf(accountId).keysById.get(accessKeyId);
+    if (!key) throw new Error(`no access key ${accessKeyId}`);
+    if (lastUsed === null) delete key.lastUsed;
+    else key.lastUsed = { ...lastUsed };
   }
 
   private freshState(): EmulatorState {
@@ -565,6 +652,29 @@ export class IamEmulator {
         return send(200, { ok: true });
       }
       if (method === 'GET' && path === '/_emulator/calls') return send(200, this.callLog());
+      if (method === 'POST' && path === '/_emulator/seed') {
+        const request = JSON.parse(body.toString('utf8') || '{}') as { accountId?: string; users?: SeedUserSpec[] };
+        if (typeof request !== 'object' || request === null || !Array.isArray(request.users)) throw new Error('body must be {"users": [...], "accountId"?: "…"}');
+        return send(200, { users: this.seedUsers(request.users, request.accountId) });
+      }
+      const lastUsed = /^\/_emulator\/keys\/([^/]+)\/last-used$/.exec(path);
+      if (lastUsed) {
+        const id = decodeURIComponent(lastUsed[1]!);
+        const accountId = new URLSearchParams(url.split('?')[1] ?? '').get('accountId') ?? undefined;
+        if (!this.stateOf(accountId).keysById.has(id)) return send(404, { error: `no access key ${id}` });
+        if (method === 'GET') return send(200, { lastUsed: this.getKeyLastUsed(id, accountId) ?? null });
+        if (method === 'POST') {
+          const request = JSON.parse(body.toString('utf8') || 'null') as { date?: string; serviceName?: string; region?: string } | null;
+          this.setKeyLastUsed(
+            id,
+            request === null
+              ? null
+              : { date: seedDate(request.date, 'date') ?? new Date(), serviceName: request.serviceName ?? 'iam', region: request.region ?? 'us-east-1' },
+            accountId,
+          );
+          return send(200, { ok: true });
+        }
+      }
       const keys = /^\/_emulator\/users\/([^/]+)\/keys$/.exec(path);
       if (method === 'GET' && keys) {
         const name = decodeURIComponent(keys[1]!);

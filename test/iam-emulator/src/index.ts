@@ -11,5 +11,8 @@ export type {
   IamEmulatorOptions,
   InjectedError,
   KeyInfo,
+  SeededUser,
+  SeedKeySpec,
+  SeedUserSpec,
   ThrottleOptions,
 } from './iam-emulator.service.js';

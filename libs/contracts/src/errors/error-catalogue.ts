@@ -374,6 +374,36 @@ export const ERRORS = {
     message: (p) => `finding ${p.findingId} is not a finding of discovery run ${p.discoveryId}; list them with GET /v1/discoveries/${p.discoveryId}/findings`,
     examples: [{ discoveryId: 'D1', findingId: 'F1' }],
   }),
+  DISCOVERY_EXECUTOR_WRONG_TYPE: spec<{ executorSecretId: string; secretType: string }>({
+    status: 422,
+    retryable: false,
+    group: 'discovery',
+    seen: ['api'],
+    when: `the executor of a discovery (executorSecretId) is not an ${SecretType.AwsIamKey} secret`,
+    message: (p) => `executor ${p.executorSecretId} is ${an(p.secretType)} secret; a discovery runs with ${an(SecretType.AwsIamKey)} secret`,
+    examples: [{ executorSecretId: 'S2', secretType: SecretType.AwsIamConsolePassword }],
+  }),
+  DISCOVERY_EXECUTOR_UNAVAILABLE: spec<{ executorSecretId: string | null }>({
+    status: 422,
+    retryable: false,
+    group: 'discovery',
+    seen: ['discovery'],
+    when: 'when a discovery run starts, its executor secret was deleted, or has no current key',
+    message: (p) =>
+      p.executorSecretId
+        ? `executor secret ${p.executorSecretId} has no current key any more; start a new discovery with a working ${SecretType.AwsIamKey} secret`
+        : `the executor secret of this discovery was deleted; start a new discovery with a working ${SecretType.AwsIamKey} secret`,
+    examples: [{ executorSecretId: 'S2' }, { executorSecretId: null }],
+  }),
+  INVALID_IAM_PATH: spec<{ field: string }>({
+    status: 400,
+    retryable: false,
+    group: 'discovery',
+    seen: ['api'],
+    when: 'a path prefix is not an IAM path: it must start and end with "/" and hold 1-512 characters from U+0021 to U+007E',
+    message: (p) => `${p.field} must be an IAM path: 1-512 characters from "!" to "~" that start and end with "/", e.g. /engineering/`,
+    examples: [{ field: 'pathPrefix' }],
+  }),
 
   // ── Secrets and associations ────────────────────────────────────────────────
   SECRET_NOT_FOUND: spec<{ secretId: string }>({
@@ -824,7 +854,7 @@ export const ERRORS = {
     status: 502,
     retryable: false,
     group: 'iam',
-    seen: ['rotation', 'heartbeat'],
+    seen: ['rotation', 'heartbeat', 'discovery'],
     when: 'the executing key lacks an IAM permission; the message names the action and where to find the policy',
     message: (p) => {
       const base = `missing permission ${p.action}${on(p)}${aws(p)}; grant ${p.action} to the executing identity`;

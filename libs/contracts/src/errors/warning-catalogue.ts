@@ -18,6 +18,11 @@ function warning<P = void>(w: WarningSpec<P>): WarningSpec<P> {
 }
 
 export const WARNINGS = {
+  DISCOVERY_CALL_DENIED: warning<{ action: string }>({
+    when: 'a discovery run was denied an optional call (iam:GetAccessKeyLastUsed or iam:GetLoginProfile): it goes on, and the findings leave that column unknown (null)',
+    message: (p) => `${p.action} is denied to the executor: the findings of this run do not say what it answers; grant it (GET /v1/discoveries/required-permissions) to see it`,
+    examples: [{ action: 'iam:GetLoginProfile' }],
+  }),
   CURRENT_KEY_INVALID: warning<{ username: string }>({
     when: 'AWS rejects the stored key, and the change goes on through the privileged account',
     message: (p) => `AWS rejects the stored key of ${p.username}; rotating through the executor`,

@@ -24,6 +24,7 @@ export class Discovery1795832000000 implements MigrationInterface {
         next_marker text,
         users_total int,
         users_scanned int NOT NULL DEFAULT 0,
+        attempt int NOT NULL DEFAULT 0,
         warnings jsonb NOT NULL DEFAULT '[]'::jsonb,
         error_code text,
         error_message text,

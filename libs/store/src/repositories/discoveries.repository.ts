@@ -1,6 +1,8 @@
 import type { EntityManager } from 'typeorm';
 import { queryReturning } from '../returning.js';
 import { uuidv7 } from '../uuid.js';
+import { EventsRepository } from './events.repository.js';
+import { AuditEventsRepository } from './audit-events.repository.js';
 
 export type DiscoveryStatus = 'queued' | 'running' | 'succeeded' | 'failed';
 /** list-users: paging ListUsers (next_marker); scan-users: the listed users not yet scanned; done. */
@@ -26,6 +28,8 @@ export interface DiscoveryRunRow {
   nextMarker: string | null;
   usersTotal: number | null;
   usersScanned: number;
+  /** Claims so far (each worker that took the run, including resumes after a crash). */
+  attempt: number;
   warnings: DiscoveryWarning[];
   errorCode: string | null;
   errorMessage: string | null;
@@ -65,6 +69,9 @@ export interface DiscoveryFindingRow {
   managedSecretId: string | null;
 }
 
+/** A finding with the folder of the secret that manages it (null: unmanaged, or that secret is gone). */
+export type ManagedFinding = DiscoveryFindingRow & { managedFolder: string | null };
+
 export type NewDiscoveryUser = Omit<DiscoveryUserRow, 'runId' | 'hasConsolePassword' | 'scannedAt'>;
 export type NewDiscoveryFinding = Omit<DiscoveryFindingRow, 'id' | 'runId'>;
 
@@ -72,6 +79,12 @@ export interface DiscoveryCounts {
   keys: number;
   managed: number;
   unmanaged: number;
+}
+
+/** What a run's outcome is announced with, bound to the outcome's transaction. */
+export interface DiscoveryAnnouncer {
+  events: EventsRepository;
+  audit: AuditEventsRepository;
 }
 
 export interface FindingFilter {
@@ -95,7 +108,7 @@ export interface RunListFilter {
 }
 
 const RUN_COLUMNS = `id, executor_secret_id, path_prefix, trigger, requested_by, status, phase, next_marker, users_total,
-  users_scanned, warnings, error_code, error_message, lease_owner, lease_until, created_at, started_at, finished_at`;
+  users_scanned, attempt, warnings, error_code, error_message, lease_owner, lease_until, created_at, started_at, finished_at`;
 
 type Raw = Record<string, unknown>;
 const date = (v: unknown): Date | null => (v == null ? null : v instanceof Date ? v : new Date(String(v)));
@@ -112,6 +125,7 @@ function runOf(r: Raw): DiscoveryRunRow {
     nextMarker: (r.next_marker as string | null) ?? null,
     usersTotal: r.users_total == null ? null : Number(r.users_total),
     usersScanned: Number(r.users_scanned),
+    attempt: Number(r.attempt ?? 0),
     warnings: (r.warnings as DiscoveryWarning[]) ?? [],
     errorCode: (r.error_code as string | null) ?? null,
     errorMessage: (r.error_message as string | null) ?? null,
@@ -234,7 +248,7 @@ export class DiscoveriesRepository {
       this.m,
       `UPDATE discovery_runs
           SET status = 'running', lease_owner = $2, lease_until = now() + ($3 || ' milliseconds')::interval,
-              started_at = coalesce(started_at, now())
+              attempt = attempt + 1, started_at = coalesce(started_at, now())
         WHERE id = $1
           AND (status = 'queued' OR (status = 'running' AND (lease_until IS NULL OR lease_until < now() OR lease_owner = $2)))
         RETURNING ${RUN_COLUMNS}`,
@@ -342,19 +356,31 @@ export class DiscoveriesRepository {
   }
 
   /**
-   * The run's outcome (phase done, lease released), if `owner` holds it; a
-   * failure keeps its code and message. False when the lease was lost.
+   * The run's outcome (phase done on success, lease released), if `owner`
+   * holds it; a failure keeps its code and message. `announce` runs in the
+   * same transaction with the run's counts (the outbox event and the audit
+   * entry commit with the outcome or not at all). False when the lease was lost.
    */
-  async finish(runId: string, owner: string, status: 'succeeded' | 'failed', error: { code: string; message: string } | null = null): Promise<boolean> {
-    const rows = await queryReturning<Raw>(
-      this.m,
-      `UPDATE discovery_runs
-          SET status = $3, phase = CASE WHEN $3 = 'succeeded' THEN 'done' ELSE phase END, lease_owner = NULL, lease_until = NULL,
-              finished_at = now(), error_code = $4, error_message = $5
-        WHERE id = $1 AND lease_owner = $2 AND status = 'running' RETURNING id`,
-      [runId, owner, status, error?.code ?? null, error?.message ?? null],
-    );
-    return rows.length > 0;
+  finish(
+    runId: string,
+    owner: string,
+    status: 'succeeded' | 'failed',
+    error: { code: string; message: string } | null = null,
+    announce?: (tx: DiscoveryAnnouncer, counts: DiscoveryCounts) => Promise<void>,
+  ): Promise<boolean> {
+    return this.tx(async (r) => {
+      const rows = await queryReturning<Raw>(
+        r.m,
+        `UPDATE discovery_runs
+            SET status = $3, phase = CASE WHEN $3 = 'succeeded' THEN 'done' ELSE phase END, lease_owner = NULL, lease_until = NULL,
+                finished_at = now(), error_code = $4, error_message = $5
+          WHERE id = $1 AND lease_owner = $2 AND status = 'running' RETURNING id`,
+        [runId, owner, status, error?.code ?? null, error?.message ?? null],
+      );
+      if (!rows.length) return false;
+      if (announce) await announce({ events: new EventsRepository(r.m), audit: new AuditEventsRepository(r.m) }, await r.counts(runId));
+      return true;
+    });
   }
 
   /** Fails a run that never got a worker to hold it (e.g. its executor was deleted before it started). */
@@ -424,22 +450,39 @@ export class DiscoveriesRepository {
     return rows.map(findingOf);
   }
 
-  /** One page of a run's findings in id order, and one row more than `limit` when there is a next page. */
-  async listFindings(runId: string, f: FindingFilter): Promise<DiscoveryFindingRow[]> {
+  /** A finding with the folder of the secret that manages it (null when unmanaged), for the caller's scope check. */
+  async findFindingWithFolder(runId: string, findingId: string): Promise<ManagedFinding | null> {
+    const rows: Raw[] = await this.m.query(
+      `SELECT f.*, s.folder AS managed_folder FROM discovery_findings f LEFT JOIN secrets s ON s.id = f.managed_secret_id
+        WHERE f.run_id = $1 AND f.id = $2`,
+      [runId, findingId],
+    );
+    return rows.length ? { ...findingOf(rows[0]), managedFolder: (rows[0].managed_folder as string | null) ?? null } : null;
+  }
+
+  /**
+   * One page of a run's findings in id order, and one row more than `limit`
+   * when there is a next page; each with the folder of its managing secret.
+   */
+  async listFindings(runId: string, f: FindingFilter): Promise<ManagedFinding[]> {
     const params: unknown[] = [runId, f.limit + 1];
-    const where = ['run_id = $1'];
+    const where = ['f.run_id = $1'];
     const add = (sql: (p: string) => string, v: unknown) => {
       params.push(v);
       where.push(sql(`$${params.length}`));
     };
-    if (f.afterId) add((p) => `id > ${p}`, f.afterId);
-    if (f.managed !== undefined) where.push(f.managed ? 'managed_secret_id IS NOT NULL' : 'managed_secret_id IS NULL');
-    if (f.hasConsolePassword !== undefined) add((p) => `has_console_password = ${p}`, f.hasConsolePassword);
-    if (f.olderThanDays !== undefined) add((p) => `key_created_at <= ${p}::timestamptz`, new Date(f.now.getTime() - f.olderThanDays * 86_400_000));
+    if (f.afterId) add((p) => `f.id > ${p}`, f.afterId);
+    if (f.managed !== undefined) where.push(f.managed ? 'f.managed_secret_id IS NOT NULL' : 'f.managed_secret_id IS NULL');
+    if (f.hasConsolePassword !== undefined) add((p) => `f.has_console_password = ${p}`, f.hasConsolePassword);
+    if (f.olderThanDays !== undefined) add((p) => `f.key_created_at <= ${p}::timestamptz`, new Date(f.now.getTime() - f.olderThanDays * 86_400_000));
     if (f.unusedForDays !== undefined) {
-      add((p) => `(last_used_at IS NULL OR last_used_at <= ${p}::timestamptz)`, new Date(f.now.getTime() - f.unusedForDays * 86_400_000));
+      add((p) => `(f.last_used_at IS NULL OR f.last_used_at <= ${p}::timestamptz)`, new Date(f.now.getTime() - f.unusedForDays * 86_400_000));
     }
-    const rows: Raw[] = await this.m.query(`SELECT * FROM discovery_findings WHERE ${where.join(' AND ')} ORDER BY id LIMIT $2`, params);
-    return rows.map(findingOf);
+    const rows: Raw[] = await this.m.query(
+      `SELECT f.*, s.folder AS managed_folder FROM discovery_findings f LEFT JOIN secrets s ON s.id = f.managed_secret_id
+        WHERE ${where.join(' AND ')} ORDER BY f.id LIMIT $2`,
+      params,
+    );
+    return rows.map((r) => ({ ...findingOf(r), managedFolder: (r.managed_folder as string | null) ?? null }));
   }
 }

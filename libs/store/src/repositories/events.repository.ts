@@ -3,7 +3,7 @@ import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialE
 import { EventEntity, WebhookDeliveryEntity } from '../entities/event.entity.js';
 import { uuidv7 } from '../uuid.js';
 
-export type EventType = 'heartbeat.status-changed' | 'rotation.succeeded' | 'rotation.failed' | 'previous-key.retired';
+export type EventType = 'heartbeat.status-changed' | 'rotation.succeeded' | 'rotation.failed' | 'previous-key.retired' | 'discovery.completed';
 
 /**
  * The outbox: an event and one pending delivery per webhook URL. Used inside
