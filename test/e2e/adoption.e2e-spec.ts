@@ -9,6 +9,7 @@
  * (the schema of libs/store's discovery migration) with the blind index under
  * the test's master key, so this suite does not depend on a discovery run.
  */
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { GetUserCommand } from '@aws-sdk/client-iam';
@@ -36,6 +37,7 @@ describe('adoption of a discovered key whose secret is unknown', () => {
   let keeperId: string;
   let runId: string;
   let cipher: EnvelopeCipher;
+  let apiUrl: string;
   const procs = new Processes(() => ({ ...t.env, ...aws.env, ...WORKER_ENV }));
   const ops = vaultOps(() => admin, () => aws.accountId);
 
@@ -71,7 +73,8 @@ describe('adoption of a discovered key whose secret is unknown', () => {
     // Its own process: the API's AWS SDK reads the emulator's endpoint from the environment.
     const port = await freePort();
     await procs.start('secrets-api', { PORT: String(port) });
-    admin = client(`http://127.0.0.1:${port}`, t.adminToken);
+    apiUrl = `http://127.0.0.1:${port}`;
+    admin = client(apiUrl, t.adminToken);
     db = await rawDb(t);
     const keeper = await aws.user(aws.uniqueName('keeper'), ALL_KEYS_POLICY);
     keeperId = await ops.keySecret(keeper.userName, keeper);
@@ -206,5 +209,27 @@ describe('adoption of a discovered key whose secret is unknown', () => {
     expect(await keyIds(dave.userName)).toEqual(before);
     expect(await keyIds(frank.userName)).toEqual([frank.accessKeyId, frankSecond.accessKeyId].sort());
     expect(await secretCount()).toBe(secrets + 1);
+  });
+
+  it('the CLI: discoveries adopt --wait follows the rotation and exits 0; a refused adoption exits 1 with its code', async () => {
+    const cliPath = new URL('../../dist/apps/cli/src/main.js', import.meta.url).pathname;
+    const cli = (args: string[]) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        execFile(process.execPath, [cliPath, ...args], { env: { PATH: process.env.PATH ?? '', KEYTURN_URL: apiUrl, KEYTURN_TOKEN: t.adminToken } }, (err, stdout, stderr) =>
+          resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+        );
+      });
+    const gina = await aws.user(aws.uniqueName('gina'));
+    const f = await finding(runId, gina, gina.accessKeyId);
+    const base = ['discoveries', 'adopt', runId, f, '--name', `gina-${randomUUID().slice(0, 6)}`, '--folder', '/e2e', '--privileged-secret-id', keeperId];
+
+    const ok = await cli([...base, '--wait', '--settings', '{"shouldDeletePreviousKey":true}']);
+    expect([ok.code, ok.stderr]).toEqual([0, '']);
+    expect(ok.stdout).toMatch(/rotation [0-9a-f-]{36} succeeded/);
+    expect(ok.stdout).not.toContain(gina.accessKeyId);
+    expect(await keyIds(gina.userName)).not.toContain(gina.accessKeyId);
+
+    const again = await cli(base);
+    expect([again.code, again.stderr.trim()]).toEqual([1, expect.stringMatching(/^keyturn: ADOPTED_KEY_GONE: /)]);
   });
 });
