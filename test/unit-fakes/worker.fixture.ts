@@ -61,6 +61,13 @@ export class WorkerWorld {
     return secret;
   }
 
+  /** Runs the key rotation once and returns what it threw (undefined when it ended). */
+  async attemptKeyRotation(rotationId: string): Promise<unknown> {
+    return this.keyRotation()
+      .run(rotationId)
+      .then(() => undefined, (e: unknown) => e);
+  }
+
   /** An aws-iam-console-password secret for `username` holding `password`, changed through `privilegedSecretId`. */
   passwordSecret(username: string, password: string, privilegedSecretId: string | null, s: Partial<SecretEntity> = {}): SecretEntity {
     const secret = this.store.addSecret({ type: SecretType.AwsIamConsolePassword, username, privilegedSecretId, heartbeatStatus: 'not-supported', ...s });

@@ -6,6 +6,7 @@ import { AdoptFindingUseCase } from '@keyturn/secrets';
 import { ANY_REQUEST_ERRORS, ApiErrors, AUTH_ERRORS, BODY_ERRORS } from '../common/error.response.js';
 import { Audited, CurrentActor, RequireRole } from '../common/auth.decorators.js';
 import { UuidParam } from '../common/pipes.js';
+import { ACCEPTED_HEADERS } from '../common/headers.js';
 import { AdoptFindingDto, AdoptionResponse } from './discovery-adoption.dto.js';
 
 /** Adoption of a discovered key (issue 15 item 3); the other /v1/discoveries routes live in their own controllers. */
@@ -27,7 +28,7 @@ export class DiscoveryAdoptionController {
       `no \`deleteFindingId\` names the other one (409 \`${ErrorCode.ADOPTION_KEY_LIMIT}\`). Then the rotation (202) deletes the named key, creates a new key, ` +
       'verifies and promotes it; the adopted key becomes the previous version and is retired by the settings after `previousKeyGraceSeconds`.',
   })
-  @ApiAcceptedResponse({ type: AdoptionResponse, headers: { Location: { description: 'where to follow the rotation: /v1/rotations/{id}', schema: { type: 'string' } } } })
+  @ApiAcceptedResponse({ type: AdoptionResponse, headers: ACCEPTED_HEADERS('/v1/rotations/{id}') })
   @ApiErrors(...ANY_REQUEST_ERRORS, ...AUTH_ERRORS, ...BODY_ERRORS, 404, 409, 422, 502)
   async adoptFinding(
     @CurrentActor() actor: Actor,

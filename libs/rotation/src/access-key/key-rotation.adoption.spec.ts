@@ -7,14 +7,7 @@ import { SimulatedCrash, WorkerWorld, type FakeKey } from '../../../../test/unit
 // the executor instead; the adopted key becomes the previous version and is
 // retired by the settings. A named second key (deleteFindingId) is deleted first.
 
-async function attempt(w: WorkerWorld, rotationId: string): Promise<unknown> {
-  try {
-    await w.keyRotation().run(rotationId);
-    return undefined;
-  } catch (e) {
-    return e;
-  }
-}
+const attempt = (w: WorkerWorld, rotationId: string) => w.attemptKeyRotation(rotationId);
 
 const codeOf = (e: unknown) => (e instanceof KeyturnError ? e.code : e instanceof SimulatedCrash ? 'crash' : String(e));
 
