@@ -244,7 +244,7 @@ describe('secrets API: access control', () => {
       const codes: Record<number, string[]> = {
         401: ['UNAUTHENTICATED', 'INVALID_API_KEY'],
         403: ['FORBIDDEN', 'FOLDER_OUT_OF_SCOPE'],
-        404: ['SECRET_NOT_FOUND', 'ROTATION_NOT_FOUND', 'HEARTBEAT_NOT_FOUND'],
+        404: ['SECRET_NOT_FOUND', 'ROTATION_NOT_FOUND', 'HEARTBEAT_NOT_FOUND', 'DISCOVERY_NOT_FOUND'],
       };
       expect(codes[res.status]).toContain(res.body.code);
     }
