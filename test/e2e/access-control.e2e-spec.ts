@@ -71,6 +71,12 @@ describe('secrets API: access control', () => {
     expect(res.status).toBe(201);
     return res.body.id as string;
   };
+  /** A discovery run (no worker here: it stays queued) whose executor lives in the team folder. */
+  const newDiscovery = async () => {
+    const res = await admin.post('/v1/discoveries', { executorSecretId: await newSecret() });
+    expect(res.status).toBe(202);
+    return res.body.id as string;
+  };
 
   beforeAll(async () => {
     t = await createTestEnv({ KEYTURN_TRUST_PROXY: 'true' });
@@ -192,6 +198,27 @@ describe('secrets API: access control', () => {
       },
       expect: { ...role.viewer, scopedOperator: 404 },
     },
+    'POST /v1/discoveries': {
+      request: async () => ({ path: '/v1/discoveries', json: { executorSecretId: await newSecret() } }),
+      expect: { ...role.operator, operator: 202, admin: 202, scopedOperator: 404 },
+    },
+    'GET /v1/discoveries': { request: async () => ({ path: '/v1/discoveries' }), expect: { ...role.viewer, scopedOperator: 200 } },
+    'GET /v1/discoveries/:id': {
+      request: async () => ({ path: `/v1/discoveries/${await newDiscovery()}` }),
+      expect: { ...role.viewer, scopedOperator: 404 },
+    },
+    'GET /v1/discoveries/:id/findings': {
+      request: async () => ({ path: `/v1/discoveries/${await newDiscovery()}/findings` }),
+      expect: { ...role.viewer, scopedOperator: 404 },
+    },
+    'GET /v1/discoveries/:id/findings/:findingId': {
+      // A run that found nothing: a permitted caller gets the finding's 404, an out-of-scope one the run's.
+      request: async () => ({ path: `/v1/discoveries/${await newDiscovery()}/findings/0193a1b2-0000-7000-8000-000000000001` }),
+      expect: { ...role.viewer, viewer: 404, reader: 404, operator: 404, admin: 404, scopedOperator: 404 },
+      check: (actor, res) => {
+        if (res.status === 404) expect(res.body.code).toBe(actor === 'scopedOperator' ? 'DISCOVERY_NOT_FOUND' : 'DISCOVERY_FINDING_NOT_FOUND');
+      },
+    },
     'GET /v1/settings': { request: async () => ({ path: '/v1/settings' }), expect: { ...role.admin, scopedOperator: 403 } },
     'PUT /v1/settings': {
       request: async () => ({ path: '/v1/settings', json: { passwordLength: 20 + (++seq % 50) } }),
@@ -244,7 +271,7 @@ describe('secrets API: access control', () => {
       const codes: Record<number, string[]> = {
         401: ['UNAUTHENTICATED', 'INVALID_API_KEY'],
         403: ['FORBIDDEN', 'FOLDER_OUT_OF_SCOPE'],
-        404: ['SECRET_NOT_FOUND', 'ROTATION_NOT_FOUND', 'HEARTBEAT_NOT_FOUND', 'DISCOVERY_NOT_FOUND'],
+        404: ['SECRET_NOT_FOUND', 'ROTATION_NOT_FOUND', 'HEARTBEAT_NOT_FOUND', 'DISCOVERY_NOT_FOUND', 'DISCOVERY_FINDING_NOT_FOUND'],
       };
       expect(codes[res.status]).toContain(res.body.code);
     }

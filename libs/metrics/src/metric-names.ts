@@ -17,6 +17,8 @@ export const METRIC = {
   webhookDeliveries: 'keyturn_webhook_deliveries_total',
   webhookBacklog: 'keyturn_webhook_backlog',
   schedulerLag: 'keyturn_scheduler_lag_seconds',
+  discoveredKeys: 'keyturn_discovered_keys',
+  oldestUnmanagedKeyAge: 'keyturn_oldest_unmanaged_key_age_seconds',
 } as const;
 export type MetricName = (typeof METRIC)[keyof typeof METRIC];
 

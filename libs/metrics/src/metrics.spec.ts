@@ -27,6 +27,11 @@ const stats = (over: Partial<ClusterStats> = {}): ClusterStats => ({
   oldestKeyAgeSeconds: async () => 86_400,
   webhookBacklog: async () => 4,
   schedulerLagSeconds: async () => 1.5,
+  discoveredKeys: async () => [
+    { managed: true, status: 'Active', count: 2 },
+    { managed: false, status: 'Inactive', count: 3 },
+  ],
+  oldestUnmanagedKeyAgeSeconds: async () => 7 * 86_400,
   ...over,
 });
 
@@ -95,6 +100,9 @@ describe('KeyturnMetrics', () => {
     expect(sample(out, 'keyturn_oldest_key_age_seconds', {})).toBe(86400);
     expect(sample(out, 'keyturn_webhook_backlog', {})).toBe(4);
     expect(sample(out, 'keyturn_scheduler_lag_seconds', {})).toBe(1.5);
+    expect(sample(out, 'keyturn_discovered_keys', { managed: 'true', status: 'Active' })).toBe(2);
+    expect(sample(out, 'keyturn_discovered_keys', { managed: 'false', status: 'Inactive' })).toBe(3);
+    expect(sample(out, 'keyturn_oldest_unmanaged_key_age_seconds', {})).toBe(7 * 86400);
     backlog = 0;
     out = await text(m);
     expect(sample(out, 'keyturn_webhook_backlog', {})).toBe(0);
@@ -111,6 +119,17 @@ describe('KeyturnMetrics', () => {
     expect(out).not.toMatch(/^keyturn_secrets\{/m);
     expect(sample(out, 'keyturn_oldest_key_age_seconds', {})).toBeNaN();
     expect(sample(out, 'keyturn_webhook_backlog', {})).toBe(4);
+  });
+
+  it('before any discovery run: no discovered-key samples, the oldest unmanaged key age unknown (NaN); a bad status is "other"', async () => {
+    const m = metricsOf();
+    m.registerClusterGauges(stats({ discoveredKeys: async () => [], oldestUnmanagedKeyAgeSeconds: async () => null }));
+    const out = await text(m);
+    expect(out).not.toMatch(/^keyturn_discovered_keys\{/m);
+    expect(sample(out, 'keyturn_oldest_unmanaged_key_age_seconds', {})).toBeNaN();
+    const n = metricsOf();
+    n.registerClusterGauges(stats({ discoveredKeys: async () => [{ managed: false, status: 'AKIAXXXXXXXXXXXXXXXX', count: 1 }] }));
+    expect(sample(await text(n), 'keyturn_discovered_keys', { managed: 'false', status: OTHER })).toBe(1);
   });
 
   it('lists the series a query can name: histograms with their _bucket, _sum and _count', () => {

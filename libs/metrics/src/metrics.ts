@@ -21,6 +21,8 @@ const oneOf = (allowed: ReadonlySet<string>, value: string | null | undefined): 
 // Own keys only: `toString in ERRORS` is true through the prototype.
 const errorCode = (code: string | null | undefined): string => (code == null ? NO_CODE : Object.hasOwn(ERRORS, code) ? code : OTHER);
 const SECRET_TYPE_SET: ReadonlySet<string> = new Set<string>(SECRET_TYPES);
+/** IAM access key statuses (keyturn_discovered_keys' status label). */
+const KEY_STATUSES: ReadonlySet<string> = new Set(['Active', 'Inactive']);
 
 /** The cluster-wide numbers read at scrape time (the scheduler registers a source; see registerClusterGauges). */
 export interface ClusterStats {
@@ -32,6 +34,10 @@ export interface ClusterStats {
   webhookBacklog(): Promise<number>;
   /** Seconds the oldest due, not yet enqueued heartbeat has been waiting; 0 when none is due. */
   schedulerLagSeconds(): Promise<number>;
+  /** The access keys the latest succeeded discovery run found, by managed and key status; [] before any run. */
+  discoveredKeys(): Promise<{ managed: boolean; status: string; count: number }[]>;
+  /** Seconds since the oldest unmanaged key of the latest succeeded discovery run was made; null without one. */
+  oldestUnmanagedKeyAgeSeconds(): Promise<number | null>;
 }
 
 /**
@@ -190,6 +196,30 @@ export class KeyturnMetrics {
       registers,
       async collect() {
         await guarded(this, SCRAPE_TIMEOUT_MS, async () => this.set(await stats.schedulerLagSeconds()));
+      },
+    });
+    new Gauge({
+      name: METRIC.discoveredKeys,
+      help: 'Access keys the latest succeeded discovery run found, by whether a Keyturn secret manages them and key status',
+      labelNames: ['managed', 'status'],
+      registers,
+      async collect() {
+        await guarded(this, SCRAPE_TIMEOUT_MS, async () => {
+          const rows = await stats.discoveredKeys();
+          this.reset();
+          for (const row of rows) this.inc({ managed: String(row.managed), status: oneOf(KEY_STATUSES, row.status) }, row.count);
+        });
+      },
+    });
+    new Gauge({
+      name: METRIC.oldestUnmanagedKeyAge,
+      help: 'Age of the oldest access key no Keyturn secret manages, as the latest succeeded discovery run found it',
+      registers,
+      async collect() {
+        await guarded(this, SCRAPE_TIMEOUT_MS, async () => {
+          // No unmanaged key (or no run yet): NaN, as for an unknown value.
+          this.set((await stats.oldestUnmanagedKeyAgeSeconds()) ?? Number.NaN);
+        });
       },
     });
   }

@@ -5,8 +5,10 @@ import { QUEUE_JOB_STATES, type ClusterStats, type QueueJobState } from '@keytur
 
 /**
  * The scrape-time numbers behind keyturn_queue_jobs, keyturn_secrets,
- * keyturn_oldest_key_age_seconds, keyturn_webhook_backlog and
- * keyturn_scheduler_lag_seconds. Each query is bounded by an index
+ * keyturn_oldest_key_age_seconds, keyturn_webhook_backlog,
+ * keyturn_scheduler_lag_seconds, keyturn_discovered_keys and
+ * keyturn_oldest_unmanaged_key_age_seconds (the last two from the latest
+ * succeeded discovery run: discovery_runs_succeeded, then that run's findings). Each query is bounded by an index
  * (docs/architecture.md, "Metrics"): the due-heartbeat and pending-delivery
  * partial indexes answer in one probe; the two that group or scan secrets
  * read one row per secret (the secrets_heartbeat_status_id index and the
@@ -55,5 +57,25 @@ export class ClusterStatsRepository implements ClusterStats {
          FROM secrets WHERE type = 'aws-iam-key' AND next_heartbeat_at IS NOT NULL`,
     );
     return row?.lag ?? 0;
+  }
+
+  async discoveredKeys(): Promise<{ managed: boolean; status: string; count: number }[]> {
+    const rows: { managed: boolean; status: string; count: string }[] = await this.ds.query(
+      `SELECT f.managed_secret_id IS NOT NULL AS managed, f.key_status AS status, count(*) AS count
+         FROM discovery_findings f
+        WHERE f.run_id = (SELECT id FROM discovery_runs WHERE status = 'succeeded' ORDER BY finished_at DESC, id DESC LIMIT 1)
+        GROUP BY 1, 2`,
+    );
+    return rows.map((r) => ({ managed: r.managed, status: r.status, count: Number(r.count) }));
+  }
+
+  async oldestUnmanagedKeyAgeSeconds(): Promise<number | null> {
+    const [row]: { age: number | null }[] = await this.ds.query(
+      `SELECT extract(epoch FROM now() - min(f.key_created_at))::float8 AS age
+         FROM discovery_findings f
+        WHERE f.run_id = (SELECT id FROM discovery_runs WHERE status = 'succeeded' ORDER BY finished_at DESC, id DESC LIMIT 1)
+          AND f.managed_secret_id IS NULL`,
+    );
+    return row?.age ?? null;
   }
 }

@@ -34,12 +34,6 @@ export class DiscoveryPageResponse {
   @ApiProperty({ nullable: true, type: 'string', description: 'pass as ?cursor= for the next page; null on the last' }) nextCursor: string | null;
 }
 
-export class KeyLastUsedResponse {
-  @ApiProperty({ format: 'date-time' }) date: string;
-  @ApiProperty({ nullable: true, type: 'string', example: 'iam' }) service: string | null;
-  @ApiProperty({ nullable: true, type: 'string', example: 'us-east-1' }) region: string | null;
-}
-
 /** An access key a run found. Never the key itself: its id masked. */
 export class FindingResponse {
   @ApiProperty({ format: 'uuid' }) id: string;
@@ -50,8 +44,19 @@ export class FindingResponse {
   @ApiProperty({ enum: ['Active', 'Inactive'] }) status: string;
   @ApiProperty({ format: 'date-time', nullable: true, type: 'string' }) createdAt: string | null;
   @ApiProperty({ type: 'integer', nullable: true }) ageDays: number | null;
-  @ApiProperty({ type: KeyLastUsedResponse, nullable: true, description: 'null: never used (or iam:GetAccessKeyLastUsed was denied: see the run’s warnings)' })
-  lastUsed: KeyLastUsedResponse | null;
+  // Inline, not a $ref: OpenAPI 3.0 cannot make a referenced object nullable.
+  @ApiProperty({
+    type: 'object',
+    nullable: true,
+    required: ['date', 'service', 'region'],
+    properties: {
+      date: { type: 'string', format: 'date-time' },
+      service: { type: 'string', nullable: true, example: 'iam' },
+      region: { type: 'string', nullable: true, example: 'us-east-1' },
+    },
+    description: 'null: never used (or iam:GetAccessKeyLastUsed was denied: see the run’s warnings)',
+  })
+  lastUsed: { date: string; service: string | null; region: string | null } | null;
   @ApiProperty({ type: 'boolean', nullable: true, description: 'null: unknown (iam:GetLoginProfile was denied)' }) hasConsolePassword: boolean | null;
   @ApiProperty({ description: 'a Keyturn secret held this key when the run scanned it' }) managed: boolean;
   @ApiProperty({ format: 'uuid', nullable: true, type: 'string', description: 'that secret, if it lies in your folders (else null with managed true)' })

@@ -52,6 +52,8 @@ const logger = new Logger('Discovery');
 @Injectable()
 export class DiscoveryRunUseCase {
   readonly owner = `${process.pid}-${randomUUID().slice(0, 8)}`;
+  /** ListUsers MaxItems (specs make it small to page a few users). */
+  pageSize = DISCOVERY_PAGE_SIZE;
 
   constructor(
     private readonly runs: DiscoveriesRepository,
@@ -116,7 +118,7 @@ export class DiscoveryRunUseCase {
     if (run.phase === 'list-users') {
       let marker = run.nextMarker ?? undefined;
       for (;;) {
-        const page = await this.iam.listUsers(creds, { pathPrefix: run.pathPrefix, marker, maxItems: DISCOVERY_PAGE_SIZE });
+        const page = await this.iam.listUsers(creds, { pathPrefix: run.pathPrefix, marker, maxItems: this.pageSize });
         const users = page.users.map((u) => ({ userName: u.userName, userId: u.userId, userArn: u.arn, userPath: u.path, userCreatedAt: u.createDate ?? null }));
         guard(await this.runs.recordUsersPage(run.id, this.owner, users, page.marker ?? null));
         if (!page.marker) break;

@@ -347,11 +347,11 @@ export class DiscoveriesRepository {
     });
   }
 
-  /** Adds a warning unless the run already has one with this code (a denied optional call warns once, not once per user). */
+  /** Adds a warning unless the run already has one with this code and action (a denied optional call warns once, not once per user). */
   async addWarning(runId: string, w: DiscoveryWarning): Promise<void> {
     await this.m.query(
       `UPDATE discovery_runs SET warnings = warnings || $2::jsonb WHERE id = $1 AND NOT warnings @> $3::jsonb`,
-      [runId, JSON.stringify([w]), JSON.stringify([{ code: w.code }])],
+      [runId, JSON.stringify([w]), JSON.stringify([{ code: w.code, ...(w.action ? { action: w.action } : {}) }])],
     );
   }
 
@@ -410,27 +410,6 @@ export class DiscoveriesRepository {
       [runId],
     );
     return { keys: Number(c.keys), managed: Number(c.managed), unmanaged: Number(c.keys) - Number(c.managed) };
-  }
-
-  /** The latest succeeded run's keys by (managed, status), and its oldest unmanaged key's creation time. */
-  async latestSucceededSummary(): Promise<{ runId: string; byKind: { managed: boolean; status: string; keys: number }[]; oldestUnmanagedCreatedAt: Date | null } | null> {
-    const runs: Raw[] = await this.m.query(`SELECT id FROM discovery_runs WHERE status = 'succeeded' ORDER BY finished_at DESC, id DESC LIMIT 1`);
-    if (!runs.length) return null;
-    const runId = runs[0].id as string;
-    const rows: Raw[] = await this.m.query(
-      `SELECT managed_secret_id IS NOT NULL AS managed, key_status AS status, count(*)::int AS keys
-         FROM discovery_findings WHERE run_id = $1 GROUP BY 1, 2`,
-      [runId],
-    );
-    const [o]: Raw[] = await this.m.query(
-      `SELECT min(key_created_at) AS oldest FROM discovery_findings WHERE run_id = $1 AND managed_secret_id IS NULL`,
-      [runId],
-    );
-    return {
-      runId,
-      byKind: rows.map((r) => ({ managed: Boolean(r.managed), status: r.status as string, keys: Number(r.keys) })),
-      oldestUnmanagedCreatedAt: date(o?.oldest),
-    };
   }
 
   // ------------------------------------------------------------ users and findings
