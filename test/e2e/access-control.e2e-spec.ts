@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { loadConfig } from '@keyturn/config';
 import { generateToken } from '@keyturn/auth';
@@ -176,6 +176,17 @@ describe('secrets API: access control', () => {
     'GET /v1/discoveries/required-permissions': {
       request: async () => ({ path: `/v1/discoveries/required-permissions?executorSecretId=${await newSecret()}` }),
       expect: { ...role.viewer, scopedOperator: 404 },
+    },
+    // Adoption: the role and the folder are checked before the run is looked up (an unknown run: 404 for those allowed).
+    'POST /v1/discoveries/:id/findings/:findingId/adopt': {
+      request: async () => ({
+        path: `/v1/discoveries/${randomUUID()}/findings/${randomUUID()}/adopt`,
+        json: { name: `adopted ${++seq}`, folder: scope, privilegedSecretId: randomUUID() },
+      }),
+      expect: { ...role.operator, operator: 404, admin: 404, scopedOperator: 404 },
+      check: (_actor, res) => {
+        if (res.status === 404) expect(res.body.code).toBe('DISCOVERY_NOT_FOUND');
+      },
     },
     'POST /v1/secrets/:id/heartbeats': {
       request: async () => ({ path: `/v1/secrets/${await newSecret()}/heartbeats` }),

@@ -136,8 +136,8 @@ describe('consumers: reader keys and conditional reads', () => {
     const listed = await reader.get(`/v1/secrets/${kept.id}/versions`);
     expect(listed.status).toBe(200);
     expect(listed.body.items).toEqual([
-      { version: 2, state: 'current', keyHint: expect.stringMatching(/^AKIA…[A-Z0-9]{4}$/), createdAt: expect.any(String), promotedAt: expect.any(String), retiredAt: null },
-      { version: 1, state: 'previous', keyHint: `${kept.u.accessKeyId.slice(0, 4)}…${kept.u.accessKeyId.slice(-4)}`, createdAt: expect.any(String), promotedAt: expect.any(String), retiredAt: null },
+      { version: 2, state: 'current', keyHint: expect.stringMatching(/^AKIA…[A-Z0-9]{4}$/), secretUnknown: false, createdAt: expect.any(String), promotedAt: expect.any(String), retiredAt: null },
+      { version: 1, state: 'previous', keyHint: `${kept.u.accessKeyId.slice(0, 4)}…${kept.u.accessKeyId.slice(-4)}`, secretUnknown: false, createdAt: expect.any(String), promotedAt: expect.any(String), retiredAt: null },
     ]);
     expect(Date.parse(listed.body.items[0].promotedAt)).toBeGreaterThanOrEqual(Date.parse(listed.body.items[1].promotedAt));
     expect(JSON.stringify(listed.body)).not.toContain(kept.u.accessKeyId);

@@ -54,6 +54,24 @@ export class WorkerWorld {
     return secret;
   }
 
+  /**
+   * An adopted aws-iam-key secret (issue 15): `key`'s id is stored as the current version, its
+   * secret part is unknown, and `privilegedSecretId` makes every change.
+   */
+  adoptedSecret(username: string, key: FakeKey, privilegedSecretId: string | null, s: Partial<SecretEntity> = {}): SecretEntity {
+    const secret = this.store.addSecret({ type: SecretType.AwsIamKey, username, privilegedSecretId, ...s });
+    const v = this.store.addVersion(secret.id, 'current', { accessKeyId: key.accessKeyId });
+    this.store.t.versions.find((x) => x.id === v.id)!.secretUnknown = true;
+    return secret;
+  }
+
+  /** Runs the key rotation once and returns what it threw (undefined when it ended). */
+  async attemptKeyRotation(rotationId: string): Promise<unknown> {
+    return this.keyRotation()
+      .run(rotationId)
+      .then(() => undefined, (e: unknown) => e);
+  }
+
   /** An aws-iam-console-password secret for `username` holding `password`, changed through `privilegedSecretId`. */
   passwordSecret(username: string, password: string, privilegedSecretId: string | null, s: Partial<SecretEntity> = {}): SecretEntity {
     const secret = this.store.addSecret({ type: SecretType.AwsIamConsolePassword, username, privilegedSecretId, heartbeatStatus: 'not-supported', ...s });

@@ -21,6 +21,7 @@ import { AuthGuard } from './common/auth.guard.js';
 import { AuditInterceptor } from './common/audit.interceptor.js';
 import { ErrorFilter } from './common/error.filter.js';
 import { HttpDrainService } from './common/http-drain.service.js';
+import { DiscoveryAdoptionController } from './discoveries/discovery-adoption.controller.js';
 
 @Module({})
 export class AppModule {
@@ -28,7 +29,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [ConfigModule.forRoot(config), StoreModule.forRoot(config.database.url, poolOptions(config, 'secrets-api')), RedisModule.forRoot(), VaultModule, AuthModule, SecretsApiModule.forRoot(config)],
-      controllers: [SecretsController, RotationsController, HeartbeatsController, SettingsController, ApiKeysController, AuditController, QueuesController, DiscoveriesController, DiscoveryPermissionsController, HealthController, MetricsController],
+      controllers: [SecretsController, RotationsController, HeartbeatsController, SettingsController, ApiKeysController, AuditController, QueuesController, DiscoveriesController, DiscoveryPermissionsController, HealthController, MetricsController, DiscoveryAdoptionController],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_INTERCEPTOR, useClass: AuditInterceptor },

@@ -176,6 +176,17 @@ describe('HeartbeatUseCase', () => {
     expect(w.iam.calls).toEqual([]);
   });
 
+  it('an adopted key (its secret unknown): no IAM call, ends with SECRET_VALUE_UNKNOWN and no outcome; the secret is left as it was', async () => {
+    const { w, secret, hb, useCase } = world({ status: 'unknown' });
+    w.store.t.versions.find((v) => v.secretId === secret.id)!.secretUnknown = true;
+    expect(await useCase.execute(hb.id)).toEqual({ kind: 'done' });
+    expect(w.store.heartbeat(hb.id)).toMatchObject({ status: 'done', outcome: null, errorCode: ErrorCode.SECRET_VALUE_UNKNOWN });
+    expect(w.store.heartbeat(hb.id).errorMessage).toContain('adopted');
+    expect(w.store.secret(secret.id)).toMatchObject({ heartbeatStatus: 'unknown', heartbeatFailures: 0 });
+    expect(w.iam.calls).toEqual([]);
+    expect(w.store.t.events).toEqual([]);
+  });
+
   it('a heartbeat already done, or running under a live lease, is not claimed: done, nothing checked', async () => {
     const a = world();
     a.w.store.heartbeat(a.hb.id).status = 'done';

@@ -71,6 +71,11 @@ export class HeartbeatUseCase {
       let result: CheckResult;
       if (!version) {
         result = { outcome: 'failed', detail: failure(new KeyturnError(ErrorCode.SECRET_HAS_NO_VALUE, { secretId: secret.id })) };
+      } else if (version.secretUnknown) {
+        // An adopted key has no secret part to sign with: nothing can be checked until its rotation
+        // replaces it. The heartbeat says so and leaves the secret's status as it was.
+        await this.heartbeats.finish(hb.id, null, new Date(this.clock.now()), failure(new KeyturnError(ErrorCode.SECRET_VALUE_UNKNOWN, { secretId: secret.id, version: version.version })));
+        return { kind: 'done' };
       } else {
         const f = this.cipher.open(version);
         const creds: IamCredentials = { accessKeyId: f.accessKeyId, secretAccessKey: f.secretAccessKey };

@@ -47,6 +47,12 @@ export const credsOf = (v: OpenVersion): IamCredentials => ({
   secretAccessKey: v.fields.secretAccessKey,
 });
 
+/** An adopted key (issue 15): its id is stored, its secret part nobody knows. */
+export const isAdopted = (v: OpenVersion | undefined): boolean => v?.row.secretUnknown === true;
+
+/** The version's credentials, or null for an adopted key, which cannot call AWS (the executor must). */
+export const knownCredsOf = (v: OpenVersion | undefined): IamCredentials | null => (v && !isAdopted(v) ? credsOf(v) : null);
+
 
 const logger = new Logger('Rotation');
 
@@ -90,7 +96,8 @@ export class ChangeJournal {
         secret: (id) => this.secrets.get(id),
         currentFields: async (id) => {
           const v = await this.versions.inState(id, 'current');
-          return v ? this.cipher.open(v) : null;
+          // An adopted key cannot act: it has no secret part to sign with.
+          return v && !v.secretUnknown ? this.cipher.open(v) : null;
         },
       },
       target,
@@ -162,6 +169,11 @@ export class ChangeJournal {
       if (!holders.has(keyId)) holders.set(keyId, r.secret_id);
     }
     return holders;
+  }
+
+  /** Whether `hmac` is a blind index of `accessKeyId` under one of the configured KEKs. */
+  isKeyIdIndexOf(accessKeyId: string, hmac: string): boolean {
+    return this.cipher.accessKeyIdIndexes(accessKeyId).includes(hmac);
   }
 
   /** The decrypted fields of the newest `n` versions in `states`, newest first. */

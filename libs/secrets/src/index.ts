@@ -20,3 +20,4 @@ export * from './permissions/required-permissions.js';
 export * from './permissions/discovery-permissions.js';
 export * from './secrets-api.module.js';
 export * from './discoveries/discoveries.service.js';
+export * from './adoption/adopt-finding.usecase.js';

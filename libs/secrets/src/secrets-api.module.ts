@@ -2,7 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import type { KeyturnConfig } from '@keyturn/config';
 import { IamModule } from '@keyturn/iam';
 import { SecretTypesModule } from '@keyturn/secret-types';
-import { HeartbeatRequestsRepository, RotationRequestsRepository, SecretsApiRepository } from '@keyturn/store';
+import { AdoptionsRepository, HeartbeatRequestsRepository, RotationRequestsRepository, SecretsApiRepository } from '@keyturn/store';
 import { VaultModule } from '@keyturn/vault';
 import { CreateSecretUseCase } from './secrets/create-secret.usecase.js';
 import { UpdateSecretUseCase } from './secrets/update-secret.usecase.js';
@@ -17,11 +17,12 @@ import { HeartbeatsService } from './heartbeats/heartbeats.service.js';
 import { PermissionsService } from './permissions/permissions.service.js';
 import { HeartbeatSchedule } from './secrets/heartbeat-schedule.js';
 import { DiscoveriesService } from './discoveries/discoveries.service.js';
+import { AdoptFindingUseCase } from './adoption/adopt-finding.usecase.js';
 
-const USE_CASES = [CreateSecretUseCase, UpdateSecretUseCase, DeleteSecretUseCase, GetSecretUseCase, ListSecretsUseCase, ReadValueUseCase, ListVersionsUseCase, PutSettingsUseCase];
+const USE_CASES = [CreateSecretUseCase, UpdateSecretUseCase, DeleteSecretUseCase, GetSecretUseCase, ListSecretsUseCase, ReadValueUseCase, ListVersionsUseCase, PutSettingsUseCase, AdoptFindingUseCase];
 const SERVICES = [RotationsService, HeartbeatsService, PermissionsService, HeartbeatSchedule, DiscoveriesService];
 /** The API's repositories, bound here once. */
-const REPOSITORIES = [SecretsApiRepository, RotationRequestsRepository, HeartbeatRequestsRepository];
+const REPOSITORIES = [SecretsApiRepository, RotationRequestsRepository, HeartbeatRequestsRepository, AdoptionsRepository];
 
 /**
  * The API side: the secret use cases, requesting and reading rotations and

@@ -19,6 +19,7 @@ import { VersionTimes1795830300000 } from './migrations/1795830300000-version-ti
 import { RotationRetireTimes1795830400000 } from './migrations/1795830400000-rotation-retire-times.js';
 import { AutoChangeSchedule1795831000000 } from './migrations/1795831000000-auto-change-schedule.js';
 import { Discovery1795832000000 } from './migrations/1795832000000-discovery.js';
+import { AdoptedVersions1795832600000 } from './migrations/1795832600000-adopted-versions.js';
 import { KeyListing1795834000000 } from './migrations/1795834000000-key-listing.js';
 
 // Listed explicitly, not globbed: the same list works from ts-jest, from dist
@@ -37,6 +38,7 @@ export const MIGRATIONS = [
   RotationRetireTimes1795830400000,
   AutoChangeSchedule1795831000000,
   Discovery1795832000000,
+  AdoptedVersions1795832600000,
   KeyListing1795834000000,
 ];
 

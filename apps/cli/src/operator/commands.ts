@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { ApiError, KeyturnApi, UsageError } from './api-client.js';
 import { fields, table } from './table.js';
+import { adoptCommand } from './discoveries-adopt.command.js';
 import type { HeartbeatView, RotationView } from '@keyturn/secrets';
 
 /**
@@ -8,7 +9,7 @@ import type { HeartbeatView, RotationView } from '@keyturn/secrets';
  * as any API client does, so roles, folder scopes and the audit log apply.
  * Only `secrets value` ever prints a secret field.
  */
-export const OPERATOR_COMMANDS = ['secrets', 'rotations', 'queues'];
+export const OPERATOR_COMMANDS = ['secrets', 'rotations', 'queues', 'discoveries'];
 
 /** Exit codes: 0 done, 1 the API refused or the work failed, 2 usage, 69 the API does not answer. */
 export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, UNAVAILABLE: 69 } as const;
@@ -137,6 +138,18 @@ export function buildProgram(io: Io = processIo): { program: Command; exitCode: 
   let exitCode: number = EXIT.OK;
   const api = () => KeyturnApi.fromEnv(io.env);
   const json = (v: unknown) => io.out(JSON.stringify(v, null, 2));
+  /** Follows a rotation until it ends, printing each step unless `quiet`; warnings are printed at the end. */
+  const followRotation = async (client: KeyturnApi, rotationId: string, timeoutSeconds: number, quiet: boolean): Promise<Rotation> => {
+    const r = await follow(
+      async () => (await client.get<Rotation>(`/v1/rotations/${rotationId}`)).body,
+      (v) => `${v.status}/${v.step}`,
+      (v) => v.status === 'succeeded' || v.status === 'failed',
+      (v) => quiet || io.out(`${time(new Date().toISOString())}  ${v.status.padEnd(9)} ${v.step}`),
+      timeoutSeconds,
+      `rotation ${rotationId}`,
+    );
+    return r;
+  };
   const program = new Command('keyturn')
     .usage('<command> [options]')
     .description('Operator commands for a running Keyturn API (KEYTURN_URL, KEYTURN_TOKEN)')
@@ -270,14 +283,7 @@ export function buildProgram(io: Io = processIo): { program: Command; exitCode: 
         return;
       }
       if (!o.json) io.out(`rotation ${started.body.id}${replayed ? ' (already waiting)' : ''}`);
-      const r = await follow(
-        async () => (await client.get<Rotation>(`/v1/rotations/${started.body.id}`)).body,
-        (v) => `${v.status}/${v.step}`,
-        (v) => v.status === 'succeeded' || v.status === 'failed',
-        (v) => o.json || io.out(`${time(new Date().toISOString())}  ${v.status.padEnd(9)} ${v.step}`),
-        o.timeout,
-        `rotation ${started.body.id}`,
-      );
+      const r = await followRotation(client, started.body.id, o.timeout, o.json === true);
       if (o.json) json(r);
       else for (const w of r.warnings) io.out(`warning ${w.code}: ${w.message}`);
       if (r.status === 'failed') {
@@ -328,6 +334,11 @@ export function buildProgram(io: Io = processIo): { program: Command; exitCode: 
       if (o.json) return json(body);
       io.out(rotationFields(body));
     });
+
+  program
+    .command('discoveries')
+    .description('discovery runs and their findings: adopt a found key')
+    .addCommand(adoptCommand({ api, out: io.out, err: io.err, json, id, positiveInt, followRotation, fail: () => void (exitCode = EXIT.FAILED) }));
 
   program
     .command('queues')

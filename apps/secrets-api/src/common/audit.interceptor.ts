@@ -43,6 +43,12 @@ export class AuditInterceptor implements NestInterceptor {
   }
 }
 
+/** The secret an answer created: its `secretId` (an adoption), else its `id` (a new secret). */
+function responseSecretId(r: { id?: unknown; secretId?: unknown } | undefined): string | null {
+  if (typeof r?.secretId === 'string') return r.secretId;
+  return typeof r?.id === 'string' ? r.id : null;
+}
+
 /**
  * Writes the one audit event of an audited request. Also used by the auth
  * guard, which refuses some requests before this interceptor runs.
@@ -59,13 +65,13 @@ export function recordAudit(
   const body = req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? (req.body as Record<string, unknown>) : {};
   const details: Record<string, unknown> = { fields: Object.keys(body).sort() };
   if (typeof body.type === 'string') details.type = body.type;
-  const responseId = result as { id?: unknown; apiKey?: { id?: unknown }; version?: unknown } | undefined;
+  const responseId = result as { id?: unknown; secretId?: unknown; apiKey?: { id?: unknown }; version?: unknown } | undefined;
   if (spec.versionFrom === 'response' && typeof responseId?.version === 'number') details.version = responseId.version;
   const targetId =
     params.id ?? (typeof responseId?.id === 'string' ? responseId.id : undefined) ??
     (typeof responseId?.apiKey?.id === 'string' ? responseId.apiKey.id : undefined) ?? null;
   const secretId =
-    spec.secretFrom === 'param' ? params.id ?? null : spec.secretFrom === 'response' ? (typeof responseId?.id === 'string' ? responseId.id : null) : null;
+    spec.secretFrom === 'param' ? params.id ?? null : spec.secretFrom === 'response' ? responseSecretId(responseId) : null;
   const actor = req.actor ?? { id: 'anonymous', name: 'anonymous', roles: [], folderScopes: [], requestId: String(req.id) };
   return audit.record(actor, {
     action: spec.action,

@@ -14,7 +14,7 @@ export const RequireRole = (role: Role) => SetMetadata(ROLE_KEY, role);
 export interface AuditSpec {
   action: string;
   targetType: 'secret' | 'settings' | 'api-key' | 'rotation' | 'heartbeat' | 'discovery';
-  /** Where the secret id comes from: the `:id` route param, or the response's `id`. */
+  /** Where the secret id comes from: the `:id` route param, or the response's `secretId` (else its `id`). */
   secretFrom?: 'param' | 'response';
   /** Record the response's `version` in the event's details (which version the caller now holds). */
   versionFrom?: 'response';

@@ -80,6 +80,7 @@ export class SecretsController {
     summary: 'The secret fields of the current version, or of `?version=` (audited)',
     description:
       `\`?version=previous\` (or a number) answers an older version while its key can still work: current or previous, not retired (404 \`${ErrorCode.VERSION_NOT_READABLE}\` says why not; 404 \`${ErrorCode.VERSION_NOT_FOUND}\` for a version the secret never had). ` +
+      `An adopted access key (discovery) has no value to serve: its secret part is unknown (409 \`${ErrorCode.SECRET_VALUE_UNKNOWN}\`). ` +
       'Answers an `ETag` tied to the version. With `If-None-Match` naming the current tag the answer is 304 with no body, ' +
       'nothing is decrypted and nothing is audited: the audited 200 that delivered that version (its `details.version`) already shows the caller holds it.',
   })

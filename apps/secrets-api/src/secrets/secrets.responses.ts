@@ -91,6 +91,8 @@ export class SecretVersionResponse {
   @ApiProperty({ type: 'integer' }) version: number;
   @ApiProperty({ enum: ['current', 'previous', 'pending', 'retired', 'discarded'] }) state: string;
   @ApiProperty({ type: 'string', nullable: true, description: 'the masked access key id ("AKIA…WXYZ"); null for other types' }) keyHint: string | null;
+  @ApiProperty({ description: 'an adopted access key (discovery): its id is known, its secret part is not, so its value is never served (409 SECRET_VALUE_UNKNOWN)' })
+  secretUnknown: boolean;
   @ApiProperty({ format: 'date-time' }) createdAt: string;
   @ApiProperty({ type: 'string', format: 'date-time', nullable: true, description: 'when it became current (null for versions stored before this was recorded)' }) promotedAt: string | null;
   @ApiProperty({ type: 'string', format: 'date-time', nullable: true, description: 'when its key was deleted or replaced' }) retiredAt: string | null;

@@ -659,6 +659,62 @@ export const ERRORS = {
       `delete secret ${p.holderSecretId} (then delete its key in IAM) or this one, or give that secret shouldDeletePreviousKey, then rotate again.`,
     examples: [{ username: 'alice', maskedKeyId: 'AKIA…WXYZ', holderSecretId: 'S2' }],
   }),
+  // ── Adoption (issue 15): a key whose secret part nobody knows ─────────────────
+  SECRET_VALUE_UNKNOWN: spec<{ secretId: string; version: number }>({
+    status: 409,
+    retryable: false,
+    group: 'vault',
+    seen: ['api', 'heartbeat'],
+    when: "the version is an adopted access key: Keyturn knows its id but not its secret part (AWS shows that only at creation), so there is no value to serve or check",
+    message: (p) =>
+      `version ${p.version} of secret ${p.secretId} is an adopted access key whose secret part nobody knows (AWS shows it only when a key is created); ` +
+      'there is no value to read. Read the current version once the adopting rotation has succeeded (GET /v1/rotations/:id)',
+    examples: [{ secretId: 'S1', version: 1 }],
+  }),
+  ADOPTED_KEY_GONE: spec<{ username: string; maskedKeyId: string }>({
+    status: 409,
+    retryable: false,
+    group: 'rotation',
+    seen: ['api', 'rotation'],
+    when: 'the access key to adopt (or the adopted current key of a secret) no longer exists for that IAM user in AWS; nothing was changed',
+    message: (p) =>
+      `access key ${p.maskedKeyId} of IAM user ${p.username} no longer exists in AWS, so there is nothing to adopt; nothing was changed. ` +
+      'Run discovery again to see the keys the user has now',
+    examples: [{ username: 'alice', maskedKeyId: 'AKIA…WXYZ' }],
+  }),
+  ADOPTION_KEY_LIMIT: spec<{ username: string; maskedKeyIds: string[] }>({
+    status: 409,
+    retryable: false,
+    group: 'rotation',
+    seen: ['api'],
+    when: 'adoption of a key of an IAM user who already has 2 access keys, without deleteFindingId; nothing was created and IAM is unchanged',
+    message: (p) =>
+      `IAM user ${p.username} already has 2 access keys (${p.maskedKeyIds.join(', ')}), and adoption must create a new one; nothing was changed. ` +
+      'Name the other key to delete first as deleteFindingId (a finding of the same run and user that no secret manages)',
+    examples: [{ username: 'alice', maskedKeyIds: ['AKIA…WXYZ', 'AKIA…ABCD'] }],
+  }),
+  ADOPTION_DELETE_FINDING_INVALID: spec<{ deleteFindingId: string; reason: 'same-key' | 'other-user' | 'managed' | 'gone' }>({
+    status: 422,
+    retryable: false,
+    group: 'rotation',
+    seen: ['api'],
+    when: 'deleteFindingId names the adopted key itself, a key of another IAM user, a key a Keyturn secret manages, or a key no longer in AWS; nothing was changed',
+    message: (p) =>
+      `deleteFindingId ${p.deleteFindingId} cannot be deleted for this adoption: ` +
+      {
+        'same-key': 'it is the key being adopted; name the OTHER key of the user',
+        'other-user': 'it is a key of another IAM user; name a key of the same user',
+        managed: "a Keyturn secret manages that key, and Keyturn never deletes another secret's key; rotate or delete that secret instead",
+        gone: 'that key no longer exists in AWS; run discovery again',
+      }[p.reason] +
+      '. Nothing was changed',
+    examples: [
+      { deleteFindingId: 'F2', reason: 'same-key' },
+      { deleteFindingId: 'F2', reason: 'other-user' },
+      { deleteFindingId: 'F2', reason: 'managed' },
+      { deleteFindingId: 'F2', reason: 'gone' },
+    ],
+  }),
   KEY_LIMIT_UNMANAGED: spec<{ username: string; maskedKeyId: string }>({
     status: 422,
     retryable: false,

@@ -48,6 +48,11 @@ export const WARNINGS = {
     message: (p) => `the grace period of the previous key ${p.maskedKeyId} (rotation ${p.rotationId}) was ended early: it was ${p.action} to make room for this change`,
     examples: [{ maskedKeyId: 'AKIA…WXYZ', rotationId: '01890a5d-ac96-774b-bcce-b302099a8057', action: 'inactivated' }],
   }),
+  NAMED_KEY_DELETED: warning<{ maskedKeyId: string }>({
+    when: "an adoption's make-room deleted the user's other key that the request named (deleteFindingId), to make room for the new key",
+    message: (p) => `deleted ${p.maskedKeyId}, the key the adoption request named to make room (deleteFindingId)`,
+    examples: [{ maskedKeyId: 'AKIA…WXYZ' }],
+  }),
   PASSWORD_POLICY_UNREAD: warning({
     when: "the account's password policy could not be read (iam:GetAccountPasswordPolicy denied); passwords use all four character classes",
     message: () => 'iam:GetAccountPasswordPolicy is denied: generating with all four character classes',

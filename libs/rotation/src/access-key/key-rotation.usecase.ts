@@ -6,12 +6,13 @@ import {
   maskAccessKeyId,
   userNameFromArn,
   type IamClient,
+  type AccessKeyMetadata,
   type IamCredentials,
   sameIamUser,
 } from '@keyturn/iam';
 import type { RotationEntity } from '@keyturn/store';
 import { SettingsService, effectiveSettings, type GlobalSettings } from '@keyturn/vault';
-import { ChangeJournal, credsOf, type OpenVersion, type SecretState, type VerifiedKey } from '../change-journal.service.js';
+import { ChangeJournal, credsOf, isAdopted, knownCredsOf, type OpenVersion, type SecretState, type VerifiedKey } from '../change-journal.service.js';
 import { CLOCK, FAULTS, ROTATION_OPTIONS, type Clock, type Faults, type RotationOptions } from '../rotation.tokens.js';
 import type { Executor } from '../executor.js';
 import { RetirePendingError } from '../rotation-error.js';
@@ -75,24 +76,31 @@ export class KeyRotationUseCase {
     if (!state.current) {
       throw new KeyturnError(ErrorCode.SECRET_HAS_NO_VALUE, { secretId: secret.id });
     }
-    const exec = await this.store.executor(secret, credsOf(state.current));
+    // An adopted current key has no secret part: every check it would make is made by the executor instead.
+    const adopted = isAdopted(state.current);
+    const exec = await this.store.executor(secret, knownCredsOf(state.current));
     await this.store.journal(rot, { mode: exec.mode, executorSecretId: exec.secretId });
 
     let userId: string | undefined;
-    try {
-      const id = await this.iam.getCallerIdentity(credsOf(state.current));
-      if (!sameIamUser(userNameFromArn(id.arn), secret.username) || id.account !== secret.accountId) {
-        throw new KeyturnError(ErrorCode.KEY_BELONGS_TO_OTHER_USER, { arn: id.arn, username: secret.username, accountId: secret.accountId });
+    if (adopted) {
+      // Checked before anything is created; a resumed attempt with a stored pending key is past that point.
+      if (!state.pending) await this.assertAdoptedKeyExists(exec, secret.username, state.current.fields.accessKeyId);
+    } else {
+      try {
+        const id = await this.iam.getCallerIdentity(credsOf(state.current));
+        if (!sameIamUser(userNameFromArn(id.arn), secret.username) || id.account !== secret.accountId) {
+          throw new KeyturnError(ErrorCode.KEY_BELONGS_TO_OTHER_USER, { arn: id.arn, username: secret.username, accountId: secret.accountId });
+        }
+        userId = id.userId;
+      } catch (e) {
+        if (!(e instanceof IamError) || e.code !== IamErrorCode.InvalidCredentials) throw e;
+        if (exec.mode === 'basic' && !exec.secretId) {
+          throw new KeyturnError(ErrorCode.CURRENT_KEY_INVALID, { username: secret.username });
+        }
+        await this.store.warn(rot, WarningCode.CURRENT_KEY_INVALID, { username: secret.username });
       }
-      userId = id.userId;
-    } catch (e) {
-      if (!(e instanceof IamError) || e.code !== IamErrorCode.InvalidCredentials) throw e;
-      if (exec.mode === 'basic' && !exec.secretId) {
-        throw new KeyturnError(ErrorCode.CURRENT_KEY_INVALID, { username: secret.username });
-      }
-      await this.store.warn(rot, WarningCode.CURRENT_KEY_INVALID, { username: secret.username });
     }
-    if (!userId && exec.mode === 'privileged') {
+    if (!userId && (exec.mode === 'privileged' || adopted)) {
       try {
         userId = (await this.iam.getUser(exec.creds, secret.username)).userId;
       } catch (e) {
@@ -108,6 +116,19 @@ export class KeyRotationUseCase {
       if (!secret.iamUserId) await this.store.setIamUserId(secret.id, userId);
     }
     return exec;
+  }
+
+  /**
+   * The adopted current key must still be one of the user's keys: listed by
+   * the executor (the key itself cannot sign), which also proves it belongs to
+   * the target user. A key deleted since the adoption was requested leaves
+   * nothing to adopt.
+   */
+  private async assertAdoptedKeyExists(exec: Executor, username: string, accessKeyId: string): Promise<void> {
+    const keys = await this.iam.listAccessKeys(exec.creds, username);
+    if (!keys.some((k) => k.accessKeyId === accessKeyId)) {
+      throw new KeyturnError(ErrorCode.ADOPTED_KEY_GONE, { username, maskedKeyId: maskAccessKeyId(accessKeyId) });
+    }
   }
 
   /**
@@ -138,7 +159,7 @@ export class KeyRotationUseCase {
 
   /** The executor's credentials for the retire: after promotion "current" is the new key, so a key secret that executes itself uses the new key. */
   private async retireCreds(state: SecretState): Promise<IamCredentials> {
-    return (await this.store.executor(state.secret, credsOf(state.current!))).creds;
+    return (await this.store.executor(state.secret, knownCredsOf(state.current))).creds;
   }
 
   /** Deletes (and marks retired) or inactivates the previous key. */
@@ -159,7 +180,8 @@ export class KeyRotationUseCase {
     await this.store.journal(rot, { step: 'make-room' });
     this.faults.point('make-room');
     const { secret } = state;
-    const keys = await this.iam.listAccessKeys(exec.creds, secret.username);
+    let keys = await this.iam.listAccessKeys(exec.creds, secret.username);
+    keys = await this.deleteNamedKey(rot, state, exec, keys);
     const heldByOthers = await this.store.holdersOfAccessKeys(
       keys.map((k) => k.accessKeyId),
       secret.id,
@@ -196,6 +218,33 @@ export class KeyRotationUseCase {
     if (blocker) {
       throw new KeyturnError(ErrorCode.KEY_LIMIT_UNMANAGED, { username: secret.username, maskedKeyId: maskAccessKeyId(blocker.key.accessKeyId) });
     }
+  }
+
+  /**
+   * Adoption with a full user: the request named the user's other key to
+   * delete first (its blind index is on the rotation). Deleted only if no
+   * secret holds it and it is none of this secret's own keys; a resumed
+   * attempt finds it gone and goes on. Returns the keys left.
+   */
+  private async deleteNamedKey(rot: RotationEntity, state: SecretState, exec: Executor, keys: AccessKeyMetadata[]): Promise<AccessKeyMetadata[]> {
+    const hmac = rot.deleteKeyIdHmac;
+    if (!hmac) return keys;
+    const named = keys.find((k) => this.store.isKeyIdIndexOf(k.accessKeyId, hmac));
+    if (!named) return keys;
+    const own = [state.current, state.previous, state.pending].some((v) => v?.fields.accessKeyId === named.accessKeyId);
+    if (own) return keys;
+    const holder = (await this.store.holdersOfAccessKeys([named.accessKeyId], state.secret.id)).get(named.accessKeyId);
+    if (holder) {
+      throw new KeyturnError(ErrorCode.KEY_HELD_BY_OTHER_SECRET, {
+        username: state.secret.username,
+        maskedKeyId: maskAccessKeyId(named.accessKeyId),
+        holderSecretId: holder,
+      });
+    }
+    await this.deleteKey(exec.creds, state.secret.username, named.accessKeyId);
+    this.faults.point('make-room:after-named-delete');
+    await this.store.warn(rot, WarningCode.NAMED_KEY_DELETED, { maskedKeyId: maskAccessKeyId(named.accessKeyId) });
+    return keys.filter((k) => k !== named);
   }
 
   /** Step 3: record "about to create", create, and store the key as pending with nothing fallible between. */

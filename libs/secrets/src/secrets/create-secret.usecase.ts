@@ -96,7 +96,8 @@ function keyAlreadyStored(holderSecretId: string | null): KeyturnError {
   return new KeyturnError(ErrorCode.ACCESS_KEY_ALREADY_STORED, { holderSecretId });
 }
 
-function isUniqueViolation(e: unknown, constraint: string): boolean {
+/** A unique-index violation (SQLSTATE 23505) of `constraint`: a race the index settled. */
+export function isUniqueViolation(e: unknown, constraint: string): boolean {
   const err = e as { code?: string; constraint?: string; driverError?: { code?: string; constraint?: string } };
   return (err.code ?? err.driverError?.code) === '23505' && (err.constraint ?? err.driverError?.constraint) === constraint;
 }

@@ -19,6 +19,7 @@ export class ListVersionsUseCase {
         version: v.version,
         state: v.state,
         keyHint: v.keyHint,
+        secretUnknown: v.secretUnknown,
         createdAt: v.createdAt.toISOString(),
         promotedAt: iso(v.promotedAt),
         retiredAt: iso(v.retiredAt),

@@ -43,6 +43,8 @@ export class ReadValueUseCase {
       v = await this.readableVersion(id, which);
     }
     if (!v) throw new KeyturnError(ErrorCode.SECRET_HAS_NO_VALUE, { secretId: id });
+    // An adopted key: its id is known, its secret part never was. Never a value with a hole in it.
+    if (v.secretUnknown) throw new KeyturnError(ErrorCode.SECRET_VALUE_UNKNOWN, { secretId: id, version: v.version });
     const etag = valueEtag(v);
     if (notModified(etag)) return { etag };
     return { etag, value: { id: s.id, type: s.type, username: s.username, accountId: s.accountId, version: v.version, fields: this.vault.open(v) } };

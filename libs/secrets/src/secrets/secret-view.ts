@@ -38,6 +38,8 @@ export interface SecretVersionView {
   state: 'current' | 'previous' | 'pending' | 'retired' | 'discarded';
   /** The masked access key id ("AKIA…WXYZ"); null for other types. */
   keyHint: string | null;
+  /** An adopted access key: its id is known, its secret part is not (its value is never served). */
+  secretUnknown: boolean;
   createdAt: string;
   promotedAt: string | null;
   retiredAt: string | null;

@@ -67,6 +67,13 @@ export class RotationEntity {
   @Column({ name: 'about_to_create_at', type: 'timestamptz', nullable: true })
   aboutToCreateAt: Date | null;
 
+  /**
+   * Adoption with a full user: the blind index (under the KEK active at the
+   * request) of the other key to delete before creating one. Never the key id.
+   */
+  @Column({ name: 'delete_key_id_hmac', type: 'varchar', length: 64, nullable: true })
+  deleteKeyIdHmac: string | null;
+
   @Column({ name: 'lease_owner', type: 'varchar', length: 128, nullable: true })
   leaseOwner: string | null;
 

@@ -67,6 +67,14 @@ export class SecretVersionEntity {
   @Column({ name: 'key_listed_at', type: 'timestamptz', nullable: true })
   keyListedAt: Date | null;
 
+  /**
+   * An adopted access key (issue 15): only its id is stored, its secret part is
+   * unknown. It is never served, heartbeated or used to call AWS; a privileged
+   * rotation replaces it.
+   */
+  @Column({ name: 'secret_unknown', type: 'boolean', default: false })
+  secretUnknown: boolean;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
 

@@ -46,6 +46,7 @@ interface ClaimRow {
   v_kek_id: string;
   v_wrapped_key: string;
   v_fields: SecretVersionEntity['fields'];
+  v_secret_unknown: boolean;
   v_key_status: SecretVersionEntity['keyStatus'];
   v_key_created_at: Date | null;
   v_key_listed_at: Date | null;
@@ -89,7 +90,7 @@ export class HeartbeatsRepository {
           RETURNING id, secret_id, attempt)
        SELECT c.id, c.secret_id, c.attempt, s.id AS s_id, s.username, s.account_id, s.settings,
               v.id AS v_id, v.version AS v_version, v.state AS v_state, v.kek_id AS v_kek_id, v.wrapped_key AS v_wrapped_key,
-              v.fields AS v_fields, v.key_status AS v_key_status, v.key_created_at AS v_key_created_at,
+              v.fields AS v_fields, v.secret_unknown AS v_secret_unknown, v.key_status AS v_key_status, v.key_created_at AS v_key_created_at,
               v.key_listed_at AS v_key_listed_at, v.created_at AS v_created_at,
               (SELECT value FROM settings WHERE key = 'global') AS global_settings
          FROM c LEFT JOIN secrets s ON s.id = c.secret_id
@@ -109,6 +110,7 @@ export class HeartbeatsRepository {
             kekId: r.v_kek_id,
             wrappedKey: r.v_wrapped_key,
             fields: r.v_fields,
+            secretUnknown: r.v_secret_unknown,
             keyStatus: r.v_key_status,
             keyCreatedAt: r.v_key_created_at,
             keyListedAt: r.v_key_listed_at,

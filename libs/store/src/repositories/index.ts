@@ -12,3 +12,4 @@ export * from './heartbeat-requests.repository.js';
 export * from './read-paths.sql.js';
 export * from './api-keys.repository.js';
 export * from './discoveries.repository.js';
+export * from './adoptions.repository.js';

@@ -44,7 +44,7 @@ export const SECRET_BY_ID_SQL = `SELECT ${SECRET_COLUMNS} FROM secrets s WHERE s
 
 /** GET /v1/secrets/:id/value: the secret and its current version in one round trip (no version: the v_ columns are null). */
 export const SECRET_WITH_CURRENT_VERSION_SQL =
-  `SELECT ${SECRET_COLUMNS}, v.id AS v_id, v.version AS v_version, v.kek_id AS v_kek_id, v.wrapped_key AS v_wrapped_key, v.fields AS v_fields ` +
+  `SELECT ${SECRET_COLUMNS}, v.id AS v_id, v.version AS v_version, v.kek_id AS v_kek_id, v.wrapped_key AS v_wrapped_key, v.fields AS v_fields, v.secret_unknown AS v_secret_unknown ` +
   `FROM secrets s LEFT JOIN secret_versions v ON v.secret_id = s.id AND v.state = 'current' WHERE s.id = $1`;
 
 /** GET /v1/secrets/:id: the secret, its current version number and the global settings in one round trip. */

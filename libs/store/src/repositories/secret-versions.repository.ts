@@ -9,7 +9,8 @@ export type NewSecretVersion = Pick<
   SecretVersionEntity,
   'id' | 'secretId' | 'version' | 'state' | 'kekId' | 'wrappedKey' | 'fields' | 'keyHint' | 'keyIdHmac'
 > &
-  Partial<KeyListing>;
+  Partial<KeyListing> &
+  Partial<Pick<SecretVersionEntity, 'secretUnknown'>>;
 
 /** What IAM said about a version's access key, and when (null status and date: listing was denied). */
 export type KeyListing = Pick<SecretVersionEntity, 'keyStatus' | 'keyCreatedAt' | 'keyListedAt'>;
@@ -55,10 +56,10 @@ export class SecretVersionsRepository {
 
   async insert(row: NewSecretVersion): Promise<void> {
     await this.m.query(
-      `INSERT INTO secret_versions (id, secret_id, version, state, kek_id, wrapped_key, fields, key_hint, key_id_hmac, key_status, key_created_at, key_listed_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+      `INSERT INTO secret_versions (id, secret_id, version, state, kek_id, wrapped_key, fields, key_hint, key_id_hmac, key_status, key_created_at, key_listed_at, secret_unknown)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
       [row.id, row.secretId, row.version, row.state, row.kekId, row.wrappedKey, JSON.stringify(row.fields), row.keyHint, row.keyIdHmac,
-        row.keyStatus ?? null, row.keyCreatedAt ?? null, row.keyListedAt ?? null],
+        row.keyStatus ?? null, row.keyCreatedAt ?? null, row.keyListedAt ?? null, row.secretUnknown ?? false],
     );
   }
 

@@ -17,7 +17,7 @@ import {
 } from './read-paths.sql.js';
 
 /** The part of a version row that opens it and names it (ETag): what the value read needs. */
-export type OpenableVersion = Pick<SecretVersionEntity, 'id' | 'secretId' | 'version' | 'kekId' | 'wrappedKey' | 'fields'>;
+export type OpenableVersion = Pick<SecretVersionEntity, 'id' | 'secretId' | 'version' | 'kekId' | 'wrappedKey' | 'fields' | 'secretUnknown'>;
 
 /**
  * The API's reads and writes of secrets and their versions (create, read,
@@ -55,6 +55,7 @@ export class SecretsApiRepository {
             kekId: row.v_kek_id as string,
             wrappedKey: row.v_wrapped_key as string,
             fields: row.v_fields as SecretVersionEntity['fields'],
+            secretUnknown: row.v_secret_unknown as boolean,
           };
     return { secret: secretFromRow(row), current };
   }
@@ -101,10 +102,10 @@ export class SecretsApiRepository {
   }
 
   /** Every version of a secret, newest first, without its encrypted fields. */
-  versions(secretId: string): Promise<Pick<SecretVersionEntity, 'version' | 'state' | 'keyHint' | 'createdAt' | 'promotedAt' | 'retiredAt'>[]> {
+  versions(secretId: string): Promise<Pick<SecretVersionEntity, 'version' | 'state' | 'keyHint' | 'secretUnknown' | 'createdAt' | 'promotedAt' | 'retiredAt'>[]> {
     return this.m.find(SecretVersionEntity, {
       where: { secretId },
-      select: { version: true, state: true, keyHint: true, createdAt: true, promotedAt: true, retiredAt: true },
+      select: { version: true, state: true, keyHint: true, secretUnknown: true, createdAt: true, promotedAt: true, retiredAt: true },
       order: { version: 'DESC' },
     });
   }
