@@ -1,4 +1,5 @@
 import { Option, type Command } from 'commander';
+import type { DiscoveryView, FindingView } from '@keyturn/secrets';
 import { UsageError, type KeyturnApi } from './api-client.js';
 import { adoptCommand, type AdoptContext } from './discoveries-adopt.command.js';
 import { fields, table } from './table.js';
@@ -11,41 +12,9 @@ export interface DiscoveriesContext extends AdoptContext {
   time(iso: string | null | undefined): string;
 }
 
-/** GET /v1/discoveries/:id, as apps/secrets-api/src/discoveries/discoveries.responses.ts documents it. */
-interface Discovery {
-  id: string;
-  status: 'queued' | 'running' | 'succeeded' | 'failed';
-  phase: string;
-  executorSecretId: string | null;
-  pathPrefix: string;
-  trigger: string;
-  requestedBy: string;
-  usersScanned: number;
-  usersTotal: number | null;
-  keysFound: number;
-  managed: number;
-  unmanaged: number;
-  warnings: { at: string; code: string; action?: string; message: string }[];
-  errorCode: string | null;
-  errorMessage: string | null;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-}
-
-interface Finding {
-  id: string;
-  userName: string;
-  userId: string;
-  maskedAccessKeyId: string;
-  status: string;
-  createdAt: string | null;
-  ageDays: number | null;
-  lastUsed: { date: string; service: string | null; region: string | null } | null;
-  hasConsolePassword: boolean | null;
-  managed: boolean;
-  managedBy: string | null;
-}
+/** The API's answers, as libs/secrets shapes them (type-only: the CLI talks to the API over HTTP). */
+type Discovery = DiscoveryView;
+type Finding = FindingView;
 
 interface Page<T> {
   items: T[];
