@@ -36,7 +36,7 @@ operator commands (a running API: KEYTURN_URL and KEYTURN_TOKEN; --json for scri
                  [--has-console-password true|false] [--limit n] [--all]   the keys found (ids masked)
   discoveries adopt <run> <finding> --name <n> --privileged-secret-id <id> [--folder /f]
                  [--delete-finding-id <id>] [--settings json] [--wait]   take over a found key
-  queues                                    job counts of the rotation and heartbeat queues`;
+  queues                                    job counts of the rotation, heartbeat and discovery queues`;
 
 const out = (s: string): void => void process.stdout.write(s + "\n");
 const fail = (s: string, code = 2): never => {

@@ -339,7 +339,7 @@ export function buildProgram(io: Io = processIo): { program: Command; exitCode: 
 
   program
     .command('queues')
-    .description('job counts of the rotation and heartbeat queues')
+    .description('job counts of the rotation, heartbeat and discovery queues')
     .option('--json', 'JSON for scripts')
     .action(async (o: { json?: boolean }) => {
       const { body } = await api().get<{ queues: Record<string, unknown>[] }>('/v1/queues');
