@@ -9,13 +9,13 @@
  * (the schema of libs/store's discovery migration) with the blind index under
  * the test's master key, so this suite does not depend on a discovery run.
  */
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { GetUserCommand } from '@aws-sdk/client-iam';
 import { ACCESS_KEY_ID_INDEX, EnvelopeCipher, keyringFromStrings } from '@keyturn/crypto';
 import { AwsFixture, type Creds } from './aws-fixture.js';
 import { Processes, WORKER_ENV, vaultOps } from './vault-ops.js';
+import { operatorCli } from './cli-run.js';
 import { client, createTestEnv, eventually, freePort, rawDb, type Client, type TestEnv } from './harness.js';
 
 const ALL_KEYS_POLICY = {
@@ -211,14 +211,45 @@ describe('adoption of a discovered key whose secret is unknown', () => {
     expect(await secretCount()).toBe(secrets + 1);
   });
 
+  it('until its rotation replaces it, the adopted key is never used: a heartbeat ends SECRET_VALUE_UNKNOWN without an STS call with it, and the value read answers 409', async () => {
+    // A privileged secret that may look at the user's keys but not create one: the adoption is accepted,
+    // its rotation fails, and the adopted key (secret unknown) stays the current version.
+    const weak = await aws.user(aws.uniqueName('weak'), {
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Action: ['iam:ListAccessKeys', 'iam:GetUser'], Resource: 'arn:aws:iam::*:user/*' }],
+    });
+    const weakId = await ops.keySecret(weak.userName, weak);
+    const hank = await aws.user(aws.uniqueName('hank'));
+    const f = await finding(runId, hank, hank.accessKeyId);
+    const r = await adopt(runId, f, { privilegedSecretId: weakId });
+    expect(r.status).toBe(202);
+    const rot = await ops.finished(r.body.rotationId);
+    expect([rot.status, rot.errorCode]).toEqual(['failed', 'IAM_ACCESS_DENIED']);
+    const versions = await admin.get(`/v1/secrets/${r.body.secretId}/versions`);
+    expect(versions.body.items.map((v: any) => [v.version, v.state, v.secretUnknown])).toEqual([[1, 'current', true]]);
+
+    // The API's value read (the secret with its current version in one query) knows the secret is unknown.
+    const value = await admin.get(`/v1/secrets/${r.body.secretId}/value`);
+    expect([value.status, value.body.code]).toEqual([409, 'SECRET_VALUE_UNKNOWN']);
+    expect(JSON.stringify(value.body)).not.toContain(hank.accessKeyId);
+
+    // The worker's heartbeat claim (the secret and its current version in one query) knows it too.
+    aws.emu.clearCallLog();
+    const started = await admin.post(`/v1/secrets/${r.body.secretId}/heartbeats`);
+    expect(started.status).toBe(202);
+    const hb = await eventually(async () => {
+      const g = await admin.get(`/v1/heartbeats/${started.body.id}`);
+      return g.body.status === 'done' ? g.body : null;
+    }, 60_000);
+    expect([hb.errorCode, hb.outcome]).toEqual(['SECRET_VALUE_UNKNOWN', null]);
+    expect(aws.emu.callLog().filter((c) => c.accessKeyId === hank.accessKeyId)).toEqual([]);
+    // The heartbeat leaves the secret's status as it was (nothing was checked).
+    const secret = await admin.get(`/v1/secrets/${r.body.secretId}`);
+    expect(secret.body.heartbeatStatus).toBe('unknown');
+  });
+
   it('the CLI: discoveries adopt --wait follows the rotation and exits 0; a refused adoption exits 1 with its code', async () => {
-    const cliPath = new URL('../../dist/apps/cli/src/main.js', import.meta.url).pathname;
-    const cli = (args: string[]) =>
-      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-        execFile(process.execPath, [cliPath, ...args], { env: { PATH: process.env.PATH ?? '', KEYTURN_URL: apiUrl, KEYTURN_TOKEN: t.adminToken } }, (err, stdout, stderr) =>
-          resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-        );
-      });
+    const cli = operatorCli(apiUrl, t.adminToken);
     const gina = await aws.user(aws.uniqueName('gina'));
     const f = await finding(runId, gina, gina.accessKeyId);
     const base = ['discoveries', 'adopt', runId, f, '--name', `gina-${randomUUID().slice(0, 6)}`, '--folder', '/e2e', '--privileged-secret-id', keeperId];

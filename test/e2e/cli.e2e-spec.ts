@@ -179,7 +179,7 @@ describe('operator CLI', () => {
     expect(r.stdout).toMatch(/^heartbeat +\d+ +\d+ +\d+ +\d+ +\d+$/m);
     const json = await cli(['queues', '--json']);
     const queues = JSON.parse(json.stdout) as { name: string; completed: number }[];
-    expect(queues.map((q) => q.name).sort()).toEqual(['heartbeat', 'rotation']);
+    expect(queues.map((q) => q.name).sort()).toEqual(['discovery', 'heartbeat', 'rotation']);
     // The earlier tests' rotations and heartbeat ran in the worker.
     expect(queues.find((q) => q.name === 'rotation')!.completed).toBeGreaterThanOrEqual(1);
   });

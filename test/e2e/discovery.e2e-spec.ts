@@ -6,6 +6,7 @@
 import { DISCOVERY_PAGE_SIZE } from '@keyturn/rotation';
 import type { SeedUserSpec, SeededUser } from '../iam-emulator/src/index.js';
 import { AwsFixture } from './aws-fixture.js';
+import { operatorCli } from './cli-run.js';
 import { newWebhookSecret, webhookReceiver, type WebhookReceiver } from './webhook-receiver.js';
 import { Processes, WORKER_ENV, vaultOps } from './vault-ops.js';
 import { client, createApiKey, createTestEnv, eventually, rawDb, startApi, type Client, type RunningApi, type SpawnedApp, type TestEnv } from './harness.js';
@@ -415,4 +416,90 @@ describe('discovery runs and findings (worker + emulator over HTTP)', () => {
     expect(rows[0].runs).toBe(rows[0].fire_times);
     expect(rows[0].on_the_minute).toBe(true);
   }, 240_000);
+
+  // Last: its runs (one failed) would change the counts the scheduler's metrics and webhooks test expects.
+  it('the CLI: discoveries run --wait shows progress; show, list and findings (filters, pages, --all) print the run; usage errors exit 2, a refused or failed run exits 1 with its code', async () => {
+    await procs.start('rotation-worker', FAST);
+    const cli = operatorCli(api.url, t.adminToken);
+    const ago = (d: number) => new Date(now - d * DAY).toISOString();
+    const [a, b, c] = aws.emu.seedUsers([
+      { userName: 'cli-a', path: '/cli/', password: 'Pw-cli-aaaaaaaaaa1!', keys: [{ createDate: ago(200), lastUsed: { date: ago(3), serviceName: 'iam', region: 'us-east-1' } }] },
+      { userName: 'cli-b', path: '/cli/', keys: [{ createDate: ago(10) }, { createDate: ago(400), status: 'Inactive' }] },
+      { userName: 'cli-c', path: '/cli/', keys: [{ createDate: ago(50) }] },
+    ]);
+    const cManagedBy = await ops.keySecret('cli-c', c!.keys[0]!, { folder: '/e2e' });
+
+    const run = await cli(['discoveries', 'run', '--executor', executor, '--path-prefix', '/cli/', '--wait']);
+    expect([run.code, run.stderr]).toEqual([0, '']);
+    const lines = run.stdout.trimEnd().split('\n');
+    const runId = /^discovery ([0-9a-f-]{36})$/.exec(lines[0]!)?.[1];
+    expect(runId).toBeDefined();
+    const progress = lines.slice(1, -1);
+    for (const l of progress) expect(l).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ {2}(queued|running|succeeded) +(list-users|scan-users|done) +users \d+ of (\d+|\?)$/);
+    expect(progress.at(-1)).toMatch(/ succeeded +done +users 3 of 3$/);
+    expect(lines.at(-1)).toBe(`discovery ${runId} succeeded: 3 users, 4 keys (1 managed, 3 unmanaged)`);
+
+    const shown = await cli(['discoveries', 'show', runId!, '--json']);
+    expect([shown.code, JSON.parse(shown.stdout)]).toEqual([0, (await admin.get(`/v1/discoveries/${runId}`)).body]);
+    const plain = await cli(['discoveries', 'show', runId!]);
+    expect(plain.stdout).toContain('users:        3 scanned of 3\n');
+    expect(plain.stdout).toContain('keys:         4 (1 managed, 3 unmanaged)\n');
+    const listed = await cli(['discoveries', 'list', '--json']);
+    expect(JSON.parse(listed.stdout).map((d: { id: string }) => d.id)).toContain(runId);
+
+    // The table: one row per key, cells two spaces apart; the key id masked, never whole.
+    const rows = (out: string) => out.trimEnd().split('\n').map((l) => l.split(/ {2,}/));
+    const when = (iso: string) => iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+    const row = (user: string, key: string, status: string, age: number, lastUsed: string, password: string, managedBy: string) => [
+      expect.stringMatching(/^[0-9a-f-]{36}$/), user, mask(key), status, String(age), lastUsed, password, managedBy,
+    ];
+    const A = row('cli-a', a!.keys[0]!.accessKeyId, 'Active', 200, `${when(ago(3))} iam us-east-1`, 'yes', '-');
+    const B1 = row('cli-b', b!.keys[0]!.accessKeyId, 'Active', 10, 'never', 'no', '-');
+    const B2 = row('cli-b', b!.keys[1]!.accessKeyId, 'Inactive', 400, 'never', 'no', '-');
+    const C = row('cli-c', c!.keys[0]!.accessKeyId, 'Active', 50, 'never', 'no', cManagedBy);
+    const byUserAndAge = (x: string[], y: string[]) => `${x[1]} ${x[4]!.padStart(4)}`.localeCompare(`${y[1]} ${y[4]!.padStart(4)}`);
+    const findings = async (...args: string[]) => {
+      const r = await cli(['discoveries', 'findings', runId!, ...args]);
+      expect([r.code, r.stderr]).toEqual([0, '']);
+      const [header, ...body] = rows(r.stdout);
+      expect(header).toEqual(['FINDING', 'USER', 'KEY', 'STATUS', 'AGE (DAYS)', 'LAST USED', 'CONSOLE PASSWORD', 'MANAGED BY']);
+      expect(r.stdout).not.toMatch(/AKIA[A-Z0-9]{16}/);
+      return body;
+    };
+    expect((await findings()).sort(byUserAndAge)).toEqual([A, B1, B2, C]);
+    expect((await findings('--managed', 'false', '--older-than-days', '100')).sort(byUserAndAge)).toEqual([A, B2]);
+    expect(await findings('--has-console-password', 'true')).toEqual([A]);
+    expect((await findings('--unused-for-days', '5')).sort(byUserAndAge)).toEqual([B1, B2, C]);
+    expect(await findings('--managed', 'true')).toEqual([C]);
+    // One page, and a line that says there are more; --all follows the cursor to the end.
+    const firstPage = await findings('--managed', 'false', '--limit', '1');
+    expect(firstPage).toEqual([expect.any(Array), [expect.stringMatching(/^more: --all/)]]);
+    expect((await findings('--managed', 'false', '--limit', '1', '--all')).sort(byUserAndAge)).toEqual([A, B1, B2]);
+    const json = await cli(['discoveries', 'findings', runId!, '--limit', '2', '--all', '--json']);
+    expect(JSON.parse(json.stdout).map(comparable).sort(byKey)).toEqual((await allFindings(runId!)).map(comparable).sort(byKey));
+
+    // Usage errors (exit 2): nothing asked of the API.
+    const badChoice = await cli(['discoveries', 'findings', runId!, '--managed', 'maybe']);
+    expect([badChoice.code, badChoice.stderr.split('\n')[0]]).toEqual([2, "error: option '--managed <bool>' argument 'maybe' is invalid. Allowed choices are true, false."]);
+    const noExecutor = await cli(['discoveries', 'run', '--wait']);
+    expect([noExecutor.code, noExecutor.stderr.split('\n')[0]]).toEqual([2, "error: required option '--executor <secretId>' not specified"]);
+    const notId = await cli(['discoveries', 'findings', 'run-1']);
+    expect([notId.code, notId.stderr]).toEqual([2, 'keyturn: not an id: run-1\n']);
+    const badDays = await cli(['discoveries', 'findings', runId!, '--older-than-days', '-1']);
+    expect([badDays.code, badDays.stderr]).toEqual([2, 'keyturn: --older-than-days must be a whole number from 0 to 36500\n']);
+    const adoptUsage = await cli(['discoveries', 'adopt', runId!, runId!]);
+    expect([adoptUsage.code, adoptUsage.stderr.split('\n')[0]]).toEqual([2, "error: required option '--name <name>' not specified"]);
+
+    // The API refuses (exit 1, its code); a run that fails (exit 1, the run's code and message).
+    const badPrefix = await cli(['discoveries', 'run', '--executor', executor, '--path-prefix', 'cli']);
+    expect([badPrefix.code, badPrefix.stderr]).toEqual([1, expect.stringMatching(/^keyturn: INVALID_IAM_PATH: /)]);
+    const noList = await executorSecret('cli-no-list', DOCUMENTED.filter((x) => x !== 'iam:ListUsers'));
+    const failed = await cli(['discoveries', 'run', '--executor', noList, '--path-prefix', '/cli/', '--wait']);
+    const failedId = /^discovery ([0-9a-f-]{36})$/m.exec(failed.stdout)?.[1];
+    const failedRun = (await admin.get(`/v1/discoveries/${failedId}`)).body;
+    expect(failedRun).toMatchObject({ status: 'failed', errorCode: 'IAM_ACCESS_DENIED' });
+    expect(failedRun.errorMessage).toContain('iam:ListUsers');
+    expect([failed.code, failed.stderr]).toEqual([1, `keyturn: discovery ${failedId} failed: IAM_ACCESS_DENIED: ${failedRun.errorMessage}\n`]);
+    expect(failed.stdout.trimEnd().split('\n').at(-1)).toMatch(/ failed +list-users +users 0 of \?$/);
+  }, 300_000);
 });

@@ -29,9 +29,14 @@ operator commands (a running API: KEYTURN_URL and KEYTURN_TOKEN; --json for scri
   secrets rotate <id> [--wait]              change it now; --wait shows the steps, exit 1 if it fails
   secrets heartbeat <id> [--wait]           check the stored key now; --wait exits 1 unless AWS accepts it
   rotations get <id>                        a rotation's status, step, error and warnings
+  discoveries run --executor <id> [--path-prefix /eng/] [--wait]
+                                            scan the account; --wait shows users scanned of total, exit 1 if it fails
+  discoveries list | show <run>             the runs; one run's progress, counts, error and warnings
+  discoveries findings <run> [--managed true|false] [--older-than-days n] [--unused-for-days n]
+                 [--has-console-password true|false] [--limit n] [--all]   the keys found (ids masked)
   discoveries adopt <run> <finding> --name <n> --privileged-secret-id <id> [--folder /f]
                  [--delete-finding-id <id>] [--settings json] [--wait]   take over a found key
-  queues                                    job counts of the rotation and heartbeat queues`;
+  queues                                    job counts of the rotation, heartbeat and discovery queues`;
 
 const out = (s: string): void => void process.stdout.write(s + "\n");
 const fail = (s: string, code = 2): never => {

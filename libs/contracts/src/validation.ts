@@ -16,10 +16,15 @@ export const FOLDER_MAX = 512;
  * out of a folder (and out of an API key's folder scope), so they are refused.
  */
 export const NO_DOT_SEGMENTS = /^(?!.*(?:^|\/)\.\.?(?:\/|$))/;
-/** An IAM path (ListUsers PathPrefix, a user's Path): "/" or "/" + U+0021-U+007E characters + "/", at most 512. */
-export const IAM_PATH = /^\/(?:[\x21-\x7e]*\/)?$/;
+/**
+ * An IAM path (ListUsers PathPrefix, a user's Path) as IAM's CreateUser pattern
+ * `(\u002F)|(\u002F[\u0021-\u007E]+\u002F)` accepts one: "/" or printable ASCII between a leading and a
+ * trailing "/" ("/eng/", "/eng/team/"), at most 512 characters. The one check for the config schema,
+ * the API's DTOs, the use cases and libs/iam.
+ */
+export const IAM_PATH = /^(?:\/|\/[\u0021-\u007E]+\/)$/;
 export const IAM_PATH_MAX = 512;
 
-export function isIamPath(p: string): boolean {
-  return p.length >= 1 && p.length <= IAM_PATH_MAX && IAM_PATH.test(p);
+export function isIamPath(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= IAM_PATH_MAX && IAM_PATH.test(value);
 }

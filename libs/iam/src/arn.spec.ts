@@ -1,4 +1,4 @@
-import { isIamPath, listUsersResource, parseArn, partitionForRegion, userArn, userNameFromArn, usersArnPattern } from './arn.js';
+import { listUsersResource, parseArn, partitionForRegion, userArn, userNameFromArn, usersArnPattern } from './arn.js';
 
 describe('partitionForRegion', () => {
   it.each([
@@ -81,23 +81,7 @@ describe('userNameFromArn', () => {
   });
 });
 
-describe('IAM paths (discovery path prefixes)', () => {
-  it.each(['/', '/eng/', '/eng/team/', '/a-b_c.d@e!~/'])('%s is an IAM path', (p) => {
-    expect(isIamPath(p)).toBe(true);
-  });
-
-  it.each([
-    ['no leading slash', 'eng/'],
-    ['no trailing slash', '/eng'],
-    ['empty', ''],
-    ['a space', '/e ng/'],
-    ['a non-ASCII character', '/éng/'],
-    ['longer than 512 characters', `/${'a'.repeat(511)}/`],
-    ['not a string', 42],
-  ])('is not one with %s', (_what, p) => {
-    expect(isIamPath(p)).toBe(false);
-  });
-
+describe('the users under an IAM path (discovery path prefixes)', () => {
   it('names the users under a prefix, and the resource ListUsers is checked against, which that pattern matches', () => {
     expect(usersArnPattern('aws', '123456789012')).toBe('arn:aws:iam::123456789012:user/*');
     expect(usersArnPattern('aws-cn', '123456789012', '/eng/')).toBe('arn:aws-cn:iam::123456789012:user/eng/*');

@@ -25,14 +25,6 @@ export function userArn(partition: Partition, accountId: string, userName: strin
   return `arn:${partition}:iam::${accountId}:user${p}${userName}`;
 }
 
-/**
- * An IAM path as IAM stores one (CreateUser's pattern `(\u002F)|(\u002F[\u0021-\u007E]+\u002F)`): "/"
- * or printable ASCII between a leading and a trailing "/", at most 512 characters ("/eng/", "/eng/team/").
- */
-export function isIamPath(value: unknown): value is string {
-  return typeof value === 'string' && value.length <= 512 && /^(?:\/|\/[\u0021-\u007E]+\/)$/.test(value);
-}
-
 /** Every user under an IAM path: `arn:aws:iam::123456789012:user/eng/*` (the whole account with "/"). */
 export function usersArnPattern(partition: Partition, accountId: string, pathPrefix = '/'): string {
   return `arn:${partition}:iam::${accountId}:user${pathPrefix}*`;

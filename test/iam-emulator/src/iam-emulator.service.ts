@@ -34,6 +34,8 @@ export interface CallLogEntry {
   action: string;
   callerArn?: string;
   userName?: string;
+  /** The access key id the request was signed with (set even when the signature is refused). */
+  accessKeyId?: string;
   errorCode?: string;
   status: number;
   /** True when the action ran but its answer was deliberately dropped. */
@@ -474,6 +476,7 @@ export class IamEmulator {
     const entry: CallLogEntry = { time: new Date(), service, action, status: 200 };
     const targetName = params.get('UserName');
     if (targetName !== undefined) entry.userName = targetName;
+    if (parsed?.ok) entry.accessKeyId = parsed.auth.accessKeyId;
 
     let status = 200;
     let xml: string;

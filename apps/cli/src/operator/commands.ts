@@ -1,7 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { ApiError, KeyturnApi, UsageError } from './api-client.js';
 import { fields, table } from './table.js';
-import { adoptCommand } from './discoveries-adopt.command.js';
+import { discoveriesCommands } from './discoveries.command.js';
 import type { HeartbeatView, RotationView } from '@keyturn/secrets';
 
 /**
@@ -335,14 +335,11 @@ export function buildProgram(io: Io = processIo): { program: Command; exitCode: 
       io.out(rotationFields(body));
     });
 
-  program
-    .command('discoveries')
-    .description('discovery runs and their findings: adopt a found key')
-    .addCommand(adoptCommand({ api, out: io.out, err: io.err, json, id, positiveInt, followRotation, fail: () => void (exitCode = EXIT.FAILED) }));
+  discoveriesCommands(program.command('discoveries'), { api, out: io.out, err: io.err, json, id, positiveInt, followRotation, follow, time, fail: () => void (exitCode = EXIT.FAILED) });
 
   program
     .command('queues')
-    .description('job counts of the rotation and heartbeat queues')
+    .description('job counts of the rotation, heartbeat and discovery queues')
     .option('--json', 'JSON for scripts')
     .action(async (o: { json?: boolean }) => {
       const { body } = await api().get<{ queues: Record<string, unknown>[] }>('/v1/queues');

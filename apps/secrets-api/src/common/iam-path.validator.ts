@@ -1,5 +1,5 @@
 import { ValidateBy, type ValidationOptions } from 'class-validator';
-import { isIamPath } from '@keyturn/iam';
+import { isIamPath } from '@keyturn/contracts';
 
 /** The message of a field that is not an IAM path; the field is named by the caller's property. */
 export const IAM_PATH_MESSAGE = (property: string) =>

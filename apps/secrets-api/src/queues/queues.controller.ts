@@ -20,7 +20,7 @@ export class QueuesController {
 
   @Get()
   @RequireRole('operator')
-  @ApiOperation({ summary: 'Job counts of the rotation and heartbeat queues (waiting, active, delayed, failed, completed)' })
+  @ApiOperation({ summary: 'Job counts of the rotation, heartbeat and discovery queues (waiting, active, delayed, failed, completed)' })
   @ApiOkResponse({ type: QueuesResponse })
   @ApiErrors(...ANY_REQUEST_ERRORS, ...AUTH_ERRORS)
   async list(): Promise<QueuesResponse> {
