@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { openApiDocument } from './openapi-check.js';
+import { SETTING_NAMES } from '@keyturn/contracts';
 import { checkedFetch, client, createTestEnv, fakeKey, freePort, spawnApp, type SpawnedApp, type TestEnv } from './harness.js';
 
 const run = promisify(execFile);
@@ -98,9 +99,10 @@ describe('the built apps as processes', () => {
     expect(passwordProps).not.toContain('accessKeyId');
     expect(schemas.CreateAwsIamKeySecretDto.required).toEqual(expect.arrayContaining(['accessKeyId', 'secretAccessKey']));
     expect(schemas.CreateAwsIamKeySecretDto.properties.type.enum).toEqual(['aws-iam-key']);
-    const ten = Object.keys(schemas.PutSettingsDto.properties).sort();
-    expect(ten).toHaveLength(10);
-    expect(Object.keys(schemas.SecretSettingsDto.properties).sort()).toEqual(ten);
+    // Every setting of the one schema, in both DTOs.
+    const all = Object.keys(schemas.PutSettingsDto.properties).sort();
+    expect(all).toEqual([...SETTING_NAMES].sort());
+    expect(Object.keys(schemas.SecretSettingsDto.properties).sort()).toEqual(all);
     // The docs are public, the API is not.
     expect((await checkedFetch(`${url}/v1/secrets`)).status).toBe(401);
 
