@@ -52,6 +52,7 @@ function metadata(s) {
     id: s.id, type: s.type, name: s.name, folder: s.folder, username: s.username, accountId: s.account_id,
     privilegedSecretId: s.privileged_secret_id, settings: s.settings, heartbeatStatus: s.heartbeat_status,
     lastHeartbeatAt: iso(s.last_heartbeat_at), nextHeartbeatAt: iso(s.next_heartbeat_at), lastRotatedAt: iso(s.last_rotated_at),
+    nextAutoChangeAt: iso(s.next_auto_change_at),
     createdAt: s.created_at.toISOString(), updatedAt: s.updated_at.toISOString(),
   };
 }
