@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run bench:read [-- --rounds 3 --duration 10 --connections 50]`: the API's read paths against a raw
+// `npm run bench:read [-- --rounds 3 --duration 10 --warmup 5 --connections 50]`: the API's read paths against a raw
 // baseline (scripts/bench-read-raw.mjs: plain Fastify + pg running the same SQL, decryption and audit insert).
 // Both servers run as child processes started the same way (node, the same database, the same pool size);
 // autocannon drives them from this process, rounds interleaved (Keyturn, raw, Keyturn, raw, ...).
@@ -18,6 +18,8 @@ const { values: opt } = parseArgs({
   options: {
     rounds: { type: 'string', default: '3' },
     duration: { type: 'string', default: '10' },
+    // Seconds of load on each server before its first measured round: Keyturn has more code to compile than raw.
+    warmup: { type: 'string', default: '5' },
     connections: { type: 'string', default: '50' },
     paths: { type: 'string', default: 'value,get,list' },
     // A directory: each measured run of either server is profiled (scripts/bench-profile-hook.mjs) into it.
@@ -194,12 +196,20 @@ try {
     const p = PATHS[key];
     console.log(`\n${p.label}`);
     // Warm both (JIT, pools) before the first measured round.
-    for (const t of Object.values(targets)) await load(t, p, 2, false);
+    for (const t of Object.values(targets)) await load(t, p, Number(opt.warmup), false);
     const ratios = [];
     const cpuRatios = [];
     for (let r = 1; r <= ROUNDS; r++) {
-      const k = await load(keyturn, p, DURATION);
-      const b = await load(raw, p, DURATION);
+      // The order alternates, so drift (the audit table growing, autovacuum, the machine's load) falls on both.
+      let k;
+      let b;
+      if (r % 2) {
+        k = await load(keyturn, p, DURATION);
+        b = await load(raw, p, DURATION);
+      } else {
+        b = await load(raw, p, DURATION);
+        k = await load(keyturn, p, DURATION);
+      }
       ratios.push(k.rps / b.rps);
       cpuRatios.push(b.cpuPerReq / k.cpuPerReq);
       console.log(`  round ${r}  keyturn ${fmt(k)}`);

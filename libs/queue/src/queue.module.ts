@@ -22,7 +22,7 @@ export class RedisModule {
         {
           provide: REDIS,
           inject: [KEYTURN_CONFIG],
-          useFactory: (c: KeyturnConfig) => createRedis(c.redis, { maxRetriesPerRequest: 2 }),
+          useFactory: (c: KeyturnConfig) => createRedis(c.redis, { maxRetriesPerRequest: 2, enableAutoPipelining: true }),
         },
         RedisCloser,
         JobProducer,

@@ -1,7 +1,7 @@
 import { Injectable, Logger, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { catchError, from, mergeMap, of, throwError, type Observable } from 'rxjs';
+import { defer, lastValueFrom, type Observable } from 'rxjs';
 import type { Actor } from '@keyturn/contracts';
 import { AuditService } from '@keyturn/auth';
 import { AUDIT_KEY, type AuditSpec } from './auth.decorators.js';
@@ -27,19 +27,29 @@ export class AuditInterceptor implements NestInterceptor {
     if (!spec) return next.handle();
     const req = ctx.switchToHttp().getRequest<FastifyRequest & { actor?: Actor }>();
     const reply = ctx.switchToHttp().getResponse<FastifyReply>();
-    const write = (outcome: 'success' | 'failure', result: unknown, errorCode?: string) =>
-      recordAudit(this.audit, spec, req, outcome, result, errorCode);
 
-    return next.handle().pipe(
+    // One async function rather than an operator chain (mergeMap, catchError, from, throwError): the same
+    // order of events at a fraction of the cost per request, which bench:read measures on the value read.
+    return defer(() => this.audited(next.handle(), reply, (outcome, result, code) => recordAudit(this.audit, spec, req, outcome, result, code), String(req.id)));
+  }
+
+  /** The handler's answer once its audit event is written; a failure (the handler's or the write's) is audited too. */
+  private async audited(
+    answer: Observable<unknown>,
+    reply: FastifyReply,
+    write: (outcome: 'success' | 'failure', result: unknown, errorCode?: string) => Promise<void>,
+    requestId: string,
+  ): Promise<unknown> {
+    try {
+      const result = await lastValueFrom(answer, { defaultValue: undefined });
       // The answer waits for its audit event: an action that cannot be audited is not reported as done.
-      mergeMap((result) => (reply.statusCode === 304 ? of(result) : from(write('success', result).then(() => result)))),
-      catchError((err: unknown) => {
-        const code = toErrorBody(err, String(req.id)).code;
-        return from(
-          write('failure', undefined, code).catch((e: Error) => this.logger.error(`audit write failed: ${e.message}`)),
-        ).pipe(mergeMap(() => throwError(() => err)));
-      }),
-    );
+      if (reply.statusCode !== 304) await write('success', result);
+      return result;
+    } catch (err) {
+      const code = toErrorBody(err, requestId).code;
+      await write('failure', undefined, code).catch((e: Error) => this.logger.error(`audit write failed: ${e.message}`));
+      throw err;
+    }
   }
 }
 

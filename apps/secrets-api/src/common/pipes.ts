@@ -22,13 +22,42 @@ function flatten(errors: ValidationError[], parent = ''): string[] {
  */
 const PLAIN_TYPES: unknown[] = [String, Boolean, Number, Array, Object];
 
+/** Query strings remembered per DTO class (a bound, not a goal: pollers repeat a handful). */
+export const QUERY_CACHE_SIZE = 500;
+
+type Fields = Record<string, string | number | boolean | null | undefined>;
+
 class KeyturnValidationPipe extends ValidationPipe {
+  /**
+   * Per query DTO class: a query string that passed validation, and the fields it
+   * became. Validation is a pure function of the query, and pollers send the same
+   * few (`?limit=50`, none at all) on every request, so class-transformer and
+   * class-validator run once per distinct query instead of once per request. A
+   * query that fails is never remembered: it is refused in full every time.
+   */
+  private readonly queries = new Map<unknown, Map<string, Fields>>();
+
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
-    const dto = typeof metadata.metatype === 'function' && !PLAIN_TYPES.includes(metadata.metatype);
+    const metatype = metadata.metatype;
+    const dto = typeof metatype === 'function' && !PLAIN_TYPES.includes(metatype);
     if (metadata.type === 'body' && dto && (value === null || typeof value !== 'object' || Array.isArray(value))) {
       throw new KeyturnError(ErrorCode.VALIDATION_FAILED, { kind: 'body-not-object' });
     }
-    return super.transform(value, metadata);
+    if (metadata.type !== 'query' || !dto || value === null || typeof value !== 'object') return super.transform(value, metadata);
+    let known = this.queries.get(metatype);
+    if (!known) this.queries.set(metatype, (known = new Map()));
+    const key = JSON.stringify(value);
+    const fields = known.get(key);
+    // A fresh instance each time: a handler may change its DTO without reaching the next request.
+    if (fields) return Object.assign(Object.create(metatype.prototype as object) as object, fields);
+    const out = (await super.transform(value, metadata)) as object;
+    const own = Object.entries(out);
+    // Only flat values are remembered (an array or object would be shared between requests).
+    if (own.every(([, v]) => v === null || typeof v !== 'object')) {
+      if (known.size >= QUERY_CACHE_SIZE) known.delete(known.keys().next().value!);
+      known.set(key, Object.fromEntries(own) as Fields);
+    }
+    return out;
   }
 }
 
