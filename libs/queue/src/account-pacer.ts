@@ -31,6 +31,23 @@ redis.call('SET', KEYS[1], tostring(nextTat), 'PX', math.ceil(nextTat - now) + 1
 return tostring(wait)
 `;
 
+/**
+ * Lua: `pacerBacklog(key, tolerance)`, the wait RESERVE would answer a call
+ * that only looks (no turn taken), for scripts that need it with other work
+ * in the same round trip (fair-share admission). Same arithmetic as RESERVE.
+ */
+export const PACER_BACKLOG_LUA = `
+local function pacerBacklog(key, tolerance)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+  local tat = tonumber(redis.call('GET', key) or '0')
+  if tat < now then tat = now end
+  local wait = tat - tolerance - now
+  if wait < 0 then wait = 0 end
+  return wait
+end
+`;
+
 export class AccountPacer {
   private readonly intervalMs: number;
   private readonly toleranceMs: number;
@@ -48,6 +65,11 @@ export class AccountPacer {
   /** The key of an account's allowance (named apart from the token-bucket hashes older versions kept under `pace:`). */
   private key(accountId: string): string {
     return `${this.prefix}:pacer:${accountId}`;
+  }
+
+  /** What a script needs to compute `backlogMs` itself (see PACER_BACKLOG_LUA): the account's key and the burst tolerance. */
+  backlogSource(accountId: string): { key: string; toleranceMs: number } {
+    return { key: this.key(accountId), toleranceMs: this.toleranceMs };
   }
 
   private async reserve(accountId: string, maxWaitMs: number): Promise<number> {
