@@ -1,4 +1,4 @@
-import type { RedisClient } from './redis.js';
+import { LuaScript, type RedisClient } from './redis.js';
 import { metrics } from '@keyturn/metrics';
 
 /**
@@ -15,7 +15,7 @@ import { metrics } from '@keyturn/metrics';
  * the caller accepts (ms; a negative one only looks). Returns the wait in ms;
  * when it is above the longest accepted, no turn is taken.
  */
-const RESERVE = `
+const RESERVE = new LuaScript(`
 local interval = tonumber(ARGV[1])
 local tolerance = tonumber(ARGV[2])
 local maxWait = tonumber(ARGV[3])
@@ -29,7 +29,7 @@ if maxWait < 0 or wait > maxWait then return tostring(wait) end
 local nextTat = tat + interval
 redis.call('SET', KEYS[1], tostring(nextTat), 'PX', math.ceil(nextTat - now) + 1000)
 return tostring(wait)
-`;
+`);
 
 /**
  * Lua: `pacerBacklog(key, tolerance)`, the wait RESERVE would answer a call
@@ -73,7 +73,7 @@ export class AccountPacer {
   }
 
   private async reserve(accountId: string, maxWaitMs: number): Promise<number> {
-    const wait = await this.redis.eval(RESERVE, 1, this.key(accountId), this.intervalMs, this.toleranceMs, Number.isFinite(maxWaitMs) ? maxWaitMs : 1e15);
+    const wait = await RESERVE.run(this.redis, [this.key(accountId)], [this.intervalMs, this.toleranceMs, Number.isFinite(maxWaitMs) ? maxWaitMs : 1e15]);
     return Math.ceil(Number(wait));
   }
 

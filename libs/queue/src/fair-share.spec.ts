@@ -20,12 +20,12 @@ describe('FairShare (each account’s n-th waiting job gets priority n)', () => 
     const now = Number(s) * 1000 + Number(us) / 1000;
     await redis.set(`${prefix}:pacer:${acct}`, String(now + ms), 'PX', ms + 1_000);
   };
-  /** The commands `redis` sends while `fn` runs: each one a round trip. */
+  /** The commands `redis` sends while `fn` runs, each one a round trip, named as written (ioredis turns a script's EVALSHA into EVAL as it writes one the connection has not sent yet). */
   const commandsOf = async (fn: () => Promise<unknown>): Promise<string[]> => {
-    const names: string[] = [];
+    const sent: { name: string }[] = [];
     const send = redis.sendCommand.bind(redis);
     redis.sendCommand = ((cmd: Parameters<typeof send>[0], stream?: Parameters<typeof send>[1]) => {
-      names.push(cmd.name);
+      sent.push(cmd);
       return send(cmd, stream);
     }) as typeof redis.sendCommand;
     try {
@@ -33,7 +33,7 @@ describe('FairShare (each account’s n-th waiting job gets priority n)', () => 
     } finally {
       delete (redis as unknown as Record<string, unknown>)['sendCommand'];
     }
-    return names;
+    return sent.map((c) => c.name);
   };
 
   beforeAll(() => {
@@ -109,7 +109,7 @@ describe('FairShare (each account’s n-th waiting job gets priority n)', () => 
     expect(await fair.enqueue(q, [{ accountId: A, jobId: 'a2' }])).toEqual([2]);
   });
 
-  it('admits or parks in one round trip to Redis, also when other accounts wait and the job is parked', async () => {
+  it('admits or parks in one round trip to Redis (EVALSHA of a cached script), also when other accounts wait and the job is parked', async () => {
     const q = 'one-trip';
     await redis.del(`${prefix}:pacer:${A}`);
     await fair.enqueue(q, [
@@ -117,13 +117,24 @@ describe('FairShare (each account’s n-th waiting job gets priority n)', () => 
       { accountId: A, jobId: 'a2' },
       { accountId: B, jobId: 'b1' },
     ]);
-    expect(await commandsOf(() => fair.admit(q, { accountId: A, jobId: 'a1' }, pacer))).toHaveLength(1);
+    // The first admission may have to send the script itself (NOSCRIPT, then EVAL); later ones send only its SHA1.
+    await fair.admit(q, { accountId: A, jobId: 'a1' }, pacer);
+    expect(await commandsOf(() => fair.admit(q, { accountId: A, jobId: 'a1' }, pacer))).toEqual(['evalsha']);
     await backlog(A, 5_000);
     let verdict: unknown;
-    expect(await commandsOf(async () => (verdict = await fair.admit(q, { accountId: A, jobId: 'a2' }, pacer)))).toHaveLength(1);
+    expect(await commandsOf(async () => (verdict = await fair.admit(q, { accountId: A, jobId: 'a2' }, pacer)))).toEqual(['evalsha']);
     expect(verdict).toMatchObject({ run: false });
     // Parked, a2 waits again in its old place: A's next job ranks second.
     expect(await fair.enqueue(q, [{ accountId: A, jobId: 'a3' }])).toEqual([2]);
+  });
+
+  it('sends enqueue and started as EVALSHA of cached scripts', async () => {
+    const q = 'sha';
+    const job = { accountId: A, jobId: 'x1' };
+    await fair.enqueue(q, [job]);
+    await fair.started(q, job);
+    expect(await commandsOf(() => fair.enqueue(q, [job]))).toEqual(['evalsha']);
+    expect(await commandsOf(() => fair.started(q, job))).toEqual(['evalsha']);
   });
 
   it('forgets entries older than forgetAfterMs, so a job lost without starting cannot lower its account’s priority for long', async () => {

@@ -1,6 +1,6 @@
 import { PRIORITY_LIMIT } from 'bullmq';
 import { PACER_BACKLOG_LUA, type AccountPacer } from './account-pacer.js';
-import type { RedisClient } from './redis.js';
+import { LuaScript, type RedisClient } from './redis.js';
 
 /** A job and the AWS account it works in. */
 export interface FairJob {
@@ -34,7 +34,7 @@ redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', old)
  * KEYS[1]: every account's waiting jobs, KEYS[2..]: each account's of the batch;
  * ARGV[1]: forget after (ms), then pairs (index of the account's key in KEYS, job id).
  */
-const ENQUEUE = `
+const ENQUEUE = new LuaScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local old = now - tonumber(ARGV[1])
@@ -52,13 +52,13 @@ for i = 2, #ARGV, 2 do
 end
 for i = 1, #KEYS do redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
 return ranks
-`;
+`);
 /** Forgets a job that started (or was never added) and returns how many jobs of other accounts wait. */
-const STARTED = `${PRUNE}
+const STARTED = new LuaScript(`${PRUNE}
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 return redis.call('ZCARD', KEYS[2]) - redis.call('ZCARD', KEYS[1])
-`;
+`);
 /**
  * STARTED and, when jobs of other accounts wait, the account pacer's backlog
  * and the parking in the same script: one round trip per admission instead of
@@ -69,7 +69,7 @@ return redis.call('ZCARD', KEYS[2]) - redis.call('ZCARD', KEYS[1])
  * (ms), ARGV[4]: PARK_AFTER_MS. Returns { parked (0 or 1), backlog (ms, a
  * string; absent when nothing else waits) }.
  */
-const ADMIT = `${PRUNE}${PACER_BACKLOG_LUA}
+const ADMIT = new LuaScript(`${PRUNE}${PACER_BACKLOG_LUA}
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 if redis.call('ZCARD', KEYS[2]) - redis.call('ZCARD', KEYS[1]) <= 0 then return {0} end
@@ -81,7 +81,7 @@ redis.call('ZADD', KEYS[1], 'NX', now, ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
 return {1, tostring(backlog)}
-`;
+`);
 
 /**
  * A fair share of the workers across AWS accounts with plain BullMQ (groups
@@ -120,13 +120,13 @@ export class FairShare {
       }
       args.push(k, j.jobId);
     }
-    const ranks = (await this.redis.eval(ENQUEUE, keys.length, ...keys, ...args)) as number[];
+    const ranks = (await ENQUEUE.run(this.redis, keys, args)) as number[];
     return ranks.map((rank) => Math.min(Number(rank), PRIORITY_LIMIT));
   }
 
   /** The job started, or its add failed: it no longer waits. Returns how many jobs of other accounts wait. */
   async started(queue: string, job: FairJob): Promise<number> {
-    return Number(await this.redis.eval(STARTED, 2, ...this.keys(queue, job.accountId), job.jobId, this.forgetAfterMs));
+    return Number(await STARTED.run(this.redis, this.keys(queue, job.accountId), [job.jobId, this.forgetAfterMs]));
   }
 
   /**
@@ -140,7 +140,7 @@ export class FairShare {
     const { key, toleranceMs } = pacer.backlogSource(job.accountId);
     // The script runs in one slot only if the pacer's key shares the prefix (and so its hash tag).
     if (!key.startsWith(`${this.prefix}:`)) throw new Error('the pacer must use the fair share’s key prefix');
-    const [parked, backlog] = (await this.redis.eval(ADMIT, 3, ...this.keys(queue, job.accountId), key, job.jobId, this.forgetAfterMs, toleranceMs, PARK_AFTER_MS)) as [number, string?];
+    const [parked, backlog] = (await ADMIT.run(this.redis, [...this.keys(queue, job.accountId), key], [job.jobId, this.forgetAfterMs, toleranceMs, PARK_AFTER_MS])) as [number, string?];
     if (!parked) return { run: true };
     const backlogMs = Math.ceil(Number(backlog));
     // Spread the parked jobs' return a little, so they do not all come back at the same instant.
