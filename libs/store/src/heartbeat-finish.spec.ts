@@ -134,6 +134,16 @@ describe('HeartbeatsRepository.finishUnchanged (Postgres)', () => {
     await ds.query(`DELETE FROM secrets WHERE id = $1`, [x.secretId]);
     expect(await heartbeats.finishUnchanged(x.hbId, x.secretId, x.versionId, { ...ok, intervalMs: HOUR })).toBe('gone');
   });
+
+  // Last: it takes the function away.
+  it('the migration’s down drops the function, and up makes it again', async () => {
+    const exists = async () => (await ds.query(`SELECT count(*)::int AS n FROM pg_proc WHERE proname = 'keyturn_finish_heartbeat'`))[0].n;
+    expect(await exists()).toBe(1);
+    await ds.undoLastMigration({ transaction: 'each' });
+    expect(await exists()).toBe(0);
+    await ds.runMigrations({ transaction: 'each' });
+    expect(await exists()).toBe(1);
+  });
 });
 
 async function waitFor(cond: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> {
