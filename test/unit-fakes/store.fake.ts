@@ -386,6 +386,21 @@ export class FakeStore {
         Object.assign(db().heartbeats.get(id)!, { status: 'done', outcome: r.outcome, finishedAt: r.at, leaseExpiresAt: null, ...clone(r.detail) });
         Object.assign(db().secrets.get(secretId)!, { heartbeatStatus: r.secret.status, heartbeatFailures: r.secret.failures, lastHeartbeatAt: r.at, nextHeartbeatAt: r.secret.next });
       },
+      // As keyturn_finish_heartbeat (migration 1795835000000) does it, in one call outside a transaction.
+      finishUnchanged: async (id, secretId, checkedVersionId, r) => {
+        lockedIds.push(secretId);
+        const s = db().secrets.get(secretId);
+        if (!s) return 'gone';
+        if ((of(secretId).find((v) => v.state === 'current')?.id ?? null) !== checkedVersionId) return 'stale';
+        if (s.heartbeatStatus !== r.outcome) return 'status-changed';
+        const failures = r.outcome === 'success' ? 0 : s.heartbeatFailures + 1;
+        const factor = r.outcome === 'success' ? 1 : 2 ** Math.min(Math.max(failures - 1, 0), 3);
+        Object.assign(db().heartbeats.get(id)!, { status: 'done', outcome: r.outcome, finishedAt: r.at, leaseExpiresAt: null, ...clone(r.detail) });
+        Object.assign(s, { heartbeatStatus: r.outcome, heartbeatFailures: failures, lastHeartbeatAt: r.at, nextHeartbeatAt: new Date(r.at.getTime() + r.intervalMs * factor) });
+        const v = r.listing && checkedVersionId ? db().versions.find((x) => x.id === checkedVersionId) : undefined;
+        if (v) Object.assign(v, clone(r.listing));
+        return 'finished';
+      },
       insertChecked: async (h) => {
         db().heartbeats.set(h.id, {
           id: h.id, secretId: h.secretId, status: 'done', outcome: 'success', trigger: 'rotation', requestedBy: h.requestedBy, checkedArn: h.checkedArn,

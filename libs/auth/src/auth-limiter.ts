@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
-import { REDIS, type RedisClient } from '@keyturn/queue';
+import { LuaScript, REDIS, type RedisClient } from '@keyturn/queue';
 
 export interface LimiterPolicy {
   /** Failed authentications allowed per address per window before answering 429. */
@@ -18,16 +18,16 @@ const DOWN = new Set(['reconnecting', 'close', 'end']);
 // One script each, so no crash or lost connection can leave a counter without an
 // expiry (which would lock the address out for good). A counter found without one
 // (left by an older version, or by hand) gets the window's expiry.
-const RECORD_FAILURE = `
+const RECORD_FAILURE = new LuaScript(`
 local n = redis.call('INCR', KEYS[1])
 if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return n`;
-const BLOCKED_FOR = `
+return n`);
+const BLOCKED_FOR = new LuaScript(`
 local n = tonumber(redis.call('GET', KEYS[1]) or '0')
 if n == 0 then return {0, 0} end
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
-return {n, ttl}`;
+return {n, ttl}`);
 
 /**
  * Counts failed authentications per client address in Redis, so the limit
@@ -60,14 +60,14 @@ export class AuthLimiter {
     const count = await this.bounded(() => this.redis.get(key));
     if (count === null || Number(count) < this.policy.maxFailures) return 0;
     const windowMs = this.policy.windowSeconds * 1000;
-    const result = await this.bounded(() => this.redis.eval(BLOCKED_FOR, 1, key, windowMs) as Promise<[number, number]>);
+    const result = await this.bounded(() => BLOCKED_FOR.run(this.redis, [key], [windowMs]) as Promise<[number, number]>);
     if (!result) return 0;
     const [n, ttlMs] = result;
     return n >= this.policy.maxFailures ? Math.max(1, Math.ceil(ttlMs / 1000)) : 0;
   }
 
   async recordFailure(ip: string): Promise<void> {
-    await this.bounded(() => this.redis.eval(RECORD_FAILURE, 1, this.prefix + ip, this.policy.windowSeconds * 1000));
+    await this.bounded(() => RECORD_FAILURE.run(this.redis, [this.prefix + ip], [this.policy.windowSeconds * 1000]));
   }
 
   /** The command's answer, or null when Redis is down or slow (then the request goes on without the limiter). */

@@ -49,8 +49,21 @@ describe('HeartbeatUseCase', () => {
       lastHeartbeatAt: new Date(w.clock.now()),
       nextHeartbeatAt: new Date(w.clock.now() + HOUR),
     });
+    // No status change (unknown → success is one; see the world's status): here it is, so the result went through the transaction.
     expect(w.store.transactionsRun).toEqual(['committed']);
+    expect(w.store.locked).toEqual([secret.id, secret.id]);
+  });
+
+  it('the common case (status unchanged) is one call without a transaction, under the secret’s row lock, with the same rows', async () => {
+    const { w, key, secret, hb, useCase } = world({ status: 'failed', failures: 2 });
+    key.status = 'Inactive';
+    expect(await useCase.execute(hb.id)).toEqual({ kind: 'done' });
+    expect(w.store.transactionsRun).toEqual([]);
     expect(w.store.locked).toEqual([secret.id]);
+    expect(w.store.heartbeat(hb.id)).toMatchObject({ status: 'done', outcome: 'failed', finishedAt: new Date(w.clock.now()), leaseExpiresAt: null, errorCode: IamErrorCode.InvalidCredentials });
+    expect(w.store.secret(secret.id)).toMatchObject({ heartbeatStatus: 'failed', heartbeatFailures: 3, lastHeartbeatAt: new Date(w.clock.now()), nextHeartbeatAt: new Date(w.clock.now() + 4 * HOUR) });
+    expect(w.store.t.events).toEqual([]);
+    expect(w.store.t.audit).toEqual([]);
   });
 
   it('a status change is an event with one delivery per webhook URL, and an audit entry, in the same transaction', async () => {
@@ -312,7 +325,9 @@ describe('HeartbeatUseCase', () => {
       expect(w.iam.callsOf('getCallerIdentity')).toHaveLength(2);
       expect(w.iam.callerKeys.at(-2)).toBe(w.store.fieldsIn(secret.id, 'current')!.accessKeyId);
       expect(w.store.heartbeat(hb.id)).toMatchObject({ status: 'done', outcome: 'success' });
-      expect(w.store.transactionsRun).toEqual(['committed', 'committed']);
+      // The stale check's finish wrote nothing and ran no transaction; the second check's status change (unknown → success) ran one.
+      expect(w.store.transactionsRun).toEqual(['committed']);
+      expect(w.store.locked).toEqual([secret.id, secret.id, secret.id]);
     });
 
     it('if the key changes under all three checks, the heartbeat ends with KEY_CHANGED_DURING_CHECK and no outcome; the secret is left as it was', async () => {

@@ -22,12 +22,16 @@ interface Reply {
   hang?: boolean;
   /** Send the headers, then one byte of body every 50 ms, never finishing: no idle timeout ever fires. */
   drip?: boolean;
+  /** Answer after this long. */
+  delayMs?: number;
 }
 
 type Handler = (action: string, params: URLSearchParams, n: number) => Reply;
 
 class StubAws {
   readonly seen: Seen[] = [];
+  /** TCP connections accepted since start (each a new socket a client opened). */
+  connections = 0;
   handler: Handler = () => ({ status: 500, body: 'no handler' });
   private server!: Server;
   private readonly hanging: ServerResponse[] = [];
@@ -68,10 +72,15 @@ class StubAws {
           });
           return;
         }
-        res.writeHead(reply.status ?? 200, { 'content-type': 'text/xml', 'x-amzn-requestid': 'req-stub' });
-        res.end(reply.body);
+        const answer = () => {
+          res.writeHead(reply.status ?? 200, { 'content-type': 'text/xml', 'x-amzn-requestid': 'req-stub' });
+          res.end(reply.body);
+        };
+        if (reply.delayMs) setTimeout(answer, reply.delayMs);
+        else answer();
       });
     });
+    this.server.on('connection', () => this.connections++);
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
     return this.url;
   }
@@ -612,6 +621,43 @@ describe('AwsIamClient against a stub IAM/STS server', () => {
         await c.getCallerIdentity({ accessKeyId: `AKIAEXAMPLE00000000${n}`, secretAccessKey: `secret-${n}` });
       }
       expect(c.cachedClientCount).toBe(2);
+    });
+
+    it('clients share keep-alive connections: more keys than the cache holds open no new connection, and each call signs with its own key', async () => {
+      stub.handler = () => callerIdentity;
+      const c = client({ maxCachedClients: 2 });
+      const keys = [1, 2, 3, 4, 5].map((n) => ({ accessKeyId: `AKIAEXAMPLE00000000${n}`, secretAccessKey: `secret-${n}` }));
+      const before = stub.connections;
+      for (let round = 0; round < 2; round++) {
+        for (const k of keys) await c.getCallerIdentity(k);
+        expect(c.cachedClientCount).toBe(2);
+        expect(stub.connections - before).toBe(1);
+      }
+      expect(stub.seen.map((s) => /Credential=(\w+)\//.exec(s.authorization)?.[1])).toEqual([...keys, ...keys].map((k) => k.accessKeyId));
+    });
+
+    it('evicting a client leaves the calls other clients have in flight alone (the connections are shared)', async () => {
+      stub.handler = (_action, _params, n) => (n === 1 ? { ...callerIdentity, delayMs: 300 } : callerIdentity);
+      // One attempt: a retry would hide a call cut off (and, for CreateAccessKey, could repeat it).
+      const c = client({ maxCachedClients: 1, maxAttempts: 1 });
+      const slow = c.getCallerIdentity({ accessKeyId: 'AKIAEXAMPLE000000001', secretAccessKey: 'secret-1' });
+      await new Promise((r) => setTimeout(r, 50));
+      // Two other keys: the slow call's client is evicted (and destroyed) while its answer is on the way.
+      await c.getCallerIdentity({ accessKeyId: 'AKIAEXAMPLE000000002', secretAccessKey: 'secret-2' });
+      await c.getCallerIdentity({ accessKeyId: 'AKIAEXAMPLE000000003', secretAccessKey: 'secret-3' });
+      await expect(slow).resolves.toMatchObject({ account: '123456789012' });
+      expect(stub.actions()).toEqual(['GetCallerIdentity', 'GetCallerIdentity', 'GetCallerIdentity']);
+    });
+
+    it('close() closes the shared connections once; the adapter then opens new ones', async () => {
+      stub.handler = () => callerIdentity;
+      const c = client({ maxCachedClients: 2 });
+      const before = stub.connections;
+      await c.getCallerIdentity(CREDS);
+      await c.close();
+      await c.getCallerIdentity(CREDS);
+      await c.getCallerIdentity({ accessKeyId: 'AKIAEXAMPLE000000009', secretAccessKey: 'secret-9' });
+      expect(stub.connections - before).toBe(2);
     });
   });
 });

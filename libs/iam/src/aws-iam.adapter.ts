@@ -16,6 +16,7 @@ import {
 } from '@aws-sdk/client-iam';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { MAXIMUM_RETRY_DELAY, Retry, StandardRetryStrategy } from '@smithy/core/retry';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { RetryErrorInfo, RetryStrategyV2, StandardRetryToken } from '@smithy/types';
 import { IamErrorCode } from '@keyturn/contracts';
 import { metrics } from '@keyturn/metrics';
@@ -63,8 +64,28 @@ interface SdkClientConfig {
   credentials: { accessKeyId: string; secretAccessKey: string };
   maxAttempts: number;
   retryStrategy: RetryStrategyV2;
-  requestHandler: Record<string, unknown>;
+  requestHandler: NodeHttpHandler;
   endpoint?: string;
+}
+
+/**
+ * The one HTTP handler (and so the keep-alive sockets) every SDK client of an
+ * adapter sends through. With a handler per client, every client made for a
+ * key not in the cache opened its own connection (against AWS: TCP and TLS),
+ * which with more keys than the cache holds was every heartbeat. Signing is
+ * the client's, above the handler, so each request still carries its own key.
+ * An SDK client's destroy() destroys its handler: evicting one client must not
+ * cut the calls other clients have on the shared sockets, so destroy() does
+ * nothing here, and the adapter's close() ends it with destroyShared().
+ */
+class SharedHttpHandler extends NodeHttpHandler {
+  override destroy(): void {
+    // Left to destroyShared (see above).
+  }
+
+  destroyShared(): void {
+    super.destroy();
+  }
 }
 
 interface ClientPair {
@@ -151,7 +172,7 @@ export class AwsIamClient implements IamClient {
   readonly callBudgetMs: number;
   private readonly maxAttempts: number;
   private readonly maxCachedClients: number;
-  private readonly requestHandler: Record<string, unknown>;
+  private requestHandler: SharedHttpHandler;
   /** Insertion order is recency order: a hit is re-inserted at the end. */
   private readonly clients = new Map<string, ClientPair>();
   // Keyed by an HMAC of the secret rather than the secret, with a per-process key,
@@ -164,12 +185,21 @@ export class AwsIamClient implements IamClient {
     this.maxAttempts = Math.max(1, options.maxAttempts ?? DEFAULTS.maxAttempts);
     this.maxCachedClients = Math.max(1, options.maxCachedClients ?? DEFAULTS.maxCachedClients);
     this.callBudgetMs = sdkCallBudgetMs(options);
-    this.requestHandler = {
-      connectionTimeout: options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
-      requestTimeout: options.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs,
+    this.requestHandler = this.newRequestHandler();
+  }
+
+  private newRequestHandler(): SharedHttpHandler {
+    // Agent options, not agents: the handler builds keep-alive agents of its own from them. No socket cap of
+    // the handler's (50 per host by default, which was per client): the worker's concurrency bounds the calls.
+    const agent = { keepAlive: true, maxSockets: Infinity };
+    return new SharedHttpHandler({
+      connectionTimeout: this.options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
+      requestTimeout: this.options.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs,
       // Without it the SDK only warns on console when requestTimeout passes.
       throwOnRequestTimeout: true,
-    };
+      httpAgent: agent,
+      httpsAgent: agent,
+    });
   }
 
   /** Number of credentials with live SDK clients (for tests and metrics). */
@@ -386,10 +416,12 @@ export class AwsIamClient implements IamClient {
     };
   }
 
-  /** Destroys every cached SDK client (closing their sockets). The adapter stays usable. */
+  /** Destroys every cached SDK client and closes the shared sockets. The adapter stays usable (with new ones). */
   async close(): Promise<void> {
     for (const pair of this.clients.values()) destroyPair(pair);
     this.clients.clear();
+    this.requestHandler.destroyShared();
+    this.requestHandler = this.newRequestHandler();
   }
 
   /**

@@ -76,6 +76,27 @@ describe('AccountPacer (a token bucket per AWS account in Redis)', () => {
     expect(await p.backlogMs(acct)).toBe(0);
   });
 
+  it('sends its script as EVALSHA once the server has it', async () => {
+    const p = new AccountPacer(a, prefix, 20, 5);
+    const acct = '999999999999';
+    await p.tryTake(acct);
+    // The commands themselves: ioredis names one EVAL instead of EVALSHA as it writes it, when the connection has not sent the script yet.
+    const sent: { name: string }[] = [];
+    const send = a.sendCommand.bind(a);
+    a.sendCommand = ((cmd: Parameters<typeof send>[0], stream?: Parameters<typeof send>[1]) => {
+      sent.push(cmd);
+      return send(cmd, stream);
+    }) as typeof a.sendCommand;
+    try {
+      await p.tryTake(acct);
+      await p.backlogMs(acct);
+      expect(await p.take(acct)).toBe(true);
+    } finally {
+      delete (a as unknown as Record<string, unknown>)['sendCommand'];
+    }
+    expect(sent.map((c) => c.name)).toEqual(['evalsha', 'evalsha', 'evalsha']);
+  });
+
   it('serves one account’s waiting calls in the order they asked', async () => {
     const p = new AccountPacer(a, prefix, 20, 1);
     const acct = '888888888888';

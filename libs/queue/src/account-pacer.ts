@@ -1,4 +1,4 @@
-import type { RedisClient } from './redis.js';
+import { LuaScript, type RedisClient } from './redis.js';
 import { metrics } from '@keyturn/metrics';
 
 /**
@@ -15,7 +15,7 @@ import { metrics } from '@keyturn/metrics';
  * the caller accepts (ms; a negative one only looks). Returns the wait in ms;
  * when it is above the longest accepted, no turn is taken.
  */
-const RESERVE = `
+const RESERVE = new LuaScript(`
 local interval = tonumber(ARGV[1])
 local tolerance = tonumber(ARGV[2])
 local maxWait = tonumber(ARGV[3])
@@ -29,6 +29,23 @@ if maxWait < 0 or wait > maxWait then return tostring(wait) end
 local nextTat = tat + interval
 redis.call('SET', KEYS[1], tostring(nextTat), 'PX', math.ceil(nextTat - now) + 1000)
 return tostring(wait)
+`);
+
+/**
+ * Lua: `pacerBacklog(key, tolerance)`, the wait RESERVE would answer a call
+ * that only looks (no turn taken), for scripts that need it with other work
+ * in the same round trip (fair-share admission). Same arithmetic as RESERVE.
+ */
+export const PACER_BACKLOG_LUA = `
+local function pacerBacklog(key, tolerance)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+  local tat = tonumber(redis.call('GET', key) or '0')
+  if tat < now then tat = now end
+  local wait = tat - tolerance - now
+  if wait < 0 then wait = 0 end
+  return wait
+end
 `;
 
 export class AccountPacer {
@@ -50,8 +67,13 @@ export class AccountPacer {
     return `${this.prefix}:pacer:${accountId}`;
   }
 
+  /** What a script needs to compute `backlogMs` itself (see PACER_BACKLOG_LUA): the account's key and the burst tolerance. */
+  backlogSource(accountId: string): { key: string; toleranceMs: number } {
+    return { key: this.key(accountId), toleranceMs: this.toleranceMs };
+  }
+
   private async reserve(accountId: string, maxWaitMs: number): Promise<number> {
-    const wait = await this.redis.eval(RESERVE, 1, this.key(accountId), this.intervalMs, this.toleranceMs, Number.isFinite(maxWaitMs) ? maxWaitMs : 1e15);
+    const wait = await RESERVE.run(this.redis, [this.key(accountId)], [this.intervalMs, this.toleranceMs, Number.isFinite(maxWaitMs) ? maxWaitMs : 1e15]);
     return Math.ceil(Number(wait));
   }
 

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { AccountPacer } from './account-pacer.js';
 import { FairShare, PARK_AFTER_MS } from './fair-share.js';
 
 // Real Redis (the machine's), with a key prefix of this run's own.
@@ -11,11 +12,34 @@ describe('FairShare (each account’s n-th waiting job gets priority n)', () => 
   const prefix = `kt-fair-${randomBytes(4).toString('hex')}`;
   let redis: Redis;
   let fair: FairShare;
-  const backlogOf = (ms: Record<string, number>) => ({ backlogMs: async (acct: string) => ms[acct] ?? 0 });
+  // One call a second, no burst: an account's backlog is its next turn's time minus now.
+  let pacer: AccountPacer;
+  /** Makes `acct`'s next AWS call wait `ms` from now, as if calls were queued ahead of it. */
+  const backlog = async (acct: string, ms: number) => {
+    const [s, us] = await redis.time();
+    const now = Number(s) * 1000 + Number(us) / 1000;
+    await redis.set(`${prefix}:pacer:${acct}`, String(now + ms), 'PX', ms + 1_000);
+  };
+  /** The commands `redis` sends while `fn` runs, each one a round trip, named as written (ioredis turns a script's EVALSHA into EVAL as it writes one the connection has not sent yet). */
+  const commandsOf = async (fn: () => Promise<unknown>): Promise<string[]> => {
+    const sent: { name: string }[] = [];
+    const send = redis.sendCommand.bind(redis);
+    redis.sendCommand = ((cmd: Parameters<typeof send>[0], stream?: Parameters<typeof send>[1]) => {
+      sent.push(cmd);
+      return send(cmd, stream);
+    }) as typeof redis.sendCommand;
+    try {
+      await fn();
+    } finally {
+      delete (redis as unknown as Record<string, unknown>)['sendCommand'];
+    }
+    return sent.map((c) => c.name);
+  };
 
   beforeAll(() => {
     redis = new Redis(url);
     fair = new FairShare(redis, prefix);
+    pacer = new AccountPacer(redis, prefix, 1, 1);
   });
   afterAll(async () => {
     const keys = await redis.keys(`${prefix}:*`);
@@ -51,7 +75,8 @@ describe('FairShare (each account’s n-th waiting job gets priority n)', () => 
   it('admits a job whose account has a backlog while nothing else waits: parking it would only idle the slot', async () => {
     const q = 'alone';
     await fair.enqueue(q, [{ accountId: A, jobId: 'a1' }]);
-    expect(await fair.admit(q, { accountId: A, jobId: 'a1' }, backlogOf({ [A]: 60_000 }))).toEqual({ run: true });
+    await backlog(A, 60_000);
+    expect(await fair.admit(q, { accountId: A, jobId: 'a1' }, pacer)).toEqual({ run: true });
   });
 
   it('admits a job whose account can call AWS soon, even while other accounts wait', async () => {
@@ -60,7 +85,10 @@ describe('FairShare (each account’s n-th waiting job gets priority n)', () => 
       { accountId: A, jobId: 'a1' },
       { accountId: B, jobId: 'b1' },
     ]);
-    expect(await fair.admit(q, { accountId: A, jobId: 'a1' }, backlogOf({ [A]: PARK_AFTER_MS }))).toEqual({ run: true });
+    await backlog(A, PARK_AFTER_MS - 50);
+    expect(await fair.admit(q, { accountId: A, jobId: 'a1' }, pacer)).toEqual({ run: true });
+    // It started: it no longer counts as waiting.
+    expect(await fair.started(q, { accountId: B, jobId: 'b1' })).toBe(0);
   });
 
   it('parks a job whose account’s AWS pace is backed up while another account waits: the slot goes to that one, the job waits again', async () => {
@@ -69,14 +97,44 @@ describe('FairShare (each account’s n-th waiting job gets priority n)', () => 
       { accountId: A, jobId: 'a1' },
       { accountId: B, jobId: 'b1' },
     ]);
-    const verdict = await fair.admit(q, { accountId: A, jobId: 'a1' }, backlogOf({ [A]: 5_000 }));
-    expect(verdict).toMatchObject({ run: false, backlogMs: 5_000 });
-    const delay = (verdict as { delayMs: number }).delayMs;
-    expect(delay).toBeGreaterThanOrEqual(5_000);
-    expect(delay).toBeLessThanOrEqual(6_250);
+    await backlog(A, 5_000);
+    const verdict = await fair.admit(q, { accountId: A, jobId: 'a1' }, pacer);
+    if (verdict.run) throw new Error('expected the job to be parked');
+    expect(verdict.backlogMs).toBeGreaterThan(4_900);
+    expect(verdict.backlogMs).toBeLessThanOrEqual(5_000);
+    expect(verdict.delayMs).toBeGreaterThanOrEqual(verdict.backlogMs);
+    expect(verdict.delayMs).toBeLessThanOrEqual(Math.round(verdict.backlogMs * 1.25));
     // a1 counts as waiting again, for B's job and for A's next.
     expect(await fair.started(q, { accountId: B, jobId: 'b1' })).toBe(1);
     expect(await fair.enqueue(q, [{ accountId: A, jobId: 'a2' }])).toEqual([2]);
+  });
+
+  it('admits or parks in one round trip to Redis (EVALSHA of a cached script), also when other accounts wait and the job is parked', async () => {
+    const q = 'one-trip';
+    await redis.del(`${prefix}:pacer:${A}`);
+    await fair.enqueue(q, [
+      { accountId: A, jobId: 'a1' },
+      { accountId: A, jobId: 'a2' },
+      { accountId: B, jobId: 'b1' },
+    ]);
+    // The first admission may have to send the script itself (NOSCRIPT, then EVAL); later ones send only its SHA1.
+    await fair.admit(q, { accountId: A, jobId: 'a1' }, pacer);
+    expect(await commandsOf(() => fair.admit(q, { accountId: A, jobId: 'a1' }, pacer))).toEqual(['evalsha']);
+    await backlog(A, 5_000);
+    let verdict: unknown;
+    expect(await commandsOf(async () => (verdict = await fair.admit(q, { accountId: A, jobId: 'a2' }, pacer)))).toEqual(['evalsha']);
+    expect(verdict).toMatchObject({ run: false });
+    // Parked, a2 waits again in its old place: A's next job ranks second.
+    expect(await fair.enqueue(q, [{ accountId: A, jobId: 'a3' }])).toEqual([2]);
+  });
+
+  it('sends enqueue and started as EVALSHA of cached scripts', async () => {
+    const q = 'sha';
+    const job = { accountId: A, jobId: 'x1' };
+    await fair.enqueue(q, [job]);
+    await fair.started(q, job);
+    expect(await commandsOf(() => fair.enqueue(q, [job]))).toEqual(['evalsha']);
+    expect(await commandsOf(() => fair.started(q, job))).toEqual(['evalsha']);
   });
 
   it('forgets entries older than forgetAfterMs, so a job lost without starting cannot lower its account’s priority for long', async () => {

@@ -1,6 +1,6 @@
 import { PRIORITY_LIMIT } from 'bullmq';
-import type { AccountPacer } from './account-pacer.js';
-import type { RedisClient } from './redis.js';
+import { PACER_BACKLOG_LUA, type AccountPacer } from './account-pacer.js';
+import { LuaScript, type RedisClient } from './redis.js';
 
 /** A job and the AWS account it works in. */
 export interface FairJob {
@@ -18,7 +18,7 @@ export const PARK_AFTER_MS = 1_000;
 /** Waiting entries older than this are dropped from the counts: a job lost without starting must not cost its account for long. */
 const FORGET_AFTER_MS = 24 * 3600_000;
 
-// Both scripts touch only keys under the prefix, whose hash tag puts them in one slot on Redis Cluster.
+// The scripts touch only keys under the prefix, whose hash tag puts them in one slot on Redis Cluster.
 // KEYS[1]: the account's waiting jobs, KEYS[2]: every account's waiting jobs (sorted sets, score = enqueue time).
 const PRUNE = `
 local t = redis.call('TIME')
@@ -34,7 +34,7 @@ redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', old)
  * KEYS[1]: every account's waiting jobs, KEYS[2..]: each account's of the batch;
  * ARGV[1]: forget after (ms), then pairs (index of the account's key in KEYS, job id).
  */
-const ENQUEUE = `
+const ENQUEUE = new LuaScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local old = now - tonumber(ARGV[1])
@@ -52,13 +52,36 @@ for i = 2, #ARGV, 2 do
 end
 for i = 1, #KEYS do redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
 return ranks
-`;
+`);
 /** Forgets a job that started (or was never added) and returns how many jobs of other accounts wait. */
-const STARTED = `${PRUNE}
+const STARTED = new LuaScript(`${PRUNE}
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 return redis.call('ZCARD', KEYS[2]) - redis.call('ZCARD', KEYS[1])
-`;
+`);
+/**
+ * STARTED and, when jobs of other accounts wait, the account pacer's backlog
+ * and the parking in the same script: one round trip per admission instead of
+ * up to three. The pacer's key is under the same prefix as the fair-share
+ * keys, so its hash tag keeps all three keys in one Redis Cluster slot.
+ * KEYS[1], KEYS[2]: as STARTED; KEYS[3]: the account's pacer key. ARGV[1]: the
+ * job id, ARGV[2]: forget after (ms), ARGV[3]: the pacer's burst tolerance
+ * (ms), ARGV[4]: PARK_AFTER_MS. Returns { parked (0 or 1), backlog (ms, a
+ * string; absent when nothing else waits) }.
+ */
+const ADMIT = new LuaScript(`${PRUNE}${PACER_BACKLOG_LUA}
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+if redis.call('ZCARD', KEYS[2]) - redis.call('ZCARD', KEYS[1]) <= 0 then return {0} end
+local backlog = pacerBacklog(KEYS[3], tonumber(ARGV[3]))
+if math.ceil(backlog) <= tonumber(ARGV[4]) then return {0, tostring(backlog)} end
+-- Parked: it waits again, as ENQUEUE would record it (its place among its account's jobs comes from now).
+redis.call('ZADD', KEYS[2], 'NX', now, ARGV[1])
+redis.call('ZADD', KEYS[1], 'NX', now, ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+return {1, tostring(backlog)}
+`);
 
 /**
  * A fair share of the workers across AWS accounts with plain BullMQ (groups
@@ -97,13 +120,13 @@ export class FairShare {
       }
       args.push(k, j.jobId);
     }
-    const ranks = (await this.redis.eval(ENQUEUE, keys.length, ...keys, ...args)) as number[];
+    const ranks = (await ENQUEUE.run(this.redis, keys, args)) as number[];
     return ranks.map((rank) => Math.min(Number(rank), PRIORITY_LIMIT));
   }
 
   /** The job started, or its add failed: it no longer waits. Returns how many jobs of other accounts wait. */
   async started(queue: string, job: FairJob): Promise<number> {
-    return Number(await this.redis.eval(STARTED, 2, ...this.keys(queue, job.accountId), job.jobId, this.forgetAfterMs));
+    return Number(await STARTED.run(this.redis, this.keys(queue, job.accountId), [job.jobId, this.forgetAfterMs]));
   }
 
   /**
@@ -113,12 +136,13 @@ export class FairShare {
    * cleared), and the slot serves another account meanwhile. With nothing else
    * waiting it runs anyway, since parking would only leave the slot idle.
    */
-  async admit(queue: string, job: FairJob, pacer: Pick<AccountPacer, 'backlogMs'>): Promise<Admission> {
-    const others = await this.started(queue, job);
-    if (others <= 0) return { run: true };
-    const backlogMs = await pacer.backlogMs(job.accountId);
-    if (backlogMs <= PARK_AFTER_MS) return { run: true };
-    await this.enqueue(queue, [job]);
+  async admit(queue: string, job: FairJob, pacer: Pick<AccountPacer, 'backlogSource'>): Promise<Admission> {
+    const { key, toleranceMs } = pacer.backlogSource(job.accountId);
+    // The script runs in one slot only if the pacer's key shares the prefix (and so its hash tag).
+    if (!key.startsWith(`${this.prefix}:`)) throw new Error('the pacer must use the fair share’s key prefix');
+    const [parked, backlog] = (await ADMIT.run(this.redis, [...this.keys(queue, job.accountId), key], [job.jobId, this.forgetAfterMs, toleranceMs, PARK_AFTER_MS])) as [number, string?];
+    if (!parked) return { run: true };
+    const backlogMs = Math.ceil(Number(backlog));
     // Spread the parked jobs' return a little, so they do not all come back at the same instant.
     return { run: false, delayMs: Math.round(backlogMs * (1 + Math.random() * 0.25)), backlogMs };
   }

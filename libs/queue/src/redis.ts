@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { KeyturnConfig } from '@keyturn/config';
@@ -97,3 +98,31 @@ export async function assertRedisReady(redis: RedisClient): Promise<void> {
 }
 
 export const REDIS = Symbol('REDIS');
+
+/**
+ * A Lua script that Keyturn runs often (per job, per request). It goes out as
+ * EVALSHA, so each call sends the script's SHA1 instead of its text and Redis
+ * need not hash it again; a server that does not know it (first call, restart,
+ * failover, SCRIPT FLUSH) answers NOSCRIPT and ioredis sends it once with EVAL.
+ * That is ioredis' `defineCommand`, which works on a single node and on a
+ * Cluster (where the script is cached on each node the first time it runs there).
+ */
+export class LuaScript {
+  /** Named after the script's text, so two scripts never share a command, and the same text defines it once per client. */
+  private readonly command: string;
+
+  constructor(private readonly lua: string) {
+    this.command = `keyturn_${createHash('sha1').update(lua).digest('hex')}`;
+  }
+
+  run(redis: RedisClient, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    const client = redis as unknown as Record<string, ((...a: (string | number)[]) => Promise<unknown>) | undefined>;
+    let call = client[this.command];
+    if (!call) {
+      // No numberOfKeys: the key count goes first, as with EVAL, so a script may take any number of keys.
+      redis.defineCommand(this.command, { lua: this.lua });
+      call = client[this.command]!;
+    }
+    return call.call(redis, keys.length, ...keys, ...args);
+  }
+}

@@ -21,6 +21,7 @@ import { AutoChangeSchedule1795831000000 } from './migrations/1795831000000-auto
 import { Discovery1795832000000 } from './migrations/1795832000000-discovery.js';
 import { AdoptedVersions1795832600000 } from './migrations/1795832600000-adopted-versions.js';
 import { KeyListing1795834000000 } from './migrations/1795834000000-key-listing.js';
+import { HeartbeatFinish1795835000000 } from './migrations/1795835000000-heartbeat-finish.js';
 
 // Listed explicitly, not globbed: the same list works from ts-jest, from dist
 // and from the TypeORM CLI, and a migration cannot be skipped by a path typo.
@@ -40,6 +41,7 @@ export const MIGRATIONS = [
   Discovery1795832000000,
   AdoptedVersions1795832600000,
   KeyListing1795834000000,
+  HeartbeatFinish1795835000000,
 ];
 
 export interface PoolOptions {

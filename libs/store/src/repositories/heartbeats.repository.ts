@@ -2,6 +2,7 @@ import type { EntityManager } from 'typeorm';
 import type { HeartbeatStatus, SecretSettings } from '@keyturn/contracts';
 import { HeartbeatEntity } from '../entities/heartbeat.entity.js';
 import type { SecretVersionEntity } from '../entities/secret-version.entity.js';
+import type { KeyListing } from './secret-versions.repository.js';
 import { queryReturning } from '../returning.js';
 import { selectEntities, updateById } from '../rows.js';
 
@@ -31,6 +32,13 @@ export interface HeartbeatResult {
   detail: Partial<Pick<HeartbeatEntity, 'checkedArn' | 'keyStatus' | 'keyCreatedAt' | 'errorCode' | 'errorMessage'>>;
   secret: { status: HeartbeatStatus; failures: number; next: Date };
 }
+
+/**
+ * What finishUnchanged did: 'finished' (all written), or nothing written because the
+ * checked version is no longer current ('stale'), the result changes the
+ * secret's heartbeat status ('status-changed') or the secret is gone ('gone').
+ */
+export type QuickFinish = 'finished' | 'stale' | 'status-changed' | 'gone';
 
 interface ClaimRow {
   id: string;
@@ -138,6 +146,30 @@ export class HeartbeatsRepository {
       [id, secretId, r.outcome, r.at, d.checkedArn ?? null, d.keyStatus ?? null, d.keyCreatedAt ?? null, d.errorCode ?? null, d.errorMessage ?? null,
         r.secret.status, r.secret.failures, r.secret.next],
     );
+  }
+
+  /**
+   * finishChecked (and recordListing of the checked version) in one round trip,
+   * for the common case: under the secret's row lock, and only when
+   * `checkedVersionId` is still current and the secret's heartbeat status is
+   * already `outcome` (no status change, so no event or audit entry to write).
+   * The failure count and the next check's time come from the locked row (see
+   * migration HeartbeatFinish1795835000000). Run it outside a transaction.
+   */
+  async finishUnchanged(
+    id: string,
+    secretId: string,
+    checkedVersionId: string | null,
+    r: Pick<HeartbeatResult, 'outcome' | 'at' | 'detail'> & { intervalMs: number; listing?: KeyListing },
+  ): Promise<QuickFinish> {
+    const d = r.detail;
+    const l = r.listing;
+    const [row] = await this.m.query(
+      `SELECT keyturn_finish_heartbeat($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) AS result`,
+      [id, secretId, checkedVersionId, r.outcome, r.at, r.intervalMs, d.checkedArn ?? null, d.keyStatus ?? null, d.keyCreatedAt ?? null, d.errorCode ?? null,
+        d.errorMessage ?? null, !!l, l?.keyStatus ?? null, l?.keyCreatedAt ?? null, l?.keyListedAt ?? null],
+    );
+    return row.result as QuickFinish;
   }
 
   /**
