@@ -30,9 +30,18 @@ describe('HeartbeatUseCase on Postgres', () => {
     ds = new DataSource(dataSourceOptions(url));
     await ds.initialize();
     await ds.runMigrations({ transaction: 'each' });
-    // TypeORM hands every query to its logger's logQuery (which decides whether to print it): record them instead.
+    const record = (q: string) => statements.push(q.trim().split(/\s+/)[0]!.toUpperCase());
+    // Inside a transaction statements go through TypeORM's query runner, which hands each to its logger's
+    // logQuery (which decides whether to print it): record them instead.
     const logger = ds.logger;
-    Object.assign(ds, { logger: Object.assign(Object.create(logger) as object, { logQuery: (q: string) => statements.push(q.trim().split(/\s+/)[0]!.toUpperCase()) }) });
+    Object.assign(ds, { logger: Object.assign(Object.create(logger) as object, { logQuery: record }) });
+    // Outside one they go straight to the driver's pg pool (libs/store rowsOf): record those too.
+    const pool = (ds.driver as unknown as { master: { query: (text: string, ...rest: unknown[]) => Promise<unknown> } }).master;
+    const poolQuery = pool.query.bind(pool);
+    pool.query = (text: string, ...rest: unknown[]) => {
+      record(text);
+      return poolQuery(text, ...rest);
+    };
   });
   afterAll(async () => {
     await ds?.destroy();

@@ -1,4 +1,5 @@
 import type { EntityManager, EntityTarget, ObjectLiteral } from 'typeorm';
+import { rowsOf } from './returning.js';
 
 /**
  * Hand-written SQL for the worker's hot paths (issue 14), with the entity
@@ -42,7 +43,7 @@ export function toEntity<T extends ObjectLiteral>(m: EntityManager, entity: Enti
 
 /** `SELECT * FROM <table> WHERE <where>` (a trusted SQL fragment with $n parameters), as entities. */
 export async function selectEntities<T extends ObjectLiteral>(m: EntityManager, entity: EntityTarget<T>, where: string, params: unknown[]): Promise<T[]> {
-  const rows: Record<string, unknown>[] = await m.query(`SELECT * FROM ${shapeOf(m, entity).table} WHERE ${where}`, params);
+  const rows = await rowsOf(m, `SELECT * FROM ${shapeOf(m, entity).table} WHERE ${where}`, params);
   return rows.map((r) => toEntity(m, entity, r));
 }
 
@@ -60,5 +61,5 @@ export async function updateById<T extends ObjectLiteral>(m: EntityManager, enti
   }
   if (s.updateDate) sets.push(`${s.updateDate} = now()`);
   if (!sets.length) return;
-  await m.query(`UPDATE ${s.table} SET ${sets.join(', ')} WHERE id = $1`, params);
+  await rowsOf(m, `UPDATE ${s.table} SET ${sets.join(', ')} WHERE id = $1`, params);
 }

@@ -1,6 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import type { HeartbeatStatus, SecretType } from '@keyturn/contracts';
 import type { SecretEntity } from '../entities/secret.entity.js';
+import { rowsOf } from '../returning.js';
 
 /**
  * The SQL of the API's hot paths (API-key lookup, value read, metadata read,
@@ -13,23 +14,13 @@ import type { SecretEntity } from '../entities/secret.entity.js';
 /** Runs one statement and returns its rows. */
 export type Sql = <R = Record<string, unknown>>(text: string, values: readonly unknown[]) => Promise<R[]>;
 
-interface PgPool {
-  query(text: string, values: readonly unknown[]): Promise<{ rows: unknown[] }>;
-}
-
 /**
  * Statements on `m`: inside a transaction through its query runner; outside
  * one straight on the driver's pg pool (one unnamed statement, nothing
  * between the caller and pg), which is what the hot paths use.
  */
 export function sqlOn(m: EntityManager): Sql {
-  if (m.queryRunner) return (text, values) => m.query(text, values as unknown[]);
-  // Looked up at the first statement: the pool exists once the data source is initialised.
-  let pool: PgPool | undefined;
-  return async <R>(text: string, values: readonly unknown[]) => {
-    pool ??= (m.connection.driver as unknown as { master: PgPool }).master;
-    return (await pool.query(text, values)).rows as R[];
-  };
+  return (text, values) => rowsOf(m, text, values);
 }
 
 export const API_KEY_BY_TOKEN_HASH_SQL = 'SELECT id, name, role, folder_scopes, last_used_at, revoked_at FROM api_keys WHERE token_hash = $1';
