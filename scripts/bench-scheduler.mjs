@@ -51,6 +51,19 @@ const admin = new pg.Client({ connectionString: ADMIN });
 await admin.connect();
 const scanner = new Redis(REDIS_URL);
 
+/**
+ * Postgres's WAL so far (the whole server's: read it on a quiet machine), or null before Postgres 14. Full-page
+ * images are what a page's first change after a checkpoint costs: see "What bounds it" in docs/performance.md.
+ */
+async function wal() {
+  try {
+    const { rows: [r] } = await admin.query('SELECT wal_bytes::bigint AS bytes, wal_fpi AS fpi FROM pg_stat_wal');
+    return { bytes: Number(r.bytes), fpi: Number(r.fpi) };
+  } catch {
+    return null;
+  }
+}
+
 const ACCOUNT_IDS = Array.from({ length: ACCOUNTS }, (_, i) => String(123456789012 + i * 111111111));
 
 async function prefixKeys(prefix, each) {
@@ -174,9 +187,11 @@ async function size(n) {
       for (const side of order) {
         await reset();
         const jobs = side === 'keyturn' ? null : sameJobs();
+        const walBefore = await wal();
         t = performance.now();
         const done = await sides[side](jobs);
         const seconds = (performance.now() - t) / 1000;
+        const walAfter = await wal();
         const inQueue = await queued();
         if (done !== n || inQueue !== n) throw new Error(`${side}: ${done} claimed and ${inQueue} queued, expected ${n}`);
         const bytes = await redisBytes(prefix);
@@ -184,7 +199,8 @@ async function size(n) {
         console.log(
           `  round ${round} ${side.padEnd(8)} ${seconds.toFixed(1).padStart(7)} s ${Math.round(n / seconds).toLocaleString().padStart(8)} jobs/s  ` +
             `Redis ${((bytes.jobs + bytes.other) / n).toFixed(0)} B/job (job hashes ${(bytes.jobs / n).toFixed(0)}, ` +
-            Object.entries(bytes.byKind).filter(([, b]) => b / n >= 1).map(([k, b]) => `${k} ${(b / n).toFixed(0)}`).join(', ') + ')',
+            Object.entries(bytes.byKind).filter(([, b]) => b / n >= 1).map(([k, b]) => `${k} ${(b / n).toFixed(0)}`).join(', ') + ')' +
+            (walBefore && walAfter ? `  WAL ${((walAfter.bytes - walBefore.bytes) / n).toFixed(0)} B/job (${((walAfter.fpi - walBefore.fpi) / n).toFixed(2)} full-page images/job)` : ''),
         );
       }
       results.push(r);
