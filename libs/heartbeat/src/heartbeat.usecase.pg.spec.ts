@@ -1,32 +1,28 @@
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { HeartbeatsRepository, SecretVersionsRepository, Transactions, dataSourceOptions, uuidv7 } from '@keyturn/store';
 import type { VersionCipher } from '@keyturn/vault';
 import { CONFIG, FakeClock, FakeIam } from '../../../test/unit-fakes/worker.fixture.js';
 import { HeartbeatUseCase } from './heartbeat.usecase.js';
+import { throwawayDatabase } from '../../../test/unit-fakes/pg-database.js';
 
 // The heartbeat's finish on real Postgres (docs/architecture.md, "Heartbeats"):
 // the common case in one call (keyturn_finish_heartbeat), a status change with
 // its event and audit entry in a transaction, a promotion that commits while the
 // finish waits for the secret's row lock making the check not count.
-const ADMIN_URL = process.env.E2E_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const HOUR = 3_600_000;
 /** Versions here hold their fields in the clear: the cipher is not what these tests are about. */
 const plainCipher = { open: (v: { fields: unknown }) => v.fields as Record<string, string> } as unknown as VersionCipher;
 
 describe('HeartbeatUseCase on Postgres', () => {
-  const name = `keyturn_unit_hbpg_${randomBytes(4).toString('hex')}`;
-  const url = Object.assign(new URL(ADMIN_URL), { pathname: `/${name}` }).toString();
+  const database = throwawayDatabase('hbpg');
+  const url = database.url;
   let ds: DataSource;
   /** Statements the use case sent, as Postgres received them (BEGIN/COMMIT included). */
   const statements: string[] = [];
 
   beforeAll(async () => {
-    const admin = new pg.Client({ connectionString: ADMIN_URL });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${name}`);
-    await admin.end();
+    await database.create();
     ds = new DataSource(dataSourceOptions(url));
     await ds.initialize();
     await ds.runMigrations({ transaction: 'each' });
@@ -45,10 +41,7 @@ describe('HeartbeatUseCase on Postgres', () => {
   });
   afterAll(async () => {
     await ds?.destroy();
-    const admin = new pg.Client({ connectionString: ADMIN_URL });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await admin.end();
+    await database.drop();
   });
 
   async function world(status: string, failures = 0) {

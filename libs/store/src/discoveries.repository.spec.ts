@@ -1,11 +1,9 @@
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { DiscoveriesRepository, dataSourceOptions, uuidv7, type NewDiscoveryFinding } from '@keyturn/store';
+import { throwawayDatabase } from '../../../test/unit-fakes/pg-database.js';
 
 // Real Postgres (the machine's), in a database of this run's own: the journal
 // rules a resumed discovery run relies on are SQL, so they are proved on SQL.
-const ADMIN_URL = process.env.E2E_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 const user = (n: number) => ({ userName: `u${String(n).padStart(3, '0')}`, userId: `AIDA${n}`, userArn: `arn:aws:iam::123456789012:user/u${n}`, userPath: '/', userCreatedAt: null });
 const finding = (n: number, over: Partial<NewDiscoveryFinding> = {}): NewDiscoveryFinding => ({
@@ -25,17 +23,14 @@ const finding = (n: number, over: Partial<NewDiscoveryFinding> = {}): NewDiscove
 });
 
 describe('DiscoveriesRepository (Postgres)', () => {
-  const name = `keyturn_unit_discovery_${randomBytes(4).toString('hex')}`;
-  const url = Object.assign(new URL(ADMIN_URL), { pathname: `/${name}` }).toString();
+  const database = throwawayDatabase('discovery');
+  const url = database.url;
   let ds: DataSource;
   let repo: DiscoveriesRepository;
   let executorId: string;
 
   beforeAll(async () => {
-    const admin = new pg.Client({ connectionString: ADMIN_URL });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${name}`);
-    await admin.end();
+    await database.create();
     ds = new DataSource(dataSourceOptions(url));
     await ds.initialize();
     await ds.runMigrations({ transaction: 'each' });
@@ -49,10 +44,7 @@ describe('DiscoveriesRepository (Postgres)', () => {
   });
   afterAll(async () => {
     await ds?.destroy();
-    const admin = new pg.Client({ connectionString: ADMIN_URL });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await admin.end();
+    await database.drop();
   });
 
   const newRun = async () => (await repo.createRun({ executorSecretId: executorId, pathPrefix: '/', trigger: 'api', requestedBy: 'test' }))!;

@@ -1,26 +1,21 @@
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { HeartbeatsRepository, SecretVersionsRepository, SecretsRepository, dataSourceOptions, uuidv7, type HeartbeatResult, type KeyListing } from '@keyturn/store';
+import { throwawayDatabase } from '../../../test/unit-fakes/pg-database.js';
 
 // Real Postgres (the machine's), in a database of this run's own: the one-call
 // finish of a heartbeat (keyturn_finish_heartbeat) must decide under the same
 // row lock, see the same promotions and write the same rows as the transaction
 // it stands in for.
-const ADMIN_URL = process.env.E2E_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const HOUR = 3_600_000;
 
 describe('HeartbeatsRepository.finishUnchanged (Postgres)', () => {
-  const name = `keyturn_unit_hbfinish_${randomBytes(4).toString('hex')}`;
-  const url = Object.assign(new URL(ADMIN_URL), { pathname: `/${name}` }).toString();
+  const database = throwawayDatabase('hbfinish');
+  const url = database.url;
   let ds: DataSource;
   let heartbeats: HeartbeatsRepository;
 
   beforeAll(async () => {
-    const admin = new pg.Client({ connectionString: ADMIN_URL });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${name}`);
-    await admin.end();
+    await database.create();
     ds = new DataSource(dataSourceOptions(url));
     await ds.initialize();
     await ds.runMigrations({ transaction: 'each' });
@@ -28,10 +23,7 @@ describe('HeartbeatsRepository.finishUnchanged (Postgres)', () => {
   });
   afterAll(async () => {
     await ds?.destroy();
-    const admin = new pg.Client({ connectionString: ADMIN_URL });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await admin.end();
+    await database.drop();
   });
 
   /** A secret with a current version and a running heartbeat. */

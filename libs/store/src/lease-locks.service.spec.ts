@@ -1,22 +1,17 @@
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { LeaseLocks, LockSpace, dataSourceOptions, lockKey, runMigrations, checkPoolFitsServer } from '@keyturn/store';
+import { ADMIN_URL, throwawayDatabase } from '../../../test/unit-fakes/pg-database.js';
 
 // Real Postgres (the machine's), in a database of this run's own.
-const ADMIN_URL = process.env.E2E_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 describe('LeaseLocks (lease rows in Postgres; no connection is pinned)', () => {
-  const name = `keyturn_unit_locks_${randomBytes(4).toString('hex')}`;
-  const url = Object.assign(new URL(ADMIN_URL), { pathname: `/${name}` }).toString();
+  const database = throwawayDatabase('locks');
+  const url = database.url;
   let ds: DataSource;
   let locks: LeaseLocks;
 
   beforeAll(async () => {
-    const admin = new pg.Client({ connectionString: ADMIN_URL });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${name}`);
-    await admin.end();
+    await database.create();
     await runMigrations(url);
     // One connection: holding a lock must leave it free for everything else.
     ds = new DataSource(dataSourceOptions(url, { poolSize: 1, connectTimeoutMs: 5_000 }));
@@ -25,10 +20,7 @@ describe('LeaseLocks (lease rows in Postgres; no connection is pinned)', () => {
   });
   afterAll(async () => {
     await ds?.destroy();
-    const admin = new pg.Client({ connectionString: ADMIN_URL });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await admin.end();
+    await database.drop();
   });
 
   it('names keys by lock space', () => {

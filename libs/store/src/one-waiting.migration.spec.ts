@@ -1,11 +1,11 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { MIGRATIONS, dataSourceOptions } from '@keyturn/store';
 import { OneWaiting1795830100000 } from './migrations/1795830100000-one-waiting.js';
+import { throwawayDatabase } from '../../../test/unit-fakes/pg-database.js';
 
 // Real Postgres (the machine's), in a database of this run's own.
-const ADMIN_URL = process.env.E2E_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 async function migrate(url: string, migrations: typeof MIGRATIONS): Promise<void> {
   const ds = new DataSource({ ...dataSourceOptions(url), migrations });
@@ -18,25 +18,19 @@ async function migrate(url: string, migrations: typeof MIGRATIONS): Promise<void
 }
 
 describe('migration OneWaiting: a database that already holds a backlog', () => {
-  const name = `keyturn_unit_waiting_${randomBytes(4).toString('hex')}`;
-  const url = Object.assign(new URL(ADMIN_URL), { pathname: `/${name}` }).toString();
+  const database = throwawayDatabase('waiting');
+  const url = database.url;
   let db: pg.Client;
 
   beforeAll(async () => {
-    const admin = new pg.Client({ connectionString: ADMIN_URL });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${name}`);
-    await admin.end();
+    await database.create();
     await migrate(url, MIGRATIONS.filter((m) => m !== OneWaiting1795830100000));
     db = new pg.Client({ connectionString: url });
     await db.connect();
   });
   afterAll(async () => {
     await db?.end();
-    const admin = new pg.Client({ connectionString: ADMIN_URL });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await admin.end();
+    await database.drop();
   });
 
   it('keeps the oldest waiting rotation and heartbeat per secret, supersedes the rest, and then allows no second one', async () => {
