@@ -66,12 +66,14 @@ describe('a cold start after downtime: a bounded heartbeat backlog that drains a
       await procs.start('heartbeat-scheduler');
       // With no worker, the scheduler fills the queue up to the limit and leaves the rest due in Postgres.
       await eventually(async () => (await queued()) === MAX_QUEUED);
+      // The scheduled heartbeats only: the rotation's verify step records a heartbeat of its own (trigger
+      // 'rotation'), which counted towards `done` let the wait below end with one scheduled check still running.
       const counts = async () =>
         (
           await db.query(
             `SELECT count(*) FILTER (WHERE next_heartbeat_at <= now())::int AS due,
-                    (SELECT count(*)::int FROM heartbeats h WHERE h.secret_id = ANY($1::uuid[])) AS made,
-                    (SELECT count(*)::int FROM heartbeats h WHERE h.secret_id = ANY($1::uuid[]) AND h.status = 'done') AS done
+                    (SELECT count(*)::int FROM heartbeats h WHERE h.secret_id = ANY($1::uuid[]) AND h.trigger = 'schedule') AS made,
+                    (SELECT count(*)::int FROM heartbeats h WHERE h.secret_id = ANY($1::uuid[]) AND h.trigger = 'schedule' AND h.status = 'done') AS done
                FROM secrets WHERE id = ANY($1::uuid[])`,
             [ids],
           )
