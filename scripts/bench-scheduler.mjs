@@ -3,14 +3,16 @@
 //
 // The scheduler's enqueue of due heartbeats, at N due key secrets, against raw baselines run in the same
 // process, rounds interleaved (the order of the sides alternates from round to round):
-//   keyturn  DueWorkService.enqueueDueHeartbeats() until nothing is due, as the scheduler calls it: the
-//            claim (UPDATE … FOR UPDATE SKIP LOCKED), the heartbeat rows (INSERT … ON CONFLICT), the commit,
-//            the fair share's per-account counts in Redis, then BullMQ addBulk.
+//   keyturn  DueWorkService.enqueueDueHeartbeatBatches() until nothing is due, as the scheduler's tick calls it:
+//            per batch the claim (UPDATE … FOR UPDATE SKIP LOCKED), the heartbeat rows (INSERT … ON CONFLICT),
+//            the commit, the fair share's per-account counts in Redis, then BullMQ addBulk; the next batch is
+//            claimed while the previous one goes to Redis.
 //   raw      BullMQ addBulk of the very same jobs (same payloads, job ids and options, the priority the fair
 //            share gives each), in batches of the same size. It claims nothing in Postgres and keeps no
 //            per-account count: it is the floor for "get these jobs into Redis".
 //   raw-sql  the same claim and insert SQL through a bare pg client (one transaction per batch), then the
-//            raw addBulk: what Keyturn's path would cost with no framework around the same statements.
+//            raw addBulk, overlapped the same way (the next claim runs while the previous addBulk is in flight):
+//            what Keyturn's path would cost with no framework around the same statements.
 // Every round starts from the same state: N due secrets, no heartbeat rows, an empty queue prefix,
 // both tables vacuumed and analysed. Redis bytes per queued job are the sum of MEMORY USAGE over the
 // prefix's keys once a side has queued everything (other tenants of the Redis do not disturb it).
@@ -156,7 +158,7 @@ async function size(n) {
         // Until all N are claimed: a run longer than the claim horizon (10 minutes, on a loaded machine at 1M)
         // finds its first claims due again, and the scheduler re-claims them (making no second row) by design.
         let total = 0;
-        for (let k; total < n && (k = await due.enqueueDueHeartbeats()) > 0; ) total += k;
+        for (let k; total < n && (k = await due.enqueueDueHeartbeatBatches(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)) > 0; ) total += k;
         return total;
       },
       raw: async (jobs) => {
@@ -167,17 +169,21 @@ async function size(n) {
         const byAccount = new Map();
         for (const j of jobs) (byAccount.get(j.data.accountId) ?? byAccount.set(j.data.accountId, []).get(j.data.accountId)).push(j);
         let total = 0;
+        let sending = Promise.resolve();
         for (;;) {
           await db.query('BEGIN');
           const claimed = (await db.query(CLAIM_DUE_HEARTBEATS_SQL, [batch])).rows;
           const made = claimed.length ? (await db.query(INSERT_SCHEDULED_HEARTBEATS_SQL, [claimed.map(() => uuidv7()), claimed.map((c) => c.id)])).rows : [];
           await db.query('COMMIT');
+          await sending;
           if (!claimed.length) break;
           const accountOf = new Map(claimed.map((c) => [c.id, c.account_id]));
           // The prepared jobs of the same accounts, so ids, payload shape and priorities match the other sides.
-          await rawQueue.addBulk(made.map((h) => byAccount.get(accountOf.get(h.secret_id)).pop()));
+          sending = rawQueue.addBulk(made.map((h) => byAccount.get(accountOf.get(h.secret_id)).pop()));
           total += claimed.length;
+          if (claimed.length < batch) break;
         }
+        await sending;
         return total;
       },
     };

@@ -45,16 +45,9 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
       }
     };
     await step('heartbeats', async () => {
-      let total = 0;
       // A bounded heartbeat backlog in Redis (KEYTURN_SCHEDULER_MAX_QUEUED_HEARTBEATS): the rest stays due in Postgres.
-      let room = await this.due.heartbeatRoom();
-      for (let i = 0; i < MAX_BATCHES_PER_TICK && room > 0 && !this.stopped; i++) {
-        const limit = Math.min(room, this.config.heartbeat.batch);
-        const n = await this.due.enqueueDueHeartbeats(limit);
-        total += n;
-        room -= n;
-        if (n < limit) break;
-      }
+      const room = await this.due.heartbeatRoom();
+      const total = await this.due.enqueueDueHeartbeatBatches(room, MAX_BATCHES_PER_TICK, () => this.stopped);
       if (total) this.logger.debug(`enqueued ${total} heartbeat(s)`);
     });
     // Scheduled changes every tick: a claim through a partial index, so a per-minute schedule keeps its minutes.

@@ -82,10 +82,38 @@ export class DueWorkService {
     }
   }
 
-  /** Claims one batch (at most `limit`) of due key secrets, makes their heartbeat rows and enqueues them. Returns how many secrets were due. */
-  async enqueueDueHeartbeats(limit: number = this.config.heartbeat.batch): Promise<number> {
+  /**
+   * The scheduler's heartbeat step: batches of due heartbeats, at most `room` in all and `maxBatches` batches,
+   * until a batch comes out short or `stopping()` says so. Returns how many secrets were due.
+   *
+   * The next batch is claimed in Postgres while the previous one's jobs go to Redis, so the two servers work at
+   * the same time instead of in turn. At most one batch is on its way to Redis at a time, in claim order, and
+   * it is awaited before this returns. A batch is enqueued only after its claim committed, as in
+   * enqueueDueHeartbeats; one that fails to go to Redis is left to the reconciler, as there.
+   */
+  async enqueueDueHeartbeatBatches(room: number, maxBatches: number, stopping: () => boolean = () => false): Promise<number> {
+    let total = 0;
+    let sending: Promise<void> = Promise.resolve();
+    try {
+      for (let i = 0; i < maxBatches && room > 0 && !stopping(); i++) {
+        const limit = Math.min(room, this.config.heartbeat.batch);
+        const { due, rows } = await this.claimDueHeartbeats(limit);
+        total += due;
+        room -= due;
+        await sending;
+        sending = this.enqueueHeartbeats(rows);
+        if (due < limit) break;
+      }
+    } finally {
+      await sending;
+    }
+    return total;
+  }
+
+  /** One transaction: claims at most `limit` due key secrets and makes their heartbeat rows. */
+  private async claimDueHeartbeats(limit: number): Promise<{ due: number; rows: { id: string; accountId: string | undefined }[] }> {
     const batch = Math.min(limit, this.config.heartbeat.batch);
-    const { due, rows } = await this.tx.run(async (tx) => {
+    return this.tx.run(async (tx) => {
       const claimed = await tx.secrets.claimDueHeartbeats(batch);
       if (!claimed.length) return { due: 0, rows: [] };
       const accountOf = new Map(claimed.map((c) => [c.id, c.account_id]));
@@ -96,17 +124,18 @@ export class DueWorkService {
       );
       return { due: claimed.length, rows: made.map((h) => ({ id: h.id, accountId: accountOf.get(h.secret_id) })) };
     });
-    if (rows.length) {
-      // After the commit: a job never points at a row that does not exist. If this fails, the reconciler re-enqueues.
-      await this.jobs
-        .addBulk(
-          JobName.RunHeartbeat,
-          rows.map((h) => heartbeatJob(h.id, h.accountId)),
-          HEARTBEAT_JOB_OPTIONS,
-        )
-        .catch((e: Error) => this.logger.warn(`enqueue of ${rows.length} heartbeats failed (${e.message}); the reconciler retries`));
-    }
-    return due;
+  }
+
+  /** After the commit: a job never points at a row that does not exist. Never rejects: if this fails, the reconciler re-enqueues. */
+  private async enqueueHeartbeats(rows: { id: string; accountId: string | undefined }[]): Promise<void> {
+    if (!rows.length) return;
+    await this.jobs
+      .addBulk(
+        JobName.RunHeartbeat,
+        rows.map((h) => heartbeatJob(h.id, h.accountId)),
+        HEARTBEAT_JOB_OPTIONS,
+      )
+      .catch((e: Error) => this.logger.warn(`enqueue of ${rows.length} heartbeats failed (${e.message}); the reconciler retries`));
   }
 
   /**
