@@ -26,7 +26,7 @@ export interface KeyturnConfig {
   http: { host: string; port: number; trustProxy: boolean; bootstrapAdminToken?: string };
   /** The worker's and the scheduler's ops listeners (health and metrics), bound to http.host like the API. */
   ops: { workerPort: number; schedulerPort: number };
-  aws: { region: string; maxAttempts: number; timeoutMs: number; ratePerAccount: number };
+  aws: { region: string; maxAttempts: number; timeoutMs: number; ratePerAccount: number; clientCache: number };
   rotation: {
     concurrency: number;
     verifyWindowMs: number;
@@ -137,6 +137,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): KeyturnConf
       maxAttempts: e.KEYTURN_AWS_MAX_ATTEMPTS,
       timeoutMs: e.KEYTURN_AWS_TIMEOUT_MS,
       ratePerAccount: e.KEYTURN_AWS_RATE_PER_ACCOUNT,
+      clientCache: e.KEYTURN_AWS_CLIENT_CACHE,
     },
     rotation: {
       concurrency: e.KEYTURN_WORKER_CONCURRENCY,

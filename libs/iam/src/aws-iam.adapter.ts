@@ -52,7 +52,7 @@ export interface AwsIamClientOptions {
   iamEndpoint?: string;
   /** Overrides AWS_ENDPOINT_URL_STS / AWS_ENDPOINT_URL; unset lets the SDK read them. */
   stsEndpoint?: string;
-  /** SDK clients kept (one per credentials); the least recently used is destroyed beyond it. Default 256. */
+  /** SDK clients kept (one per credentials); the least recently used is destroyed beyond it. Default 1024 (KEYTURN_AWS_CLIENT_CACHE). */
   maxCachedClients?: number;
   /** Items per page of a list call (MaxItems). Unset lets IAM pick (100); tests set 1 to make every list page. */
   pageSize?: number;
@@ -98,7 +98,7 @@ const DEFAULTS = {
   maxAttempts: 5,
   requestTimeoutMs: 15_000,
   connectTimeoutMs: 5_000,
-  maxCachedClients: 256,
+  maxCachedClients: 1024,
 };
 
 /**

@@ -3,7 +3,7 @@ import { sdkCallBudgetMs, type AwsIamClientOptions } from '@keyturn/iam';
 
 /** The AWS SDK settings every Keyturn process uses, from the validated configuration. */
 export function awsClientOptions(c: KeyturnConfig): AwsIamClientOptions {
-  return { region: c.aws.region, maxAttempts: c.aws.maxAttempts, requestTimeoutMs: c.aws.timeoutMs };
+  return { region: c.aws.region, maxAttempts: c.aws.maxAttempts, requestTimeoutMs: c.aws.timeoutMs, maxCachedClients: c.aws.clientCache };
 }
 
 /**

@@ -17,6 +17,7 @@ const config = loadConfig({
   KEYTURN_AWS_MAX_ATTEMPTS: '2',
   KEYTURN_AWS_TIMEOUT_MS: '1500',
   KEYTURN_AWS_RATE_PER_ACCOUNT: '4',
+  KEYTURN_AWS_CLIENT_CACHE: '3',
   KEYTURN_QUEUE_PREFIX: 'kt-spec',
 });
 
@@ -56,7 +57,7 @@ describe('the rotation worker builds its IamClient through IamModule', () => {
     // The pacing decorator passes plain properties through to the adapter.
     expect((iam as AwsIamClient).region).toBe('eu-west-1');
     expect((iam as AwsIamClient).callBudgetMs).toBe(sdkCallBudgetMs({ maxAttempts: 2, requestTimeoutMs: 1500 }));
-    expect(awsClientOptions(config)).toEqual({ region: 'eu-west-1', maxAttempts: 2, requestTimeoutMs: 1500 });
+    expect(awsClientOptions(config)).toEqual({ region: 'eu-west-1', maxAttempts: 2, requestTimeoutMs: 1500, maxCachedClients: 3 });
     expect(createWindowMs(config)).toBe(1500 + sdkCallBudgetMs({ maxAttempts: 2, requestTimeoutMs: 1500 }));
     await moduleRef.close();
   });

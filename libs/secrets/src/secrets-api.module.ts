@@ -38,7 +38,7 @@ export class SecretsApiModule {
         SecretTypesModule,
         VaultModule,
         // The SDK settings every process uses (libs/rotation's awsClientOptions): the preflight's SimulatePrincipalPolicy.
-        IamModule.forRoot({ region: config.aws.region, maxAttempts: config.aws.maxAttempts, requestTimeoutMs: config.aws.timeoutMs }),
+        IamModule.forRoot({ region: config.aws.region, maxAttempts: config.aws.maxAttempts, requestTimeoutMs: config.aws.timeoutMs, maxCachedClients: config.aws.clientCache }),
       ],
       providers: [...REPOSITORIES, ...USE_CASES, ...SERVICES],
       exports: [...USE_CASES, ...SERVICES],
