@@ -13,6 +13,7 @@ interface Seen {
   params: URLSearchParams;
   authorization: string;
   host: string;
+  userAgent: string;
 }
 
 interface Reply {
@@ -55,6 +56,7 @@ class StubAws {
           params,
           authorization: String(req.headers.authorization ?? ''),
           host: String(req.headers.host ?? ''),
+          userAgent: String(req.headers['user-agent'] ?? ''),
         };
         this.seen.push(seen);
         const reply = this.handler(action, params, this.seen.filter((s) => s.action === action).length);
@@ -130,6 +132,7 @@ const ENV_KEYS = [
   'AWS_MAX_ATTEMPTS',
   'AWS_IGNORE_CONFIGURED_ENDPOINT_URLS',
   'AWS_PROFILE',
+  'AWS_SDK_UA_APP_ID',
 ];
 
 async function rejection(p: Promise<unknown>): Promise<IamError> {
@@ -525,6 +528,24 @@ describe('AwsIamClient against a stub IAM/STS server', () => {
       clients.push(c);
       await c.getCallerIdentity(CREDS);
       expect(stub.actions()).toEqual(['GetCallerIdentity']);
+    });
+
+    it("the SDK's own settings are read once per adapter, not once per key: every client gets what the first call read", async () => {
+      process.env.AWS_ENDPOINT_URL_STS = url;
+      process.env.AWS_SDK_UA_APP_ID = 'keyturn-spec';
+      stub.handler = () => callerIdentity;
+      const c = new AwsIamClient({ maxAttempts: 1 });
+      clients.push(c);
+      await c.getCallerIdentity(CREDS);
+      // Read again for a new key's client, these would send it elsewhere (nothing listens on port 9) and unnamed.
+      process.env.AWS_ENDPOINT_URL_STS = 'http://127.0.0.1:9';
+      delete process.env.AWS_SDK_UA_APP_ID;
+      await c.getCallerIdentity({ accessKeyId: 'AKIAEXAMPLE000000002', secretAccessKey: 'secret-2' });
+      expect(c.cachedClientCount).toBe(2);
+      expect(stub.seen.map((s) => [s.action, s.host, /app\/keyturn-spec/.test(s.userAgent)])).toEqual([
+        ['GetCallerIdentity', new URL(url).host, true],
+        ['GetCallerIdentity', new URL(url).host, true],
+      ]);
     });
 
     it('explicit options override the environment', async () => {
