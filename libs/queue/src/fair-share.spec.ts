@@ -137,6 +137,25 @@ describe('FairShare (each account’s n-th waiting job gets priority n)', () => 
     expect(await commandsOf(() => fair.started(q, job))).toEqual(['evalsha']);
   });
 
+  it('on the worker’s shared auto-pipelining connection, a job’s admission and another job’s first paced call in one tick both answer', async () => {
+    // As the rotation worker's first jobs start: one is admitted while another makes its first AWS call.
+    const shared = new Redis(url, { enableAutoPipelining: true, maxRetriesPerRequest: 2 });
+    try {
+      await shared.ping();
+      const q = 'shared-tick';
+      const sharedFair = new FairShare(shared, prefix);
+      const sharedPacer = new AccountPacer(shared, prefix, 100, 100);
+      await sharedFair.enqueue(q, [{ accountId: A, jobId: 'j1' }]);
+      const admitted = sharedFair.admit(q, { accountId: A, jobId: 'j1' }, sharedPacer);
+      const took = sharedPacer.take(B);
+      expect(await Promise.all([admitted, took])).toEqual([{ run: true }, true]);
+      // And the connection goes on answering.
+      expect(await Promise.all([sharedPacer.take(B), shared.ping()])).toEqual([true, 'PONG']);
+    } finally {
+      shared.disconnect();
+    }
+  });
+
   it('forgets entries older than forgetAfterMs, so a job lost without starting cannot lower its account’s priority for long', async () => {
     const q = 'forget';
     const short = new FairShare(redis, prefix, { forgetAfterMs: 100 });
