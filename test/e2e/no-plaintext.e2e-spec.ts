@@ -13,6 +13,7 @@ import { requiredPermissions } from '@keyturn/secrets';
 import { AwsFixture, type Creds } from './aws-fixture.js';
 import { Processes, WORKER_ENV, vaultOps } from './vault-ops.js';
 import { REDIS_URL, client, createApiKey, createTestEnv, eventually, freePort, rawDb, type Client, type SpawnedApp, type TestEnv } from './harness.js';
+import { rotationStallReport } from './stall-report.js';
 import { newWebhookSecret, webhookReceiver, type WebhookReceiver } from './webhook-receiver.js';
 
 /** Every form a value could take in a blob: as is, base64, and URL-encoded. */
@@ -171,7 +172,12 @@ describe('no secret value in Redis, Postgres rows or logs', () => {
 
     // The work.
     const rotations = await Promise.all([selfId, targetId, passwordId, doomedId].map((id) => rotate(id)));
-    const outcomes = await Promise.all(rotations.map((r) => finished(r, 120_000)));
+    const outcomes = await Promise.all(rotations.map((r) => finished(r, 120_000))).catch(async (e: unknown) => {
+      // Diagnostics only (this wait once timed out in CI): where each rotation stopped, then the same failure.
+      const [api, worker, scheduler] = apps;
+      process.stdout.write(await rotationStallReport(t, rotations, { 'secrets-api': api!, 'rotation-worker': worker!, 'heartbeat-scheduler': scheduler! }));
+      throw e;
+    });
     expect(outcomes.map((o) => [o.status, o.errorCode])).toEqual([
       ['succeeded', null],
       ['succeeded', null],

@@ -10,7 +10,7 @@ describe('AuthLimiter', () => {
   const prefix = `kt-authlim-${randomBytes(4).toString('hex')}`;
   let redis: Redis;
   let limiter: AuthLimiter;
-  // The commands themselves: ioredis names one EVAL instead of EVALSHA as it writes it, when the connection has not sent the script yet.
+  // The commands themselves (a client's first call of a script is an EVAL, later ones EVALSHA).
   const sent: { name: string }[] = [];
   const names = () => sent.map((c) => c.name);
 

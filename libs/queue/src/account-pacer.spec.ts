@@ -80,7 +80,7 @@ describe('AccountPacer (a token bucket per AWS account in Redis)', () => {
     const p = new AccountPacer(a, prefix, 20, 5);
     const acct = '999999999999';
     await p.tryTake(acct);
-    // The commands themselves: ioredis names one EVAL instead of EVALSHA as it writes it, when the connection has not sent the script yet.
+    // The commands themselves (a client's first call of a script is an EVAL; the tryTake above was it).
     const sent: { name: string }[] = [];
     const send = a.sendCommand.bind(a);
     a.sendCommand = ((cmd: Parameters<typeof send>[0], stream?: Parameters<typeof send>[1]) => {

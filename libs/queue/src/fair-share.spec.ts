@@ -20,7 +20,7 @@ describe('FairShare (each account’s n-th waiting job gets priority n)', () => 
     const now = Number(s) * 1000 + Number(us) / 1000;
     await redis.set(`${prefix}:pacer:${acct}`, String(now + ms), 'PX', ms + 1_000);
   };
-  /** The commands `redis` sends while `fn` runs, each one a round trip, named as written (ioredis turns a script's EVALSHA into EVAL as it writes one the connection has not sent yet). */
+  /** The commands `redis` sends while `fn` runs, each one a round trip, as sent (a client's first call of a script is an EVAL, later ones EVALSHA). */
   const commandsOf = async (fn: () => Promise<unknown>): Promise<string[]> => {
     const sent: { name: string }[] = [];
     const send = redis.sendCommand.bind(redis);
@@ -117,7 +117,7 @@ describe('FairShare (each account’s n-th waiting job gets priority n)', () => 
       { accountId: A, jobId: 'a2' },
       { accountId: B, jobId: 'b1' },
     ]);
-    // The first admission may have to send the script itself (NOSCRIPT, then EVAL); later ones send only its SHA1.
+    // The first admission sends the script itself (EVAL); later ones send only its SHA1.
     await fair.admit(q, { accountId: A, jobId: 'a1' }, pacer);
     expect(await commandsOf(() => fair.admit(q, { accountId: A, jobId: 'a1' }, pacer))).toEqual(['evalsha']);
     await backlog(A, 5_000);
@@ -135,6 +135,25 @@ describe('FairShare (each account’s n-th waiting job gets priority n)', () => 
     await fair.started(q, job);
     expect(await commandsOf(() => fair.enqueue(q, [job]))).toEqual(['evalsha']);
     expect(await commandsOf(() => fair.started(q, job))).toEqual(['evalsha']);
+  });
+
+  it('on the worker’s shared auto-pipelining connection, a job’s admission and another job’s first paced call in one tick both answer', async () => {
+    // As the rotation worker's first jobs start: one is admitted while another makes its first AWS call.
+    const shared = new Redis(url, { enableAutoPipelining: true, maxRetriesPerRequest: 2 });
+    try {
+      await shared.ping();
+      const q = 'shared-tick';
+      const sharedFair = new FairShare(shared, prefix);
+      const sharedPacer = new AccountPacer(shared, prefix, 100, 100);
+      await sharedFair.enqueue(q, [{ accountId: A, jobId: 'j1' }]);
+      const admitted = sharedFair.admit(q, { accountId: A, jobId: 'j1' }, sharedPacer);
+      const took = sharedPacer.take(B);
+      expect(await Promise.all([admitted, took])).toEqual([{ run: true }, true]);
+      // And the connection goes on answering.
+      expect(await Promise.all([sharedPacer.take(B), shared.ping()])).toEqual([true, 'PONG']);
+    } finally {
+      shared.disconnect();
+    }
   });
 
   it('forgets entries older than forgetAfterMs, so a job lost without starting cannot lower its account’s priority for long', async () => {

@@ -103,26 +103,46 @@ export const REDIS = Symbol('REDIS');
  * A Lua script that Keyturn runs often (per job, per request). It goes out as
  * EVALSHA, so each call sends the script's SHA1 instead of its text and Redis
  * need not hash it again; a server that does not know it (first call, restart,
- * failover, SCRIPT FLUSH) answers NOSCRIPT and ioredis sends it once with EVAL.
- * That is ioredis' `defineCommand`, which works on a single node and on a
- * Cluster (where the script is cached on each node the first time it runs there).
+ * failover, SCRIPT FLUSH) answers NOSCRIPT and the text goes once with EVAL.
+ * A client's first call sends EVAL straight away, which caches the script.
+ *
+ * Plain EVALSHA and EVAL, not ioredis' defineCommand: the shared connection
+ * auto-pipelines, and a command defined after that tick's pipeline was opened
+ * is missing from the pipeline (ioredis 5.11: the call fails with "pipeline
+ * [functionName] is not a function", the pipeline's replies go to the wrong
+ * callers, one place off, its callback throws "results[i] is not iterable"
+ * outside any promise, which ends the process, and any later pipeline of the
+ * client is never sent, so every later command waits for ever). Built-in
+ * commands are on every pipeline. On a Cluster, EVALSHA and EVAL go to the
+ * node of the first key, and a node that lacks the script answers NOSCRIPT.
  */
 export class LuaScript {
-  /** Named after the script's text, so two scripts never share a command, and the same text defines it once per client. */
-  private readonly command: string;
+  readonly sha: string;
+  /** Clients this script has been sent to as text (EVAL); the rest start with EVALSHA. */
+  private readonly sentTo = new WeakSet<RedisClient>();
 
   constructor(private readonly lua: string) {
-    this.command = `keyturn_${createHash('sha1').update(lua).digest('hex')}`;
+    this.sha = createHash('sha1').update(lua).digest('hex');
   }
 
-  run(redis: RedisClient, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
-    const client = redis as unknown as Record<string, ((...a: (string | number)[]) => Promise<unknown>) | undefined>;
-    let call = client[this.command];
-    if (!call) {
-      // No numberOfKeys: the key count goes first, as with EVAL, so a script may take any number of keys.
-      redis.defineCommand(this.command, { lua: this.lua });
-      call = client[this.command]!;
+  async run(redis: RedisClient, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    const client = redis as unknown as ScriptCommands;
+    const rest = [keys.length, ...keys, ...args];
+    if (!this.sentTo.has(redis)) {
+      this.sentTo.add(redis);
+      return client.eval(this.lua, ...rest);
     }
-    return call.call(redis, keys.length, ...keys, ...args);
+    try {
+      return await client.evalsha(this.sha, ...rest);
+    } catch (e) {
+      if (!/^NOSCRIPT/.test((e as Error)?.message ?? '')) throw e;
+      return client.eval(this.lua, ...rest);
+    }
   }
+}
+
+/** EVAL and EVALSHA as both client kinds have them (the union of their overloads is not callable as such). */
+interface ScriptCommands {
+  eval(script: string, ...args: (string | number)[]): Promise<unknown>;
+  evalsha(sha: string, ...args: (string | number)[]): Promise<unknown>;
 }
