@@ -3,7 +3,7 @@ import type { HeartbeatStatus, SecretSettings, SecretType } from '@keyturn/contr
 import { SecretEntity } from '../entities/secret.entity.js';
 import { queryReturning, rowsOf } from '../returning.js';
 import { toEntity, updateById } from '../rows.js';
-import { SECRETS_WITH_DUE } from './heartbeat-due.sql.js';
+import { HEARTBEAT_TYPES, SECRETS_WITH_DUE } from './heartbeat-due.sql.js';
 
 /** A secret whose scheduled change is due, as the scheduler claims it. */
 export interface DueScheduledChange {
@@ -86,7 +86,7 @@ export class SecretsRepository {
   async markChanged(id: string, checkHeartbeatNow: boolean): Promise<void> {
     await this.m.query(
       `WITH s AS (UPDATE secrets SET last_rotated_at = now() WHERE id = $1 RETURNING id, type)
-       INSERT INTO heartbeat_due (secret_id, due_at) SELECT id, now() FROM s WHERE $2::boolean AND type = 'aws-iam-key'
+       INSERT INTO heartbeat_due (secret_id, due_at) SELECT id, now() FROM s WHERE $2::boolean AND type IN (${HEARTBEAT_TYPES})
        ON CONFLICT (secret_id) DO UPDATE SET due_at = EXCLUDED.due_at`,
       [id, checkHeartbeatNow],
     );
@@ -103,7 +103,7 @@ export class SecretsRepository {
       `WITH s AS (
          UPDATE secrets SET last_rotated_at = now(), heartbeat_status = 'success', heartbeat_failures = 0, last_heartbeat_at = $2, updated_at = now()
           WHERE id = $1 RETURNING id, type)
-       INSERT INTO heartbeat_due (secret_id, due_at) SELECT id, $3::timestamptz FROM s WHERE type = 'aws-iam-key'
+       INSERT INTO heartbeat_due (secret_id, due_at) SELECT id, $3::timestamptz FROM s WHERE type IN (${HEARTBEAT_TYPES})
        ON CONFLICT (secret_id) DO UPDATE SET due_at = EXCLUDED.due_at`,
       [id, r.at, r.next],
     );
@@ -115,7 +115,7 @@ export class SecretsRepository {
       `WITH s AS (
          UPDATE secrets SET heartbeat_status = $2, heartbeat_failures = $3, last_heartbeat_at = $4, updated_at = now()
           WHERE id = $1 RETURNING id, type)
-       INSERT INTO heartbeat_due (secret_id, due_at) SELECT id, $5::timestamptz FROM s WHERE type = 'aws-iam-key'
+       INSERT INTO heartbeat_due (secret_id, due_at) SELECT id, $5::timestamptz FROM s WHERE type IN (${HEARTBEAT_TYPES})
        ON CONFLICT (secret_id) DO UPDATE SET due_at = EXCLUDED.due_at`,
       [id, r.status, r.failures, r.at, r.next],
     );
