@@ -45,6 +45,12 @@ describe('heartbeat_due: the due time of key secrets in a table of its own (Post
   /** Nothing else due: each test sees only its own secrets as due. */
   const clearDue = () => ds.query(`DELETE FROM heartbeat_due`);
 
+  /** Until a backend of this database waits for a lock. */
+  async function waitForLockWait(): Promise<void> {
+    const waiting = async () => (await ds.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`))[0].n > 0;
+    while (!(await waiting())) await new Promise((r) => setTimeout(r, 20));
+  }
+
   it('the claim moves the due time ahead in heartbeat_due and leaves the secrets row as it was', async () => {
     await clearDue();
     const early = await secret('aws-iam-key', new Date(Date.now() - 2 * HOUR));
@@ -91,6 +97,53 @@ describe('heartbeat_due: the due time of key secrets in a table of its own (Post
       await rollbackAndRelease(a);
       await rollbackAndRelease(b);
     }
+  });
+
+  // The claim and the heartbeat rows it leads to are one transaction; the rows' foreign key share-locks the secret.
+  // A writer of the secret that then writes its due row (a delete's cascade, a heartbeat's finish, a promotion)
+  // must not deadlock with it: the claim takes the secret's lock with the due row's, or skips the secret.
+  it.each([
+    ['a delete of the secret (its due row goes by the cascade)', (id: string) => ds.query(`DELETE FROM secrets WHERE id = $1`, [id])],
+    ['a promotion that makes the secret due now', (id: string) => ds.transaction(async (m) => {
+      await new SecretsRepository(m).lockForUpdate(id);
+      await new SecretsRepository(m).markChanged(id, true);
+    })],
+  ])('%s while a claim of the secret is open: one waits for the other, no deadlock', async (_, write) => {
+    await clearDue();
+    const id = await secret('aws-iam-key', new Date(Date.now() - HOUR));
+    await ds.query(`DELETE FROM secret_versions WHERE secret_id = $1`, [id]);
+    const claim = ds.createQueryRunner();
+    let written: Promise<unknown> | undefined;
+    try {
+      await claim.startTransaction();
+      expect(await new SecretsRepository(claim.manager).claimDueHeartbeats(10)).toEqual([{ id, account_id: '123456789012' }]);
+      written = write(id);
+      written.catch(() => undefined);
+      await waitForLockWait();
+      await new HeartbeatsRepository(claim.manager).insertScheduled([uuidv7()], [id]);
+      await claim.commitTransaction();
+    } finally {
+      await rollbackAndRelease(claim);
+    }
+    await written;
+  });
+
+  // And the other order: the writer holds the secret first, the claim skips it (it is due again next tick).
+  it('a claim skips a secret whose row a writer holds', async () => {
+    await clearDue();
+    const held = await secret('aws-iam-key', new Date(Date.now() - HOUR));
+    const free = await secret('aws-iam-key', new Date(Date.now() - HOUR));
+    const writer = ds.createQueryRunner();
+    try {
+      await writer.startTransaction();
+      await new SecretsRepository(writer.manager).lockForUpdate(held);
+      expect(await ds.transaction((m) => new SecretsRepository(m).claimDueHeartbeats(10))).toEqual([{ id: free, account_id: '123456789012' }]);
+      await new SecretsRepository(writer.manager).markChanged(held, true);
+      await writer.commitTransaction();
+    } finally {
+      await rollbackAndRelease(writer);
+    }
+    expect(await ds.transaction((m) => new SecretsRepository(m).claimDueHeartbeats(10))).toEqual([{ id: held, account_id: '123456789012' }]);
   });
 
   it('a heartbeat finish that keeps the status is a HOT update of the secret (one call, and the transaction fallback)', async () => {

@@ -29,14 +29,21 @@ const CLAIM_HORIZON = '10 minutes';
  * (`= ANY(ARRAY(…))`), so each row is reached through the primary key: with `UPDATE … FROM (subquery)` the
  * planner hash-joined the batch with a sequential scan of the whole table, once per batch, which made the
  * claim O(table). The account id is a scalar subquery for the same reason: one primary-key probe per row.
+ *
+ * The claim also share-locks each claimed secret's row (FOR KEY SHARE, which writes no new row version and
+ * which the heartbeat rows' foreign key takes in this transaction anyway), and skips a secret whose row a
+ * writer holds, as the claim did when it updated `secrets`: a writer of a secret locks its row and then
+ * writes its due row (a delete's cascade, a promotion, a heartbeat's finish), so a claim that held the
+ * due row and then waited for the secret's row (the heartbeat insert's foreign-key check) deadlocked with it.
  */
 export const CLAIM_DUE_HEARTBEATS_SQL = `UPDATE heartbeat_due d SET due_at = now() + interval '${CLAIM_HORIZON}'
     WHERE d.secret_id = ANY(ARRAY(
-            SELECT secret_id FROM heartbeat_due
-             WHERE due_at <= now()
-             ORDER BY due_at
+            SELECT due.secret_id FROM heartbeat_due due JOIN secrets s ON s.id = due.secret_id
+             WHERE due.due_at <= now()
+             ORDER BY due.due_at
              LIMIT $1
-             FOR UPDATE SKIP LOCKED))
+             FOR UPDATE OF due SKIP LOCKED
+             FOR KEY SHARE OF s SKIP LOCKED))
   RETURNING d.secret_id AS id, (SELECT s.account_id FROM secrets s WHERE s.id = d.secret_id) AS account_id`;
 
 /** The secret with its due time (heartbeat_due), as SecretEntity. */
