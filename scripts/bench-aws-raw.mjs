@@ -53,8 +53,9 @@ async function heartbeat(s) {
   if (job.listKeys) await iam(credsOf(current)).send(new ListAccessKeysCommand({ UserName: s.username }));
   await pool.query(
     `WITH h AS (INSERT INTO heartbeats (id, secret_id, status, outcome, trigger, requested_by, checked_arn, attempt, finished_at)
-                VALUES (gen_random_uuid(), $1, 'done', 'success', 'api', 'bench:raw', $2, 1, now()))
-     UPDATE secrets SET heartbeat_status = 'success', heartbeat_failures = 0, last_heartbeat_at = now(), next_heartbeat_at = now() + interval '1 hour' WHERE id = $1`,
+                VALUES (gen_random_uuid(), $1, 'done', 'success', 'api', 'bench:raw', $2, 1, now())),
+          s AS (UPDATE secrets SET heartbeat_status = 'success', heartbeat_failures = 0, last_heartbeat_at = now() WHERE id = $1)
+     INSERT INTO heartbeat_due (secret_id, due_at) VALUES ($1, now() + interval '1 hour') ON CONFLICT (secret_id) DO UPDATE SET due_at = EXCLUDED.due_at`,
     [s.id, id.Arn],
   );
 }

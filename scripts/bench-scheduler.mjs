@@ -14,7 +14,7 @@
 //            raw addBulk, overlapped the same way (the next claim runs while the previous addBulk is in flight):
 //            what Keyturn's path would cost with no framework around the same statements.
 // Every round starts from the same state: N due secrets, no heartbeat rows, an empty queue prefix,
-// both tables vacuumed and analysed. Redis bytes per queued job are the sum of MEMORY USAGE over the
+// the tables vacuumed and analysed. Redis bytes per queued job are the sum of MEMORY USAGE over the
 // prefix's keys once a side has queued everything (other tenants of the Redis do not disturb it).
 // Prints figures; asserts nothing but that every side queued every job. Needs the local Postgres and Redis.
 import { randomBytes } from 'node:crypto';
@@ -123,20 +123,24 @@ async function size(n) {
   const results = [];
   try {
     let t = performance.now();
-    // Ids in time order as uuidv7 makes them; accounts round robin; due times spread over the last hour.
+    // Ids in time order as uuidv7 makes them; accounts round robin; each due (heartbeat_due), as reset() spreads them.
     await db.query(`
-      INSERT INTO secrets (id, type, name, folder, username, account_id, heartbeat_status, next_heartbeat_at)
-      SELECT (lpad(to_hex(i), 12, '0') || '-7000-8000-' || substr(md5(i::text), 1, 12))::uuid, 'aws-iam-key',
-             'bench-' || i, '/bench', 'user-' || i, ($2::text[])[1 + i % array_length($2::text[], 1)], 'success', now() - interval '1 hour'
-        FROM generate_series(1, $1) AS i`, [n, ACCOUNT_IDS]);
+      WITH s AS (
+        INSERT INTO secrets (id, type, name, folder, username, account_id, heartbeat_status)
+        SELECT (lpad(to_hex(i), 12, '0') || '-7000-8000-' || substr(md5(i::text), 1, 12))::uuid, 'aws-iam-key',
+               'bench-' || i, '/bench', 'user-' || i, ($2::text[])[1 + i % array_length($2::text[], 1)], 'success'
+          FROM generate_series(1, $1) AS i
+        RETURNING id)
+      INSERT INTO heartbeat_due (secret_id, due_at) SELECT id, now() - interval '1 hour' FROM s`, [n, ACCOUNT_IDS]);
     console.log(`\n${n.toLocaleString()} due key secrets over ${ACCOUNTS} accounts inserted in ${((performance.now() - t) / 1000).toFixed(1)} s; batch ${batch}`);
     const secrets = (await db.query(`SELECT id, account_id FROM secrets ORDER BY id`)).rows;
 
     const reset = async () => {
       await clearPrefix(prefix);
       await db.query(`TRUNCATE heartbeats`);
-      await db.query(`UPDATE secrets SET next_heartbeat_at = now() - interval '1 hour' + (random() * interval '59 minutes')`);
+      await db.query(`UPDATE heartbeat_due SET due_at = now() - interval '1 hour' + (random() * interval '59 minutes')`);
       await db.query(`VACUUM ANALYZE secrets`);
+      await db.query(`VACUUM ANALYZE heartbeat_due`);
       await db.query(`VACUUM ANALYZE heartbeats`);
     };
     const queued = async () => {

@@ -143,14 +143,14 @@ describe('coalesced requests: a bounded backlog per secret', () => {
     const id = await keySecret();
     const waiting = (await admin.post(`/v1/secrets/${id}/heartbeats`)).body.id;
     const other = await keySecret();
-    await db.query(`UPDATE secrets SET next_heartbeat_at = now() - interval '1 minute' WHERE id = ANY($1::uuid[])`, [[id, other]]);
+    await db.query(`UPDATE heartbeat_due SET due_at = now() - interval '1 minute' WHERE secret_id = ANY($1::uuid[])`, [[id, other]]);
     const p = spawnApp('heartbeat-scheduler', { ...t.env, KEYTURN_SCHEDULER_TICK_MS: '200' });
     spawned.push(p);
     await p.waitFor(/ready: connected/);
     // The other due secret gets its heartbeat: the tick ran.
     await eventually(async () => (await rows('heartbeats', other)).length === 1, 60_000);
     // A second tick would find `id` due again only after the claim horizon; give the scheduler a few more ticks anyway.
-    await eventually(async () => (await db.query(`SELECT next_heartbeat_at > now() AS claimed FROM secrets WHERE id = $1`, [id])).rows[0].claimed, 60_000);
+    await eventually(async () => (await db.query(`SELECT due_at > now() AS claimed FROM heartbeat_due WHERE secret_id = $1`, [id])).rows[0].claimed, 60_000);
     p.child.kill('SIGTERM');
     await new Promise((r) => p.child.once('exit', r));
     expect((await rows('heartbeats', id)).map((r) => r.id)).toEqual([waiting]);

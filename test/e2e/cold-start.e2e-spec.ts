@@ -62,7 +62,7 @@ describe('a cold start after downtime: a bounded heartbeat backlog that drains a
     const db = await rawDb(t);
     try {
       // Keyturn was down for two hours: every heartbeat is overdue.
-      await db.query(`UPDATE secrets SET next_heartbeat_at = now() - interval '2 hours' WHERE id = ANY($1::uuid[])`, [ids]);
+      await db.query(`UPDATE heartbeat_due SET due_at = now() - interval '2 hours' WHERE secret_id = ANY($1::uuid[])`, [ids]);
       await procs.start('heartbeat-scheduler');
       // With no worker, the scheduler fills the queue up to the limit and leaves the rest due in Postgres.
       await eventually(async () => (await queued()) === MAX_QUEUED);
@@ -71,10 +71,10 @@ describe('a cold start after downtime: a bounded heartbeat backlog that drains a
       const counts = async () =>
         (
           await db.query(
-            `SELECT count(*) FILTER (WHERE next_heartbeat_at <= now())::int AS due,
+            `SELECT count(*) FILTER (WHERE due_at <= now())::int AS due,
                     (SELECT count(*)::int FROM heartbeats h WHERE h.secret_id = ANY($1::uuid[]) AND h.trigger = 'schedule') AS made,
                     (SELECT count(*)::int FROM heartbeats h WHERE h.secret_id = ANY($1::uuid[]) AND h.trigger = 'schedule' AND h.status = 'done') AS done
-               FROM secrets WHERE id = ANY($1::uuid[])`,
+               FROM heartbeat_due WHERE secret_id = ANY($1::uuid[])`,
             [ids],
           )
         ).rows[0] as { due: number; made: number; done: number };

@@ -300,9 +300,10 @@ describe('heartbeats, scheduler, reconciler and webhooks', () => {
   it('two scheduler replicas over 10,000 due secrets: each heartbeat enqueued exactly once', async () => {
     const db = await rawDb(t);
     await db.query(`
-      INSERT INTO secrets (id, type, name, folder, username, account_id, next_heartbeat_at)
-      SELECT gen_random_uuid(), 'aws-iam-key', 'bulk-' || i, '/bulk', 'bulk-user-' || i, '123456789012', now() - (i || ' seconds')::interval
-        FROM generate_series(1, 10000) AS i`);
+      WITH g AS (SELECT gen_random_uuid() AS id, i FROM generate_series(1, 10000) AS i),
+           s AS (INSERT INTO secrets (id, type, name, folder, username, account_id)
+                 SELECT id, 'aws-iam-key', 'bulk-' || i, '/bulk', 'bulk-user-' || i, '123456789012' FROM g)
+      INSERT INTO heartbeat_due (secret_id, due_at) SELECT id, now() - (i || ' seconds')::interval FROM g`);
     const started = Date.now();
     // No worker runs: the jobs stay in the queue where they can be counted.
     await Promise.all([start('heartbeat-scheduler', { KEYTURN_SCHEDULER_BATCH: '500' }), start('heartbeat-scheduler', { KEYTURN_SCHEDULER_BATCH: '500' })]);

@@ -307,7 +307,7 @@ export class FakeStore {
       },
       markChangedAndChecked: async (id, r) => {
         const s = db().secrets.get(id);
-        if (s) Object.assign(s, { lastRotatedAt: new Date(now()), heartbeatStatus: 'success', heartbeatFailures: 0, lastHeartbeatAt: r.at, nextHeartbeatAt: r.next });
+        if (s) Object.assign(s, { lastRotatedAt: new Date(now()), heartbeatStatus: 'success', heartbeatFailures: 0, lastHeartbeatAt: r.at, nextHeartbeatAt: dueOf(s, r.next) });
       },
       setIamUserId: async (id, iamUserId) => {
         const s = db().secrets.get(id);
@@ -320,7 +320,7 @@ export class FakeStore {
         const s = db().secrets.get(id);
         if (!s) return;
         s.lastRotatedAt = new Date(now());
-        if (checkHeartbeatNow) s.nextHeartbeatAt = new Date(now());
+        if (checkHeartbeatNow) s.nextHeartbeatAt = dueOf(s, new Date(now()));
       },
       claimDueHeartbeats: schedulerOnly,
       dueForAutoChange: schedulerOnly,
@@ -328,7 +328,8 @@ export class FakeStore {
       claimStaleSchedules: schedulerOnly,
       setScheduleState: schedulerOnly,
       recordHeartbeat: async (id, r) => {
-        Object.assign(db().secrets.get(id)!, { heartbeatStatus: r.status, heartbeatFailures: r.failures, lastHeartbeatAt: r.at, nextHeartbeatAt: r.next });
+        const s = db().secrets.get(id)!;
+        Object.assign(s, { heartbeatStatus: r.status, heartbeatFailures: r.failures, lastHeartbeatAt: r.at, nextHeartbeatAt: dueOf(s, r.next) });
       },
     };
 
@@ -384,9 +385,10 @@ export class FakeStore {
       },
       finishChecked: async (id, secretId, r) => {
         Object.assign(db().heartbeats.get(id)!, { status: 'done', outcome: r.outcome, finishedAt: r.at, leaseExpiresAt: null, ...clone(r.detail) });
-        Object.assign(db().secrets.get(secretId)!, { heartbeatStatus: r.secret.status, heartbeatFailures: r.secret.failures, lastHeartbeatAt: r.at, nextHeartbeatAt: r.secret.next });
+        const s = db().secrets.get(secretId)!;
+        Object.assign(s, { heartbeatStatus: r.secret.status, heartbeatFailures: r.secret.failures, lastHeartbeatAt: r.at, nextHeartbeatAt: dueOf(s, r.secret.next) });
       },
-      // As keyturn_finish_heartbeat (migration 1795835000000) does it, in one call outside a transaction.
+      // As keyturn_finish_heartbeat (migrations 1795835000000 and 1795836000000) does it, in one call outside a transaction.
       finishUnchanged: async (id, secretId, checkedVersionId, r) => {
         lockedIds.push(secretId);
         const s = db().secrets.get(secretId);
@@ -396,7 +398,7 @@ export class FakeStore {
         const failures = r.outcome === 'success' ? 0 : s.heartbeatFailures + 1;
         const factor = r.outcome === 'success' ? 1 : 2 ** Math.min(Math.max(failures - 1, 0), 3);
         Object.assign(db().heartbeats.get(id)!, { status: 'done', outcome: r.outcome, finishedAt: r.at, leaseExpiresAt: null, ...clone(r.detail) });
-        Object.assign(s, { heartbeatStatus: r.outcome, heartbeatFailures: failures, lastHeartbeatAt: r.at, nextHeartbeatAt: new Date(r.at.getTime() + r.intervalMs * factor) });
+        Object.assign(s, { heartbeatStatus: r.outcome, heartbeatFailures: failures, lastHeartbeatAt: r.at, nextHeartbeatAt: dueOf(s, new Date(r.at.getTime() + r.intervalMs * factor)) });
         const v = r.listing && checkedVersionId ? db().versions.find((x) => x.id === checkedVersionId) : undefined;
         if (v) Object.assign(v, clone(r.listing));
         return 'finished';
@@ -510,4 +512,12 @@ export class FakeLeaseLocks implements PublicOf<LeaseLocks> {
       await this.release(key, owner);
     }
   }
+}
+
+/**
+ * The due time a write gives the secret: only a key secret has one (a row in
+ * heartbeat_due, migration 1795836000000); the other types keep none.
+ */
+function dueOf(s: SecretEntity, at: Date): Date | null {
+  return s.type === 'aws-iam-key' ? at : s.nextHeartbeatAt;
 }

@@ -70,7 +70,8 @@ describe('HeartbeatUseCase on Postgres', () => {
 
   const one = async (sql: string, params: unknown[]) => ((await ds.query(sql, params)) as Record<string, unknown>[])[0];
   const hbRow = (id: string) => one(`SELECT status, outcome, finished_at, lease_expires_at, checked_arn, key_status, error_code FROM heartbeats WHERE id = $1`, [id]);
-  const secretRow = (id: string) => one(`SELECT heartbeat_status, heartbeat_failures, last_heartbeat_at, next_heartbeat_at FROM secrets WHERE id = $1`, [id]);
+  const secretRow = (id: string) =>
+    one(`SELECT s.heartbeat_status, s.heartbeat_failures, s.last_heartbeat_at, d.due_at AS next_heartbeat_at FROM secrets s LEFT JOIN heartbeat_due d ON d.secret_id = s.id WHERE s.id = $1`, [id]);
   const eventsOf = (secretId: string) => ds.query(`SELECT type, payload FROM events WHERE secret_id = $1`, [secretId]);
   const deliveriesOf = (secretId: string) => ds.query(`SELECT d.url, d.status FROM webhook_deliveries d JOIN events e ON e.id = d.event_id WHERE e.secret_id = $1 ORDER BY d.url`, [secretId]);
   const auditOf = (secretId: string) => ds.query(`SELECT actor_id, action, outcome, target_type, target_id, error_code, details FROM audit_events WHERE secret_id = $1`, [secretId]);

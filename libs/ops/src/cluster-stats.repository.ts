@@ -51,10 +51,9 @@ export class ClusterStatsRepository implements ClusterStats {
   }
 
   async schedulerLagSeconds(): Promise<number> {
-    // secrets_heartbeat_due: the smallest next_heartbeat_at is one index probe. Claimed ones move ahead.
+    // heartbeat_due_due_at: the smallest due time is one index probe. Claimed ones move ahead.
     const [row]: { lag: number | null }[] = await this.ds.query(
-      `SELECT greatest(0, extract(epoch FROM now() - min(next_heartbeat_at)))::float8 AS lag
-         FROM secrets WHERE type = 'aws-iam-key' AND next_heartbeat_at IS NOT NULL`,
+      `SELECT greatest(0, extract(epoch FROM now() - min(due_at)))::float8 AS lag FROM heartbeat_due`,
     );
     return row?.lag ?? 0;
   }

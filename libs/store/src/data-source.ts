@@ -22,6 +22,7 @@ import { Discovery1795832000000 } from './migrations/1795832000000-discovery.js'
 import { AdoptedVersions1795832600000 } from './migrations/1795832600000-adopted-versions.js';
 import { KeyListing1795834000000 } from './migrations/1795834000000-key-listing.js';
 import { HeartbeatFinish1795835000000 } from './migrations/1795835000000-heartbeat-finish.js';
+import { HeartbeatDue1795836000000 } from './migrations/1795836000000-heartbeat-due.js';
 
 // Listed explicitly, not globbed: the same list works from ts-jest, from dist
 // and from the TypeORM CLI, and a migration cannot be skipped by a path typo.
@@ -42,6 +43,7 @@ export const MIGRATIONS = [
   AdoptedVersions1795832600000,
   KeyListing1795834000000,
   HeartbeatFinish1795835000000,
+  HeartbeatDue1795836000000,
 ];
 
 export interface PoolOptions {

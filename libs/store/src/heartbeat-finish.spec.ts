@@ -1,5 +1,6 @@
 import { DataSource } from 'typeorm';
-import { HeartbeatsRepository, SecretVersionsRepository, SecretsRepository, dataSourceOptions, uuidv7, type HeartbeatResult, type KeyListing } from '@keyturn/store';
+import { HeartbeatsRepository, MIGRATIONS, SecretVersionsRepository, SecretsRepository, dataSourceOptions, uuidv7, type HeartbeatResult, type KeyListing } from '@keyturn/store';
+import { HeartbeatFinish1795835000000 } from './migrations/1795835000000-heartbeat-finish.js';
 import { throwawayDatabase } from '../../../test/unit-fakes/pg-database.js';
 
 // Real Postgres (the machine's), in a database of this run's own: the one-call
@@ -44,7 +45,10 @@ describe('HeartbeatsRepository.finishUnchanged (Postgres)', () => {
   /** The rows a finish writes, without the ids and times that differ between two subjects by construction. */
   async function rows(x: { secretId: string; versionId: string; hbId: string }) {
     const [h] = await ds.query(`SELECT status, outcome, finished_at, lease_expires_at, checked_arn, key_status, key_created_at, error_code, error_message, attempt FROM heartbeats WHERE id = $1`, [x.hbId]);
-    const [s] = await ds.query(`SELECT heartbeat_status, heartbeat_failures, last_heartbeat_at, next_heartbeat_at FROM secrets WHERE id = $1`, [x.secretId]);
+    const [s] = await ds.query(
+      `SELECT s.heartbeat_status, s.heartbeat_failures, s.last_heartbeat_at, d.due_at AS next_heartbeat_at FROM secrets s LEFT JOIN heartbeat_due d ON d.secret_id = s.id WHERE s.id = $1`,
+      [x.secretId],
+    );
     const [v] = await ds.query(`SELECT state, key_status, key_created_at, key_listed_at FROM secret_versions WHERE id = $1`, [x.versionId]);
     return { h, s, v };
   }
@@ -130,6 +134,10 @@ describe('HeartbeatsRepository.finishUnchanged (Postgres)', () => {
   // Last: it takes the function away.
   it('the migration’s down drops the function, and up makes it again', async () => {
     const exists = async () => (await ds.query(`SELECT count(*)::int AS n FROM pg_proc WHERE proname = 'keyturn_finish_heartbeat'`))[0].n;
+    expect(await exists()).toBe(1);
+    // Down to HeartbeatFinish: the migrations after it first (HeartbeatDue puts the function back as HeartbeatFinish made it).
+    const after = MIGRATIONS.slice(MIGRATIONS.indexOf(HeartbeatFinish1795835000000) + 1);
+    for (let i = 0; i < after.length; i++) await ds.undoLastMigration({ transaction: 'each' });
     expect(await exists()).toBe(1);
     await ds.undoLastMigration({ transaction: 'each' });
     expect(await exists()).toBe(0);

@@ -42,7 +42,12 @@ export class SecretEntity {
   @Column({ name: 'last_heartbeat_at', type: 'timestamptz', nullable: true })
   lastHeartbeatAt: Date | null;
 
-  @Column({ name: 'next_heartbeat_at', type: 'timestamptz', nullable: true })
+  /**
+   * When the next heartbeat is due (null: never, or not yet). Not a column of
+   * `secrets`: a key secret's row in heartbeat_due (migration
+   * HeartbeatDue1795836000000), which the repositories read by a join and
+   * write themselves (see repositories/heartbeat-due.sql.ts).
+   */
   nextHeartbeatAt: Date | null;
 
   /** Consecutive failed heartbeats: the re-check interval backs off with them. */

@@ -5,6 +5,7 @@ import { RotationEntity } from '../entities/rotation.entity.js';
 import { SecretEntity } from '../entities/secret.entity.js';
 import { SecretVersionEntity } from '../entities/secret-version.entity.js';
 import type { NewSecretVersion } from './secret-versions.repository.js';
+import { setHeartbeatDue } from './heartbeat-due.sql.js';
 
 /**
  * Adoption of a discovered key (issue 15 item 3): the new secret, its adopted
@@ -21,7 +22,10 @@ export class AdoptionsRepository {
   adopt(secret: Partial<SecretEntity> & { id: string; folder: string; name: string }, version: NewSecretVersion, rotation: Partial<RotationEntity> & { id: string }): Promise<boolean> {
     return this.m.transaction(async (m) => {
       if (await m.exists(SecretEntity, { where: { folder: secret.folder, name: secret.name } })) return false;
-      await m.insert(SecretEntity, secret);
+      const { nextHeartbeatAt, ...row } = secret;
+      await m.insert(SecretEntity, row);
+      // An adopted key is due once its rotation has replaced the key (the promotion makes it due), unless told otherwise.
+      if (nextHeartbeatAt) await setHeartbeatDue(m, secret.id, nextHeartbeatAt);
       await m.insert(SecretVersionEntity, { ...version, secretUnknown: true });
       await m.insert(RotationEntity, rotation);
       return true;

@@ -5,6 +5,7 @@ import type { SecretVersionEntity } from '../entities/secret-version.entity.js';
 import type { KeyListing } from './secret-versions.repository.js';
 import { queryReturning } from '../returning.js';
 import { selectEntities, updateById } from '../rows.js';
+import { HEARTBEAT_TYPES } from './heartbeat-due.sql.js';
 
 /** What a heartbeat needs of its secret. */
 export interface HeartbeatSubject {
@@ -130,8 +131,8 @@ export class HeartbeatsRepository {
   }
 
   /**
-   * Records a check's result on the heartbeat and on its secret in one
-   * statement. Run it in the transaction that holds the secret's row lock and
+   * Records a check's result on the heartbeat, on its secret and on its due
+   * time (heartbeat_due) in one statement. Run it in the transaction that holds the secret's row lock and
    * has seen the checked version still current (HeartbeatUseCase.finish).
    */
   async finishChecked(id: string, secretId: string, r: HeartbeatResult): Promise<void> {
@@ -140,9 +141,12 @@ export class HeartbeatsRepository {
       `WITH h AS (
          UPDATE heartbeats SET status = 'done', outcome = $3, finished_at = $4, lease_expires_at = NULL,
                 checked_arn = $5, key_status = $6, key_created_at = $7, error_code = $8, error_message = $9
-          WHERE id = $1)
-       UPDATE secrets SET heartbeat_status = $10, heartbeat_failures = $11, last_heartbeat_at = $4, next_heartbeat_at = $12, updated_at = now()
-        WHERE id = $2`,
+          WHERE id = $1),
+       s AS (
+         UPDATE secrets SET heartbeat_status = $10, heartbeat_failures = $11, last_heartbeat_at = $4, updated_at = now()
+          WHERE id = $2 RETURNING id, type)
+       INSERT INTO heartbeat_due (secret_id, due_at) SELECT id, $12::timestamptz FROM s WHERE type IN (${HEARTBEAT_TYPES})
+       ON CONFLICT (secret_id) DO UPDATE SET due_at = EXCLUDED.due_at`,
       [id, secretId, r.outcome, r.at, d.checkedArn ?? null, d.keyStatus ?? null, d.keyCreatedAt ?? null, d.errorCode ?? null, d.errorMessage ?? null,
         r.secret.status, r.secret.failures, r.secret.next],
     );

@@ -13,3 +13,4 @@ export * from './read-paths.sql.js';
 export * from './api-keys.repository.js';
 export * from './discoveries.repository.js';
 export * from './adoptions.repository.js';
+export * from './heartbeat-due.sql.js';

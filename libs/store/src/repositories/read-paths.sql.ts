@@ -2,6 +2,7 @@ import type { EntityManager } from 'typeorm';
 import type { HeartbeatStatus, SecretType } from '@keyturn/contracts';
 import type { SecretEntity } from '../entities/secret.entity.js';
 import { rowsOf } from '../returning.js';
+import { SECRETS_WITH_DUE } from './heartbeat-due.sql.js';
 
 /**
  * The SQL of the API's hot paths (API-key lookup, value read, metadata read,
@@ -26,24 +27,25 @@ export function sqlOn(m: EntityManager): Sql {
 export const API_KEY_BY_TOKEN_HASH_SQL = 'SELECT id, name, role, folder_scopes, last_used_at, revoked_at FROM api_keys WHERE token_hash = $1';
 export const API_KEY_TOUCH_SQL = 'UPDATE api_keys SET last_used_at = $2 WHERE id = $1';
 
+/** The secret's columns, and its due time from heartbeat_due (FROM SECRETS_WITH_DUE) as `next_heartbeat_at`. */
 const SECRET_COLUMNS =
   's.id, s.type, s.name, s.folder, s.username, s.account_id, s.iam_user_id, s.privileged_secret_id, s.settings, s.heartbeat_status, ' +
-  's.last_heartbeat_at, s.next_heartbeat_at, s.heartbeat_failures, s.last_rotated_at, s.version_counter, s.created_at, s.updated_at, ' +
+  's.last_heartbeat_at, d.due_at AS next_heartbeat_at, s.heartbeat_failures, s.last_rotated_at, s.version_counter, s.created_at, s.updated_at, ' +
   's.next_auto_change_at, s.auto_change_scheduled_for, s.auto_change_basis';
 
-export const SECRET_BY_ID_SQL = `SELECT ${SECRET_COLUMNS} FROM secrets s WHERE s.id = $1`;
+export const SECRET_BY_ID_SQL = `SELECT ${SECRET_COLUMNS} FROM ${SECRETS_WITH_DUE} WHERE s.id = $1`;
 
 /** GET /v1/secrets/:id/value: the secret and its current version in one round trip (no version: the v_ columns are null). */
 export const SECRET_WITH_CURRENT_VERSION_SQL =
   `SELECT ${SECRET_COLUMNS}, v.id AS v_id, v.version AS v_version, v.kek_id AS v_kek_id, v.wrapped_key AS v_wrapped_key, v.fields AS v_fields, v.secret_unknown AS v_secret_unknown ` +
-  `FROM secrets s LEFT JOIN secret_versions v ON v.secret_id = s.id AND v.state = 'current' WHERE s.id = $1`;
+  `FROM ${SECRETS_WITH_DUE} LEFT JOIN secret_versions v ON v.secret_id = s.id AND v.state = 'current' WHERE s.id = $1`;
 
 /** GET /v1/secrets/:id: the secret, its current version number and the global settings in one round trip. */
 export const SECRET_VIEW_SQL =
   `SELECT ${SECRET_COLUMNS}, ` +
   `(SELECT v.version FROM secret_versions v WHERE v.secret_id = s.id AND v.state = 'current') AS current_version, ` +
   `(SELECT g.value FROM settings g WHERE g.key = 'global') AS global_settings ` +
-  `FROM secrets s WHERE s.id = $1`;
+  `FROM ${SECRETS_WITH_DUE} WHERE s.id = $1`;
 
 export const AUDIT_INSERT_SQL =
   'INSERT INTO audit_events (id, at, actor_id, actor_name, action, target_type, target_id, secret_id, outcome, error_code, request_id, ip, details) ' +
@@ -78,7 +80,7 @@ export function listSecretsSql(f: SecretListFilter): { text: string; values: unk
     });
     where.push(`(${any.join(' OR ')})`);
   }
-  const text = `SELECT ${SECRET_COLUMNS} FROM secrets s ${where.length ? `WHERE ${where.join(' AND ')} ` : ''}ORDER BY s.id ASC LIMIT ${param(f.limit + 1)}`;
+  const text = `SELECT ${SECRET_COLUMNS} FROM ${SECRETS_WITH_DUE} ${where.length ? `WHERE ${where.join(' AND ')} ` : ''}ORDER BY s.id ASC LIMIT ${param(f.limit + 1)}`;
   return { text, values };
 }
 

@@ -4,6 +4,7 @@ import { In, type EntityManager } from 'typeorm';
 import { SecretEntity } from '../entities/secret.entity.js';
 import { SecretVersionEntity } from '../entities/secret-version.entity.js';
 import type { NewSecretVersion } from './secret-versions.repository.js';
+import { setHeartbeatDue } from './heartbeat-due.sql.js';
 import { RotationEntity } from '../entities/rotation.entity.js';
 import {
   listSecretsSql,
@@ -92,13 +93,19 @@ export class SecretsApiRepository {
     return rows.length ? { secretId: rows[0].secret_id, folder: rows[0].folder } : null;
   }
 
+  /** The secret, its due time (heartbeat_due: a key with `nextHeartbeatAt` only) and its first version. */
   async insert(secret: Partial<SecretEntity>, firstVersion: NewSecretVersion): Promise<void> {
-    await this.m.insert(SecretEntity, secret);
+    const { nextHeartbeatAt, ...row } = secret;
+    await this.m.insert(SecretEntity, row);
+    if (nextHeartbeatAt && row.id) await setHeartbeatDue(this.m, row.id, nextHeartbeatAt);
     await this.m.insert(SecretVersionEntity, firstVersion);
   }
 
+  /** The secret's columns in `changes`, and its due time when `nextHeartbeatAt` is among them (a key only). */
   async update(id: string, changes: Partial<SecretEntity>): Promise<void> {
-    if (Object.keys(changes).length) await this.m.update(SecretEntity, { id }, changes);
+    const { nextHeartbeatAt, ...columns } = changes;
+    if (Object.keys(columns).length) await this.m.update(SecretEntity, { id }, columns);
+    if (nextHeartbeatAt !== undefined) await setHeartbeatDue(this.m, id, nextHeartbeatAt);
   }
 
   /** Every version of a secret, newest first, without its encrypted fields. */

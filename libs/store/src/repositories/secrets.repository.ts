@@ -1,8 +1,9 @@
 import type { EntityManager } from 'typeorm';
 import type { HeartbeatStatus, SecretSettings, SecretType } from '@keyturn/contracts';
 import { SecretEntity } from '../entities/secret.entity.js';
-import { queryReturning } from '../returning.js';
-import { selectEntities, updateById } from '../rows.js';
+import { queryReturning, rowsOf } from '../returning.js';
+import { toEntity, updateById } from '../rows.js';
+import { HEARTBEAT_TYPES, SECRETS_WITH_DUE } from './heartbeat-due.sql.js';
 
 /** A secret whose scheduled change is due, as the scheduler claims it. */
 export interface DueScheduledChange {
@@ -21,19 +22,34 @@ const CLAIM_HORIZON = '10 minutes';
 
 /**
  * The claim of due heartbeats ($1 = batch), exported for bench:scheduler's raw-SQL baseline, which runs the
- * very same statement. The batch's ids go to the update as an array (`= ANY(ARRAY(…))`), so each row is
- * reached through the primary key: with `UPDATE … FROM (subquery)` the planner hash-joined the batch with a
- * sequential scan of the whole table, once per batch, which made the claim O(table) and the rate halve from
- * 100k to 1M secrets.
+ * very same statement. It moves the due time in heartbeat_due, the narrow table of key secrets' due times
+ * (migration HeartbeatDue1795836000000): the wide secrets row is only read, by its primary key, for the
+ * account id, so a claim writes one small row and its two index entries instead of a new version of the
+ * secret with an entry in each of its seven indexes. The batch's ids go to the update as an array
+ * (`= ANY(ARRAY(…))`), so each row is reached through the primary key: with `UPDATE … FROM (subquery)` the
+ * planner hash-joined the batch with a sequential scan of the whole table, once per batch, which made the
+ * claim O(table). The account id is a scalar subquery for the same reason: one primary-key probe per row.
+ *
+ * The claim also share-locks each claimed secret's row (FOR KEY SHARE, which writes no new row version and
+ * which the heartbeat rows' foreign key takes in this transaction anyway), and skips a secret whose row a
+ * writer holds, as the claim did when it updated `secrets`: a writer of a secret locks its row and then
+ * writes its due row (a delete's cascade, a promotion, a heartbeat's finish), so a claim that held the
+ * due row and then waited for the secret's row (the heartbeat insert's foreign-key check) deadlocked with it.
  */
-export const CLAIM_DUE_HEARTBEATS_SQL = `UPDATE secrets s SET next_heartbeat_at = now() + interval '${CLAIM_HORIZON}'
-    WHERE s.id = ANY(ARRAY(
-            SELECT id FROM secrets
-             WHERE type = 'aws-iam-key' AND next_heartbeat_at IS NOT NULL AND next_heartbeat_at <= now()
-             ORDER BY next_heartbeat_at
+export const CLAIM_DUE_HEARTBEATS_SQL = `UPDATE heartbeat_due d SET due_at = now() + interval '${CLAIM_HORIZON}'
+    WHERE d.secret_id = ANY(ARRAY(
+            SELECT due.secret_id FROM heartbeat_due due JOIN secrets s ON s.id = due.secret_id
+             WHERE due.due_at <= now()
+             ORDER BY due.due_at
              LIMIT $1
-             FOR UPDATE SKIP LOCKED))
-  RETURNING s.id, s.account_id`;
+             FOR UPDATE OF due SKIP LOCKED
+             FOR KEY SHARE OF s SKIP LOCKED))
+  RETURNING d.secret_id AS id, (SELECT s.account_id FROM secrets s WHERE s.id = d.secret_id) AS account_id`;
+
+/** The secret with its due time (heartbeat_due), as SecretEntity. */
+function secretWithDue(m: EntityManager, row: Record<string, unknown>): SecretEntity {
+  return Object.assign(toEntity(m, SecretEntity, row), { nextHeartbeatAt: row.next_heartbeat_at as Date | null });
+}
 
 /**
  * The secrets table. Methods are grouped by the side that needs them.
@@ -44,14 +60,14 @@ export class SecretsRepository {
   // ------------------------------------------------------------ worker and scheduler side (rotation, heartbeat, due work)
 
   async get(id: string): Promise<SecretEntity | null> {
-    const [s] = await selectEntities(this.m, SecretEntity, 'id = $1', [id]);
-    return s ?? null;
+    const [r] = await rowsOf(this.m, `SELECT s.*, d.due_at AS next_heartbeat_at FROM ${SECRETS_WITH_DUE} WHERE s.id = $1`, [id]);
+    return r ? secretWithDue(this.m, r) : null;
   }
 
   /** The row under FOR UPDATE (promotion, storing a pending version and a heartbeat's result take it). */
   async lockForUpdate(id: string): Promise<SecretEntity | null> {
-    const [s] = await selectEntities(this.m, SecretEntity, 'id = $1 FOR UPDATE', [id]);
-    return s ?? null;
+    const [r] = await rowsOf(this.m, `SELECT s.*, d.due_at AS next_heartbeat_at FROM ${SECRETS_WITH_DUE} WHERE s.id = $1 FOR UPDATE OF s`, [id]);
+    return r ? secretWithDue(this.m, r) : null;
   }
 
   /**
@@ -73,10 +89,12 @@ export class SecretsRepository {
     await updateById(this.m, SecretEntity, id, { versionCounter });
   }
 
-  /** A change was promoted: `last_rotated_at` now, and a secret with a heartbeat is checked at the next tick. */
+  /** A change was promoted: `last_rotated_at` now, and a secret with a heartbeat (a key) is checked at the next tick. */
   async markChanged(id: string, checkHeartbeatNow: boolean): Promise<void> {
     await this.m.query(
-      `UPDATE secrets SET last_rotated_at = now(), next_heartbeat_at = CASE WHEN $2::boolean THEN now() ELSE next_heartbeat_at END WHERE id = $1`,
+      `WITH s AS (UPDATE secrets SET last_rotated_at = now() WHERE id = $1 RETURNING id, type)
+       INSERT INTO heartbeat_due (secret_id, due_at) SELECT id, now() FROM s WHERE $2::boolean AND type IN (${HEARTBEAT_TYPES})
+       ON CONFLICT (secret_id) DO UPDATE SET due_at = EXCLUDED.due_at`,
       [id, checkHeartbeatNow],
     );
   }
@@ -89,21 +107,30 @@ export class SecretsRepository {
    */
   async markChangedAndChecked(id: string, r: { at: Date; next: Date }): Promise<void> {
     await this.m.query(
-      `UPDATE secrets SET last_rotated_at = now(), heartbeat_status = 'success', heartbeat_failures = 0,
-              last_heartbeat_at = $2, next_heartbeat_at = $3, updated_at = now()
-        WHERE id = $1`,
+      `WITH s AS (
+         UPDATE secrets SET last_rotated_at = now(), heartbeat_status = 'success', heartbeat_failures = 0, last_heartbeat_at = $2, updated_at = now()
+          WHERE id = $1 RETURNING id, type)
+       INSERT INTO heartbeat_due (secret_id, due_at) SELECT id, $3::timestamptz FROM s WHERE type IN (${HEARTBEAT_TYPES})
+       ON CONFLICT (secret_id) DO UPDATE SET due_at = EXCLUDED.due_at`,
       [id, r.at, r.next],
     );
   }
 
   /** A heartbeat's result on the secret: status, consecutive failures and when it is due again. */
   async recordHeartbeat(id: string, r: { status: HeartbeatStatus; failures: number; at: Date; next: Date }): Promise<void> {
-    await this.m.update(SecretEntity, { id }, { heartbeatStatus: r.status, heartbeatFailures: r.failures, lastHeartbeatAt: r.at, nextHeartbeatAt: r.next });
+    await this.m.query(
+      `WITH s AS (
+         UPDATE secrets SET heartbeat_status = $2, heartbeat_failures = $3, last_heartbeat_at = $4, updated_at = now()
+          WHERE id = $1 RETURNING id, type)
+       INSERT INTO heartbeat_due (secret_id, due_at) SELECT id, $5::timestamptz FROM s WHERE type IN (${HEARTBEAT_TYPES})
+       ON CONFLICT (secret_id) DO UPDATE SET due_at = EXCLUDED.due_at`,
+      [id, r.status, r.failures, r.at, r.next],
+    );
   }
   /**
    * Claims up to `batch` key secrets whose heartbeat is due and moves their due
-   * time ahead, in one statement: FOR UPDATE SKIP LOCKED, so scheduler
-   * replicas never claim the same secret. Use it inside a transaction with the
+   * time ahead (heartbeat_due), in one statement: FOR UPDATE SKIP LOCKED on the
+   * due rows, so scheduler replicas never claim the same secret. Use it inside a transaction with the
    * heartbeat rows it leads to.
    */
   claimDueHeartbeats(batch: number): Promise<{ id: string; account_id: string }[]> {
