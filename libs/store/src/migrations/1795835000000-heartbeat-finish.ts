@@ -1,30 +1,7 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
-/**
- * Issue 14 (fewer round trips per heartbeat): a heartbeat's result, in the
- * common case, in one call instead of a transaction of five statements
- * (BEGIN, lock, current version, write, COMMIT). keyturn_finish_heartbeat
- * locks the secret's row, then reads its current version in a statement of
- * its own: a VOLATILE function's statements each take a new snapshot under
- * READ COMMITTED, so it sees a promotion that committed while it waited for
- * the lock, as the separate statement of the transaction did. It writes only
- * when the checked version is still current and the secret's heartbeat
- * status stays as it is; otherwise it writes nothing and says why ('stale':
- * the check no longer counts; 'status-changed': the caller records the result
- * with its event and audit entry in a transaction; 'gone': the secret was
- * deleted). Call it outside a transaction (autocommit), so the lock lasts only
- * as long as the call.
- *
- * The failure count and the backoff match HeartbeatUseCase: a success resets
- * the count and the next check comes after the interval; a failure adds one
- * and the interval doubles per earlier consecutive failure, at most 8 times.
- */
-export class HeartbeatFinish1795835000000 implements MigrationInterface {
-  name = 'HeartbeatFinish1795835000000';
-
-  async up(q: QueryRunner): Promise<void> {
-    await q.query(`
-      CREATE FUNCTION keyturn_finish_heartbeat(
+/** The function as this migration makes it, from its name on (HeartbeatDue1795836000000 puts it back with it in its down). */
+export const FINISH_HEARTBEAT_1795835000000 = `keyturn_finish_heartbeat(
         p_heartbeat_id uuid, p_secret_id uuid, p_checked_version_id uuid, p_outcome text, p_at timestamptz, p_interval_ms bigint,
         p_checked_arn varchar, p_key_status varchar, p_key_created_at timestamptz, p_error_code varchar, p_error_message text,
         p_listing boolean, p_listed_key_status varchar, p_listed_key_created_at timestamptz, p_listed_at timestamptz)
@@ -55,7 +32,32 @@ export class HeartbeatFinish1795835000000 implements MigrationInterface {
         END IF;
         RETURN 'finished';
       END
-      $fn$`);
+      $fn$`;
+
+/**
+ * Issue 14 (fewer round trips per heartbeat): a heartbeat's result, in the
+ * common case, in one call instead of a transaction of five statements
+ * (BEGIN, lock, current version, write, COMMIT). keyturn_finish_heartbeat
+ * locks the secret's row, then reads its current version in a statement of
+ * its own: a VOLATILE function's statements each take a new snapshot under
+ * READ COMMITTED, so it sees a promotion that committed while it waited for
+ * the lock, as the separate statement of the transaction did. It writes only
+ * when the checked version is still current and the secret's heartbeat
+ * status stays as it is; otherwise it writes nothing and says why ('stale':
+ * the check no longer counts; 'status-changed': the caller records the result
+ * with its event and audit entry in a transaction; 'gone': the secret was
+ * deleted). Call it outside a transaction (autocommit), so the lock lasts only
+ * as long as the call.
+ *
+ * The failure count and the backoff match HeartbeatUseCase: a success resets
+ * the count and the next check comes after the interval; a failure adds one
+ * and the interval doubles per earlier consecutive failure, at most 8 times.
+ */
+export class HeartbeatFinish1795835000000 implements MigrationInterface {
+  name = 'HeartbeatFinish1795835000000';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`CREATE FUNCTION ${FINISH_HEARTBEAT_1795835000000}`);
   }
 
   async down(q: QueryRunner): Promise<void> {

@@ -1,4 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { FINISH_HEARTBEAT_1795835000000 } from './1795835000000-heartbeat-finish.js';
 
 /**
  * The heartbeat due time of key secrets moves out of `secrets` into a narrow
@@ -44,7 +45,8 @@ export class HeartbeatDue1795836000000 implements MigrationInterface {
     await q.query(`ALTER TABLE secrets ADD COLUMN next_heartbeat_at timestamptz`);
     await q.query(`UPDATE secrets s SET next_heartbeat_at = d.due_at FROM heartbeat_due d WHERE d.secret_id = s.id`);
     await q.query(`CREATE INDEX secrets_heartbeat_due ON secrets (next_heartbeat_at) WHERE type = 'aws-iam-key' AND next_heartbeat_at IS NOT NULL`);
-    await q.query(FINISH_HEARTBEAT_WITH_COLUMN);
+    // The function exactly as HeartbeatFinish1795835000000 made it.
+    await q.query(`CREATE OR REPLACE FUNCTION ${FINISH_HEARTBEAT_1795835000000}`);
     await q.query(`DROP TABLE heartbeat_due`);
   }
 }
@@ -94,34 +96,3 @@ const FINISH_HEARTBEAT_WITH_DUE_TABLE = `
       END
       $fn$`;
 
-/** The function exactly as HeartbeatFinish1795835000000 made it (for down). */
-const FINISH_HEARTBEAT_WITH_COLUMN = `
-      CREATE OR REPLACE FUNCTION ${SIGNATURE}
-      RETURNS text LANGUAGE plpgsql VOLATILE AS $fn$
-      DECLARE
-        v_status text;
-        v_failures int;
-        v_current uuid;
-      BEGIN
-        SELECT heartbeat_status, heartbeat_failures INTO v_status, v_failures FROM secrets WHERE id = p_secret_id FOR UPDATE;
-        IF NOT FOUND THEN RETURN 'gone'; END IF;
-        -- A statement of its own, after the lock (see above).
-        SELECT id INTO v_current FROM secret_versions WHERE secret_id = p_secret_id AND state = 'current';
-        IF v_current IS DISTINCT FROM p_checked_version_id THEN RETURN 'stale'; END IF;
-        IF v_status IS DISTINCT FROM p_outcome THEN RETURN 'status-changed'; END IF;
-        v_failures := CASE WHEN p_outcome = 'success' THEN 0 ELSE v_failures + 1 END;
-        UPDATE heartbeats SET status = 'done', outcome = p_outcome, finished_at = p_at, lease_expires_at = NULL,
-               checked_arn = p_checked_arn, key_status = p_key_status, key_created_at = p_key_created_at,
-               error_code = p_error_code, error_message = p_error_message
-         WHERE id = p_heartbeat_id;
-        UPDATE secrets SET heartbeat_status = p_outcome, heartbeat_failures = v_failures, last_heartbeat_at = p_at,
-               next_heartbeat_at = p_at + p_interval_ms * (CASE WHEN p_outcome = 'success' THEN 1 ELSE 1 << least(greatest(v_failures - 1, 0), 3) END) * interval '1 millisecond',
-               updated_at = now()
-         WHERE id = p_secret_id;
-        IF p_listing AND p_checked_version_id IS NOT NULL THEN
-          UPDATE secret_versions SET key_status = p_listed_key_status, key_created_at = p_listed_key_created_at, key_listed_at = p_listed_at
-           WHERE id = p_checked_version_id;
-        END IF;
-        RETURN 'finished';
-      END
-      $fn$`;
