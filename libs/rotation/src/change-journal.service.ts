@@ -80,10 +80,10 @@ export class ChangeJournal {
 
   /** The secret with its current, previous and pending versions decrypted. */
   async state(secretId: string): Promise<SecretState> {
-    const secret = await this.secrets.get(secretId);
-    if (!secret) throw new KeyturnError(ErrorCode.SECRET_NOT_FOUND, { secretId });
-    const state: SecretState = { secret };
-    for (const row of await this.versions.live(secretId)) {
+    const found = await this.secrets.withLiveVersions(secretId);
+    if (!found) throw new KeyturnError(ErrorCode.SECRET_NOT_FOUND, { secretId });
+    const state: SecretState = { secret: found.secret };
+    for (const row of found.versions) {
       state[row.state as 'current' | 'previous' | 'pending'] = { row, fields: this.cipher.open(row) };
     }
     return state;
@@ -188,23 +188,23 @@ export class ChangeJournal {
 
   /**
    * Stores `fields` as the secret's pending version and records it on the
-   * rotation (step `next`), in one transaction under the secret's row lock. An
-   * abandoned pending value (never applied, or applied and superseded) becomes history.
+   * rotation (step `next`), in one transaction under the secret's row lock
+   * (taken by counting the version). An abandoned pending value (never
+   * applied, or applied and superseded) becomes history. Returns the stored
+   * pending version.
    */
-  async storePending(rot: RotationEntity, fields: Record<string, string>, next: RotationStep, listing?: KeyListing): Promise<number> {
-    const version = await this.tx.run(async (tx) => {
-      const s = await tx.secrets.lockForUpdate(rot.secretId);
-      if (!s) throw new KeyturnError(ErrorCode.SECRET_NOT_FOUND, { secretId: rot.secretId });
-      const v = s.versionCounter + 1;
-      await tx.versions.moveState(s.id, 'pending', 'discarded');
-      await tx.secrets.setVersionCounter(s.id, v);
-      await tx.versions.insert({ ...this.cipher.seal(s.id, v, 'pending', fields), ...listing });
+  async storePending(rot: RotationEntity, fields: Record<string, string>, next: RotationStep, listing?: KeyListing): Promise<OpenVersion> {
+    const row = await this.tx.run(async (tx) => {
+      const v = await tx.secrets.nextVersion(rot.secretId);
+      if (v === null) throw new KeyturnError(ErrorCode.SECRET_NOT_FOUND, { secretId: rot.secretId });
+      await tx.versions.moveState(rot.secretId, 'pending', 'discarded');
+      const stored = await tx.versions.insert({ ...this.cipher.seal(rot.secretId, v, 'pending', fields), ...listing });
       await tx.rotations.setPending(rot, v, next);
-      return v;
+      return stored;
     });
-    rot.pendingVersion = version;
+    rot.pendingVersion = row.version;
     rot.step = next;
-    return version;
+    return { row, fields: { ...fields } };
   }
 
   /** The pending version never became current: it is discarded and the rotation forgets it. */
@@ -231,11 +231,12 @@ export class ChangeJournal {
     const canHeartbeat = secretTypeDefinition(rot.secretType).canHeartbeat;
     await this.tx.run(async (tx) => {
       const locked = await tx.secrets.lockHeartbeatState(rot.secretId);
-      const pending = await tx.versions.inState(rot.secretId, 'pending');
-      if (!pending || !locked) throw new KeyturnError(ErrorCode.NOTHING_TO_PROMOTE, { rotationId: rot.id });
+      if (!locked) throw new KeyturnError(ErrorCode.NOTHING_TO_PROMOTE, { rotationId: rot.id });
       await tx.versions.moveState(rot.secretId, 'previous', 'retired');
       await tx.versions.moveState(rot.secretId, 'current', 'previous');
-      await tx.versions.setState(pending.id, 'current');
+      // No pending version: the throw rolls the two moves back, nothing changed.
+      const pending = await tx.versions.promotePending(rot.secretId);
+      if (!pending) throw new KeyturnError(ErrorCode.NOTHING_TO_PROMOTE, { rotationId: rot.id });
       if (canHeartbeat && verified) {
         const interval = (verified.heartbeatIntervalSeconds ?? this.config.heartbeat.intervalSeconds) * 1000;
         const heartbeatId = uuidv7();

@@ -2,7 +2,8 @@ import type { EntityManager } from 'typeorm';
 import type { HeartbeatStatus, SecretSettings, SecretType } from '@keyturn/contracts';
 import { SecretEntity } from '../entities/secret.entity.js';
 import { queryReturning } from '../returning.js';
-import { selectEntities, updateById } from '../rows.js';
+import { SecretVersionEntity } from '../entities/secret-version.entity.js';
+import { prefixedColumns, selectEntities, toEntity, updateById } from '../rows.js';
 
 /** A secret whose scheduled change is due, as the scheduler claims it. */
 export interface DueScheduledChange {
@@ -48,10 +49,36 @@ export class SecretsRepository {
     return s ?? null;
   }
 
-  /** The row under FOR UPDATE (promotion, storing a pending version and a heartbeat's result take it). */
-  async lockForUpdate(id: string): Promise<SecretEntity | null> {
-    const [s] = await selectEntities(this.m, SecretEntity, 'id = $1 FOR UPDATE', [id]);
-    return s ?? null;
+  /**
+   * The secret and its current, previous and pending versions, in one statement (one snapshot); null when
+   * the secret is gone.
+   */
+  async withLiveVersions(id: string): Promise<{ secret: SecretEntity; versions: SecretVersionEntity[] } | null> {
+    const rows = await queryReturning<Record<string, unknown>>(
+      this.m,
+      `SELECT s.*, ${prefixedColumns(this.m, SecretVersionEntity, 'v', 'v__')}
+         FROM secrets s LEFT JOIN secret_versions v ON v.secret_id = s.id AND v.state IN ('current', 'previous', 'pending')
+        WHERE s.id = $1`,
+      [id],
+    );
+    if (!rows.length) return null;
+    return {
+      secret: toEntity(this.m, SecretEntity, rows[0]),
+      versions: rows.filter((r) => r.v__id !== null).map((r) => toEntity(this.m, SecretVersionEntity, r, 'v__')),
+    };
+  }
+
+  /**
+   * Counts a new version: `version_counter + 1`, returned (null: the secret is gone). The UPDATE takes the
+   * row lock until the transaction ends, so two versions stored at once are numbered one after the other.
+   */
+  async nextVersion(id: string): Promise<number | null> {
+    const [r] = await queryReturning<{ version_counter: number }>(
+      this.m,
+      `UPDATE secrets SET version_counter = version_counter + 1, updated_at = now() WHERE id = $1 RETURNING version_counter`,
+      [id],
+    );
+    return r ? r.version_counter : null;
   }
 
   /**
@@ -67,10 +94,6 @@ export class SecretsRepository {
   /** The IAM user id seen at the first change: a re-created user of the same name is told apart by it. */
   async setIamUserId(id: string, iamUserId: string): Promise<void> {
     await updateById(this.m, SecretEntity, id, { iamUserId });
-  }
-
-  async setVersionCounter(id: string, versionCounter: number): Promise<void> {
-    await updateById(this.m, SecretEntity, id, { versionCounter });
   }
 
   /** A change was promoted: `last_rotated_at` now, and a secret with a heartbeat is checked at the next tick. */
