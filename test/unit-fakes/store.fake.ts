@@ -229,6 +229,10 @@ export class FakeStore {
 
     const rotations: PublicOf<RotationsRepository> = {
       get: async (id) => clone(db().rotations.get(id) ?? null),
+      getWithSecret: async (id) => {
+        const r = db().rotations.get(id);
+        return r ? clone({ rotation: r, secret: db().secrets.get(r.secretId) ?? null }) : null;
+      },
       getOrFail: async (id) => {
         const r = db().rotations.get(id);
         if (!r) throw new Error(`EntityNotFound: rotation ${id}`);

@@ -40,7 +40,7 @@ function world(script?: (w: WorkerWorld, rotationId: string) => Promise<void>, t
   const keys = type === SecretType.AwsIamKey ? scripted : idle;
   const passwords = type === SecretType.AwsIamKey ? idle : scripted;
   const useCases: ChangeUseCases = { [SecretType.AwsIamKey]: keys, [SecretType.AwsIamConsolePassword]: passwords };
-  const runner = new RotationRunner(w.store.rotations, w.store.secrets, w.store.transactions, useCases, w.leaseLocks, CONFIG, w.clock);
+  const runner = new RotationRunner(w.store.rotations, w.store.transactions, useCases, w.leaseLocks, CONFIG, w.clock);
   runner.onModuleInit();
   return { w, secret, rot, keys, passwords, runner };
 }
@@ -308,7 +308,7 @@ describe('one change use case per secret type, checked at boot', () => {
       "no change use case is registered for secret type 'aws-iam-console-password': add it to CHANGE_USE_CASES (libs/rotation/src/rotation.module.ts)",
     );
     const w = new WorkerWorld();
-    const runner = new RotationRunner(w.store.rotations, w.store.secrets, w.store.transactions, partial, w.leaseLocks, CONFIG, w.clock);
+    const runner = new RotationRunner(w.store.rotations, w.store.transactions, partial, w.leaseLocks, CONFIG, w.clock);
     expect(() => runner.onModuleInit()).toThrow(/aws-iam-console-password/);
   });
 

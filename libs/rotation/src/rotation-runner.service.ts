@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { SYSTEM_ACTOR, WarningCode, isRetryable, isThrottled } from '@keyturn/contracts';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
-import { LeaseLocks, LockSpace, RotationsRepository, SecretsRepository, Transactions, lockKey, type Repositories, type RotationEntity } from '@keyturn/store';
+import { LeaseLocks, LockSpace, RotationsRepository, Transactions, lockKey, type Repositories, type RotationEntity } from '@keyturn/store';
 import { auditRow } from '@keyturn/auth';
 import { describeFailure, RetirePendingError } from './rotation-error.js';
 import { inAccount } from './paced-iam.client.js';
@@ -34,7 +34,6 @@ export class RotationRunner implements OnModuleInit {
 
   constructor(
     private readonly rotations: RotationsRepository,
-    private readonly secrets: SecretsRepository,
     private readonly tx: Transactions,
     @Inject(CHANGE_USE_CASES) private readonly useCases: ChangeUseCases,
     private readonly locks: LeaseLocks,
@@ -48,10 +47,10 @@ export class RotationRunner implements OnModuleInit {
   }
 
   async execute(rotationId: string): Promise<RunOutcome> {
-    const rot = await this.rotations.get(rotationId);
-    if (!rot) return { kind: 'done' }; // the secret (and its rotations) was deleted
+    const found = await this.rotations.getWithSecret(rotationId);
+    if (!found) return { kind: 'done' }; // the secret (and its rotations) was deleted
+    const { rotation: rot, secret } = found;
     if (rot.status === 'failed' || (rot.status === 'succeeded' && !rot.retirePending)) return { kind: 'done' };
-    const secret = await this.secrets.get(rot.secretId);
     if (!secret) return { kind: 'done' };
     // In its grace period the previous key keeps working: come back when the retire is due.
     const graceLeft = rot.status === 'succeeded' ? untilRetire(rot, this.clock.now()) : 0;

@@ -50,6 +50,26 @@ describe('rotation statements that return what a second statement read (Postgres
     return { secretId, rotationId, versionIds };
   }
 
+  it('getWithSecret reads what get and the secret read do, in one statement; null when the rotation is gone', async () => {
+    const x = await subject();
+    expect(await rotations.getWithSecret(x.rotationId)).toEqual({ rotation: await rotations.get(x.rotationId), secret: await secrets.get(x.secretId) });
+    expect(await rotations.getWithSecret(uuidv7())).toBeNull();
+  });
+
+  it('inGrace finds the other rotations of the secret whose retire is owed', async () => {
+    const x = await subject();
+    const owed = uuidv7();
+    const retired = uuidv7();
+    await ds.query(
+      `INSERT INTO rotations (id, secret_id, secret_type, status, step, requested_by, retire_pending, retire_at, retired_at)
+       VALUES ($1, $3, 'aws-iam-key', 'succeeded', 'retire', 'test', true, now(), NULL), ($2, $3, 'aws-iam-key', 'succeeded', 'done', 'test', true, now(), now())`,
+      [owed, retired, x.secretId],
+    );
+    await ds.query(`UPDATE rotations SET retire_pending = true, retire_at = now() WHERE id = $1`, [x.rotationId]);
+    expect(await rotations.inGrace(x.secretId, x.rotationId)).toEqual([await rotations.get(owed)]);
+    expect((await rotations.inGrace(x.secretId, owed)).map((r) => r.id)).toEqual([x.rotationId]);
+  });
+
   it('claim returns the claimed row, as a read after it finds it', async () => {
     const x = await subject();
     const res = await rotations.claim(x.rotationId, 'w1', 60_000);

@@ -1,7 +1,8 @@
 import type { EntityManager } from 'typeorm';
 import { RotationEntity, type RotationStep, type RotationWarning } from '../entities/rotation.entity.js';
 import { queryReturning } from '../returning.js';
-import { selectEntities, toEntity, updateById } from '../rows.js';
+import { SecretEntity } from '../entities/secret.entity.js';
+import { prefixedColumns, selectEntities, toEntity, updateById } from '../rows.js';
 
 /** What a claim found when it could not take the rotation. */
 export type ClaimResult =
@@ -34,6 +35,17 @@ export class RotationsRepository {
     const r = await this.get(id);
     if (!r) throw new Error(`rotation ${id} not found`);
     return r;
+  }
+
+  /** The rotation and its secret (null: the secret is gone) in one statement; null when the rotation is gone. */
+  async getWithSecret(id: string): Promise<{ rotation: RotationEntity; secret: SecretEntity | null } | null> {
+    const [row] = await queryReturning<Record<string, unknown>>(
+      this.m,
+      `SELECT r.*, ${prefixedColumns(this.m, SecretEntity, 's', 's__')} FROM rotations r LEFT JOIN secrets s ON s.id = r.secret_id WHERE r.id = $1`,
+      [id],
+    );
+    if (!row) return null;
+    return { rotation: toEntity(this.m, RotationEntity, row), secret: row.s__id === null ? null : toEntity(this.m, SecretEntity, row, 's__') };
   }
 
   /** Records progress on the row (step, mode, executor, …) and on the caller's copy. */
@@ -125,10 +137,8 @@ export class RotationsRepository {
 
   /** Rotations of the secret (other than `exceptId`) whose previous key is in its grace period: retire owed at retire_at. */
   inGrace(secretId: string, exceptId: string): Promise<RotationEntity[]> {
-    return this.m
-      .createQueryBuilder(RotationEntity, 'r')
-      .where('r.secret_id = :secretId AND r.id <> :exceptId AND r.retire_pending AND r.retire_at IS NOT NULL AND r.retired_at IS NULL', { secretId, exceptId })
-      .getMany();
+    // Hand-written (rows.ts): every key rotation asks, and TypeORM's query builder built and hydrated it anew.
+    return selectEntities(this.m, RotationEntity, 'secret_id = $1 AND id <> $2 AND retire_pending AND retire_at IS NOT NULL AND retired_at IS NULL', [secretId, exceptId]);
   }
 
   async giveUpRetire(id: string): Promise<void> {
