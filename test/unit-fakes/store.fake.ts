@@ -322,8 +322,12 @@ export class FakeStore {
         return s ? { heartbeatStatus: s.heartbeatStatus, heartbeatFailures: s.heartbeatFailures } : null;
       },
       markChangedAndChecked: async (id, r) => {
+        lockedIds.push(id);
         const s = db().secrets.get(id);
-        if (s) Object.assign(s, { lastRotatedAt: new Date(now()), heartbeatStatus: 'success', heartbeatFailures: 0, lastHeartbeatAt: r.at, nextHeartbeatAt: r.next });
+        if (!s) return null;
+        const before = { heartbeatStatus: s.heartbeatStatus, heartbeatFailures: s.heartbeatFailures };
+        Object.assign(s, { lastRotatedAt: new Date(now()), heartbeatStatus: 'success', heartbeatFailures: 0, lastHeartbeatAt: r.at, nextHeartbeatAt: r.next });
+        return before;
       },
       setIamUserId: async (id, iamUserId) => {
         const s = db().secrets.get(id);

@@ -229,27 +229,31 @@ export class ChangeJournal {
    */
   async promote(rot: RotationEntity, next: RotationStep, verified?: VerifiedKey): Promise<void> {
     const canHeartbeat = secretTypeDefinition(rot.secretType).canHeartbeat;
+    const checked = canHeartbeat && verified ? verified : null;
     await this.tx.run(async (tx) => {
-      const locked = await tx.secrets.lockHeartbeatState(rot.secretId);
+      // The secret's row lock first (heartbeats take it too, so a promotion and a heartbeat's result are ordered).
+      // With a verified key the statement that takes it also records the check, and says what the status was.
+      const interval = checked ? (checked.heartbeatIntervalSeconds ?? this.config.heartbeat.intervalSeconds) * 1000 : 0;
+      const locked = checked
+        ? await tx.secrets.markChangedAndChecked(rot.secretId, { at: checked.at, next: new Date(checked.at.getTime() + interval) })
+        : await tx.secrets.lockHeartbeatState(rot.secretId);
       if (!locked) throw new KeyturnError(ErrorCode.NOTHING_TO_PROMOTE, { rotationId: rot.id });
       await tx.versions.moveState(rot.secretId, 'previous', 'retired');
       await tx.versions.moveState(rot.secretId, 'current', 'previous');
-      // No pending version: the throw rolls the two moves back, nothing changed.
+      // No pending version: the throw rolls the transaction back, nothing changed.
       const pending = await tx.versions.promotePending(rot.secretId);
       if (!pending) throw new KeyturnError(ErrorCode.NOTHING_TO_PROMOTE, { rotationId: rot.id });
-      if (canHeartbeat && verified) {
-        const interval = (verified.heartbeatIntervalSeconds ?? this.config.heartbeat.intervalSeconds) * 1000;
+      if (checked) {
         const heartbeatId = uuidv7();
         await tx.heartbeats.insertChecked({
           id: heartbeatId,
           secretId: rot.secretId,
           requestedBy: 'system:rotation-worker',
-          checkedArn: verified.arn,
+          checkedArn: checked.arn,
           keyStatus: 'Active',
           keyCreatedAt: pending.keyCreatedAt ?? null,
-          at: verified.at,
+          at: checked.at,
         });
-        await tx.secrets.markChangedAndChecked(rot.secretId, { at: verified.at, next: new Date(verified.at.getTime() + interval) });
         if (locked.heartbeatStatus !== 'success') {
           const change = { secretId: rot.secretId, heartbeatId, from: locked.heartbeatStatus, to: 'success' as const, errorCode: null };
           await recordHeartbeatStatusChange(tx, this.config.webhooks.urls, 'rotation-worker', change);

@@ -119,11 +119,9 @@ describe('rotation statements that return what a second statement read (Postgres
     const stored = await ds.transaction(async (m) => {
       const v = await new SecretsRepository(m).nextVersion(x.secretId);
       expect(v).toBe(2);
-      // The row is locked until the transaction ends.
-      const [{ locked }] = await ds.query(
-        `SELECT count(*)::int AS locked FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'secrets' AND l.mode = 'RowExclusiveLock' AND l.granted`,
-      );
-      expect(locked).toBeGreaterThan(0);
+      // The row is locked until the transaction ends: another connection cannot take it.
+      const [{ free }] = await ds.query(`SELECT count(*)::int AS free FROM (SELECT 1 FROM secrets WHERE id = $1 FOR UPDATE SKIP LOCKED) t`, [x.secretId]);
+      expect(free).toBe(0);
       return new SecretVersionsRepository(m).insert({
         id: uuidv7(),
         secretId: x.secretId,
@@ -143,6 +141,23 @@ describe('rotation statements that return what a second statement read (Postgres
     expect(stored).toMatchObject({ version: 2, state: 'pending', secretUnknown: false, keyStatus: 'Active' });
     expect((await secrets.get(x.secretId))?.versionCounter).toBe(2);
     expect(await secrets.nextVersion(uuidv7())).toBeNull();
+  });
+
+  it('markChangedAndChecked records the check and returns the heartbeat state the row had (null: no secret)', async () => {
+    const x = await subject();
+    await ds.query(`UPDATE secrets SET heartbeat_status = 'failed', heartbeat_failures = 3 WHERE id = $1`, [x.secretId]);
+    const at = new Date('2026-11-28T11:00:00.000Z');
+    const next = new Date('2026-11-29T11:00:00.000Z');
+    const before = await ds.transaction(async (m) => {
+      const r = await new SecretsRepository(m).markChangedAndChecked(x.secretId, { at, next });
+      // It holds the row lock until the transaction ends, as lockHeartbeatState would have.
+      const [{ free }] = await ds.query(`SELECT count(*)::int AS free FROM (SELECT 1 FROM secrets WHERE id = $1 FOR UPDATE SKIP LOCKED) t`, [x.secretId]);
+      expect(free).toBe(0);
+      return r;
+    });
+    expect(before).toEqual({ heartbeatStatus: 'failed', heartbeatFailures: 3 });
+    expect(await secrets.get(x.secretId)).toMatchObject({ heartbeatStatus: 'success', heartbeatFailures: 0, lastHeartbeatAt: at, nextHeartbeatAt: next, lastRotatedAt: expect.any(Date) });
+    expect(await secrets.markChangedAndChecked(uuidv7(), { at, next })).toBeNull();
   });
 
   it('promotePending makes the pending version current and returns it; none: null, nothing changed', async () => {

@@ -109,14 +109,22 @@ export class SecretsRepository {
    * key works (GetCallerIdentity as the target user at `at`): that is this
    * secret's heartbeat too, so it counts as a successful one and the next is
    * due one interval later, instead of at once (which cost two more AWS calls).
+   * Takes the row lock as lockHeartbeatState does, and returns what it would
+   * have (the status and failures before; null: the secret is gone).
    */
-  async markChangedAndChecked(id: string, r: { at: Date; next: Date }): Promise<void> {
-    await this.m.query(
-      `UPDATE secrets SET last_rotated_at = now(), heartbeat_status = 'success', heartbeat_failures = 0,
+  async markChangedAndChecked(id: string, r: { at: Date; next: Date }): Promise<Pick<SecretEntity, 'heartbeatStatus' | 'heartbeatFailures'> | null> {
+    // The row lock first (FOR UPDATE, as lockHeartbeatState takes it), then the write: one statement.
+    const [before] = await queryReturning<{ heartbeat_status: HeartbeatStatus; heartbeat_failures: number }>(
+      this.m,
+      `WITH before AS (SELECT heartbeat_status, heartbeat_failures FROM secrets WHERE id = $1 FOR UPDATE)
+       UPDATE secrets s SET last_rotated_at = now(), heartbeat_status = 'success', heartbeat_failures = 0,
               last_heartbeat_at = $2, next_heartbeat_at = $3, updated_at = now()
-        WHERE id = $1`,
+         FROM before
+        WHERE s.id = $1
+       RETURNING before.heartbeat_status, before.heartbeat_failures`,
       [id, r.at, r.next],
     );
+    return before ? { heartbeatStatus: before.heartbeat_status, heartbeatFailures: before.heartbeat_failures } : null;
   }
 
   /** A heartbeat's result on the secret: status, consecutive failures and when it is due again. */
