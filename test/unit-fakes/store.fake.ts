@@ -305,10 +305,12 @@ export class FakeStore {
 
     const secrets: PublicOf<SecretsRepository> = {
       get: async (id) => clone(db().secrets.get(id) ?? null),
-      withLiveVersions: async (id) => {
+      withLiveVersions: async (id, rotationId = null) => {
         const s = db().secrets.get(id);
         if (!s) return null;
-        return clone({ secret: s, versions: db().versions.filter((v) => v.secretId === id && ['current', 'previous', 'pending'].includes(v.state)) });
+        const othersInGrace =
+          rotationId === null ? null : [...db().rotations.values()].some((r) => r.secretId === id && r.id !== rotationId && r.retirePending && r.retireAt && !r.retiredAt);
+        return clone({ secret: s, versions: db().versions.filter((v) => v.secretId === id && ['current', 'previous', 'pending'].includes(v.state)), othersInGrace });
       },
       nextVersion: async (id) => {
         const s = db().secrets.get(id);

@@ -40,6 +40,11 @@ export interface SecretState {
   current?: OpenVersion;
   previous?: OpenVersion;
   pending?: OpenVersion;
+  /**
+   * Read with the state for a rotation (`state(secretId, rotationId)`): whether another rotation of the
+   * secret has its retire owed in a grace period (false: `inGrace` would find none). Undefined: not read.
+   */
+  othersInGrace?: boolean;
 }
 
 export const credsOf = (v: OpenVersion): IamCredentials => ({
@@ -78,11 +83,15 @@ export class ChangeJournal {
     return this.rotations.getOrFail(id);
   }
 
-  /** The secret with its current, previous and pending versions decrypted. */
-  async state(secretId: string): Promise<SecretState> {
-    const found = await this.secrets.withLiveVersions(secretId);
+  /**
+   * The secret with its current, previous and pending versions decrypted. With `rotationId`, in the same
+   * statement, whether other rotations of the secret are in their grace period (`othersInGrace`).
+   */
+  async state(secretId: string, rotationId?: string): Promise<SecretState> {
+    const found = await this.secrets.withLiveVersions(secretId, rotationId ?? null);
     if (!found) throw new KeyturnError(ErrorCode.SECRET_NOT_FOUND, { secretId });
     const state: SecretState = { secret: found.secret };
+    if (found.othersInGrace !== null) state.othersInGrace = found.othersInGrace;
     for (const row of found.versions) {
       state[row.state as 'current' | 'previous' | 'pending'] = { row, fields: this.cipher.open(row) };
     }
@@ -118,8 +127,13 @@ export class ChangeJournal {
     logger.warn({ rotationId: rot.id, code, message }, 'rotation warning');
   }
 
-  /** Rotations of the secret other than `rot` whose previous key is still in its grace period. */
-  inGrace(rot: RotationEntity): Promise<RotationEntity[]> {
+  /**
+   * Rotations of the secret other than `rot` whose previous key is still in its grace period. A state read
+   * for `rot` under its lease that found none (`othersInGrace: false`) is the answer: under the IAM user's
+   * lock no other rotation of the secret runs, so none can have entered or left its grace since.
+   */
+  async inGrace(rot: RotationEntity, state?: SecretState): Promise<RotationEntity[]> {
+    if (state?.othersInGrace === false) return [];
     return this.rotations.inGrace(rot.secretId, rot.id);
   }
 

@@ -68,6 +68,16 @@ describe('rotation statements that return what a second statement read (Postgres
     await ds.query(`UPDATE rotations SET retire_pending = true, retire_at = now() WHERE id = $1`, [x.rotationId]);
     expect(await rotations.inGrace(x.secretId, x.rotationId)).toEqual([await rotations.get(owed)]);
     expect((await rotations.inGrace(x.secretId, owed)).map((r) => r.id)).toEqual([x.rotationId]);
+    // The state read for a rotation says whether inGrace would find any.
+    expect((await secrets.withLiveVersions(x.secretId, x.rotationId))?.othersInGrace).toBe(true);
+    expect((await secrets.withLiveVersions(x.secretId, owed))?.othersInGrace).toBe(true);
+    expect((await secrets.withLiveVersions(x.secretId))?.othersInGrace).toBeNull();
+    await ds.query(`UPDATE rotations SET retired_at = now() WHERE id = $1`, [owed]);
+    expect(await rotations.inGrace(x.secretId, x.rotationId)).toEqual([]);
+    expect((await secrets.withLiveVersions(x.secretId, x.rotationId))?.othersInGrace).toBe(false);
+    expect((await secrets.withLiveVersions(x.secretId, owed))?.othersInGrace).toBe(true);
+    const alone = await subject();
+    expect((await secrets.withLiveVersions(alone.secretId, alone.rotationId))?.othersInGrace).toBe(false);
   });
 
   it('claim returns the claimed row, as a read after it finds it', async () => {
@@ -110,7 +120,7 @@ describe('rotation statements that return what a second statement read (Postgres
     expect(found?.versions.map((v) => v.state).sort()).toEqual(['current', 'pending', 'previous']);
 
     const bare = await subject([]);
-    expect(await secrets.withLiveVersions(bare.secretId)).toEqual({ secret: await secrets.get(bare.secretId), versions: [] });
+    expect(await secrets.withLiveVersions(bare.secretId)).toEqual({ secret: await secrets.get(bare.secretId), versions: [], othersInGrace: null });
     expect(await secrets.withLiveVersions(uuidv7())).toBeNull();
   });
 

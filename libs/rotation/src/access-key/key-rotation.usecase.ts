@@ -38,7 +38,7 @@ export class KeyRotationUseCase {
 
   async run(rotationId: string, claimed?: RotationEntity): Promise<void> {
     const rot = claimed ?? (await this.store.rotation(rotationId));
-    let state = await this.store.state(rot.secretId);
+    let state = await this.store.state(rot.secretId, rot.id);
 
     if (rot.step === 'retire' || rot.step === 'done') {
       return this.retire(rot, state);
@@ -140,7 +140,7 @@ export class KeyRotationUseCase {
    * warning, and `previous-key.retired` names this rotation as the cause.
    */
   private async endGraceEarly(rot: RotationEntity, state: SecretState): Promise<void> {
-    const owed = await this.store.inGrace(rot);
+    const owed = await this.store.inGrace(rot, state);
     if (!owed.length) return;
     const eff = effectiveSettings(await this.settings.getGlobal(), state.secret.settings);
     for (const other of owed) {

@@ -51,20 +51,29 @@ export class SecretsRepository {
 
   /**
    * The secret and its current, previous and pending versions, in one statement (one snapshot); null when
-   * the secret is gone.
+   * the secret is gone. With `rotationId`: also whether another rotation of the secret has its retire owed
+   * in a grace period (what RotationsRepository.inGrace would find), so a run that finds none need not ask.
    */
-  async withLiveVersions(id: string): Promise<{ secret: SecretEntity; versions: SecretVersionEntity[] } | null> {
+  async withLiveVersions(
+    id: string,
+    rotationId: string | null = null,
+  ): Promise<{ secret: SecretEntity; versions: SecretVersionEntity[]; othersInGrace: boolean | null } | null> {
     const rows = await queryReturning<Record<string, unknown>>(
       this.m,
-      `SELECT s.*, ${prefixedColumns(this.m, SecretVersionEntity, 'v', 'v__')}
+      `SELECT s.*, ${prefixedColumns(this.m, SecretVersionEntity, 'v', 'v__')},
+              CASE WHEN $2::uuid IS NULL THEN NULL ELSE EXISTS (
+                SELECT 1 FROM rotations r
+                 WHERE r.secret_id = s.id AND r.id <> $2::uuid AND r.retire_pending AND r.retire_at IS NOT NULL AND r.retired_at IS NULL
+              ) END AS others_in_grace__
          FROM secrets s LEFT JOIN secret_versions v ON v.secret_id = s.id AND v.state IN ('current', 'previous', 'pending')
         WHERE s.id = $1`,
-      [id],
+      [id, rotationId],
     );
     if (!rows.length) return null;
     return {
       secret: toEntity(this.m, SecretEntity, rows[0]),
       versions: rows.filter((r) => r.v__id !== null).map((r) => toEntity(this.m, SecretVersionEntity, r, 'v__')),
+      othersInGrace: rows[0].others_in_grace__ as boolean | null,
     };
   }
 
