@@ -229,6 +229,10 @@ export class FakeStore {
 
     const rotations: PublicOf<RotationsRepository> = {
       get: async (id) => clone(db().rotations.get(id) ?? null),
+      getWithSecret: async (id) => {
+        const r = db().rotations.get(id);
+        return r ? clone({ rotation: r, secret: db().secrets.get(r.secretId) ?? null }) : null;
+      },
       getOrFail: async (id) => {
         const r = db().rotations.get(id);
         if (!r) throw new Error(`EntityNotFound: rotation ${id}`);
@@ -259,7 +263,7 @@ export class FakeStore {
             return { claimed: false, busy: 'secret' };
           }
           Object.assign(r, { status: next, leaseOwner: owner, leaseExpiresAt: new Date(now() + leaseMs), attempt: r.attempt + 1, startedAt: r.startedAt ?? new Date(now()) });
-          return { claimed: true };
+          return { claimed: true, rotation: clone(r) };
         }
         return { claimed: false, busy: 'lease', now: clone(r ?? null) };
       },
@@ -284,21 +288,35 @@ export class FakeStore {
       unfinished: schedulerOnly,
       insertScheduled: schedulerOnly,
       finish: async (id, status, finishedAt, error) => {
-        Object.assign(db().rotations.get(id)!, {
+        const r = db().rotations.get(id);
+        if (!r) return null;
+        const before = clone(r);
+        Object.assign(r, {
           status,
           leaseOwner: null,
           leaseExpiresAt: null,
-          finishedAt,
+          finishedAt: r.finishedAt ?? finishedAt,
           ...(status === 'failed' ? { errorCode: error.code, errorMessage: error.message } : { errorCode: null, errorMessage: null }),
         });
+        const current = db().versions.find((v) => v.secretId === r.secretId && v.state === 'current');
+        return { before, currentVersion: current?.version ?? null };
       },
     };
 
     const secrets: PublicOf<SecretsRepository> = {
       get: async (id) => clone(db().secrets.get(id) ?? null),
-      lockForUpdate: async (id) => {
+      withLiveVersions: async (id, rotationId = null) => {
+        const s = db().secrets.get(id);
+        if (!s) return null;
+        const othersInGrace =
+          rotationId === null ? null : [...db().rotations.values()].some((r) => r.secretId === id && r.id !== rotationId && r.retirePending && r.retireAt && !r.retiredAt);
+        return clone({ secret: s, versions: db().versions.filter((v) => v.secretId === id && ['current', 'previous', 'pending'].includes(v.state)), othersInGrace });
+      },
+      nextVersion: async (id) => {
+        const s = db().secrets.get(id);
+        if (!s) return null;
         lockedIds.push(id);
-        return clone(db().secrets.get(id) ?? null);
+        return ++s.versionCounter;
       },
       lockHeartbeatState: async (id) => {
         lockedIds.push(id);
@@ -306,15 +324,16 @@ export class FakeStore {
         return s ? { heartbeatStatus: s.heartbeatStatus, heartbeatFailures: s.heartbeatFailures } : null;
       },
       markChangedAndChecked: async (id, r) => {
+        lockedIds.push(id);
         const s = db().secrets.get(id);
-        if (s) Object.assign(s, { lastRotatedAt: new Date(now()), heartbeatStatus: 'success', heartbeatFailures: 0, lastHeartbeatAt: r.at, nextHeartbeatAt: dueOf(s, r.next) });
+        if (!s) return null;
+        const before = { heartbeatStatus: s.heartbeatStatus, heartbeatFailures: s.heartbeatFailures };
+        Object.assign(s, { lastRotatedAt: new Date(now()), heartbeatStatus: 'success', heartbeatFailures: 0, lastHeartbeatAt: r.at, nextHeartbeatAt: dueOf(s, r.next) });
+        return before;
       },
       setIamUserId: async (id, iamUserId) => {
         const s = db().secrets.get(id);
         if (s) s.iamUserId = iamUserId;
-      },
-      setVersionCounter: async (id, versionCounter) => {
-        db().secrets.get(id)!.versionCounter = versionCounter;
       },
       markChanged: async (id, checkHeartbeatNow) => {
         const s = db().secrets.get(id);
@@ -345,7 +364,15 @@ export class FakeStore {
       insert: async (row: NewSecretVersion) => {
         if (!db().secrets.has(row.secretId)) throw Object.assign(new Error('insert violates foreign key secret_versions_secret_id_fkey'), { code: '23503' });
         const listing = { keyStatus: null, keyCreatedAt: null, keyListedAt: null };
-        db().versions.push({ ...listing, ...clone(row), createdAt: new Date(now()), updatedAt: new Date(now()) } as SecretVersionEntity);
+        const stored = { ...listing, secretUnknown: false, ...clone(row), createdAt: new Date(now()), updatedAt: new Date(now()) } as SecretVersionEntity;
+        db().versions.push(stored);
+        return clone(stored);
+      },
+      promotePending: async (secretId) => {
+        const v = of(secretId).find((x) => x.state === 'pending');
+        if (!v) return null;
+        v.state = 'current';
+        return clone(v);
       },
       recordListing: async (id, l) => {
         const v = db().versions.find((x) => x.id === id);

@@ -40,6 +40,11 @@ export interface SecretState {
   current?: OpenVersion;
   previous?: OpenVersion;
   pending?: OpenVersion;
+  /**
+   * Read with the state for a rotation (`state(secretId, rotationId)`): whether another rotation of the
+   * secret has its retire owed in a grace period (false: `inGrace` would find none). Undefined: not read.
+   */
+  othersInGrace?: boolean;
 }
 
 export const credsOf = (v: OpenVersion): IamCredentials => ({
@@ -78,12 +83,16 @@ export class ChangeJournal {
     return this.rotations.getOrFail(id);
   }
 
-  /** The secret with its current, previous and pending versions decrypted. */
-  async state(secretId: string): Promise<SecretState> {
-    const secret = await this.secrets.get(secretId);
-    if (!secret) throw new KeyturnError(ErrorCode.SECRET_NOT_FOUND, { secretId });
-    const state: SecretState = { secret };
-    for (const row of await this.versions.live(secretId)) {
+  /**
+   * The secret with its current, previous and pending versions decrypted. With `rotationId`, in the same
+   * statement, whether other rotations of the secret are in their grace period (`othersInGrace`).
+   */
+  async state(secretId: string, rotationId?: string): Promise<SecretState> {
+    const found = await this.secrets.withLiveVersions(secretId, rotationId ?? null);
+    if (!found) throw new KeyturnError(ErrorCode.SECRET_NOT_FOUND, { secretId });
+    const state: SecretState = { secret: found.secret };
+    if (found.othersInGrace !== null) state.othersInGrace = found.othersInGrace;
+    for (const row of found.versions) {
       state[row.state as 'current' | 'previous' | 'pending'] = { row, fields: this.cipher.open(row) };
     }
     return state;
@@ -118,8 +127,13 @@ export class ChangeJournal {
     logger.warn({ rotationId: rot.id, code, message }, 'rotation warning');
   }
 
-  /** Rotations of the secret other than `rot` whose previous key is still in its grace period. */
-  inGrace(rot: RotationEntity): Promise<RotationEntity[]> {
+  /**
+   * Rotations of the secret other than `rot` whose previous key is still in its grace period. A state read
+   * for `rot` under its lease that found none (`othersInGrace: false`) is the answer: under the IAM user's
+   * lock no other rotation of the secret runs, so none can have entered or left its grace since.
+   */
+  async inGrace(rot: RotationEntity, state?: SecretState): Promise<RotationEntity[]> {
+    if (state?.othersInGrace === false) return [];
     return this.rotations.inGrace(rot.secretId, rot.id);
   }
 
@@ -188,23 +202,23 @@ export class ChangeJournal {
 
   /**
    * Stores `fields` as the secret's pending version and records it on the
-   * rotation (step `next`), in one transaction under the secret's row lock. An
-   * abandoned pending value (never applied, or applied and superseded) becomes history.
+   * rotation (step `next`), in one transaction under the secret's row lock
+   * (taken by counting the version). An abandoned pending value (never
+   * applied, or applied and superseded) becomes history. Returns the stored
+   * pending version.
    */
-  async storePending(rot: RotationEntity, fields: Record<string, string>, next: RotationStep, listing?: KeyListing): Promise<number> {
-    const version = await this.tx.run(async (tx) => {
-      const s = await tx.secrets.lockForUpdate(rot.secretId);
-      if (!s) throw new KeyturnError(ErrorCode.SECRET_NOT_FOUND, { secretId: rot.secretId });
-      const v = s.versionCounter + 1;
-      await tx.versions.moveState(s.id, 'pending', 'discarded');
-      await tx.secrets.setVersionCounter(s.id, v);
-      await tx.versions.insert({ ...this.cipher.seal(s.id, v, 'pending', fields), ...listing });
+  async storePending(rot: RotationEntity, fields: Record<string, string>, next: RotationStep, listing?: KeyListing): Promise<OpenVersion> {
+    const row = await this.tx.run(async (tx) => {
+      const v = await tx.secrets.nextVersion(rot.secretId);
+      if (v === null) throw new KeyturnError(ErrorCode.SECRET_NOT_FOUND, { secretId: rot.secretId });
+      await tx.versions.moveState(rot.secretId, 'pending', 'discarded');
+      const stored = await tx.versions.insert({ ...this.cipher.seal(rot.secretId, v, 'pending', fields), ...listing });
       await tx.rotations.setPending(rot, v, next);
-      return v;
+      return stored;
     });
-    rot.pendingVersion = version;
+    rot.pendingVersion = row.version;
     rot.step = next;
-    return version;
+    return { row, fields: { ...fields } };
   }
 
   /** The pending version never became current: it is discarded and the rotation forgets it. */
@@ -229,26 +243,31 @@ export class ChangeJournal {
    */
   async promote(rot: RotationEntity, next: RotationStep, verified?: VerifiedKey): Promise<void> {
     const canHeartbeat = secretTypeDefinition(rot.secretType).canHeartbeat;
+    const checked = canHeartbeat && verified ? verified : null;
     await this.tx.run(async (tx) => {
-      const locked = await tx.secrets.lockHeartbeatState(rot.secretId);
-      const pending = await tx.versions.inState(rot.secretId, 'pending');
-      if (!pending || !locked) throw new KeyturnError(ErrorCode.NOTHING_TO_PROMOTE, { rotationId: rot.id });
+      // The secret's row lock first (heartbeats take it too, so a promotion and a heartbeat's result are ordered).
+      // With a verified key the statement that takes it also records the check, and says what the status was.
+      const interval = checked ? (checked.heartbeatIntervalSeconds ?? this.config.heartbeat.intervalSeconds) * 1000 : 0;
+      const locked = checked
+        ? await tx.secrets.markChangedAndChecked(rot.secretId, { at: checked.at, next: new Date(checked.at.getTime() + interval) })
+        : await tx.secrets.lockHeartbeatState(rot.secretId);
+      if (!locked) throw new KeyturnError(ErrorCode.NOTHING_TO_PROMOTE, { rotationId: rot.id });
       await tx.versions.moveState(rot.secretId, 'previous', 'retired');
       await tx.versions.moveState(rot.secretId, 'current', 'previous');
-      await tx.versions.setState(pending.id, 'current');
-      if (canHeartbeat && verified) {
-        const interval = (verified.heartbeatIntervalSeconds ?? this.config.heartbeat.intervalSeconds) * 1000;
+      // No pending version: the throw rolls the transaction back, nothing changed.
+      const pending = await tx.versions.promotePending(rot.secretId);
+      if (!pending) throw new KeyturnError(ErrorCode.NOTHING_TO_PROMOTE, { rotationId: rot.id });
+      if (checked) {
         const heartbeatId = uuidv7();
         await tx.heartbeats.insertChecked({
           id: heartbeatId,
           secretId: rot.secretId,
           requestedBy: 'system:rotation-worker',
-          checkedArn: verified.arn,
+          checkedArn: checked.arn,
           keyStatus: 'Active',
           keyCreatedAt: pending.keyCreatedAt ?? null,
-          at: verified.at,
+          at: checked.at,
         });
-        await tx.secrets.markChangedAndChecked(rot.secretId, { at: verified.at, next: new Date(verified.at.getTime() + interval) });
         if (locked.heartbeatStatus !== 'success') {
           const change = { secretId: rot.secretId, heartbeatId, from: locked.heartbeatStatus, to: 'success' as const, errorCode: null };
           await recordHeartbeatStatusChange(tx, this.config.webhooks.urls, 'rotation-worker', change);

@@ -1,8 +1,10 @@
 import { SECRET_TYPES, type SecretType } from '@keyturn/contracts';
+import type { RotationEntity } from '@keyturn/store';
 
 /** One change protocol: runs (or resumes) the rotation with this id to its end, or throws. */
 export interface ChangeUseCase {
-  run(rotationId: string): Promise<void>;
+  /** `claimed`: the row as the runner's claim returned it (else the use case reads it). */
+  run(rotationId: string, claimed?: RotationEntity): Promise<void>;
 }
 
 /**

@@ -12,9 +12,12 @@ import { assertEveryTypeHandled, type ChangeUseCase, type ChangeUseCases } from 
 /** A change use case that does what the spec says, and counts its runs. */
 class ScriptedUseCase implements ChangeUseCase {
   readonly runs: string[] = [];
+  /** The row each run was handed (the claim's). */
+  readonly claimed: (RotationEntity | undefined)[] = [];
   constructor(private readonly script: (rotationId: string) => Promise<void> = async () => undefined) {}
-  async run(rotationId: string): Promise<void> {
+  async run(rotationId: string, claimed?: RotationEntity): Promise<void> {
     this.runs.push(rotationId);
+    this.claimed.push(claimed && structuredClone(claimed));
     await this.script(rotationId);
   }
 }
@@ -37,7 +40,7 @@ function world(script?: (w: WorkerWorld, rotationId: string) => Promise<void>, t
   const keys = type === SecretType.AwsIamKey ? scripted : idle;
   const passwords = type === SecretType.AwsIamKey ? idle : scripted;
   const useCases: ChangeUseCases = { [SecretType.AwsIamKey]: keys, [SecretType.AwsIamConsolePassword]: passwords };
-  const runner = new RotationRunner(w.store.rotations, w.store.secrets, w.store.transactions, useCases, w.leaseLocks, CONFIG, w.clock);
+  const runner = new RotationRunner(w.store.rotations, w.store.transactions, useCases, w.leaseLocks, CONFIG, w.clock);
   runner.onModuleInit();
   return { w, secret, rot, keys, passwords, runner };
 }
@@ -70,6 +73,15 @@ describe('RotationRunner', () => {
       expect.objectContaining({ actorId: 'system:rotation-worker', action: 'rotation.succeeded', outcome: 'success', targetType: 'rotation', targetId: rot.id, details: { mode: null, attempt: 1 } }),
     ]);
     expect(w.store.transactionsRun).toEqual(['committed']);
+  });
+
+  it('the use case is handed the row as the claim left it (it need not read it again)', async () => {
+    const { w, rot, keys, runner } = world();
+    Object.assign(w.store.rotation(rot.id), { status: 'running', attempt: 1, step: 'verify', pendingVersion: 2, leaseOwner: 'dead-worker', leaseExpiresAt: new Date(w.clock.now() - 1) });
+    await runner.execute(rot.id);
+    expect(keys.claimed).toEqual([
+      { ...w.store.rotation(rot.id), status: 'running', attempt: 2, leaseOwner: runner.owner, leaseExpiresAt: new Date(w.clock.now() + CONFIG.rotation.leaseMs), finishedAt: null, errorCode: null, errorMessage: null },
+    ]);
   });
 
   it('a console password runs the password use case', async () => {
@@ -296,7 +308,7 @@ describe('one change use case per secret type, checked at boot', () => {
       "no change use case is registered for secret type 'aws-iam-console-password': add it to CHANGE_USE_CASES (libs/rotation/src/rotation.module.ts)",
     );
     const w = new WorkerWorld();
-    const runner = new RotationRunner(w.store.rotations, w.store.secrets, w.store.transactions, partial, w.leaseLocks, CONFIG, w.clock);
+    const runner = new RotationRunner(w.store.rotations, w.store.transactions, partial, w.leaseLocks, CONFIG, w.clock);
     expect(() => runner.onModuleInit()).toThrow(/aws-iam-console-password/);
   });
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { SYSTEM_ACTOR, WarningCode, isRetryable, isThrottled } from '@keyturn/contracts';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
-import { LeaseLocks, LockSpace, RotationsRepository, SecretsRepository, Transactions, lockKey, type Repositories, type RotationEntity } from '@keyturn/store';
+import { LeaseLocks, LockSpace, RotationsRepository, Transactions, lockKey, type Repositories, type RotationEntity } from '@keyturn/store';
 import { auditRow } from '@keyturn/auth';
 import { describeFailure, RetirePendingError } from './rotation-error.js';
 import { inAccount } from './paced-iam.client.js';
@@ -34,7 +34,6 @@ export class RotationRunner implements OnModuleInit {
 
   constructor(
     private readonly rotations: RotationsRepository,
-    private readonly secrets: SecretsRepository,
     private readonly tx: Transactions,
     @Inject(CHANGE_USE_CASES) private readonly useCases: ChangeUseCases,
     private readonly locks: LeaseLocks,
@@ -48,10 +47,10 @@ export class RotationRunner implements OnModuleInit {
   }
 
   async execute(rotationId: string): Promise<RunOutcome> {
-    const rot = await this.rotations.get(rotationId);
-    if (!rot) return { kind: 'done' }; // the secret (and its rotations) was deleted
+    const found = await this.rotations.getWithSecret(rotationId);
+    if (!found) return { kind: 'done' }; // the secret (and its rotations) was deleted
+    const { rotation: rot, secret } = found;
     if (rot.status === 'failed' || (rot.status === 'succeeded' && !rot.retirePending)) return { kind: 'done' };
-    const secret = await this.secrets.get(rot.secretId);
     if (!secret) return { kind: 'done' };
     // In its grace period the previous key keeps working: come back when the retire is due.
     const graceLeft = rot.status === 'succeeded' ? untilRetire(rot, this.clock.now()) : 0;
@@ -66,10 +65,11 @@ export class RotationRunner implements OnModuleInit {
     }
     try {
       const claimed = await this.claim(rot);
-      if (claimed !== true) return claimed;
+      if ('kind' in claimed) return claimed;
       const renew = setInterval(() => void this.renewLease(rotationId, lock), Math.max(1_000, leaseMs / 3));
       try {
-        await inAccount(secret.accountId, () => this.useCases[rot.secretType].run(rotationId));
+        // The claimed row is the journal as it stands: under the lease nothing else writes it.
+        await inAccount(secret.accountId, () => this.useCases[rot.secretType].run(rotationId, claimed));
         const done = await this.finished(rotationId, 'succeeded');
         // Succeeded with a grace period: the retire is owed at retireAt (Postgres has it too, for the reconciler).
         if (done.retirePending && done.retireAt) {
@@ -87,9 +87,10 @@ export class RotationRunner implements OnModuleInit {
     }
   }
 
-  private async claim(rot: RotationEntity): Promise<true | RunOutcome> {
+  /** The claimed row, or what to do instead. */
+  private async claim(rot: RotationEntity): Promise<RotationEntity | RunOutcome> {
     const res = await this.rotations.claim(rot.id, this.owner, this.config.rotation.leaseMs);
-    if (res.claimed) return true;
+    if (res.claimed) return res.rotation;
     if (res.busy === 'secret') return { kind: 'later', delayMs: jitter(1_000), reason: 'another rotation of this secret is running' };
     const now = res.now;
     if (!now || now.status === 'failed' || (now.status === 'succeeded' && !now.retirePending)) return { kind: 'done' };
@@ -138,19 +139,20 @@ export class RotationRunner implements OnModuleInit {
     return { kind: 'done' };
   }
 
+  /** Records the final status; returns the row as it was before (retire owed, grace period). */
   private async finished(rotationId: string, status: 'succeeded' | 'failed', code?: string, message?: string): Promise<RotationEntity> {
-    const rot = await this.rotations.getOrFail(rotationId);
-    // A rotation that already counted as succeeded (its retire was owed) is not announced twice.
-    const announce = rot.status !== status;
-    await this.tx.run(async (tx) => {
-      await tx.rotations.finish(rotationId, status, rot.finishedAt ?? new Date(this.clock.now()), { code: code ?? null, message: message ?? null });
-      if (announce) await this.recordOutcome(tx, rot, status, code);
+    return this.tx.run(async (tx) => {
+      const done = await tx.rotations.finish(rotationId, status, new Date(this.clock.now()), { code: code ?? null, message: message ?? null });
+      if (!done) throw new Error(`rotation ${rotationId} not found`);
+      const rot = done.before;
+      // A rotation that already counted as succeeded (its retire was owed) is not announced twice.
+      if (rot.status !== status) await this.recordOutcome(tx, rot, status, code, done.currentVersion);
+      return rot;
     });
-    return rot;
   }
 
   /** The rotation.succeeded / rotation.failed event (outbox) and audit entry, in the caller's transaction. */
-  private async recordOutcome(tx: Repositories, rot: RotationEntity, status: 'succeeded' | 'failed', code?: string): Promise<void> {
+  private async recordOutcome(tx: Repositories, rot: RotationEntity, status: 'succeeded' | 'failed', code?: string, currentVersion?: number | null): Promise<void> {
     const seconds = rot.startedAt ? (Date.now() - rot.startedAt.getTime()) / 1000 : undefined;
     metrics().rotationFinished({ type: rot.secretType, mode: rot.mode, outcome: status, code, seconds });
     await tx.events.record(this.config.webhooks.urls, status === 'succeeded' ? 'rotation.succeeded' : 'rotation.failed', rot.secretId, {
@@ -161,7 +163,8 @@ export class RotationRunner implements OnModuleInit {
       mode: rot.mode,
       errorCode: code ?? null,
       // The version consumers should now read (a failed change made none).
-      version: status === 'succeeded' ? ((await tx.versions.inState(rot.secretId, 'current'))?.version ?? null) : null,
+      // (`currentVersion`: the finish statement already read it.)
+      version: status === 'succeeded' ? (currentVersion !== undefined ? currentVersion : ((await tx.versions.inState(rot.secretId, 'current'))?.version ?? null)) : null,
       // With a grace period: until when the previous key keeps working (null: it was retired at once, or none).
       previousKeyRetireAt: status === 'succeeded' && rot.retirePending && rot.retireAt ? rot.retireAt.toISOString() : null,
     });

@@ -105,7 +105,7 @@ describe('heartbeat_due: the due time of key secrets in a table of its own (Post
   it.each([
     ['a delete of the secret (its due row goes by the cascade)', (id: string) => ds.query(`DELETE FROM secrets WHERE id = $1`, [id])],
     ['a promotion that makes the secret due now', (id: string) => ds.transaction(async (m) => {
-      await new SecretsRepository(m).lockForUpdate(id);
+      await new SecretsRepository(m).lockHeartbeatState(id);
       await new SecretsRepository(m).markChanged(id, true);
     })],
   ])('%s while a claim of the secret is open: one waits for the other, no deadlock', async (_, write) => {
@@ -136,7 +136,7 @@ describe('heartbeat_due: the due time of key secrets in a table of its own (Post
     const writer = ds.createQueryRunner();
     try {
       await writer.startTransaction();
-      await new SecretsRepository(writer.manager).lockForUpdate(held);
+      await new SecretsRepository(writer.manager).lockHeartbeatState(held);
       expect(await ds.transaction((m) => new SecretsRepository(m).claimDueHeartbeats(10))).toEqual([{ id: free, account_id: '123456789012' }]);
       await new SecretsRepository(writer.manager).markChanged(held, true);
       await writer.commitTransaction();

@@ -34,11 +34,23 @@ function shapeOf(m: EntityManager, entity: EntityTarget<ObjectLiteral>): Shape {
   return s;
 }
 
-/** A row as the entity (properties named as the entity names them). */
-export function toEntity<T extends ObjectLiteral>(m: EntityManager, entity: EntityTarget<T>, row: Record<string, unknown>): T {
+/** A row as the entity (properties named as the entity names them); `prefix`: its columns were selected as `<prefix><column>`. */
+export function toEntity<T extends ObjectLiteral>(m: EntityManager, entity: EntityTarget<T>, row: Record<string, unknown>, prefix = ''): T {
   const out: Record<string, unknown> = {};
-  for (const [column, property] of shapeOf(m, entity).columns) out[property] = row[column];
+  for (const [column, property] of shapeOf(m, entity).columns) out[property] = row[prefix + column];
   return out as T;
+}
+
+/** The entity's table name. */
+export function tableOf(m: EntityManager, entity: EntityTarget<ObjectLiteral>): string {
+  return shapeOf(m, entity).table;
+}
+
+/** `<alias>.<column> AS <prefix><column>, …` for every column of the entity (a joined table's, told apart by `prefix`). */
+export function prefixedColumns(m: EntityManager, entity: EntityTarget<ObjectLiteral>, alias: string, prefix: string): string {
+  return shapeOf(m, entity)
+    .columns.map(([column]) => `${alias}.${column} AS ${prefix}${column}`)
+    .join(', ');
 }
 
 /** `SELECT * FROM <table> WHERE <where>` (a trusted SQL fragment with $n parameters), as entities. */

@@ -405,6 +405,21 @@ describe('KeyRotationUseCase, self mode (the key rotates itself)', () => {
       expect(w.store.transactionsRun).toEqual(['committed', 'rolled back']);
     });
 
+    it('is one transaction also when its last part fails: the heartbeat recorded and the versions moved are rolled back', async () => {
+      const { w, secret, rot } = selfMode();
+      w.store.secret(secret.id).heartbeatStatus = 'failed';
+      w.store.rotations.setStep = async () => {
+        throw new Error('connection lost');
+      };
+      expect(await attempt(w, rot.id)).toEqual(new Error('connection lost'));
+      expect(w.store.versionsOf(secret.id).map(([, s]) => s)).toEqual(['current', 'pending']);
+      expect([...w.store.t.heartbeats.values()]).toEqual([]);
+      expect(w.store.secret(secret.id)).toMatchObject({ heartbeatStatus: 'failed', lastRotatedAt: null, lastHeartbeatAt: null, nextHeartbeatAt: null });
+      expect(w.store.t.events).toEqual([]);
+      expect(w.store.rotation(rot.id).step).toBe('verify');
+      expect(w.store.transactionsRun).toEqual(['committed', 'rolled back']);
+    });
+
     it('retires the version that was previous: current → previous, previous → retired', async () => {
       const { w, secret, rot } = selfMode({ keys: 1 });
       w.store.addVersion(secret.id, 'previous', { accessKeyId: 'AKIAGONEALREADY00000', secretAccessKey: 'x' });

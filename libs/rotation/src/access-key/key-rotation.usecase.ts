@@ -36,9 +36,9 @@ export class KeyRotationUseCase {
     @Inject(FAULTS) private readonly faults: Faults,
   ) {}
 
-  async run(rotationId: string): Promise<void> {
-    const rot = await this.store.rotation(rotationId);
-    let state = await this.store.state(rot.secretId);
+  async run(rotationId: string, claimed?: RotationEntity): Promise<void> {
+    const rot = claimed ?? (await this.store.rotation(rotationId));
+    let state = await this.store.state(rot.secretId, rot.id);
 
     if (rot.step === 'retire' || rot.step === 'done') {
       return this.retire(rot, state);
@@ -70,7 +70,8 @@ export class KeyRotationUseCase {
 
   /** Step 1: the executor and mode, and the check that the IAM user is still the one we first rotated. */
   private async prepare(rot: RotationEntity, state: SecretState): Promise<Executor> {
-    await this.store.journal(rot, { step: 'prepare' });
+    // A first attempt's row already says prepare (and the claim just read it): no write to make.
+    if (rot.step !== 'prepare') await this.store.journal(rot, { step: 'prepare' });
     this.faults.point('prepare');
     const { secret } = state;
     if (!state.current) {
@@ -139,7 +140,7 @@ export class KeyRotationUseCase {
    * warning, and `previous-key.retired` names this rotation as the cause.
    */
   private async endGraceEarly(rot: RotationEntity, state: SecretState): Promise<void> {
-    const owed = await this.store.inGrace(rot);
+    const owed = await this.store.inGrace(rot, state);
     if (!owed.length) return;
     const eff = effectiveSettings(await this.settings.getGlobal(), state.secret.settings);
     for (const other of owed) {
@@ -265,10 +266,11 @@ export class KeyRotationUseCase {
     }
     // The window the protocol exists for: AWS has made the key and we have not stored it yet.
     this.faults.point('create:after-aws');
+    let pending: OpenVersion;
     try {
       // CreateAccessKey's answer is a listing of the new key: the heartbeats need not list it for a day.
       const listing = { keyStatus: key.status, keyCreatedAt: key.createDate ?? null, keyListedAt: new Date(this.clock.now()) };
-      await this.store.storePending(rot, { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey }, 'verify', listing);
+      pending = await this.store.storePending(rot, { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey }, 'verify', listing);
     } catch (e) {
       // AWS showed the secret once and we could not keep it: the key must not outlive this attempt.
       const masked = maskAccessKeyId(key.accessKeyId);
@@ -286,7 +288,9 @@ export class KeyRotationUseCase {
       const reason = typeof code === 'string' ? `database error ${code}` : ((e as Error)?.name ?? 'error');
       throw new KeyturnError(ErrorCode.NEW_KEY_NOT_STORED, { maskedKeyId: masked, reason, deleted });
     }
-    return this.store.state(secret.id);
+    // What the store-pending transaction just did, without reading it back: create runs only with no pending
+    // version, and the current and previous ones are as this run holds them (make-room kept `state` up to date).
+    return { ...state, pending };
   }
 
   /** Step 4: the pending key must answer as the target user within the window, or it is deleted. */

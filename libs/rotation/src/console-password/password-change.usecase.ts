@@ -29,8 +29,8 @@ export class PasswordChangeUseCase {
     @Inject(FAULTS) private readonly faults: Faults,
   ) {}
 
-  async run(rotationId: string): Promise<void> {
-    const rot = await this.store.rotation(rotationId);
+  async run(rotationId: string, claimed?: RotationEntity): Promise<void> {
+    const rot = claimed ?? (await this.store.rotation(rotationId));
     if (rot.step === 'done') return;
     if (rot.step === 'promote') return this.promote(rot);
     let state = await this.store.state(rot.secretId);
@@ -48,7 +48,8 @@ export class PasswordChangeUseCase {
   }
 
   private async prepare(rot: RotationEntity, state: SecretState): Promise<Executor> {
-    await this.store.journal(rot, { step: 'prepare' });
+    // A first attempt's row already says prepare (and the claim just read it): no write to make.
+    if (rot.step !== 'prepare') await this.store.journal(rot, { step: 'prepare' });
     this.faults.point('prepare');
     const { secret } = state;
     if (!state.current) throw new KeyturnError(ErrorCode.SECRET_HAS_NO_VALUE, { secretId: secret.id });

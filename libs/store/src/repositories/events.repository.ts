@@ -1,6 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity.js';
-import { EventEntity, WebhookDeliveryEntity } from '../entities/event.entity.js';
+import { rowsOf } from '../returning.js';
 import { uuidv7 } from '../uuid.js';
 
 export type EventType = 'heartbeat.status-changed' | 'rotation.succeeded' | 'rotation.failed' | 'previous-key.retired' | 'discovery.completed';
@@ -12,11 +11,21 @@ export type EventType = 'heartbeat.status-changed' | 'rotation.succeeded' | 'rot
 export class EventsRepository {
   constructor(private readonly m: EntityManager) {}
 
+  /**
+   * Hand-written INSERTs (rowsOf): nothing needs a row back, and TypeORM's insert built the statement anew
+   * and asked for the defaults back every time. The deliveries, one per URL, are one statement.
+   */
   async record(urls: string[], type: EventType, secretId: string | null, payload: Record<string, unknown>): Promise<string> {
     const id = uuidv7();
-    await this.m.insert(EventEntity, { id, type, secretId, payload: payload as QueryDeepPartialEntity<Record<string, unknown>> });
-    for (const url of urls) {
-      await this.m.insert(WebhookDeliveryEntity, { id: uuidv7(), eventId: id, url, status: 'pending', attempts: 0, nextAttemptAt: new Date() });
+    await rowsOf(this.m, `INSERT INTO events (id, type, secret_id, payload) VALUES ($1, $2, $3, $4)`, [id, type, secretId, JSON.stringify(payload)]);
+    if (urls.length) {
+      const ids = urls.map(() => uuidv7());
+      await rowsOf(
+        this.m,
+        `INSERT INTO webhook_deliveries (id, event_id, url, status, attempts, next_attempt_at)
+         SELECT d.id, $1, d.url, 'pending', 0, $4 FROM unnest($2::uuid[], $3::text[]) AS d(id, url)`,
+        [id, ids, urls, new Date()],
+      );
     }
     return id;
   }

@@ -1,10 +1,22 @@
 import type { EntityManager } from 'typeorm';
 import { RotationEntity, type RotationStep, type RotationWarning } from '../entities/rotation.entity.js';
 import { queryReturning } from '../returning.js';
-import { selectEntities, updateById } from '../rows.js';
+import { SecretEntity } from '../entities/secret.entity.js';
+import { prefixedColumns, selectEntities, toEntity, updateById } from '../rows.js';
 
 /** What a claim found when it could not take the rotation. */
-export type ClaimResult = { claimed: true } | { claimed: false; busy: 'secret' } | { claimed: false; busy: 'lease'; now: RotationEntity | null };
+export type ClaimResult =
+  /** The row as the claim left it (under this owner's lease: the journal the run goes on from). */
+  | { claimed: true; rotation: RotationEntity }
+  | { claimed: false; busy: 'secret' }
+  | { claimed: false; busy: 'lease'; now: RotationEntity | null };
+
+/** What finishing a rotation found: the row as it was before (its status tells whether the outcome is news). */
+export interface FinishedRotation {
+  before: RotationEntity;
+  /** The secret's current version after the finish (the version a succeeded change made consumers read). */
+  currentVersion: number | null;
+}
 
 /**
  * The rotation row: the journal of a change (step, mode, warnings, pending
@@ -23,6 +35,17 @@ export class RotationsRepository {
     const r = await this.get(id);
     if (!r) throw new Error(`rotation ${id} not found`);
     return r;
+  }
+
+  /** The rotation and its secret (null: the secret is gone) in one statement; null when the rotation is gone. */
+  async getWithSecret(id: string): Promise<{ rotation: RotationEntity; secret: SecretEntity | null } | null> {
+    const [row] = await queryReturning<Record<string, unknown>>(
+      this.m,
+      `SELECT r.*, ${prefixedColumns(this.m, SecretEntity, 's', 's__')} FROM rotations r LEFT JOIN secrets s ON s.id = r.secret_id WHERE r.id = $1`,
+      [id],
+    );
+    if (!row) return null;
+    return { rotation: toEntity(this.m, RotationEntity, row), secret: row.s__id === null ? null : toEntity(this.m, SecretEntity, row, 's__') };
   }
 
   /** Records progress on the row (step, mode, executor, …) and on the caller's copy. */
@@ -56,10 +79,11 @@ export class RotationsRepository {
    * Takes the lease: a queued rotation, or a running (or retire-owed succeeded)
    * one whose lease lapsed or is already `owner`'s. A second running rotation
    * of the secret is refused by `rotations_one_running` (busy: 'secret').
+   * A claim returns the claimed row, so the run need not read it again.
    */
   async claim(id: string, owner: string, leaseMs: number): Promise<ClaimResult> {
     try {
-      const res = await queryReturning<{ id: string }>(
+      const res = await queryReturning<Record<string, unknown>>(
         this.m,
         `UPDATE rotations
             SET status = CASE WHEN status = 'succeeded' THEN status ELSE 'running' END,
@@ -68,10 +92,10 @@ export class RotationsRepository {
           WHERE id = $1
             AND (status = 'queued'
                  OR (status IN ('running', 'succeeded') AND (lease_expires_at IS NULL OR lease_expires_at < now() OR lease_owner = $2)))
-        RETURNING id`,
+        RETURNING *`,
         [id, owner, String(leaseMs)],
       );
-      if (res.length) return { claimed: true };
+      if (res.length) return { claimed: true, rotation: toEntity(this.m, RotationEntity, res[0]) };
     } catch (e) {
       // rotations_one_running: another rotation of this secret holds the slot.
       if ((e as { code?: string }).code === '23505') return { claimed: false, busy: 'secret' };
@@ -113,25 +137,35 @@ export class RotationsRepository {
 
   /** Rotations of the secret (other than `exceptId`) whose previous key is in its grace period: retire owed at retire_at. */
   inGrace(secretId: string, exceptId: string): Promise<RotationEntity[]> {
-    return this.m
-      .createQueryBuilder(RotationEntity, 'r')
-      .where('r.secret_id = :secretId AND r.id <> :exceptId AND r.retire_pending AND r.retire_at IS NOT NULL AND r.retired_at IS NULL', { secretId, exceptId })
-      .getMany();
+    // Hand-written (rows.ts): every key rotation asks, and TypeORM's query builder built and hydrated it anew.
+    return selectEntities(this.m, RotationEntity, 'secret_id = $1 AND id <> $2 AND retire_pending AND retire_at IS NOT NULL AND retired_at IS NULL', [secretId, exceptId]);
   }
 
   async giveUpRetire(id: string): Promise<void> {
     await updateById(this.m, RotationEntity, id, { retirePending: false });
   }
 
-  /** The final status; a failure keeps its code and message, a success clears them. */
-  async finish(id: string, status: 'succeeded' | 'failed', finishedAt: Date, error: { code: string | null; message: string | null }): Promise<void> {
-    await updateById(this.m, RotationEntity, id, {
-      status,
-      leaseOwner: null,
-      leaseExpiresAt: null,
-      finishedAt,
-      ...(status === 'failed' ? { errorCode: error.code, errorMessage: error.message } : { errorCode: null, errorMessage: null }),
-    });
+  /**
+   * The final status; a failure keeps its code and message, a success clears them. A finish time already
+   * recorded (a succeeded rotation whose retire was owed) is kept. One statement: it returns the row as it
+   * was before (under its row lock) and the secret's current version, or null when the row is gone.
+   */
+  async finish(id: string, status: 'succeeded' | 'failed', finishedAt: Date, error: { code: string | null; message: string | null }): Promise<FinishedRotation | null> {
+    const failed = status === 'failed';
+    const [row] = await queryReturning<Record<string, unknown>>(
+      this.m,
+      `WITH before AS (SELECT * FROM rotations WHERE id = $1 FOR UPDATE)
+       UPDATE rotations r
+          SET status = $2, lease_owner = NULL, lease_expires_at = NULL, finished_at = coalesce(before.finished_at, $3),
+              error_code = $4, error_message = $5, updated_at = now()
+         FROM before
+        WHERE r.id = before.id
+       RETURNING before.*, (SELECT v.version FROM secret_versions v WHERE v.secret_id = r.secret_id AND v.state = 'current') AS keyturn_current_version`,
+      [id, status, finishedAt, failed ? error.code : null, failed ? error.message : null],
+    );
+    if (!row) return null;
+    const v = row.keyturn_current_version;
+    return { before: toEntity(this.m, RotationEntity, row), currentVersion: v === null || v === undefined ? null : Number(v) };
   }
 
   /** Rotations left waiting (or with retire owed) longer than `after` (an interval), or running under a lapsed lease. */

@@ -1,6 +1,7 @@
 import { In, MoreThan, type EntityManager } from 'typeorm';
 import { SecretVersionEntity, type VersionState } from '../entities/secret-version.entity.js';
-import { selectEntities, updateById } from '../rows.js';
+import { queryReturning } from '../returning.js';
+import { selectEntities, toEntity, updateById } from '../rows.js';
 
 export type LiveState = 'current' | 'previous' | 'pending';
 
@@ -54,17 +55,34 @@ export class SecretVersionsRepository {
     });
   }
 
-  async insert(row: NewSecretVersion): Promise<void> {
-    await this.m.query(
+  /** Inserts the version and returns it as stored (its defaults too: created_at, …). */
+  async insert(row: NewSecretVersion): Promise<SecretVersionEntity> {
+    const [stored] = await queryReturning<Record<string, unknown>>(
+      this.m,
       `INSERT INTO secret_versions (id, secret_id, version, state, kek_id, wrapped_key, fields, key_hint, key_id_hmac, key_status, key_created_at, key_listed_at, secret_unknown)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+       RETURNING *`,
       [row.id, row.secretId, row.version, row.state, row.kekId, row.wrappedKey, JSON.stringify(row.fields), row.keyHint, row.keyIdHmac,
         row.keyStatus ?? null, row.keyCreatedAt ?? null, row.keyListedAt ?? null, row.secretUnknown ?? false],
     );
+    return toEntity(this.m, SecretVersionEntity, stored);
   }
 
   async setState(id: string, state: VersionState): Promise<void> {
     await updateById(this.m, SecretVersionEntity, id, { state });
+  }
+
+  /**
+   * The secret's pending version becomes current; returns it (null: there was none, nothing changed). The
+   * caller moves the current one to previous first (one live version per state: unique indexes).
+   */
+  async promotePending(secretId: string): Promise<SecretVersionEntity | null> {
+    const [row] = await queryReturning<Record<string, unknown>>(
+      this.m,
+      `UPDATE secret_versions SET state = 'current', updated_at = now() WHERE secret_id = $1 AND state = 'pending' RETURNING *`,
+      [secretId],
+    );
+    return row ? toEntity(this.m, SecretVersionEntity, row) : null;
   }
 
   /** Moves every version of the secret in state `from` to `to` (pending → discarded, current → previous, …). */

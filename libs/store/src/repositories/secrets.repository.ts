@@ -2,7 +2,8 @@ import type { EntityManager } from 'typeorm';
 import type { HeartbeatStatus, SecretSettings, SecretType } from '@keyturn/contracts';
 import { SecretEntity } from '../entities/secret.entity.js';
 import { queryReturning, rowsOf } from '../returning.js';
-import { toEntity, updateById } from '../rows.js';
+import { SecretVersionEntity } from '../entities/secret-version.entity.js';
+import { prefixedColumns, toEntity, updateById } from '../rows.js';
 import { HEARTBEAT_TYPES, SECRETS_WITH_DUE } from './heartbeat-due.sql.js';
 
 /** A secret whose scheduled change is due, as the scheduler claims it. */
@@ -64,10 +65,45 @@ export class SecretsRepository {
     return r ? secretWithDue(this.m, r) : null;
   }
 
-  /** The row under FOR UPDATE (promotion, storing a pending version and a heartbeat's result take it). */
-  async lockForUpdate(id: string): Promise<SecretEntity | null> {
-    const [r] = await rowsOf(this.m, `SELECT s.*, d.due_at AS next_heartbeat_at FROM ${SECRETS_WITH_DUE} WHERE s.id = $1 FOR UPDATE OF s`, [id]);
-    return r ? secretWithDue(this.m, r) : null;
+  /**
+   * The secret and its current, previous and pending versions, in one statement (one snapshot); null when
+   * the secret is gone. With `rotationId`: also whether another rotation of the secret has its retire owed
+   * in a grace period (what RotationsRepository.inGrace would find), so a run that finds none need not ask.
+   */
+  async withLiveVersions(
+    id: string,
+    rotationId: string | null = null,
+  ): Promise<{ secret: SecretEntity; versions: SecretVersionEntity[]; othersInGrace: boolean | null } | null> {
+    const rows = await queryReturning<Record<string, unknown>>(
+      this.m,
+      `SELECT s.*, d.due_at AS next_heartbeat_at, ${prefixedColumns(this.m, SecretVersionEntity, 'v', 'v__')},
+              CASE WHEN $2::uuid IS NULL THEN NULL ELSE EXISTS (
+                SELECT 1 FROM rotations r
+                 WHERE r.secret_id = s.id AND r.id <> $2::uuid AND r.retire_pending AND r.retire_at IS NOT NULL AND r.retired_at IS NULL
+              ) END AS others_in_grace__
+         FROM ${SECRETS_WITH_DUE} LEFT JOIN secret_versions v ON v.secret_id = s.id AND v.state IN ('current', 'previous', 'pending')
+        WHERE s.id = $1`,
+      [id, rotationId],
+    );
+    if (!rows.length) return null;
+    return {
+      secret: secretWithDue(this.m, rows[0]!),
+      versions: rows.filter((r) => r.v__id !== null).map((r) => toEntity(this.m, SecretVersionEntity, r, 'v__')),
+      othersInGrace: rows[0].others_in_grace__ as boolean | null,
+    };
+  }
+
+  /**
+   * Counts a new version: `version_counter + 1`, returned (null: the secret is gone). The UPDATE takes the
+   * row lock until the transaction ends, so two versions stored at once are numbered one after the other.
+   */
+  async nextVersion(id: string): Promise<number | null> {
+    const [r] = await queryReturning<{ version_counter: number }>(
+      this.m,
+      `UPDATE secrets SET version_counter = version_counter + 1, updated_at = now() WHERE id = $1 RETURNING version_counter`,
+      [id],
+    );
+    return r ? r.version_counter : null;
   }
 
   /**
@@ -85,11 +121,7 @@ export class SecretsRepository {
     await updateById(this.m, SecretEntity, id, { iamUserId });
   }
 
-  async setVersionCounter(id: string, versionCounter: number): Promise<void> {
-    await updateById(this.m, SecretEntity, id, { versionCounter });
-  }
-
-  /** A change was promoted: `last_rotated_at` now, and a secret with a heartbeat (a key) is checked at the next tick. */
+  /** A change was promoted: `last_rotated_at` now, and a secret with a heartbeat is checked at the next tick. */
   async markChanged(id: string, checkHeartbeatNow: boolean): Promise<void> {
     await this.m.query(
       `WITH s AS (UPDATE secrets SET last_rotated_at = now() WHERE id = $1 RETURNING id, type)
@@ -104,16 +136,26 @@ export class SecretsRepository {
    * key works (GetCallerIdentity as the target user at `at`): that is this
    * secret's heartbeat too, so it counts as a successful one and the next is
    * due one interval later, instead of at once (which cost two more AWS calls).
+   * Takes the row lock as lockHeartbeatState does, and returns what it would
+   * have (the status and failures before; null: the secret is gone).
    */
-  async markChangedAndChecked(id: string, r: { at: Date; next: Date }): Promise<void> {
-    await this.m.query(
-      `WITH s AS (
-         UPDATE secrets SET last_rotated_at = now(), heartbeat_status = 'success', heartbeat_failures = 0, last_heartbeat_at = $2, updated_at = now()
-          WHERE id = $1 RETURNING id, type)
-       INSERT INTO heartbeat_due (secret_id, due_at) SELECT id, $3::timestamptz FROM s WHERE type IN (${HEARTBEAT_TYPES})
-       ON CONFLICT (secret_id) DO UPDATE SET due_at = EXCLUDED.due_at`,
+  async markChangedAndChecked(id: string, r: { at: Date; next: Date }): Promise<Pick<SecretEntity, 'heartbeatStatus' | 'heartbeatFailures'> | null> {
+    // The row lock first (FOR UPDATE, as lockHeartbeatState takes it), then the write and the due time: one statement.
+    const [before] = await queryReturning<{ heartbeat_status: HeartbeatStatus; heartbeat_failures: number }>(
+      this.m,
+      `WITH before AS (SELECT heartbeat_status, heartbeat_failures FROM secrets WHERE id = $1 FOR UPDATE),
+       s AS (
+         UPDATE secrets s SET last_rotated_at = now(), heartbeat_status = 'success', heartbeat_failures = 0, last_heartbeat_at = $2, updated_at = now()
+           FROM before
+          WHERE s.id = $1
+         RETURNING s.id, s.type, before.heartbeat_status, before.heartbeat_failures),
+       due AS (
+         INSERT INTO heartbeat_due (secret_id, due_at) SELECT id, $3::timestamptz FROM s WHERE type IN (${HEARTBEAT_TYPES})
+         ON CONFLICT (secret_id) DO UPDATE SET due_at = EXCLUDED.due_at)
+       SELECT heartbeat_status, heartbeat_failures FROM s`,
       [id, r.at, r.next],
     );
+    return before ? { heartbeatStatus: before.heartbeat_status, heartbeatFailures: before.heartbeat_failures } : null;
   }
 
   /** A heartbeat's result on the secret: status, consecutive failures and when it is due again. */

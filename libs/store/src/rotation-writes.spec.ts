@@ -1,0 +1,202 @@
+import { DataSource } from 'typeorm';
+import { EventsRepository, RotationsRepository, SecretVersionsRepository, SecretsRepository, dataSourceOptions, uuidv7 } from '@keyturn/store';
+import { throwawayDatabase } from '../../../test/unit-fakes/pg-database.js';
+
+// Real Postgres (the machine's), in a database of this run's own: the statements a rotation's run makes in
+// place of a write followed by a read (or two reads) return what the read returned.
+
+describe('rotation statements that return what a second statement read (Postgres)', () => {
+  const database = throwawayDatabase('rotwrites');
+  let ds: DataSource;
+  let rotations: RotationsRepository;
+  let secrets: SecretsRepository;
+  let versions: SecretVersionsRepository;
+
+  beforeAll(async () => {
+    await database.create();
+    ds = new DataSource(dataSourceOptions(database.url));
+    await ds.initialize();
+    await ds.runMigrations({ transaction: 'each' });
+    rotations = new RotationsRepository(ds.manager);
+    secrets = new SecretsRepository(ds.manager);
+    versions = new SecretVersionsRepository(ds.manager);
+  });
+  afterAll(async () => {
+    await ds?.destroy();
+    await database.drop();
+  });
+
+  /** A key secret with versions in `states` (version n+1 for the nth) and a queued rotation. */
+  async function subject(states: string[] = ['current']): Promise<{ secretId: string; rotationId: string; versionIds: string[] }> {
+    const secretId = uuidv7();
+    const rotationId = uuidv7();
+    await ds.query(
+      `INSERT INTO secrets (id, type, name, folder, account_id, username, settings, version_counter)
+       VALUES ($1, 'aws-iam-key', $2, '/', '123456789012', 'alice', '{"previousKeyGraceSeconds": 60}', $3)`,
+      [secretId, `s-${secretId}`, states.length],
+    );
+    const versionIds: string[] = [];
+    for (const [i, state] of states.entries()) {
+      const id = uuidv7();
+      versionIds.push(id);
+      await ds.query(`INSERT INTO secret_versions (id, secret_id, version, state, kek_id, wrapped_key, fields) VALUES ($1, $2, $3, $4, 'k1', 'w', '{"accessKeyId": {"c": "x"}}')`, [
+        id,
+        secretId,
+        i + 1,
+        state,
+      ]);
+    }
+    await ds.query(`INSERT INTO rotations (id, secret_id, secret_type, status, step, requested_by) VALUES ($1, $2, 'aws-iam-key', 'queued', 'prepare', 'test')`, [rotationId, secretId]);
+    return { secretId, rotationId, versionIds };
+  }
+
+  it('getWithSecret reads what get and the secret read do, in one statement; null when the rotation is gone', async () => {
+    const x = await subject();
+    expect(await rotations.getWithSecret(x.rotationId)).toEqual({ rotation: await rotations.get(x.rotationId), secret: await secrets.get(x.secretId) });
+    expect(await rotations.getWithSecret(uuidv7())).toBeNull();
+  });
+
+  it('inGrace finds the other rotations of the secret whose retire is owed', async () => {
+    const x = await subject();
+    const owed = uuidv7();
+    const retired = uuidv7();
+    await ds.query(
+      `INSERT INTO rotations (id, secret_id, secret_type, status, step, requested_by, retire_pending, retire_at, retired_at)
+       VALUES ($1, $3, 'aws-iam-key', 'succeeded', 'retire', 'test', true, now(), NULL), ($2, $3, 'aws-iam-key', 'succeeded', 'done', 'test', true, now(), now())`,
+      [owed, retired, x.secretId],
+    );
+    await ds.query(`UPDATE rotations SET retire_pending = true, retire_at = now() WHERE id = $1`, [x.rotationId]);
+    expect(await rotations.inGrace(x.secretId, x.rotationId)).toEqual([await rotations.get(owed)]);
+    expect((await rotations.inGrace(x.secretId, owed)).map((r) => r.id)).toEqual([x.rotationId]);
+    // The state read for a rotation says whether inGrace would find any.
+    expect((await secrets.withLiveVersions(x.secretId, x.rotationId))?.othersInGrace).toBe(true);
+    expect((await secrets.withLiveVersions(x.secretId, owed))?.othersInGrace).toBe(true);
+    expect((await secrets.withLiveVersions(x.secretId))?.othersInGrace).toBeNull();
+    await ds.query(`UPDATE rotations SET retired_at = now() WHERE id = $1`, [owed]);
+    expect(await rotations.inGrace(x.secretId, x.rotationId)).toEqual([]);
+    expect((await secrets.withLiveVersions(x.secretId, x.rotationId))?.othersInGrace).toBe(false);
+    expect((await secrets.withLiveVersions(x.secretId, owed))?.othersInGrace).toBe(true);
+    const alone = await subject();
+    expect((await secrets.withLiveVersions(alone.secretId, alone.rotationId))?.othersInGrace).toBe(false);
+  });
+
+  it('claim returns the claimed row, as a read after it finds it', async () => {
+    const x = await subject();
+    const res = await rotations.claim(x.rotationId, 'w1', 60_000);
+    if (!res.claimed) throw new Error(`not claimed: ${JSON.stringify(res)}`);
+    expect(res.rotation).toMatchObject({ id: x.rotationId, status: 'running', leaseOwner: 'w1', attempt: 1 });
+    expect(res.rotation).toEqual(await rotations.get(x.rotationId));
+  });
+
+  it('finish returns the row as it was before and the current version; a recorded finish time is kept', async () => {
+    const x = await subject(['previous', 'current']);
+    const first = new Date('2026-11-28T10:00:00.000Z');
+    await rotations.claim(x.rotationId, 'w1', 60_000);
+    await ds.query(`UPDATE rotations SET retire_pending = true, retire_at = $2 WHERE id = $1`, [x.rotationId, first]);
+    const before = await rotations.get(x.rotationId);
+
+    const done = await rotations.finish(x.rotationId, 'succeeded', first, { code: 'X', message: 'ignored on success' });
+    expect(done).toEqual({ before, currentVersion: 2 });
+    expect(await rotations.get(x.rotationId)).toMatchObject({ status: 'succeeded', leaseOwner: null, leaseExpiresAt: null, finishedAt: first, errorCode: null, errorMessage: null });
+
+    // The retire owed, then a failure: the first finish time stays, the error is recorded, `before` says succeeded.
+    const again = await rotations.finish(x.rotationId, 'failed', new Date(first.getTime() + 60_000), { code: 'E', message: 'm' });
+    expect(again?.before).toMatchObject({ status: 'succeeded', finishedAt: first, retirePending: true, retireAt: first });
+    expect(await rotations.get(x.rotationId)).toMatchObject({ status: 'failed', finishedAt: first, errorCode: 'E', errorMessage: 'm' });
+  });
+
+  it('finish of a rotation that is gone returns null and writes nothing; of a secret without a current version, version null', async () => {
+    expect(await rotations.finish(uuidv7(), 'failed', new Date(), { code: 'E', message: 'm' })).toBeNull();
+    const x = await subject([]);
+    expect((await rotations.finish(x.rotationId, 'failed', new Date(), { code: 'E', message: 'm' }))?.currentVersion).toBeNull();
+  });
+
+  it('withLiveVersions reads what get and live read, in one statement', async () => {
+    const x = await subject(['retired', 'previous', 'current', 'pending']);
+    const found = await secrets.withLiveVersions(x.secretId);
+    expect(found?.secret).toEqual(await secrets.get(x.secretId));
+    const byId = (a: { id: string }, b: { id: string }) => a.id.localeCompare(b.id);
+    expect(found?.versions.sort(byId)).toEqual((await versions.live(x.secretId)).sort(byId));
+    expect(found?.versions.map((v) => v.state).sort()).toEqual(['current', 'pending', 'previous']);
+
+    const bare = await subject([]);
+    expect(await secrets.withLiveVersions(bare.secretId)).toEqual({ secret: await secrets.get(bare.secretId), versions: [], othersInGrace: null });
+    expect(await secrets.withLiveVersions(uuidv7())).toBeNull();
+  });
+
+  it('nextVersion counts under the row lock and returns the new counter (null: no secret); insert returns the stored row', async () => {
+    const x = await subject(['current']);
+    const stored = await ds.transaction(async (m) => {
+      const v = await new SecretsRepository(m).nextVersion(x.secretId);
+      expect(v).toBe(2);
+      // The row is locked until the transaction ends: another connection cannot take it.
+      const [{ free }] = await ds.query(`SELECT count(*)::int AS free FROM (SELECT 1 FROM secrets WHERE id = $1 FOR UPDATE SKIP LOCKED) t`, [x.secretId]);
+      expect(free).toBe(0);
+      return new SecretVersionsRepository(m).insert({
+        id: uuidv7(),
+        secretId: x.secretId,
+        version: v!,
+        state: 'pending',
+        kekId: 'k1',
+        wrappedKey: 'w',
+        fields: { accessKeyId: { c: 'y' } } as never,
+        keyHint: null,
+        keyIdHmac: null,
+        keyStatus: 'Active',
+        keyCreatedAt: new Date('2026-11-28T09:00:00.000Z'),
+        keyListedAt: new Date('2026-11-28T09:00:01.000Z'),
+      } as never);
+    });
+    expect(stored).toEqual(await versions.inState(x.secretId, 'pending'));
+    expect(stored).toMatchObject({ version: 2, state: 'pending', secretUnknown: false, keyStatus: 'Active' });
+    expect((await secrets.get(x.secretId))?.versionCounter).toBe(2);
+    expect(await secrets.nextVersion(uuidv7())).toBeNull();
+  });
+
+  it('markChangedAndChecked records the check and returns the heartbeat state the row had (null: no secret)', async () => {
+    const x = await subject();
+    await ds.query(`UPDATE secrets SET heartbeat_status = 'failed', heartbeat_failures = 3 WHERE id = $1`, [x.secretId]);
+    const at = new Date('2026-11-28T11:00:00.000Z');
+    const next = new Date('2026-11-29T11:00:00.000Z');
+    const before = await ds.transaction(async (m) => {
+      const r = await new SecretsRepository(m).markChangedAndChecked(x.secretId, { at, next });
+      // It holds the row lock until the transaction ends, as lockHeartbeatState would have.
+      const [{ free }] = await ds.query(`SELECT count(*)::int AS free FROM (SELECT 1 FROM secrets WHERE id = $1 FOR UPDATE SKIP LOCKED) t`, [x.secretId]);
+      expect(free).toBe(0);
+      return r;
+    });
+    expect(before).toEqual({ heartbeatStatus: 'failed', heartbeatFailures: 3 });
+    expect(await secrets.get(x.secretId)).toMatchObject({ heartbeatStatus: 'success', heartbeatFailures: 0, lastHeartbeatAt: at, nextHeartbeatAt: next, lastRotatedAt: expect.any(Date) });
+    expect(await secrets.markChangedAndChecked(uuidv7(), { at, next })).toBeNull();
+  });
+
+  it('promotePending makes the pending version current and returns it; none: null, nothing changed', async () => {
+    const x = await subject(['current', 'pending']);
+    await versions.moveState(x.secretId, 'current', 'previous');
+    const promoted = await versions.promotePending(x.secretId);
+    expect(promoted).toEqual(await versions.inState(x.secretId, 'current'));
+    expect(promoted).toMatchObject({ id: x.versionIds[1], version: 2, state: 'current' });
+    expect(await versions.promotePending(x.secretId)).toBeNull();
+    expect((await versions.live(x.secretId)).map((v) => [v.version, v.state]).sort()).toEqual([
+      [1, 'previous'],
+      [2, 'current'],
+    ]);
+  });
+
+  it('events.record writes the event and one pending delivery per URL', async () => {
+    const x = await subject();
+    const events = new EventsRepository(ds.manager);
+    const urls = ['https://a.example/hook', 'https://b.example/hook', 'https://c.example/hook'];
+    const id = await ds.transaction((m) => new EventsRepository(m).record(urls, 'rotation.failed', x.secretId, { rotationId: x.rotationId, errorCode: 'E', version: null }));
+    expect(await ds.query(`SELECT type, secret_id, payload FROM events WHERE id = $1`, [id])).toEqual([
+      { type: 'rotation.failed', secret_id: x.secretId, payload: { rotationId: x.rotationId, errorCode: 'E', version: null } },
+    ]);
+    const deliveries = await ds.query(`SELECT url, status, attempts, next_attempt_at FROM webhook_deliveries WHERE event_id = $1 ORDER BY url`, [id]);
+    expect(deliveries.map((d: { url: string }) => d.url)).toEqual(urls);
+    for (const d of deliveries) expect(d).toMatchObject({ status: 'pending', attempts: 0, next_attempt_at: expect.any(Date) });
+
+    const none = await events.record([], 'rotation.succeeded', null, { n: 1 });
+    expect(await ds.query(`SELECT count(*)::int AS n FROM webhook_deliveries WHERE event_id = $1`, [none])).toEqual([{ n: 0 }]);
+    expect(await ds.query(`SELECT secret_id FROM events WHERE id = $1`, [none])).toEqual([{ secret_id: null }]);
+  });
+});
