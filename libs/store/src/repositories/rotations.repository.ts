@@ -41,11 +41,15 @@ export class RotationsRepository {
   async getWithSecret(id: string): Promise<{ rotation: RotationEntity; secret: SecretEntity | null } | null> {
     const [row] = await queryReturning<Record<string, unknown>>(
       this.m,
-      `SELECT r.*, ${prefixedColumns(this.m, SecretEntity, 's', 's__')} FROM rotations r LEFT JOIN secrets s ON s.id = r.secret_id WHERE r.id = $1`,
+      `SELECT r.*, ${prefixedColumns(this.m, SecretEntity, 's', 's__')}, d.due_at AS s__due_at
+         FROM rotations r LEFT JOIN secrets s ON s.id = r.secret_id LEFT JOIN heartbeat_due d ON d.secret_id = r.secret_id
+        WHERE r.id = $1`,
       [id],
     );
     if (!row) return null;
-    return { rotation: toEntity(this.m, RotationEntity, row), secret: row.s__id === null ? null : toEntity(this.m, SecretEntity, row, 's__') };
+    // The secret as SecretsRepository.get reads it: with its due time (heartbeat_due; null: none).
+    const secret = row.s__id === null ? null : Object.assign(toEntity(this.m, SecretEntity, row, 's__'), { nextHeartbeatAt: row.s__due_at as Date | null });
+    return { rotation: toEntity(this.m, RotationEntity, row), secret };
   }
 
   /** Records progress on the row (step, mode, executor, …) and on the caller's copy. */
