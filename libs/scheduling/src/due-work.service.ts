@@ -88,8 +88,8 @@ export class DueWorkService {
    *
    * The next batch is claimed in Postgres while the previous one's jobs go to Redis, so the two servers work at
    * the same time instead of in turn. At most one batch is on its way to Redis at a time, in claim order, and
-   * it is awaited before this returns. A batch is enqueued only after its claim committed, as in
-   * enqueueDueHeartbeats; one that fails to go to Redis is left to the reconciler, as there.
+   * it is awaited before this returns. A batch is enqueued only after its claim committed; one that fails to
+   * go to Redis is left to the reconciler.
    */
   async enqueueDueHeartbeatBatches(room: number, maxBatches: number, stopping: () => boolean = () => false): Promise<number> {
     let total = 0;
