@@ -3,7 +3,7 @@ import { DelayedError, Worker, type Job } from 'bullmq';
 import { JobName, QueueName, type RunDiscoveryPayload, type RunHeartbeatPayload, type RunRotationPayload } from '@keyturn/contracts';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
 import { AccountPacer, FairShare, JOB_RETENTION, REDIS, createRedis, type Admission, type RedisClient } from '@keyturn/queue';
-import { DiscoveryRunUseCase, RotationRunner, type RunOutcome } from '@keyturn/rotation';
+import { DiscoveryRunUseCase, PrepaidTurn, RotationRunner, pacerMaxWaitMs, withPrepaidTurn, type RunOutcome } from '@keyturn/rotation';
 import { HeartbeatUseCase } from '@keyturn/heartbeat';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -25,6 +25,7 @@ export class JobProcessor implements OnApplicationBootstrap, BeforeApplicationSh
   private readonly fair: FairShare;
   /** Reads the same per-account allowance the paced IAM client draws from. */
   private readonly pacer: AccountPacer;
+  private readonly turnWithinMs: number;
 
   constructor(
     private readonly rotations: RotationRunner,
@@ -35,6 +36,7 @@ export class JobProcessor implements OnApplicationBootstrap, BeforeApplicationSh
   ) {
     this.fair = new FairShare(redis, config.redis.prefix);
     this.pacer = new AccountPacer(redis, config.redis.prefix, config.aws.ratePerAccount);
+    this.turnWithinMs = pacerMaxWaitMs(config);
   }
 
   onApplicationBootstrap(): void {
@@ -76,25 +78,35 @@ export class JobProcessor implements OnApplicationBootstrap, BeforeApplicationSh
   }
 
   private async run(job: Job, token?: string): Promise<void> {
+    const turn = await this.admit(job, token);
+    const outcome = turn ? await withPrepaidTurn(turn, () => this.dispatch(job)) : await this.dispatch(job);
+    if (outcome?.kind === 'later') {
+      this.logger.debug({ jobId: job.id, reason: outcome.reason, delayMs: outcome.delayMs }, 'postponed');
+      await job.moveToDelayed(Date.now() + outcome.delayMs, token);
+      throw new DelayedError();
+    }
+  }
+
+  /** The job's use case; undefined for a malformed payload (dropped). */
+  private async dispatch(job: Job): Promise<RunOutcome | undefined> {
     const name = job.name as JobName;
-    await this.admit(job, token);
     let outcome: RunOutcome;
     switch (name) {
       case JobName.RunRotation: {
         const { rotationId } = job.data as RunRotationPayload;
-        if (!this.valid(job, rotationId)) return;
+        if (!this.valid(job, rotationId)) return undefined;
         outcome = await this.rotations.execute(rotationId);
         break;
       }
       case JobName.RunHeartbeat: {
         const { heartbeatId } = job.data as RunHeartbeatPayload;
-        if (!this.valid(job, heartbeatId)) return;
+        if (!this.valid(job, heartbeatId)) return undefined;
         outcome = await this.heartbeats.execute(heartbeatId);
         break;
       }
       case JobName.RunDiscovery: {
         const { discoveryId } = job.data as RunDiscoveryPayload;
-        if (!this.valid(job, discoveryId)) return;
+        if (!this.valid(job, discoveryId)) return undefined;
         outcome = await this.discoveries.execute(discoveryId);
         break;
       }
@@ -103,11 +115,7 @@ export class JobProcessor implements OnApplicationBootstrap, BeforeApplicationSh
         throw new Error(`no handler for job ${String(unknown)}`);
       }
     }
-    if (outcome.kind === 'later') {
-      this.logger.debug({ jobId: job.id, reason: outcome.reason, delayMs: outcome.delayMs }, 'postponed');
-      await job.moveToDelayed(Date.now() + outcome.delayMs, token);
-      throw new DelayedError();
-    }
+    return outcome;
   }
 
   /**
@@ -116,18 +124,21 @@ export class JobProcessor implements OnApplicationBootstrap, BeforeApplicationSh
    * while other accounts' jobs wait, it goes back to the delayed set (no
    * attempt spent, the row untouched) and this slot serves them instead.
    * The share is advisory: if Redis cannot say, the job runs.
+   * A job that runs gets its first AWS call's turn of the account's pace in
+   * the same round trip (bounded as the paced client bounds a wait), which
+   * that call then uses instead of asking the pacer.
    */
-  private async admit(job: Job, token?: string): Promise<void> {
+  private async admit(job: Job, token?: string): Promise<PrepaidTurn | undefined> {
     const accountId = (job.data as { accountId?: unknown }).accountId;
-    if (typeof accountId !== 'string' || !ACCOUNT_ID.test(accountId) || !job.id) return;
+    if (typeof accountId !== 'string' || !ACCOUNT_ID.test(accountId) || !job.id) return undefined;
     let verdict: Admission;
     try {
-      verdict = await this.fair.admit(job.queueName, { accountId, jobId: job.id }, this.pacer);
+      verdict = await this.fair.admit(job.queueName, { accountId, jobId: job.id }, this.pacer, { turnWithinMs: this.turnWithinMs });
     } catch (e) {
       this.logger.warn({ jobId: job.id }, `fair share unavailable, running the job anyway: ${(e as Error).message}`);
-      return;
+      return undefined;
     }
-    if (verdict.run) return;
+    if (verdict.run) return verdict.turnWaitMs === undefined ? undefined : new PrepaidTurn(accountId, verdict.turnWaitMs);
     this.logger.debug({ jobId: job.id, accountId, delayMs: verdict.delayMs }, `account's AWS calls are ${verdict.backlogMs} ms behind; making room for other accounts`);
     await job.moveToDelayed(Date.now() + verdict.delayMs, token);
     throw new DelayedError();

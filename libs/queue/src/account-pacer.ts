@@ -2,6 +2,28 @@ import { LuaScript, type RedisClient } from './redis.js';
 import { metrics } from '@keyturn/metrics';
 
 /**
+ * Lua: `pacerReserve(key, interval, tolerance, maxWait)`, the heart of the
+ * pacing below, for scripts that take a turn or look at the backlog with other
+ * work in the same round trip (the fair-share admission does both). Returns
+ * the wait in ms; a turn is taken only when maxWait >= 0 and the wait is
+ * within it.
+ */
+export const PACER_RESERVE_LUA = `
+local function pacerReserve(key, interval, tolerance, maxWait)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+  local tat = tonumber(redis.call('GET', key) or '0')
+  if tat < now then tat = now end
+  local wait = tat - tolerance - now
+  if wait < 0 then wait = 0 end
+  if maxWait < 0 or wait > maxWait then return wait end
+  local nextTat = tat + interval
+  redis.call('SET', key, tostring(nextTat), 'PX', math.ceil(nextTat - now) + 1000)
+  return wait
+end
+`;
+
+/**
  * Pacing per AWS account, kept in Redis so that every worker process draws
  * from the same allowance: IAM throttles per account, and its quotas cannot be
  * raised. A generic cell rate algorithm: the key holds the time at which the
@@ -15,38 +37,15 @@ import { metrics } from '@keyturn/metrics';
  * the caller accepts (ms; a negative one only looks). Returns the wait in ms;
  * when it is above the longest accepted, no turn is taken.
  */
-const RESERVE = new LuaScript(`
-local interval = tonumber(ARGV[1])
-local tolerance = tonumber(ARGV[2])
-local maxWait = tonumber(ARGV[3])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tat < now then tat = now end
-local wait = tat - tolerance - now
-if wait < 0 then wait = 0 end
-if maxWait < 0 or wait > maxWait then return tostring(wait) end
-local nextTat = tat + interval
-redis.call('SET', KEYS[1], tostring(nextTat), 'PX', math.ceil(nextTat - now) + 1000)
-return tostring(wait)
+const RESERVE = new LuaScript(`${PACER_RESERVE_LUA}
+return tostring(pacerReserve(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])))
 `);
 
-/**
- * Lua: `pacerBacklog(key, tolerance)`, the wait RESERVE would answer a call
- * that only looks (no turn taken), for scripts that need it with other work
- * in the same round trip (fair-share admission). Same arithmetic as RESERVE.
- */
-export const PACER_BACKLOG_LUA = `
-local function pacerBacklog(key, tolerance)
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-  local tat = tonumber(redis.call('GET', key) or '0')
-  if tat < now then tat = now end
-  local wait = tat - tolerance - now
-  if wait < 0 then wait = 0 end
-  return wait
-end
-`;
+/** Sleeps until a turn taken with a wait of `waitMs` comes, and records the wait. */
+export async function waitForTurn(waitMs: number): Promise<void> {
+  if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs));
+  metrics().pacerWaited(waitMs / 1000);
+}
 
 export class AccountPacer {
   private readonly intervalMs: number;
@@ -67,9 +66,9 @@ export class AccountPacer {
     return `${this.prefix}:pacer:${accountId}`;
   }
 
-  /** What a script needs to compute `backlogMs` itself (see PACER_BACKLOG_LUA): the account's key and the burst tolerance. */
-  backlogSource(accountId: string): { key: string; toleranceMs: number } {
-    return { key: this.key(accountId), toleranceMs: this.toleranceMs };
+  /** What a script needs to look at the backlog or take a turn itself (see PACER_RESERVE_LUA): the account's key, the interval and the burst tolerance. */
+  turnSource(accountId: string): { key: string; intervalMs: number; toleranceMs: number } {
+    return { key: this.key(accountId), intervalMs: this.intervalMs, toleranceMs: this.toleranceMs };
   }
 
   private async reserve(accountId: string, maxWaitMs: number): Promise<number> {
@@ -96,8 +95,7 @@ export class AccountPacer {
   async take(accountId: string, maxWaitMs = Number.POSITIVE_INFINITY): Promise<boolean> {
     const wait = await this.reserve(accountId, maxWaitMs);
     if (wait > maxWaitMs) return false;
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    metrics().pacerWaited(wait / 1000);
+    await waitForTurn(wait);
     return true;
   }
 }

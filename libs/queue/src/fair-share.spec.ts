@@ -128,6 +128,43 @@ describe('FairShare (each account’s n-th waiting job gets priority n)', () => 
     expect(await fair.enqueue(q, [{ accountId: A, jobId: 'a3' }])).toEqual([2]);
   });
 
+  it('takes a running job’s first AWS turn in the admission’s own round trip, as the pacer would take it', async () => {
+    const q = 'turn';
+    await redis.del(`${prefix}:pacer:${A}`);
+    await fair.enqueue(q, [1, 2].map((i) => ({ accountId: A, jobId: `t${i}` })));
+    // Without turnWithinMs no turn is taken (the pacer's key stays as it was).
+    expect(await fair.admit(q, { accountId: A, jobId: 't1' }, pacer)).toEqual({ run: true });
+    expect(await pacer.backlogMs(A)).toBe(0);
+    let verdict: unknown;
+    expect(await commandsOf(async () => (verdict = await fair.admit(q, { accountId: A, jobId: 't2' }, pacer, { turnWithinMs: 5_000 })))).toEqual(['evalsha']);
+    expect(verdict).toEqual({ run: true, turnWaitMs: 0 });
+    // The turn is gone: at one call a second, the next call now waits about a second.
+    const after = await pacer.backlogMs(A);
+    expect(after).toBeGreaterThan(900);
+    expect(after).toBeLessThanOrEqual(1_000);
+    // A second job's turn comes after the first's: its wait is that backlog.
+    await fair.enqueue(q, [{ accountId: A, jobId: 't3' }]);
+    const third = await fair.admit(q, { accountId: A, jobId: 't3' }, pacer, { turnWithinMs: 5_000 });
+    if (!third.run || third.turnWaitMs === undefined) throw new Error('expected a turn');
+    expect(third.turnWaitMs).toBeGreaterThan(800);
+    expect(third.turnWaitMs).toBeLessThanOrEqual(1_000);
+  });
+
+  it('takes no turn when it would come later than turnWithinMs, nor for a parked job', async () => {
+    const q = 'no-turn';
+    await fair.enqueue(q, [{ accountId: A, jobId: 'n1' }]);
+    await backlog(A, 3_000);
+    expect(await fair.admit(q, { accountId: A, jobId: 'n1' }, pacer, { turnWithinMs: 1_000 })).toEqual({ run: true });
+    expect(await pacer.backlogMs(A)).toBeLessThanOrEqual(3_000);
+    await fair.enqueue(q, [
+      { accountId: A, jobId: 'n2' },
+      { accountId: B, jobId: 'm1' },
+    ]);
+    const parked = await fair.admit(q, { accountId: A, jobId: 'n2' }, pacer, { turnWithinMs: 10_000 });
+    expect(parked).toMatchObject({ run: false });
+    expect(await pacer.backlogMs(A)).toBeLessThanOrEqual(3_000);
+  });
+
   it('sends enqueue and started as EVALSHA of cached scripts', async () => {
     const q = 'sha';
     const job = { accountId: A, jobId: 'x1' };

@@ -1,7 +1,7 @@
 import { IamErrorCode } from '@keyturn/contracts';
 import { IamError, type IamClient } from '@keyturn/iam';
 import type { AccountPacer } from '@keyturn/queue';
-import { inAccount, pacedIamClient } from './paced-iam.client.js';
+import { PrepaidTurn, inAccount, pacedIamClient, withPrepaidTurn } from './paced-iam.client.js';
 
 const CREDS = { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' };
 
@@ -78,5 +78,39 @@ describe('pacedIamClient', () => {
     }
     expect(actions).toEqual(['iam:ListUsers', 'iam:GetAccessKeyLastUsed', 'iam:GetLoginProfile']);
     expect(called).toHaveLength(3);
+  });
+
+  it('makes the first call in its account on the turn the admission took, then asks the pacer for the next ones', async () => {
+    const f = fakes(true);
+    const client = pacedIamClient(f.inner, f.pacer, 1_500);
+    await withPrepaidTurn(new PrepaidTurn('123456789012', 0), () =>
+      inAccount('123456789012', async () => {
+        await client.createAccessKey(CREDS, 'u');
+        expect(f.waits).toEqual([]);
+        await client.createAccessKey(CREDS, 'u');
+      }),
+    );
+    expect(f.waits).toEqual([1_500]);
+    expect(f.calls).toEqual(['createAccessKey', 'createAccessKey']);
+  });
+
+  it('does not spend a turn of one account on a call in another, and outside a job nothing is prepaid', async () => {
+    const f = fakes(true);
+    const client = pacedIamClient(f.inner, f.pacer, 1_500);
+    const turn = new PrepaidTurn('111111111111', 0);
+    await withPrepaidTurn(turn, () => inAccount('222222222222', () => client.createAccessKey(CREDS, 'u')));
+    expect(f.waits).toEqual([1_500]);
+    // Still there for its own account.
+    expect(turn.take('111111111111')).toBe(0);
+    expect(turn.take('111111111111')).toBeUndefined();
+    await inAccount('111111111111', () => client.createAccessKey(CREDS, 'u'));
+    expect(f.waits).toEqual([1_500, 1_500]);
+  });
+
+  it('waits for a prepaid turn that comes later, as long as it has left', async () => {
+    const turn = new PrepaidTurn('123456789012', 300, 1_000);
+    expect(turn.take('123456789012', 1_100)).toBe(200);
+    const late = new PrepaidTurn('123456789012', 300, 1_000);
+    expect(late.take('123456789012', 2_000)).toBe(0);
   });
 });

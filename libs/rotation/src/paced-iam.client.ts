@@ -1,13 +1,46 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { IamErrorCode } from '@keyturn/contracts';
 import { IamError, type IamClient } from '@keyturn/iam';
-import type { AccountPacer } from '@keyturn/queue';
+import { waitForTurn, type AccountPacer } from '@keyturn/queue';
 
 /** The AWS account the current rotation or heartbeat works in; set by the runners. */
 export const accountContext = new AsyncLocalStorage<string>();
 
 export function inAccount<T>(accountId: string, fn: () => Promise<T>): Promise<T> {
   return accountContext.run(accountId, fn);
+}
+
+/**
+ * A turn of an account's pace taken before the job's first AWS call (by the
+ * worker's fair-share admission, in the same round trip): that call uses it
+ * instead of asking the pacer. Used once; a job that makes no call in that
+ * account leaves it unused, an allowance given up, never one exceeded.
+ */
+export class PrepaidTurn {
+  private readonly readyAt: number;
+  private used = false;
+
+  constructor(
+    readonly accountId: string,
+    waitMs: number,
+    now = Date.now(),
+  ) {
+    this.readyAt = now + waitMs;
+  }
+
+  /** The turn, once, for a call in its account: the ms left until it comes; undefined when it is not there to take. */
+  take(accountId: string, now = Date.now()): number | undefined {
+    if (this.used || accountId !== this.accountId) return undefined;
+    this.used = true;
+    return Math.max(0, this.readyAt - now);
+  }
+}
+
+const prepaidTurn = new AsyncLocalStorage<PrepaidTurn>();
+
+/** Runs a job with the turn its admission took: its first paced call in that account uses it. */
+export function withPrepaidTurn<T>(turn: PrepaidTurn, fn: () => Promise<T>): Promise<T> {
+  return prepaidTurn.run(turn, fn);
 }
 
 /** "createAccessKey" → "iam:CreateAccessKey" (and STS's one call), for messages. */
@@ -19,7 +52,7 @@ function actionName(method: string): string {
 /**
  * Every IAM and STS call waits for a token of its account's shared bucket, so
  * a fleet of workers stays under the account's rate. The wait is bounded by
- * `maxWaitMs`: past it the call gives up as a retryable IAM_THROTTLED without
+ * `maxWaitMs` (a turn taken ahead, PrepaidTurn, was bounded by it too): past it the call gives up as a retryable IAM_THROTTLED without
  * reaching AWS, so the time from "about to create" to the end of a
  * CreateAccessKey stays finite (the orphan window depends on it). Calls made
  * outside an account context (none today) are not paced.
@@ -31,7 +64,9 @@ export function pacedIamClient(inner: IamClient, pacer: AccountPacer, maxWaitMs:
       if (typeof value !== 'function') return value;
       return async (...args: unknown[]) => {
         const account = accountContext.getStore();
-        if (account && !(await pacer.take(account, maxWaitMs))) {
+        const prepaid = account ? prepaidTurn.getStore()?.take(account) : undefined;
+        if (prepaid !== undefined) await waitForTurn(prepaid);
+        else if (account && !(await pacer.take(account, maxWaitMs))) {
           const action = actionName(String(prop));
           throw new IamError(IamErrorCode.Throttled, { kind: 'pacer', action, accountId: account, maxWaitMs });
         }
