@@ -4,7 +4,8 @@
 // Keyturn makes, with the minimum durable Postgres work each result needs (read the key, record the
 // outcome; for a rotation, store the new key before verifying it and promote it in one transaction),
 // on Keyturn's own tables. No queue, no pacer, no leases, no journal. A child process of the bench,
-// like Keyturn's worker, so neither shares a thread with the emulator.
+// like Keyturn's worker, so neither shares a thread with the emulator. Its statements are named (pg
+// prepares each once per connection), as Keyturn's hot-path statements are (NamedSql in libs/store).
 //
 // stdin: one JSON line {mode, listKeys, dbUrl, masterKey, endpoint, concurrency, secrets: [{id, username, accountId}]};
 // prints "ready", waits for "go", runs, prints {"done": n, "failed": n}, waits for the next "go" or EOF.
@@ -40,7 +41,7 @@ const sts = (c) => clientsOf(c).sts;
 const iam = (c) => clientsOf(c).iam;
 
 const readLive = async (secretId) => {
-  const { rows } = await pool.query(`SELECT * FROM secret_versions WHERE secret_id = $1 AND state IN ('current', 'previous')`, [secretId]);
+  const { rows } = await pool.query({ name: 'raw_read_live', text: `SELECT * FROM secret_versions WHERE secret_id = $1 AND state IN ('current', 'previous')` }, [secretId]);
   const open = (r) => r && { row: r, fields: cipher.open({ secretId: r.secret_id, version: r.version, kekId: r.kek_id, wrappedKey: r.wrapped_key, fields: r.fields }) };
   return { current: open(rows.find((r) => r.state === 'current')), previous: open(rows.find((r) => r.state === 'previous')) };
 };
@@ -52,10 +53,13 @@ async function heartbeat(s) {
   if (!id.Arn.endsWith(`:user/${s.username}`)) throw new Error('wrong user');
   if (job.listKeys) await iam(credsOf(current)).send(new ListAccessKeysCommand({ UserName: s.username }));
   await pool.query(
-    `WITH h AS (INSERT INTO heartbeats (id, secret_id, status, outcome, trigger, requested_by, checked_arn, attempt, finished_at)
+    {
+      name: 'raw_heartbeat_record',
+      text: `WITH h AS (INSERT INTO heartbeats (id, secret_id, status, outcome, trigger, requested_by, checked_arn, attempt, finished_at)
                 VALUES (gen_random_uuid(), $1, 'done', 'success', 'api', 'bench:raw', $2, 1, now())),
           s AS (UPDATE secrets SET heartbeat_status = 'success', heartbeat_failures = 0, last_heartbeat_at = now() WHERE id = $1)
      INSERT INTO heartbeat_due (secret_id, due_at) VALUES ($1, now() + interval '1 hour') ON CONFLICT (secret_id) DO UPDATE SET due_at = EXCLUDED.due_at`,
+    },
     [s.id, id.Arn],
   );
 }

@@ -31,12 +31,14 @@ describe('HeartbeatUseCase on Postgres', () => {
     // logQuery (which decides whether to print it): record them instead.
     const logger = ds.logger;
     Object.assign(ds, { logger: Object.assign(Object.create(logger) as object, { logQuery: record }) });
-    // Outside one they go straight to the driver's pg pool (libs/store rowsOf): record those too.
-    const pool = (ds.driver as unknown as { master: { query: (text: string, ...rest: unknown[]) => Promise<unknown> } }).master;
+    // Outside one they go straight to the driver's pg pool (libs/store rowsOf), a hot path's statement as a
+    // named one ({ name, text }): record those too.
+    type Statement = string | { text: string };
+    const pool = (ds.driver as unknown as { master: { query: (q: Statement, ...rest: unknown[]) => Promise<unknown> } }).master;
     const poolQuery = pool.query.bind(pool);
-    pool.query = (text: string, ...rest: unknown[]) => {
-      record(text);
-      return poolQuery(text, ...rest);
+    pool.query = (q: Statement, ...rest: unknown[]) => {
+      record(typeof q === 'string' ? q : q.text);
+      return poolQuery(q, ...rest);
     };
   });
   afterAll(async () => {

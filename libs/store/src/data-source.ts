@@ -1,4 +1,5 @@
 import { DataSource, type DataSourceOptions } from 'typeorm';
+import { NAMED_STATEMENTS_OPTION } from './returning.js';
 import { SecretEntity } from './entities/secret.entity.js';
 import { SecretVersionEntity } from './entities/secret-version.entity.js';
 import { SettingEntity } from './entities/setting.entity.js';
@@ -51,9 +52,15 @@ export interface PoolOptions {
   poolSize: number;
   /** A query waiting longer than this for a connection fails (a retryable error) instead of hanging. */
   connectTimeoutMs: number;
+  /**
+   * The hot paths' statements are kept prepared on each connection (NamedSql).
+   * False behind a transaction-mode pooler, which may hand each statement to a
+   * different server connection (KEYTURN_DB_POOLER=transaction).
+   */
+  namedStatements?: boolean;
 }
 
-export const DEFAULT_POOL: PoolOptions = { poolSize: 10, connectTimeoutMs: 10_000 };
+export const DEFAULT_POOL: PoolOptions = { poolSize: 10, connectTimeoutMs: 10_000, namedStatements: true };
 
 export function dataSourceOptions(url: string, pool: PoolOptions = DEFAULT_POOL): DataSourceOptions {
   return {
@@ -65,7 +72,7 @@ export function dataSourceOptions(url: string, pool: PoolOptions = DEFAULT_POOL)
     synchronize: false,
     migrationsRun: false,
     logging: false,
-    extra: { max: pool.poolSize, connectionTimeoutMillis: pool.connectTimeoutMs, application_name: 'keyturn' },
+    extra: { max: pool.poolSize, connectionTimeoutMillis: pool.connectTimeoutMs, application_name: 'keyturn', [NAMED_STATEMENTS_OPTION]: pool.namedStatements ?? true },
   };
 }
 

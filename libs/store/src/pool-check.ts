@@ -4,7 +4,7 @@ import type { PoolOptions } from './data-source.js';
 
 /** The pool options of this process, from the configuration alone (throws ConfigError for a pool below the need). */
 export function poolOptions(config: KeyturnConfig, proc: KeyturnProcess): PoolOptions {
-  return { poolSize: dbPoolSize(config, proc), connectTimeoutMs: config.database.connectTimeoutMs };
+  return { poolSize: dbPoolSize(config, proc), connectTimeoutMs: config.database.connectTimeoutMs, namedStatements: config.database.pooler !== 'transaction' };
 }
 
 /**

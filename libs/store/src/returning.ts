@@ -1,8 +1,29 @@
 import { DataSource, type EntityManager } from 'typeorm';
 
 interface PgPool {
-  query(text: string, values: readonly unknown[]): Promise<{ rows: unknown[] }>;
+  query(text: string | { name: string; text: string; values: readonly unknown[] }, values?: readonly unknown[]): Promise<{ rows: unknown[] }>;
+  options?: { keyturnNamedStatements?: boolean };
 }
+
+/**
+ * A statement of a hot path that Postgres may keep parsed and planned on each
+ * connection, under `name` (a named prepared statement: planning the worker's
+ * heartbeat claim cost more Postgres CPU than running it). Only constant
+ * texts: every name is kept once per connection. Prepared only where the
+ * pool allows it (PoolOptions.namedStatements: not behind a transaction-mode
+ * pooler), and only outside a transaction; otherwise sent as plain text.
+ */
+export interface NamedSql {
+  readonly name: string;
+  readonly text: string;
+}
+
+export function namedSql(name: string, text: string): NamedSql {
+  return { name: `keyturn_${name}`, text };
+}
+
+/** The option of the pg pool (DataSource `extra`) that allows named statements on its connections. */
+export const NAMED_STATEMENTS_OPTION = 'keyturnNamedStatements';
 
 /**
  * The rows of one statement on `m`. Inside a transaction, through its query
@@ -12,9 +33,14 @@ interface PgPool {
  * moves) spend on every job. pg's errors carry the same `code` and
  * `constraint` that TypeORM's QueryFailedError copies from them.
  */
-export async function rowsOf<T = Record<string, unknown>>(m: EntityManager, sql: string, params: readonly unknown[]): Promise<T[]> {
-  if (!m.queryRunner) return (await driverPool(m).query(sql, params)).rows as T[];
-  const r: unknown = await m.query(sql, params as unknown[]);
+export async function rowsOf<T = Record<string, unknown>>(m: EntityManager, sql: string | NamedSql, params: readonly unknown[]): Promise<T[]> {
+  const text = typeof sql === 'string' ? sql : sql.text;
+  if (!m.queryRunner) {
+    const pool = driverPool(m);
+    if (typeof sql !== 'string' && pool.options?.[NAMED_STATEMENTS_OPTION] === true) return (await pool.query({ name: sql.name, text, values: params })).rows as T[];
+    return (await pool.query(text, params)).rows as T[];
+  }
+  const r: unknown = await m.query(text, params as unknown[]);
   // TypeORM's postgres driver answers UPDATE with `[rows, affected]` and SELECT with `rows`.
   return (Array.isArray(r) && Array.isArray(r[0]) ? r[0] : r) as T[];
 }
@@ -25,6 +51,6 @@ export function driverPool(m: EntityManager): PgPool {
 }
 
 /** Runs an `UPDATE … RETURNING` (or any statement) and gives back the returned rows (see rowsOf). */
-export async function queryReturning<T>(db: DataSource | EntityManager, sql: string, params: unknown[]): Promise<T[]> {
+export async function queryReturning<T>(db: DataSource | EntityManager, sql: string | NamedSql, params: unknown[]): Promise<T[]> {
   return rowsOf<T>(db instanceof DataSource ? db.manager : db, sql, params);
 }

@@ -3,7 +3,7 @@ import type { HeartbeatStatus, SecretSettings } from '@keyturn/contracts';
 import { HeartbeatEntity } from '../entities/heartbeat.entity.js';
 import type { SecretVersionEntity } from '../entities/secret-version.entity.js';
 import type { KeyListing } from './secret-versions.repository.js';
-import { queryReturning } from '../returning.js';
+import { namedSql, queryReturning, rowsOf } from '../returning.js';
 import { selectEntities, updateById } from '../rows.js';
 import { HEARTBEAT_TYPES } from './heartbeat-due.sql.js';
 
@@ -69,6 +69,23 @@ export const INSERT_SCHEDULED_HEARTBEATS_SQL = `INSERT INTO heartbeats (id, secr
    ON CONFLICT DO NOTHING
    RETURNING id, secret_id`;
 
+/** The claim of a heartbeat with everything its check reads (see claimForCheck), prepared per connection: planning it cost more than running it. */
+const CLAIM_FOR_CHECK_SQL = namedSql(
+  'heartbeat_claim_for_check',
+  `WITH c AS (
+         UPDATE heartbeats SET status = 'running', attempt = attempt + 1, lease_expires_at = now() + interval '2 minutes'
+          WHERE id = $1 AND (status = 'queued' OR (status = 'running' AND lease_expires_at < now()))
+          RETURNING id, secret_id, attempt)
+       SELECT c.id, c.secret_id, c.attempt, s.id AS s_id, s.username, s.account_id, s.settings,
+              v.id AS v_id, v.version AS v_version, v.state AS v_state, v.kek_id AS v_kek_id, v.wrapped_key AS v_wrapped_key,
+              v.fields AS v_fields, v.secret_unknown AS v_secret_unknown, v.key_status AS v_key_status, v.key_created_at AS v_key_created_at,
+              v.key_listed_at AS v_key_listed_at, v.created_at AS v_created_at,
+              (SELECT value FROM settings WHERE key = 'global') AS global_settings
+         FROM c LEFT JOIN secrets s ON s.id = c.secret_id
+                LEFT JOIN secret_versions v ON v.secret_id = c.secret_id AND v.state = 'current'`,
+);
+const FINISH_UNCHANGED_SQL = namedSql('heartbeat_finish_unchanged', `SELECT keyturn_finish_heartbeat($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) AS result`);
+
 /** The heartbeat rows the worker runs. */
 export class HeartbeatsRepository {
   constructor(private readonly m: EntityManager) {}
@@ -93,17 +110,7 @@ export class HeartbeatsRepository {
   async claimForCheck(id: string): Promise<ClaimedHeartbeat | null> {
     const [r] = await queryReturning<ClaimRow>(
       this.m,
-      `WITH c AS (
-         UPDATE heartbeats SET status = 'running', attempt = attempt + 1, lease_expires_at = now() + interval '2 minutes'
-          WHERE id = $1 AND (status = 'queued' OR (status = 'running' AND lease_expires_at < now()))
-          RETURNING id, secret_id, attempt)
-       SELECT c.id, c.secret_id, c.attempt, s.id AS s_id, s.username, s.account_id, s.settings,
-              v.id AS v_id, v.version AS v_version, v.state AS v_state, v.kek_id AS v_kek_id, v.wrapped_key AS v_wrapped_key,
-              v.fields AS v_fields, v.secret_unknown AS v_secret_unknown, v.key_status AS v_key_status, v.key_created_at AS v_key_created_at,
-              v.key_listed_at AS v_key_listed_at, v.created_at AS v_created_at,
-              (SELECT value FROM settings WHERE key = 'global') AS global_settings
-         FROM c LEFT JOIN secrets s ON s.id = c.secret_id
-                LEFT JOIN secret_versions v ON v.secret_id = c.secret_id AND v.state = 'current'`,
+      CLAIM_FOR_CHECK_SQL,
       [id],
     );
     if (!r) return null;
@@ -168,12 +175,13 @@ export class HeartbeatsRepository {
   ): Promise<QuickFinish> {
     const d = r.detail;
     const l = r.listing;
-    const [row] = await this.m.query(
-      `SELECT keyturn_finish_heartbeat($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) AS result`,
+    const [row] = await rowsOf<{ result: QuickFinish }>(
+      this.m,
+      FINISH_UNCHANGED_SQL,
       [id, secretId, checkedVersionId, r.outcome, r.at, r.intervalMs, d.checkedArn ?? null, d.keyStatus ?? null, d.keyCreatedAt ?? null, d.errorCode ?? null,
         d.errorMessage ?? null, !!l, l?.keyStatus ?? null, l?.keyCreatedAt ?? null, l?.keyListedAt ?? null],
     );
-    return row.result as QuickFinish;
+    return row!.result;
   }
 
   /**

@@ -1,7 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import type { HeartbeatStatus, SecretType } from '@keyturn/contracts';
 import type { SecretEntity } from '../entities/secret.entity.js';
-import { rowsOf } from '../returning.js';
+import { namedSql, rowsOf, type NamedSql } from '../returning.js';
 import { SECRETS_WITH_DUE } from './heartbeat-due.sql.js';
 
 /**
@@ -13,19 +13,20 @@ import { SECRETS_WITH_DUE } from './heartbeat-due.sql.js';
  */
 
 /** Runs one statement and returns its rows. */
-export type Sql = <R = Record<string, unknown>>(text: string, values: readonly unknown[]) => Promise<R[]>;
+export type Sql = <R = Record<string, unknown>>(text: string | NamedSql, values: readonly unknown[]) => Promise<R[]>;
 
 /**
  * Statements on `m`: inside a transaction through its query runner; outside
- * one straight on the driver's pg pool (one unnamed statement, nothing
- * between the caller and pg), which is what the hot paths use.
+ * one straight on the driver's pg pool (nothing between the caller and pg),
+ * which is what the hot paths use, their constant statements prepared once
+ * per connection (NamedSql).
  */
 export function sqlOn(m: EntityManager): Sql {
   return (text, values) => rowsOf(m, text, values);
 }
 
-export const API_KEY_BY_TOKEN_HASH_SQL = 'SELECT id, name, role, folder_scopes, last_used_at, revoked_at FROM api_keys WHERE token_hash = $1';
-export const API_KEY_TOUCH_SQL = 'UPDATE api_keys SET last_used_at = $2 WHERE id = $1';
+export const API_KEY_BY_TOKEN_HASH_SQL = namedSql('api_key_by_token_hash', 'SELECT id, name, role, folder_scopes, last_used_at, revoked_at FROM api_keys WHERE token_hash = $1');
+export const API_KEY_TOUCH_SQL = namedSql('api_key_touch', 'UPDATE api_keys SET last_used_at = $2 WHERE id = $1');
 
 /** The secret's columns, and its due time from heartbeat_due (FROM SECRETS_WITH_DUE) as `next_heartbeat_at`. */
 const SECRET_COLUMNS =
@@ -33,23 +34,29 @@ const SECRET_COLUMNS =
   's.last_heartbeat_at, d.due_at AS next_heartbeat_at, s.heartbeat_failures, s.last_rotated_at, s.version_counter, s.created_at, s.updated_at, ' +
   's.next_auto_change_at, s.auto_change_scheduled_for, s.auto_change_basis';
 
-export const SECRET_BY_ID_SQL = `SELECT ${SECRET_COLUMNS} FROM ${SECRETS_WITH_DUE} WHERE s.id = $1`;
+export const SECRET_BY_ID_SQL = namedSql('secret_by_id', `SELECT ${SECRET_COLUMNS} FROM ${SECRETS_WITH_DUE} WHERE s.id = $1`);
 
 /** GET /v1/secrets/:id/value: the secret and its current version in one round trip (no version: the v_ columns are null). */
-export const SECRET_WITH_CURRENT_VERSION_SQL =
+export const SECRET_WITH_CURRENT_VERSION_SQL = namedSql(
+  'secret_with_current_version',
   `SELECT ${SECRET_COLUMNS}, v.id AS v_id, v.version AS v_version, v.kek_id AS v_kek_id, v.wrapped_key AS v_wrapped_key, v.fields AS v_fields, v.secret_unknown AS v_secret_unknown ` +
-  `FROM ${SECRETS_WITH_DUE} LEFT JOIN secret_versions v ON v.secret_id = s.id AND v.state = 'current' WHERE s.id = $1`;
+    `FROM ${SECRETS_WITH_DUE} LEFT JOIN secret_versions v ON v.secret_id = s.id AND v.state = 'current' WHERE s.id = $1`,
+);
 
 /** GET /v1/secrets/:id: the secret, its current version number and the global settings in one round trip. */
-export const SECRET_VIEW_SQL =
+export const SECRET_VIEW_SQL = namedSql(
+  'secret_view',
   `SELECT ${SECRET_COLUMNS}, ` +
-  `(SELECT v.version FROM secret_versions v WHERE v.secret_id = s.id AND v.state = 'current') AS current_version, ` +
-  `(SELECT g.value FROM settings g WHERE g.key = 'global') AS global_settings ` +
-  `FROM ${SECRETS_WITH_DUE} WHERE s.id = $1`;
+    `(SELECT v.version FROM secret_versions v WHERE v.secret_id = s.id AND v.state = 'current') AS current_version, ` +
+    `(SELECT g.value FROM settings g WHERE g.key = 'global') AS global_settings ` +
+    `FROM ${SECRETS_WITH_DUE} WHERE s.id = $1`,
+);
 
-export const AUDIT_INSERT_SQL =
+export const AUDIT_INSERT_SQL = namedSql(
+  'audit_insert',
   'INSERT INTO audit_events (id, at, actor_id, actor_name, action, target_type, target_id, secret_id, outcome, error_code, request_id, ip, details) ' +
-  'VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)';
+    'VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)',
+);
 
 export interface SecretListFilter {
   limit: number;
