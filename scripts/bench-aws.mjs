@@ -15,7 +15,7 @@ import { createInterface } from 'node:readline';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { startApi, teardown } from './bench-common.mjs';
+import { cpuMs, pidsNamed, startApi, teardown } from './bench-common.mjs';
 
 const ADMIN = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -140,11 +140,12 @@ export async function runBench(kind) {
     const table = kind === 'heartbeat' ? 'heartbeats' : 'rotations';
     const finished = kind === 'heartbeat' ? `status = 'done'` : `status IN ('succeeded', 'failed') AND NOT retire_pending`;
     /** One pass of Keyturn over its secrets: seconds, and AWS calls per operation. */
-    const keyturnPass = async (latencyMs) => {
+    const keyturnPass = async (latencyMs, clockStarts = () => {}) => {
       await queue.pause();
       const ids = await inBatches(keyturnSecrets, async (s) => (await call('POST', `/v1/secrets/${s.id}/${kind === 'heartbeat' ? 'heartbeats' : 'rotations'}`)).id);
       emu.setLatencyMs(latencyMs);
       emu.clearCallLog();
+      clockStarts();
       const started = performance.now();
       await queue.resume();
       for (;;) {
@@ -163,15 +164,37 @@ export async function runBench(kind) {
       emu.setLatencyMs(0);
       return { seconds, calls: emu.callCounts(), failed };
     };
-    const rawPass = async (latencyMs) => {
+    const rawPass = async (latencyMs, clockStarts = () => {}) => {
       emu.setLatencyMs(latencyMs);
       emu.clearCallLog();
+      clockStarts();
       const started = performance.now();
       raw.p.stdin.write('go\n');
       const result = JSON.parse(await raw.line(/^\{"done"/));
       const seconds = (performance.now() - started) / 1000;
       emu.setLatencyMs(0);
       return { seconds, calls: emu.callCounts(), failed: result.failed };
+    };
+    /**
+     * CPU spent by each part while the clock of `pass` runs, in ms per operation: the side's own process
+     * (Keyturn's worker or the raw loop), Postgres (every backend), Redis, and this process (the emulator;
+     * for Keyturn also the wait for the rows, a count every 20 ms). `pass` calls its argument as its clock
+     * starts (after Keyturn's requests are stored and enqueued).
+     */
+    const withCpu = async (sidePid, pass) => {
+      const groups = { side: [sidePid], pg: pidsNamed('postgres'), redis: pidsNamed('redis-server'), emulator: [process.pid] };
+      const sum = (pids) => pids.reduce((a, pid) => a + cpuMs(pid), 0);
+      let before;
+      const result = await pass(() => (before = Object.fromEntries(Object.entries(groups).map(([k, pids]) => [k, sum(pids)]))));
+      // Backends that started during the pass counted from 0: included whole, which is what they spent.
+      groups.pg = [...new Set([...groups.pg, ...pidsNamed('postgres')])];
+      result.cpu = Object.fromEntries(Object.entries(groups).map(([k, pids]) => [k, (sum(pids) - before[k]) / N]));
+      return result;
+    };
+    const describeCpu = (cpus) => {
+      const median = (k) => stats(cpus.map((c) => c[k])).median;
+      const parts = ['side', 'pg', 'redis', 'emulator'].map((k) => median(k));
+      return `${parts.map((v) => v.toFixed(2)).join(' + ')} = ${parts.reduce((a, b) => a + b, 0).toFixed(2)}`;
     };
     const perOp = (calls) => Object.values(calls).reduce((a, b) => a + b, 0) / N;
     const describeCalls = (calls) => Object.entries(calls).map(([a, n]) => `${a} ${(n / N).toFixed(2)}`).join(', ');
@@ -187,17 +210,23 @@ export async function runBench(kind) {
       console.log(`\nemulator latency ${latencyMs} ms`);
       console.log(`${'round'.padEnd(6)} ${'Keyturn s'.padStart(10)} ${'op/s'.padStart(8)} ${'raw s'.padStart(8)} ${'op/s'.padStart(8)} ${'ratio'.padStart(6)}  AWS calls per ${kind} (Keyturn | raw)`);
       const ratios = [];
+      const cpuK = [];
+      const cpuW = [];
       for (let r = 1; r <= ROUNDS; r++) {
         // Interleaved, the order alternating, so drift in the machine's load falls on both sides.
         let k;
         let w;
+        const keyturnRound = () => withCpu(worker.p.pid, (clockStarts) => keyturnPass(latencyMs, clockStarts));
+        const rawRound = () => withCpu(raw.p.pid, (clockStarts) => rawPass(latencyMs, clockStarts));
         if (r % 2) {
-          k = await keyturnPass(latencyMs);
-          w = await rawPass(latencyMs);
+          k = await keyturnRound();
+          w = await rawRound();
         } else {
-          w = await rawPass(latencyMs);
-          k = await keyturnPass(latencyMs);
+          w = await rawRound();
+          k = await keyturnRound();
         }
+        cpuK.push(k.cpu);
+        cpuW.push(w.cpu);
         const ratio = w.seconds / k.seconds;
         ratios.push(ratio);
         const failures = k.failed || w.failed ? `  (failed: Keyturn ${k.failed}, raw ${w.failed})` : '';
@@ -207,6 +236,8 @@ export async function runBench(kind) {
         );
       }
       const st = stats(ratios);
+      console.log(`CPU ms per ${kind}, median of the rounds (side's process + Postgres + Redis + emulator):`);
+      console.log(`  Keyturn ${describeCpu(cpuK)}\n  raw     ${describeCpu(cpuW)}`);
       summary.push(`latency ${latencyMs} ms: Keyturn / raw = ${st.median.toFixed(2)} (median of ${ROUNDS}; spread ${st.min.toFixed(2)}–${st.max.toFixed(2)})`);
     }
     console.log(`\n${summary.join('\n')}\nload ${loadavg()[0].toFixed(1)} at the end`);

@@ -1,5 +1,33 @@
 // Shared by the benchmarks: the API in-process with a client for it, and the clean-up of a run's queue prefix.
+import { readFileSync, readdirSync } from 'node:fs';
 import { Redis } from 'ioredis';
+
+const CLK_TCK = 100; // Linux USER_HZ: /proc/<pid>/stat counts CPU time in these ticks
+/** User + system CPU of a process, in ms (0 for one that is gone). */
+export function cpuMs(pid) {
+  let stat;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return 0;
+  }
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
+}
+
+/** The pids of the processes whose command name is `comm` (e.g. every Postgres backend: 'postgres'). */
+export function pidsNamed(comm) {
+  const out = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (readFileSync(`/proc/${d}/comm`, 'utf8').trim() === comm) out.push(Number(d));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
 
 /** Deletes every key under `prefix:` (SCAN, never KEYS or FLUSHALL: the Redis may be shared). */
 export async function deletePrefix(redisUrl, prefix) {

@@ -7,12 +7,13 @@
 // its spread. Asserts nothing. Uses a throwaway database and queue prefix, dropped at the end.
 import { fork, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import pg from 'pg';
+import { cpuMs } from './bench-common.mjs';
 
 const { values: opt } = parseArgs({
   options: {
@@ -56,14 +57,6 @@ const profiling = () => (opt['cpu-prof'] ? ['--import', './scripts/bench-profile
 if (opt['cpu-prof']) {
   mkdirSync(opt['cpu-prof'], { recursive: true });
   env.BENCH_PROFILE_DIR = opt['cpu-prof'];
-}
-
-const CLK_TCK = 100; // Linux USER_HZ: /proc/<pid>/stat counts CPU time in these ticks
-/** User + system CPU of a process, in ms. */
-function cpuMs(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
 }
 
 const run = (cmd, args) =>
