@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The raw baseline of `npm run bench:read` (started by scripts/bench-read.mjs as a child process, as Keyturn's
 // API is): plain Fastify + pg answering the same three routes with the same work per request as Keyturn:
-// the same SQL statements (imported from Keyturn's repositories, so the text is identical), the same
+// the same SQL statements (imported from Keyturn's repositories, so the text is identical, and the constant
+// ones named as Keyturn's are: pg prepares each once per connection on both servers), the same
 // token hashing, role and folder-scope checks, last-used write rule, envelope decryption (libs/crypto from
 // dist), ETag, audit row and JSON body. No framework around it, no logging, no metrics: that is the point.
 import { createHash, randomUUID } from 'node:crypto';
