@@ -71,24 +71,30 @@ async function rotation(s) {
   const keys = (await own.send(new ListAccessKeysCommand({ UserName: s.username }))).AccessKeyMetadata ?? [];
   if (keys.length >= 2 && previous) {
     await own.send(new DeleteAccessKeyCommand({ UserName: s.username, AccessKeyId: previous.fields.accessKeyId }));
-    await pool.query(`UPDATE secret_versions SET state = 'retired' WHERE id = $1`, [previous.row.id]);
+    await pool.query({ name: 'raw_retire_previous', text: `UPDATE secret_versions SET state = 'retired' WHERE id = $1` }, [previous.row.id]);
   }
   const made = (await own.send(new CreateAccessKeyCommand({ UserName: s.username }))).AccessKey;
   const fields = { accessKeyId: made.AccessKeyId, secretAccessKey: made.SecretAccessKey };
   // Stored before anything else can fail: AWS shows the secret once.
-  const { rows: [{ version_counter: version }] } = await pool.query(`UPDATE secrets SET version_counter = version_counter + 1 WHERE id = $1 RETURNING version_counter`, [s.id]);
+  const { rows: [{ version_counter: version }] } = await pool.query(
+    { name: 'raw_next_version', text: `UPDATE secrets SET version_counter = version_counter + 1 WHERE id = $1 RETURNING version_counter` },
+    [s.id],
+  );
   const sealed = cipher.seal(s.id, version, 'pending', fields);
   await pool.query(
-    `INSERT INTO secret_versions (id, secret_id, version, state, kek_id, wrapped_key, fields, key_hint, key_id_hmac) VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $8)`,
+    {
+      name: 'raw_insert_pending',
+      text: `INSERT INTO secret_versions (id, secret_id, version, state, kek_id, wrapped_key, fields, key_hint, key_id_hmac) VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $8)`,
+    },
     [sealed.id, s.id, version, sealed.kekId, sealed.wrappedKey, sealed.fields, sealed.keyHint, sealed.keyIdHmac],
   );
   await sts(fields).send(new GetCallerIdentityCommand({}));
   const c = await pool.connect();
   try {
     await c.query('BEGIN');
-    await c.query(`UPDATE secret_versions SET state = 'previous' WHERE secret_id = $1 AND state = 'current'`, [s.id]);
-    await c.query(`UPDATE secret_versions SET state = 'current' WHERE id = $1`, [sealed.id]);
-    await c.query(`UPDATE secrets SET last_rotated_at = now() WHERE id = $1`, [s.id]);
+    await c.query({ name: 'raw_current_to_previous', text: `UPDATE secret_versions SET state = 'previous' WHERE secret_id = $1 AND state = 'current'` }, [s.id]);
+    await c.query({ name: 'raw_pending_to_current', text: `UPDATE secret_versions SET state = 'current' WHERE id = $1` }, [sealed.id]);
+    await c.query({ name: 'raw_mark_rotated', text: `UPDATE secrets SET last_rotated_at = now() WHERE id = $1` }, [s.id]);
     await c.query('COMMIT');
   } finally {
     c.release();

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { queryReturning } from './returning.js';
+import { namedSql, queryReturning, rowsOf } from './returning.js';
 
 /** What a lock guards; the space keeps keys of different kinds apart. */
 export enum LockSpace {
@@ -12,6 +12,25 @@ export enum LockSpace {
 }
 
 export const lockKey = (space: LockSpace, name: string): string => `${space}:${name}`;
+
+// Every rotation takes and releases its IAM user's lock: constant statements, prepared once per connection.
+
+const TRY_TAKE_SQL = namedSql(
+  'lease_lock_try_take',
+  `INSERT INTO lease_locks AS l (lock_key, owner, expires_at) VALUES ($1, $2, now() + $3::int * interval '1 millisecond')
+       ON CONFLICT (lock_key) DO UPDATE
+             SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at,
+                 taken_at = CASE WHEN l.owner = EXCLUDED.owner THEN l.taken_at ELSE now() END
+           WHERE l.expires_at < now() OR l.owner = EXCLUDED.owner
+       RETURNING lock_key`,
+);
+
+const RENEW_SQL = namedSql(
+  'lease_lock_renew',
+  `UPDATE lease_locks SET expires_at = now() + $3::int * interval '1 millisecond' WHERE lock_key = $1 AND owner = $2 RETURNING lock_key`,
+);
+
+const RELEASE_SQL = namedSql('lease_lock_release', `DELETE FROM lease_locks WHERE lock_key = $1 AND owner = $2`);
 
 /**
  * Locks as lease rows in `lease_locks`. Taking, renewing and releasing are one
@@ -27,31 +46,18 @@ export class LeaseLocks {
 
   /** True when `owner` now holds `key` for `ttlMs`: it was free, lapsed, or already this owner's. */
   async tryTake(key: string, owner: string, ttlMs: number): Promise<boolean> {
-    const rows = await queryReturning<{ lock_key: string }>(
-      this.ds,
-      `INSERT INTO lease_locks AS l (lock_key, owner, expires_at) VALUES ($1, $2, now() + $3::int * interval '1 millisecond')
-       ON CONFLICT (lock_key) DO UPDATE
-             SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at,
-                 taken_at = CASE WHEN l.owner = EXCLUDED.owner THEN l.taken_at ELSE now() END
-           WHERE l.expires_at < now() OR l.owner = EXCLUDED.owner
-       RETURNING lock_key`,
-      [key, owner, Math.round(ttlMs)],
-    );
+    const rows = await queryReturning<{ lock_key: string }>(this.ds, TRY_TAKE_SQL, [key, owner, Math.round(ttlMs)]);
     return rows.length === 1;
   }
 
   /** Pushes the expiry ahead; false when the lock lapsed and someone else took it (or it was released). */
   async renew(key: string, owner: string, ttlMs: number): Promise<boolean> {
-    const rows = await queryReturning<{ lock_key: string }>(
-      this.ds,
-      `UPDATE lease_locks SET expires_at = now() + $3::int * interval '1 millisecond' WHERE lock_key = $1 AND owner = $2 RETURNING lock_key`,
-      [key, owner, Math.round(ttlMs)],
-    );
+    const rows = await queryReturning<{ lock_key: string }>(this.ds, RENEW_SQL, [key, owner, Math.round(ttlMs)]);
     return rows.length === 1;
   }
 
   async release(key: string, owner: string): Promise<void> {
-    await this.ds.query(`DELETE FROM lease_locks WHERE lock_key = $1 AND owner = $2`, [key, owner]);
+    await rowsOf(this.ds.manager, RELEASE_SQL, [key, owner]);
   }
 
   /**

@@ -1,9 +1,9 @@
-import { DataSource } from 'typeorm';
+import { DataSource, QueryFailedError } from 'typeorm';
 import { dataSourceOptions, namedSql, rowsOf } from '@keyturn/store';
 import { throwawayDatabase } from '../../../test/unit-fakes/pg-database.js';
 
 // Real Postgres (the machine's), in a database of this run's own: a hot path's NamedSql is prepared
-// once on each connection, where the pool allows it, and sent as plain text everywhere else.
+// once on each connection (a transaction's too), where the pool allows it, and sent as plain text everywhere else.
 
 describe('rowsOf with a NamedSql (Postgres)', () => {
   const database = throwawayDatabase('named');
@@ -41,11 +41,43 @@ describe('rowsOf with a NamedSql (Postgres)', () => {
     }
   });
 
-  it('sends it as plain text inside a transaction (through the transaction’s own runner)', async () => {
+  it('prepares it inside a transaction too, on the transaction’s own connection, which keeps it for later statements', async () => {
     const ds = await open(true);
     try {
-      expect(await ds.transaction((m) => rowsOf(m, ONE, [2]))).toEqual([{ n: 3 }]);
+      const inside = await ds.transaction(async (m) => {
+        const answers = [await rowsOf(m, ONE, [2]), await rowsOf(m, ONE, [3])];
+        return { answers, prepared: (await rowsOf<{ name: string }>(m, 'SELECT name FROM pg_prepared_statements ORDER BY name', [])).map((r) => r.name) };
+      });
+      expect(inside).toEqual({ answers: [[{ n: 3 }], [{ n: 4 }]], prepared: ['keyturn_spec_one'] });
+      // One connection: the pool's next statement runs where the transaction ran, and finds it prepared there.
+      expect(await prepared(ds)).toEqual(['keyturn_spec_one']);
+      expect(await rowsOf(ds.manager, ONE, [4])).toEqual([{ n: 5 }]);
+    } finally {
+      await ds.destroy();
+    }
+  });
+
+  it('sends it as plain text inside a transaction behind a transaction-mode pooler (namedStatements false)', async () => {
+    const ds = await open(false);
+    try {
+      const inside = await ds.transaction(async (m) => ({
+        answer: await rowsOf(m, ONE, [2]),
+        prepared: (await rowsOf<{ name: string }>(m, 'SELECT name FROM pg_prepared_statements ORDER BY name', [])).map((r) => r.name),
+      }));
+      expect(inside).toEqual({ answer: [{ n: 3 }], prepared: [] });
       expect(await prepared(ds)).toEqual([]);
+    } finally {
+      await ds.destroy();
+    }
+  });
+
+  it('fails inside a transaction as the query runner would: a QueryFailedError with the driver’s code', async () => {
+    const ds = await open(true);
+    try {
+      const BAD = namedSql('spec_bad', 'SELECT 1 / $1::int AS n');
+      const failure = ds.transaction((m) => rowsOf(m, BAD, [0]));
+      await expect(failure).rejects.toBeInstanceOf(QueryFailedError);
+      await expect(failure).rejects.toMatchObject({ code: '22012' });
     } finally {
       await ds.destroy();
     }

@@ -1,5 +1,18 @@
 import { DataSource } from 'typeorm';
-import { EventsRepository, RotationsRepository, SecretVersionsRepository, SecretsRepository, dataSourceOptions, uuidv7 } from '@keyturn/store';
+import {
+  AuditEventsRepository,
+  EventsRepository,
+  HeartbeatsRepository,
+  LeaseLocks,
+  RotationsRepository,
+  SETTING_VALUE_SQL,
+  SecretVersionsRepository,
+  SecretsRepository,
+  dataSourceOptions,
+  repositoriesOf,
+  rowsOf,
+  uuidv7,
+} from '@keyturn/store';
 import { throwawayDatabase } from '../../../test/unit-fakes/pg-database.js';
 
 // Real Postgres (the machine's), in a database of this run's own: the statements a rotation's run makes in
@@ -198,5 +211,73 @@ describe('rotation statements that return what a second statement read (Postgres
     const none = await events.record([], 'rotation.succeeded', null, { n: 1 });
     expect(await ds.query(`SELECT count(*)::int AS n FROM webhook_deliveries WHERE event_id = $1`, [none])).toEqual([{ n: 0 }]);
     expect(await ds.query(`SELECT secret_id FROM events WHERE id = $1`, [none])).toEqual([{ secret_id: null }]);
+  });
+
+  it('a rotation’s statements are prepared on the connection that ran them, each under its name', async () => {
+    // One connection, so the pool's statements and the transactions' share one session.
+    const one = new DataSource(dataSourceOptions(database.url, { poolSize: 1, connectTimeoutMs: 5_000, namedStatements: true }));
+    await one.initialize();
+    try {
+      const x = await subject(['previous', 'current']);
+      const r = repositoriesOf(one.manager);
+      const locks = new LeaseLocks(one);
+      // What a key rotation's run sends (ChangeJournal, RotationRunner, SettingsService), in its order.
+      const found = await r.rotations.getWithSecret(x.rotationId);
+      expect(found?.rotation.id).toBe(x.rotationId);
+      expect(await locks.tryTake(`iam-user:${x.secretId}`, 'w1', 60_000)).toBe(true);
+      const claimed = await r.rotations.claim(x.rotationId, 'w1', 60_000);
+      if (!claimed.claimed) throw new Error(`not claimed: ${JSON.stringify(claimed)}`);
+      const rot = claimed.rotation;
+      expect((await r.secrets.withLiveVersions(x.secretId, rot.id))?.versions).toHaveLength(2);
+      await r.rotations.journal(rot, { mode: 'basic', executorSecretId: x.secretId });
+      await r.rotations.journal(rot, { step: 'make-room' });
+      expect(await r.versions.holdersOfKeyIdHmacs(['h1', 'h2'], x.secretId)).toEqual([]);
+      await r.versions.setState(x.versionIds[0]!, 'retired');
+      await r.rotations.journal(rot, { step: 'create', aboutToCreateAt: new Date() });
+      await one.transaction(async (m) => {
+        const tx = repositoriesOf(m);
+        const v = await tx.secrets.nextVersion(x.secretId);
+        await tx.versions.moveState(x.secretId, 'pending', 'discarded');
+        await tx.versions.insert({ id: uuidv7(), secretId: x.secretId, version: v!, state: 'pending', kekId: 'k1', wrappedKey: 'w', fields: {} as never, keyHint: null, keyIdHmac: null });
+        await tx.rotations.setPending(rot, v, 'verify');
+      });
+      expect(await rowsOf(one.manager, SETTING_VALUE_SQL, ['global'])).toEqual([]);
+      await one.transaction(async (m) => {
+        const tx = repositoriesOf(m);
+        const at = new Date();
+        expect(await tx.secrets.markChangedAndChecked(x.secretId, { at, next: new Date(at.getTime() + 3_600_000) })).not.toBeNull();
+        await tx.versions.moveState(x.secretId, 'previous', 'retired');
+        await tx.versions.moveState(x.secretId, 'current', 'previous');
+        expect(await tx.versions.promotePending(x.secretId)).not.toBeNull();
+        await new HeartbeatsRepository(m).insertChecked({ id: uuidv7(), secretId: x.secretId, requestedBy: 'test', checkedArn: 'arn', keyStatus: 'Active', keyCreatedAt: null, at });
+        await tx.rotations.setStep(rot.id, 'retire');
+      });
+      await r.rotations.journal(rot, { step: 'done', retirePending: false });
+      await one.transaction(async (m) => {
+        expect(await new RotationsRepository(m).finish(rot.id, 'succeeded', new Date(), { code: null, message: null })).not.toBeNull();
+        await new EventsRepository(m).record(['https://a.example/hook'], 'rotation.succeeded', x.secretId, { rotationId: rot.id });
+        await new AuditEventsRepository(m).insert({
+          id: uuidv7(), at: new Date(), actorId: 'system:test', actorName: 'test', action: 'rotation.succeeded', targetType: 'rotation', targetId: rot.id,
+          secretId: x.secretId, outcome: 'success', errorCode: null, requestId: null, ip: null, details: {},
+        } as never);
+      });
+      await locks.release(`iam-user:${x.secretId}`, 'w1');
+
+      const names = (await rowsOf<{ name: string }>(one.manager, 'SELECT name FROM pg_prepared_statements ORDER BY name', [])).map((p) => p.name);
+      // A journal write is named after its table and a digest of its text: one per set of columns.
+      const updates = names.filter((n) => /^keyturn_[a-z_]+_set_[0-9a-f]{16}$/.test(n));
+      expect(updates.filter((n) => n.startsWith('keyturn_rotations_set_'))).toHaveLength(5);
+      expect(updates.filter((n) => n.startsWith('keyturn_secret_versions_set_'))).toHaveLength(1);
+      expect(names.filter((n) => !updates.includes(n))).toEqual(
+        [
+          'keyturn_rotation_with_secret', 'keyturn_lease_lock_try_take', 'keyturn_rotation_claim', 'keyturn_secret_with_live_versions',
+          'keyturn_version_holders_of_key_id_hmacs', 'keyturn_secret_next_version', 'keyturn_version_move_state', 'keyturn_version_insert',
+          'keyturn_setting_value', 'keyturn_secret_mark_changed_and_checked', 'keyturn_version_promote_pending', 'keyturn_heartbeat_insert_checked',
+          'keyturn_rotation_finish', 'keyturn_event_insert', 'keyturn_webhook_deliveries_insert', 'keyturn_audit_insert', 'keyturn_lease_lock_release',
+        ].sort(),
+      );
+    } finally {
+      await one.destroy();
+    }
   });
 });

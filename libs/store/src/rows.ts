@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto';
 import type { EntityManager, EntityTarget, ObjectLiteral } from 'typeorm';
-import { rowsOf } from './returning.js';
+import { namedSql, rowsOf, type NamedSql } from './returning.js';
 
 /**
  * Hand-written SQL for the worker's hot paths (issue 14), with the entity
@@ -53,14 +54,43 @@ export function prefixedColumns(m: EntityManager, entity: EntityTarget<ObjectLit
     .join(', ');
 }
 
+/**
+ * `<alias>.<column>, …` (no alias: `<column>, …`) for every column of the entity: what a named statement
+ * selects or returns instead of `*`, so its result type stays the same when a later migration adds a column
+ * while processes keep it prepared.
+ */
+export function columnList(m: EntityManager, entity: EntityTarget<ObjectLiteral>, alias?: string): string {
+  return shapeOf(m, entity)
+    .columns.map(([column]) => (alias ? `${alias}.${column}` : column))
+    .join(', ');
+}
+
+/**
+ * A NamedSql whose text is built once from the entities' metadata (column lists), on first use: the
+ * metadata is the same for every data source of the process (see shapeOf).
+ */
+export function namedFromMetadata(name: string, build: (m: EntityManager) => string): (m: EntityManager) => NamedSql {
+  let sql: NamedSql | undefined;
+  return (m) => (sql ??= namedSql(name, build(m)));
+}
+
 /** `SELECT * FROM <table> WHERE <where>` (a trusted SQL fragment with $n parameters), as entities. */
 export async function selectEntities<T extends ObjectLiteral>(m: EntityManager, entity: EntityTarget<T>, where: string, params: unknown[]): Promise<T[]> {
   const rows = await rowsOf(m, `SELECT * FROM ${shapeOf(m, entity).table} WHERE ${where}`, params);
   return rows.map((r) => toEntity(m, entity, r));
 }
 
-/** Updates the entity's columns named in `changes` (and its update-date column) on the row with this id. */
-export async function updateById<T extends ObjectLiteral>(m: EntityManager, entity: EntityTarget<T>, id: string, changes: Partial<T>): Promise<void> {
+/** The named statements of updateById's `named` callers, by text. */
+const namedUpdates = new Map<string, NamedSql>();
+
+/**
+ * Updates the entity's columns named in `changes` (and its update-date column) on the row with this id.
+ * `named`: the statement is a named one (NamedSql), named after its table and a digest of its text, so each
+ * set of columns is its own statement. Only for callers whose `changes` name a fixed set of properties (an
+ * object literal at each call site, as the rotation's journal writes are): every text is kept once per
+ * connection.
+ */
+export async function updateById<T extends ObjectLiteral>(m: EntityManager, entity: EntityTarget<T>, id: string, changes: Partial<T>, named = false): Promise<void> {
   const s = shapeOf(m, entity);
   const sets: string[] = [];
   const params: unknown[] = [id];
@@ -73,5 +103,15 @@ export async function updateById<T extends ObjectLiteral>(m: EntityManager, enti
   }
   if (s.updateDate) sets.push(`${s.updateDate} = now()`);
   if (!sets.length) return;
-  await rowsOf(m, `UPDATE ${s.table} SET ${sets.join(', ')} WHERE id = $1`, params);
+  const text = `UPDATE ${s.table} SET ${sets.join(', ')} WHERE id = $1`;
+  await rowsOf(m, named ? namedUpdate(s.table, text) : text, params);
+}
+
+function namedUpdate(table: string, text: string): NamedSql {
+  let sql = namedUpdates.get(text);
+  if (!sql) {
+    sql = namedSql(`${table}_set_${createHash('sha256').update(text).digest('hex').slice(0, 16)}`, text);
+    namedUpdates.set(text, sql);
+  }
+  return sql;
 }

@@ -7,7 +7,8 @@ import { SettingsService } from './settings.service.js';
 function fakeRepo(initial?: Partial<GlobalSettings>) {
   let stored: Record<string, unknown> | undefined = initial ? { ...initial } : undefined;
   const repo = {
-    findOneBy: async () => (stored ? ({ key: 'global', value: stored } as unknown as SettingEntity) : null),
+    // getGlobal reads the row's value with one statement straight on the data source's pg pool (rowsOf).
+    manager: { connection: { driver: { master: { query: async () => ({ rows: stored ? [{ value: stored } as Pick<SettingEntity, 'value'>] : [] }) } } } },
     upsert: async (row: { value: Record<string, unknown> }) => {
       stored = JSON.parse(JSON.stringify(row.value));
     },

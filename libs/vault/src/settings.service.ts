@@ -3,7 +3,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity.js';
 import { DEFAULT_SETTINGS, patchGlobalSettings, type GlobalSettings } from '@keyturn/contracts';
-import { SettingEntity } from '@keyturn/store';
+import { SETTING_VALUE_SQL, SettingEntity, rowsOf } from '@keyturn/store';
 
 const GLOBAL = 'global';
 
@@ -16,8 +16,9 @@ export function globalSettingsOf(stored: Record<string, unknown> | null | undefi
 export class SettingsService {
   constructor(@InjectRepository(SettingEntity) private readonly repo: Repository<SettingEntity>) {}
 
+  /** One hand-written statement (a named one, prepared once per connection): every rotation reads it. */
   async getGlobal(): Promise<GlobalSettings> {
-    const row = await this.repo.findOneBy({ key: GLOBAL });
+    const [row] = await rowsOf<Pick<SettingEntity, 'value'>>(this.repo.manager, SETTING_VALUE_SQL, [GLOBAL]);
     return globalSettingsOf(row?.value);
   }
 

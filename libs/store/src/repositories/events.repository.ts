@@ -1,8 +1,16 @@
 import type { EntityManager } from 'typeorm';
-import { rowsOf } from '../returning.js';
+import { namedSql, rowsOf } from '../returning.js';
 import { uuidv7 } from '../uuid.js';
 
 export type EventType = 'heartbeat.status-changed' | 'rotation.succeeded' | 'rotation.failed' | 'previous-key.retired' | 'discovery.completed';
+
+// Constant statements (the deliveries' ids and URLs go as array parameters), prepared once per connection.
+const EVENT_INSERT_SQL = namedSql('event_insert', `INSERT INTO events (id, type, secret_id, payload) VALUES ($1, $2, $3, $4)`);
+const DELIVERIES_INSERT_SQL = namedSql(
+  'webhook_deliveries_insert',
+  `INSERT INTO webhook_deliveries (id, event_id, url, status, attempts, next_attempt_at)
+         SELECT d.id, $1, d.url, 'pending', 0, $4 FROM unnest($2::uuid[], $3::text[]) AS d(id, url)`,
+);
 
 /**
  * The outbox: an event and one pending delivery per webhook URL. Used inside
@@ -17,15 +25,10 @@ export class EventsRepository {
    */
   async record(urls: string[], type: EventType, secretId: string | null, payload: Record<string, unknown>): Promise<string> {
     const id = uuidv7();
-    await rowsOf(this.m, `INSERT INTO events (id, type, secret_id, payload) VALUES ($1, $2, $3, $4)`, [id, type, secretId, JSON.stringify(payload)]);
+    await rowsOf(this.m, EVENT_INSERT_SQL, [id, type, secretId, JSON.stringify(payload)]);
     if (urls.length) {
       const ids = urls.map(() => uuidv7());
-      await rowsOf(
-        this.m,
-        `INSERT INTO webhook_deliveries (id, event_id, url, status, attempts, next_attempt_at)
-         SELECT d.id, $1, d.url, 'pending', 0, $4 FROM unnest($2::uuid[], $3::text[]) AS d(id, url)`,
-        [id, ids, urls, new Date()],
-      );
+      await rowsOf(this.m, DELIVERIES_INSERT_SQL, [id, ids, urls, new Date()]);
     }
     return id;
   }

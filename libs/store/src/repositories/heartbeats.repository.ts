@@ -84,6 +84,12 @@ const CLAIM_FOR_CHECK_SQL = namedSql(
          FROM c LEFT JOIN secrets s ON s.id = c.secret_id
                 LEFT JOIN secret_versions v ON v.secret_id = c.secret_id AND v.state = 'current'`,
 );
+/** A rotation's verify step recorded as a finished heartbeat (insertChecked), in the promote transaction. */
+const INSERT_CHECKED_SQL = namedSql(
+  'heartbeat_insert_checked',
+  `INSERT INTO heartbeats (id, secret_id, status, outcome, trigger, requested_by, checked_arn, key_status, key_created_at, attempt, created_at, finished_at)
+       VALUES ($1, $2, 'done', 'success', 'rotation', $3, $4, $5, $6, 1, $7, $7)`,
+);
 const FINISH_UNCHANGED_SQL = namedSql('heartbeat_finish_unchanged', `SELECT keyturn_finish_heartbeat($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) AS result`);
 
 /** The heartbeat rows the worker runs. */
@@ -189,11 +195,7 @@ export class HeartbeatsRepository {
    * a finished heartbeat (trigger 'rotation') so the secret's history shows it.
    */
   async insertChecked(h: { id: string; secretId: string; requestedBy: string; checkedArn: string; keyStatus: string | null; keyCreatedAt: Date | null; at: Date }): Promise<void> {
-    await this.m.query(
-      `INSERT INTO heartbeats (id, secret_id, status, outcome, trigger, requested_by, checked_arn, key_status, key_created_at, attempt, created_at, finished_at)
-       VALUES ($1, $2, 'done', 'success', 'rotation', $3, $4, $5, $6, 1, $7, $7)`,
-      [h.id, h.secretId, h.requestedBy, h.checkedArn, h.keyStatus, h.keyCreatedAt, h.at],
-    );
+    await rowsOf(this.m, INSERT_CHECKED_SQL, [h.id, h.secretId, h.requestedBy, h.checkedArn, h.keyStatus, h.keyCreatedAt, h.at]);
   }
 
   async getOrFail(id: string): Promise<HeartbeatEntity> {

@@ -28,6 +28,9 @@ export function sqlOn(m: EntityManager): Sql {
 export const API_KEY_BY_TOKEN_HASH_SQL = namedSql('api_key_by_token_hash', 'SELECT id, name, role, folder_scopes, last_used_at, revoked_at FROM api_keys WHERE token_hash = $1');
 export const API_KEY_TOUCH_SQL = namedSql('api_key_touch', 'UPDATE api_keys SET last_used_at = $2 WHERE id = $1');
 
+/** A settings row's stored value ($1 = its key): SettingsService.getGlobal, which every rotation reads. */
+export const SETTING_VALUE_SQL = namedSql('setting_value', 'SELECT value FROM settings WHERE key = $1');
+
 /** The secret's columns, and its due time from heartbeat_due (FROM SECRETS_WITH_DUE) as `next_heartbeat_at`. */
 const SECRET_COLUMNS =
   's.id, s.type, s.name, s.folder, s.username, s.account_id, s.iam_user_id, s.privileged_secret_id, s.settings, s.heartbeat_status, ' +

@@ -1,8 +1,8 @@
 import type { EntityManager } from 'typeorm';
 import { RotationEntity, type RotationStep, type RotationWarning } from '../entities/rotation.entity.js';
-import { queryReturning } from '../returning.js';
+import { namedSql, queryReturning, rowsOf } from '../returning.js';
 import { SecretEntity } from '../entities/secret.entity.js';
-import { prefixedColumns, selectEntities, toEntity, updateById } from '../rows.js';
+import { columnList, namedFromMetadata, prefixedColumns, selectEntities, toEntity, updateById } from '../rows.js';
 
 /** What a claim found when it could not take the rotation. */
 export type ClaimResult =
@@ -17,6 +17,44 @@ export interface FinishedRotation {
   /** The secret's current version after the finish (the version a succeeded change made consumers read). */
   currentVersion: number | null;
 }
+
+// A rotation's constant statements, prepared once per connection (NamedSql). Those that return a row list
+// its columns (from the entities) instead of `*`.
+
+const WITH_SECRET_SQL = namedFromMetadata(
+  'rotation_with_secret',
+  (m) => `SELECT ${columnList(m, RotationEntity, 'r')}, ${prefixedColumns(m, SecretEntity, 's', 's__')}, d.due_at AS s__due_at
+         FROM rotations r LEFT JOIN secrets s ON s.id = r.secret_id LEFT JOIN heartbeat_due d ON d.secret_id = r.secret_id
+        WHERE r.id = $1`,
+);
+
+const CLAIM_SQL = namedFromMetadata(
+  'rotation_claim',
+  (m) => `UPDATE rotations
+            SET status = CASE WHEN status = 'succeeded' THEN status ELSE 'running' END,
+                lease_owner = $2, lease_expires_at = now() + ($3 || ' milliseconds')::interval,
+                attempt = attempt + 1, started_at = coalesce(started_at, now()), updated_at = now()
+          WHERE id = $1
+            AND (status = 'queued'
+                 OR (status IN ('running', 'succeeded') AND (lease_expires_at IS NULL OR lease_expires_at < now() OR lease_owner = $2)))
+        RETURNING ${columnList(m, RotationEntity)}`,
+);
+
+const RENEW_LEASE_SQL = namedSql(
+  'rotation_renew_lease',
+  `UPDATE rotations SET lease_expires_at = now() + ($3 || ' milliseconds')::interval WHERE id = $1 AND lease_owner = $2`,
+);
+
+const FINISH_SQL = namedFromMetadata(
+  'rotation_finish',
+  (m) => `WITH before AS (SELECT ${columnList(m, RotationEntity)} FROM rotations WHERE id = $1 FOR UPDATE)
+       UPDATE rotations r
+          SET status = $2, lease_owner = NULL, lease_expires_at = NULL, finished_at = coalesce(before.finished_at, $3),
+              error_code = $4, error_message = $5, updated_at = now()
+         FROM before
+        WHERE r.id = before.id
+       RETURNING ${columnList(m, RotationEntity, 'before')}, (SELECT v.version FROM secret_versions v WHERE v.secret_id = r.secret_id AND v.state = 'current') AS keyturn_current_version`,
+);
 
 /**
  * The rotation row: the journal of a change (step, mode, warnings, pending
@@ -39,13 +77,7 @@ export class RotationsRepository {
 
   /** The rotation and its secret (null: the secret is gone) in one statement; null when the rotation is gone. */
   async getWithSecret(id: string): Promise<{ rotation: RotationEntity; secret: SecretEntity | null } | null> {
-    const [row] = await queryReturning<Record<string, unknown>>(
-      this.m,
-      `SELECT r.*, ${prefixedColumns(this.m, SecretEntity, 's', 's__')}, d.due_at AS s__due_at
-         FROM rotations r LEFT JOIN secrets s ON s.id = r.secret_id LEFT JOIN heartbeat_due d ON d.secret_id = r.secret_id
-        WHERE r.id = $1`,
-      [id],
-    );
+    const [row] = await queryReturning<Record<string, unknown>>(this.m, WITH_SECRET_SQL(this.m), [id]);
     if (!row) return null;
     // The secret as SecretsRepository.get reads it: with its due time (heartbeat_due; null: none).
     const secret = row.s__id === null ? null : Object.assign(toEntity(this.m, SecretEntity, row, 's__'), { nextHeartbeatAt: row.s__due_at as Date | null });
@@ -55,7 +87,8 @@ export class RotationsRepository {
   /** Records progress on the row (step, mode, executor, …) and on the caller's copy. */
   async journal(rot: RotationEntity, changes: Partial<RotationEntity>): Promise<void> {
     Object.assign(rot, changes);
-    await updateById(this.m, RotationEntity, rot.id, changes);
+    // Named: the journal's callers write fixed sets of properties (see updateById).
+    await updateById(this.m, RotationEntity, rot.id, changes, true);
   }
 
   /** Appends a warning atomically (`warnings || $w`), so concurrent appends never lose one. */
@@ -72,11 +105,11 @@ export class RotationsRepository {
 
   /** The pending version this rotation stored, and the step after it (inside the store-pending transaction). */
   async setPending(rot: RotationEntity, pendingVersion: number | null, step?: RotationStep): Promise<void> {
-    await updateById(this.m, RotationEntity, rot.id, step ? { pendingVersion, step } : { pendingVersion });
+    await updateById(this.m, RotationEntity, rot.id, step ? { pendingVersion, step } : { pendingVersion }, true);
   }
 
   async setStep(id: string, step: RotationStep): Promise<void> {
-    await updateById(this.m, RotationEntity, id, { step });
+    await updateById(this.m, RotationEntity, id, { step }, true);
   }
 
   /**
@@ -87,18 +120,7 @@ export class RotationsRepository {
    */
   async claim(id: string, owner: string, leaseMs: number): Promise<ClaimResult> {
     try {
-      const res = await queryReturning<Record<string, unknown>>(
-        this.m,
-        `UPDATE rotations
-            SET status = CASE WHEN status = 'succeeded' THEN status ELSE 'running' END,
-                lease_owner = $2, lease_expires_at = now() + ($3 || ' milliseconds')::interval,
-                attempt = attempt + 1, started_at = coalesce(started_at, now()), updated_at = now()
-          WHERE id = $1
-            AND (status = 'queued'
-                 OR (status IN ('running', 'succeeded') AND (lease_expires_at IS NULL OR lease_expires_at < now() OR lease_owner = $2)))
-        RETURNING *`,
-        [id, owner, String(leaseMs)],
-      );
+      const res = await queryReturning<Record<string, unknown>>(this.m, CLAIM_SQL(this.m), [id, owner, String(leaseMs)]);
       if (res.length) return { claimed: true, rotation: toEntity(this.m, RotationEntity, res[0]) };
     } catch (e) {
       // rotations_one_running: another rotation of this secret holds the slot.
@@ -126,7 +148,7 @@ export class RotationsRepository {
   }
 
   async renewLease(id: string, owner: string, leaseMs: number): Promise<void> {
-    await this.m.query(`UPDATE rotations SET lease_expires_at = now() + ($3 || ' milliseconds')::interval WHERE id = $1 AND lease_owner = $2`, [id, owner, String(leaseMs)]);
+    await rowsOf(this.m, RENEW_LEASE_SQL, [id, owner, String(leaseMs)]);
   }
 
   /** Gives the lease up if `owner` holds it. */
@@ -136,7 +158,7 @@ export class RotationsRepository {
 
   /** A failed attempt that will be resumed: queued again, lease free, the error on record. */
   async requeue(id: string, errorCode: string, errorMessage: string): Promise<void> {
-    await updateById(this.m, RotationEntity, id, { status: 'queued', leaseOwner: null, leaseExpiresAt: null, errorCode, errorMessage });
+    await updateById(this.m, RotationEntity, id, { status: 'queued', leaseOwner: null, leaseExpiresAt: null, errorCode, errorMessage }, true);
   }
 
   /** Rotations of the secret (other than `exceptId`) whose previous key is in its grace period: retire owed at retire_at. */
@@ -146,7 +168,7 @@ export class RotationsRepository {
   }
 
   async giveUpRetire(id: string): Promise<void> {
-    await updateById(this.m, RotationEntity, id, { retirePending: false });
+    await updateById(this.m, RotationEntity, id, { retirePending: false }, true);
   }
 
   /**
@@ -156,17 +178,9 @@ export class RotationsRepository {
    */
   async finish(id: string, status: 'succeeded' | 'failed', finishedAt: Date, error: { code: string | null; message: string | null }): Promise<FinishedRotation | null> {
     const failed = status === 'failed';
-    const [row] = await queryReturning<Record<string, unknown>>(
-      this.m,
-      `WITH before AS (SELECT * FROM rotations WHERE id = $1 FOR UPDATE)
-       UPDATE rotations r
-          SET status = $2, lease_owner = NULL, lease_expires_at = NULL, finished_at = coalesce(before.finished_at, $3),
-              error_code = $4, error_message = $5, updated_at = now()
-         FROM before
-        WHERE r.id = before.id
-       RETURNING before.*, (SELECT v.version FROM secret_versions v WHERE v.secret_id = r.secret_id AND v.state = 'current') AS keyturn_current_version`,
-      [id, status, finishedAt, failed ? error.code : null, failed ? error.message : null],
-    );
+    const [row] = await queryReturning<Record<string, unknown>>(this.m, FINISH_SQL(this.m), [
+      id, status, finishedAt, failed ? error.code : null, failed ? error.message : null,
+    ]);
     if (!row) return null;
     const v = row.keyturn_current_version;
     return { before: toEntity(this.m, RotationEntity, row), currentVersion: v === null || v === undefined ? null : Number(v) };

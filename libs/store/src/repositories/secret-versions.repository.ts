@@ -1,7 +1,7 @@
 import { In, MoreThan, type EntityManager } from 'typeorm';
 import { SecretVersionEntity, type VersionState } from '../entities/secret-version.entity.js';
-import { queryReturning } from '../returning.js';
-import { selectEntities, toEntity, updateById } from '../rows.js';
+import { namedSql, queryReturning, rowsOf } from '../returning.js';
+import { columnList, namedFromMetadata, selectEntities, toEntity, updateById } from '../rows.js';
 
 export type LiveState = 'current' | 'previous' | 'pending';
 
@@ -15,6 +15,30 @@ export type NewSecretVersion = Pick<
 
 /** What IAM said about a version's access key, and when (null status and date: listing was denied). */
 export type KeyListing = Pick<SecretVersionEntity, 'keyStatus' | 'keyCreatedAt' | 'keyListedAt'>;
+
+// A rotation's constant statements on versions, prepared once per connection (NamedSql); a row's columns listed.
+
+const INSERT_SQL = namedFromMetadata(
+  'version_insert',
+  (m) => `INSERT INTO secret_versions (id, secret_id, version, state, kek_id, wrapped_key, fields, key_hint, key_id_hmac, key_status, key_created_at, key_listed_at, secret_unknown)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+       RETURNING ${columnList(m, SecretVersionEntity)}`,
+);
+
+const PROMOTE_PENDING_SQL = namedFromMetadata(
+  'version_promote_pending',
+  (m) => `UPDATE secret_versions SET state = 'current', updated_at = now() WHERE secret_id = $1 AND state = 'pending' RETURNING ${columnList(m, SecretVersionEntity)}`,
+);
+
+const MOVE_STATE_SQL = namedSql('version_move_state', `UPDATE secret_versions SET state = $3, updated_at = now() WHERE secret_id = $1 AND state = $2`);
+
+/** One statement whatever the number of values: they go as one array parameter. */
+const HOLDERS_OF_KEY_ID_HMACS_SQL = namedSql(
+  'version_holders_of_key_id_hmacs',
+  `SELECT key_id_hmac, secret_id FROM secret_versions
+        WHERE key_id_hmac = ANY($1) AND state <> 'retired' AND secret_id <> $2
+        ORDER BY id`,
+);
 
 /** The versions of secrets (encrypted; this repository never sees a plaintext field). */
 export class SecretVersionsRepository {
@@ -59,9 +83,7 @@ export class SecretVersionsRepository {
   async insert(row: NewSecretVersion): Promise<SecretVersionEntity> {
     const [stored] = await queryReturning<Record<string, unknown>>(
       this.m,
-      `INSERT INTO secret_versions (id, secret_id, version, state, kek_id, wrapped_key, fields, key_hint, key_id_hmac, key_status, key_created_at, key_listed_at, secret_unknown)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-       RETURNING *`,
+      INSERT_SQL(this.m),
       [row.id, row.secretId, row.version, row.state, row.kekId, row.wrappedKey, JSON.stringify(row.fields), row.keyHint, row.keyIdHmac,
         row.keyStatus ?? null, row.keyCreatedAt ?? null, row.keyListedAt ?? null, row.secretUnknown ?? false],
     );
@@ -69,7 +91,7 @@ export class SecretVersionsRepository {
   }
 
   async setState(id: string, state: VersionState): Promise<void> {
-    await updateById(this.m, SecretVersionEntity, id, { state });
+    await updateById(this.m, SecretVersionEntity, id, { state }, true);
   }
 
   /**
@@ -77,17 +99,13 @@ export class SecretVersionsRepository {
    * caller moves the current one to previous first (one live version per state: unique indexes).
    */
   async promotePending(secretId: string): Promise<SecretVersionEntity | null> {
-    const [row] = await queryReturning<Record<string, unknown>>(
-      this.m,
-      `UPDATE secret_versions SET state = 'current', updated_at = now() WHERE secret_id = $1 AND state = 'pending' RETURNING *`,
-      [secretId],
-    );
+    const [row] = await queryReturning<Record<string, unknown>>(this.m, PROMOTE_PENDING_SQL(this.m), [secretId]);
     return row ? toEntity(this.m, SecretVersionEntity, row) : null;
   }
 
   /** Moves every version of the secret in state `from` to `to` (pending → discarded, current → previous, …). */
   async moveState(secretId: string, from: VersionState, to: VersionState): Promise<void> {
-    await this.m.query(`UPDATE secret_versions SET state = $3, updated_at = now() WHERE secret_id = $1 AND state = $2`, [secretId, from, to]);
+    await rowsOf(this.m, MOVE_STATE_SQL, [secretId, from, to]);
   }
 
   /**
@@ -95,11 +113,6 @@ export class SecretVersionsRepository {
    * retired) with one of these blind-index values, oldest version first.
    */
   holdersOfKeyIdHmacs(hmacs: string[], exceptSecretId: string): Promise<{ key_id_hmac: string; secret_id: string }[]> {
-    return this.m.query(
-      `SELECT key_id_hmac, secret_id FROM secret_versions
-        WHERE key_id_hmac = ANY($1) AND state <> 'retired' AND secret_id <> $2
-        ORDER BY id`,
-      [hmacs, exceptSecretId],
-    );
+    return rowsOf<{ key_id_hmac: string; secret_id: string }>(this.m, HOLDERS_OF_KEY_ID_HMACS_SQL, [hmacs, exceptSecretId]);
   }
 }

@@ -1,9 +1,9 @@
 import type { EntityManager } from 'typeorm';
 import type { HeartbeatStatus, SecretSettings, SecretType } from '@keyturn/contracts';
 import { SecretEntity } from '../entities/secret.entity.js';
-import { queryReturning, rowsOf } from '../returning.js';
+import { namedSql, queryReturning, rowsOf } from '../returning.js';
 import { SecretVersionEntity } from '../entities/secret-version.entity.js';
-import { prefixedColumns, toEntity, updateById } from '../rows.js';
+import { columnList, namedFromMetadata, prefixedColumns, toEntity, updateById } from '../rows.js';
 import { HEARTBEAT_TYPES, SECRETS_WITH_DUE } from './heartbeat-due.sql.js';
 
 /** A secret whose scheduled change is due, as the scheduler claims it. */
@@ -47,6 +47,47 @@ export const CLAIM_DUE_HEARTBEATS_SQL = `UPDATE heartbeat_due d SET due_at = now
              FOR KEY SHARE OF s SKIP LOCKED))
   RETURNING d.secret_id AS id, (SELECT s.account_id FROM secrets s WHERE s.id = d.secret_id) AS account_id`;
 
+// A rotation's constant statements on secrets, prepared once per connection (NamedSql); a row's columns listed.
+
+const WITH_LIVE_VERSIONS_SQL = namedFromMetadata(
+  'secret_with_live_versions',
+  (m) => `SELECT ${columnList(m, SecretEntity, 's')}, d.due_at AS next_heartbeat_at, ${prefixedColumns(m, SecretVersionEntity, 'v', 'v__')},
+              CASE WHEN $2::uuid IS NULL THEN NULL ELSE EXISTS (
+                SELECT 1 FROM rotations r
+                 WHERE r.secret_id = s.id AND r.id <> $2::uuid AND r.retire_pending AND r.retire_at IS NOT NULL AND r.retired_at IS NULL
+              ) END AS others_in_grace__
+         FROM ${SECRETS_WITH_DUE} LEFT JOIN secret_versions v ON v.secret_id = s.id AND v.state IN ('current', 'previous', 'pending')
+        WHERE s.id = $1`,
+);
+
+const NEXT_VERSION_SQL = namedSql(
+  'secret_next_version',
+  `UPDATE secrets SET version_counter = version_counter + 1, updated_at = now() WHERE id = $1 RETURNING version_counter`,
+);
+
+const LOCK_HEARTBEAT_STATE_SQL = namedSql('secret_lock_heartbeat_state', `SELECT heartbeat_status, heartbeat_failures FROM secrets WHERE id = $1 FOR UPDATE`);
+
+const MARK_CHANGED_SQL = namedSql(
+  'secret_mark_changed',
+  `WITH s AS (UPDATE secrets SET last_rotated_at = now() WHERE id = $1 RETURNING id, type)
+       INSERT INTO heartbeat_due (secret_id, due_at) SELECT id, now() FROM s WHERE $2::boolean AND type IN (${HEARTBEAT_TYPES})
+       ON CONFLICT (secret_id) DO UPDATE SET due_at = EXCLUDED.due_at`,
+);
+
+const MARK_CHANGED_AND_CHECKED_SQL = namedSql(
+  'secret_mark_changed_and_checked',
+  `WITH before AS (SELECT heartbeat_status, heartbeat_failures FROM secrets WHERE id = $1 FOR UPDATE),
+       s AS (
+         UPDATE secrets s SET last_rotated_at = now(), heartbeat_status = 'success', heartbeat_failures = 0, last_heartbeat_at = $2, updated_at = now()
+           FROM before
+          WHERE s.id = $1
+         RETURNING s.id, s.type, before.heartbeat_status, before.heartbeat_failures),
+       due AS (
+         INSERT INTO heartbeat_due (secret_id, due_at) SELECT id, $3::timestamptz FROM s WHERE type IN (${HEARTBEAT_TYPES})
+         ON CONFLICT (secret_id) DO UPDATE SET due_at = EXCLUDED.due_at)
+       SELECT heartbeat_status, heartbeat_failures FROM s`,
+);
+
 /** The secret with its due time (heartbeat_due), as SecretEntity. */
 function secretWithDue(m: EntityManager, row: Record<string, unknown>): SecretEntity {
   return Object.assign(toEntity(m, SecretEntity, row), { nextHeartbeatAt: row.next_heartbeat_at as Date | null });
@@ -74,17 +115,7 @@ export class SecretsRepository {
     id: string,
     rotationId: string | null = null,
   ): Promise<{ secret: SecretEntity; versions: SecretVersionEntity[]; othersInGrace: boolean | null } | null> {
-    const rows = await queryReturning<Record<string, unknown>>(
-      this.m,
-      `SELECT s.*, d.due_at AS next_heartbeat_at, ${prefixedColumns(this.m, SecretVersionEntity, 'v', 'v__')},
-              CASE WHEN $2::uuid IS NULL THEN NULL ELSE EXISTS (
-                SELECT 1 FROM rotations r
-                 WHERE r.secret_id = s.id AND r.id <> $2::uuid AND r.retire_pending AND r.retire_at IS NOT NULL AND r.retired_at IS NULL
-              ) END AS others_in_grace__
-         FROM ${SECRETS_WITH_DUE} LEFT JOIN secret_versions v ON v.secret_id = s.id AND v.state IN ('current', 'previous', 'pending')
-        WHERE s.id = $1`,
-      [id, rotationId],
-    );
+    const rows = await queryReturning<Record<string, unknown>>(this.m, WITH_LIVE_VERSIONS_SQL(this.m), [id, rotationId]);
     if (!rows.length) return null;
     return {
       secret: secretWithDue(this.m, rows[0]!),
@@ -98,11 +129,7 @@ export class SecretsRepository {
    * row lock until the transaction ends, so two versions stored at once are numbered one after the other.
    */
   async nextVersion(id: string): Promise<number | null> {
-    const [r] = await queryReturning<{ version_counter: number }>(
-      this.m,
-      `UPDATE secrets SET version_counter = version_counter + 1, updated_at = now() WHERE id = $1 RETURNING version_counter`,
-      [id],
-    );
+    const [r] = await queryReturning<{ version_counter: number }>(this.m, NEXT_VERSION_SQL, [id]);
     return r ? r.version_counter : null;
   }
 
@@ -112,23 +139,18 @@ export class SecretsRepository {
    * and a promotion both take this lock, so they are ordered.
    */
   async lockHeartbeatState(id: string): Promise<Pick<SecretEntity, 'heartbeatStatus' | 'heartbeatFailures'> | null> {
-    const [r] = await this.m.query(`SELECT heartbeat_status, heartbeat_failures FROM secrets WHERE id = $1 FOR UPDATE`, [id]);
+    const [r] = await rowsOf<{ heartbeat_status: HeartbeatStatus; heartbeat_failures: number }>(this.m, LOCK_HEARTBEAT_STATE_SQL, [id]);
     return r ? { heartbeatStatus: r.heartbeat_status, heartbeatFailures: r.heartbeat_failures } : null;
   }
 
   /** The IAM user id seen at the first change: a re-created user of the same name is told apart by it. */
   async setIamUserId(id: string, iamUserId: string): Promise<void> {
-    await updateById(this.m, SecretEntity, id, { iamUserId });
+    await updateById(this.m, SecretEntity, id, { iamUserId }, true);
   }
 
   /** A change was promoted: `last_rotated_at` now, and a secret with a heartbeat is checked at the next tick. */
   async markChanged(id: string, checkHeartbeatNow: boolean): Promise<void> {
-    await this.m.query(
-      `WITH s AS (UPDATE secrets SET last_rotated_at = now() WHERE id = $1 RETURNING id, type)
-       INSERT INTO heartbeat_due (secret_id, due_at) SELECT id, now() FROM s WHERE $2::boolean AND type IN (${HEARTBEAT_TYPES})
-       ON CONFLICT (secret_id) DO UPDATE SET due_at = EXCLUDED.due_at`,
-      [id, checkHeartbeatNow],
-    );
+    await rowsOf(this.m, MARK_CHANGED_SQL, [id, checkHeartbeatNow]);
   }
 
   /**
@@ -141,20 +163,7 @@ export class SecretsRepository {
    */
   async markChangedAndChecked(id: string, r: { at: Date; next: Date }): Promise<Pick<SecretEntity, 'heartbeatStatus' | 'heartbeatFailures'> | null> {
     // The row lock first (FOR UPDATE, as lockHeartbeatState takes it), then the write and the due time: one statement.
-    const [before] = await queryReturning<{ heartbeat_status: HeartbeatStatus; heartbeat_failures: number }>(
-      this.m,
-      `WITH before AS (SELECT heartbeat_status, heartbeat_failures FROM secrets WHERE id = $1 FOR UPDATE),
-       s AS (
-         UPDATE secrets s SET last_rotated_at = now(), heartbeat_status = 'success', heartbeat_failures = 0, last_heartbeat_at = $2, updated_at = now()
-           FROM before
-          WHERE s.id = $1
-         RETURNING s.id, s.type, before.heartbeat_status, before.heartbeat_failures),
-       due AS (
-         INSERT INTO heartbeat_due (secret_id, due_at) SELECT id, $3::timestamptz FROM s WHERE type IN (${HEARTBEAT_TYPES})
-         ON CONFLICT (secret_id) DO UPDATE SET due_at = EXCLUDED.due_at)
-       SELECT heartbeat_status, heartbeat_failures FROM s`,
-      [id, r.at, r.next],
-    );
+    const [before] = await queryReturning<{ heartbeat_status: HeartbeatStatus; heartbeat_failures: number }>(this.m, MARK_CHANGED_AND_CHECKED_SQL, [id, r.at, r.next]);
     return before ? { heartbeatStatus: before.heartbeat_status, heartbeatFailures: before.heartbeat_failures } : null;
   }
 
