@@ -194,7 +194,7 @@ export async function runBench(kind) {
      */
     const withCpu = async (sidePid, pass) => {
       const groups = { side: [sidePid], pg: pidsNamed('postgres'), redis: pidsNamed('redis-server'), emulator: [process.pid] };
-      const sum = (pids) => pids.reduce((a, pid) => a + cpuMs(pid), 0);
+      const sum = (pids) => pids.reduce((a, pid) => a + cpuMs(pid, true), 0);
       let before;
       const result = await pass(() => (before = Object.fromEntries(Object.entries(groups).map(([k, pids]) => [k, sum(pids)]))));
       // Backends that started during the pass counted from 0: included whole, which is what they spent.

@@ -3,8 +3,12 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { Redis } from 'ioredis';
 
 const CLK_TCK = 100; // Linux USER_HZ: /proc/<pid>/stat counts CPU time in these ticks
-/** User + system CPU of a process, in ms (0 for one that is gone). */
-export function cpuMs(pid) {
+/**
+ * User + system CPU of a process, in ms (0 for one that is gone). `withExitedChildren`: plus what its
+ * children that exited spent (Postgres's postmaster: the backends and autovacuum workers that ended, so a
+ * sum over the 'postgres' processes stays right when one exits between two readings).
+ */
+export function cpuMs(pid, withExitedChildren = false) {
   let stat;
   try {
     stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -12,7 +16,8 @@ export function cpuMs(pid) {
     return 0;
   }
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
+  const ticks = Number(f[11]) + Number(f[12]) + (withExitedChildren ? Number(f[13]) + Number(f[14]) : 0);
+  return (ticks * 1000) / CLK_TCK;
 }
 
 /** The pids of the processes whose command name is `comm` (e.g. every Postgres backend: 'postgres'). */
