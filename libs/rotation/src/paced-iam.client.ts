@@ -3,11 +3,21 @@ import { IamErrorCode } from '@keyturn/contracts';
 import { IamError, type IamClient } from '@keyturn/iam';
 import { waitForTurn, type AccountPacer } from '@keyturn/queue';
 
-/** The AWS account the current rotation or heartbeat works in; set by the runners. */
-export const accountContext = new AsyncLocalStorage<string>();
+/**
+ * What a paced call needs to know of the job it runs in: the AWS account the current rotation or
+ * heartbeat works in (set by the runners, `inAccount`), and the turn its admission took (set by the
+ * worker, `withPrepaidTurn`). One store for both: every enabled AsyncLocalStorage costs a little on
+ * every promise the process makes.
+ */
+interface JobContext {
+  accountId?: string;
+  turn?: PrepaidTurn;
+}
+
+const jobContext = new AsyncLocalStorage<JobContext>();
 
 export function inAccount<T>(accountId: string, fn: () => Promise<T>): Promise<T> {
-  return accountContext.run(accountId, fn);
+  return jobContext.run({ ...jobContext.getStore(), accountId }, fn);
 }
 
 /**
@@ -36,11 +46,9 @@ export class PrepaidTurn {
   }
 }
 
-const prepaidTurn = new AsyncLocalStorage<PrepaidTurn>();
-
 /** Runs a job with the turn its admission took: its first paced call in that account uses it. */
 export function withPrepaidTurn<T>(turn: PrepaidTurn, fn: () => Promise<T>): Promise<T> {
-  return prepaidTurn.run(turn, fn);
+  return jobContext.run({ ...jobContext.getStore(), turn }, fn);
 }
 
 /** "createAccessKey" → "iam:CreateAccessKey" (and STS's one call), for messages. */
@@ -63,8 +71,9 @@ export function pacedIamClient(inner: IamClient, pacer: AccountPacer, maxWaitMs:
       const value = Reflect.get(target, prop, receiver);
       if (typeof value !== 'function') return value;
       return async (...args: unknown[]) => {
-        const account = accountContext.getStore();
-        const prepaid = account ? prepaidTurn.getStore()?.take(account) : undefined;
+        const job = jobContext.getStore();
+        const account = job?.accountId;
+        const prepaid = account ? job?.turn?.take(account) : undefined;
         if (prepaid !== undefined) await waitForTurn(prepaid);
         else if (account && !(await pacer.take(account, maxWaitMs))) {
           const action = actionName(String(prop));
