@@ -3,7 +3,7 @@ import { DelayedError, Worker, type Job } from 'bullmq';
 import { JobName, QueueName, type RunDiscoveryPayload, type RunHeartbeatPayload, type RunRotationPayload } from '@keyturn/contracts';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
 import { AccountPacer, FairShare, JOB_RETENTION, REDIS, createRedis, type Admission, type RedisClient } from '@keyturn/queue';
-import { DiscoveryRunUseCase, PrepaidTurn, RotationRunner, pacerMaxWaitMs, withPrepaidTurn, type RunOutcome } from '@keyturn/rotation';
+import { DiscoveryRunUseCase, PrepaidTurn, RotationRunner, pacerMaxWaitMs, withPrepaidTurn, type Admitted, type RunOutcome } from '@keyturn/rotation';
 import { HeartbeatUseCase } from '@keyturn/heartbeat';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -78,8 +78,7 @@ export class JobProcessor implements OnApplicationBootstrap, BeforeApplicationSh
   }
 
   private async run(job: Job, token?: string): Promise<void> {
-    const turn = await this.admit(job, token);
-    const outcome = turn ? await withPrepaidTurn(turn, () => this.dispatch(job)) : await this.dispatch(job);
+    const outcome = await this.dispatch(job);
     if (outcome?.kind === 'later') {
       this.logger.debug({ jobId: job.id, reason: outcome.reason, delayMs: outcome.delayMs }, 'postponed');
       await job.moveToDelayed(Date.now() + outcome.delayMs, token);
@@ -87,61 +86,73 @@ export class JobProcessor implements OnApplicationBootstrap, BeforeApplicationSh
     }
   }
 
-  /** The job's use case; undefined for a malformed payload (dropped). */
+  /** The job's use case, after (or, for a heartbeat, alongside) its admission; undefined for a malformed payload (dropped). */
   private async dispatch(job: Job): Promise<RunOutcome | undefined> {
     const name = job.name as JobName;
-    let outcome: RunOutcome;
+    if (name === JobName.RunHeartbeat) {
+      // Asked at once: the heartbeat's claim goes to Postgres while its admission is in Redis.
+      const turn = this.turnSlot(job);
+      const admission = this.admission(job, turn);
+      const { heartbeatId } = job.data as RunHeartbeatPayload;
+      if (!this.valid(job, heartbeatId)) return undefined;
+      return turn ? withPrepaidTurn(turn, () => this.heartbeats.execute(heartbeatId, () => admission)) : this.heartbeats.execute(heartbeatId, () => admission);
+    }
+    const turn = this.turnSlot(job);
+    const admitted = await this.admission(job, turn);
+    if (!admitted.run) return { kind: 'later', delayMs: admitted.delayMs, reason: admitted.reason };
+    return turn ? withPrepaidTurn(turn, () => this.runOther(job, name)) : this.runOther(job, name);
+  }
+
+  private async runOther(job: Job, name: Exclude<JobName, JobName.RunHeartbeat>): Promise<RunOutcome | undefined> {
     switch (name) {
       case JobName.RunRotation: {
         const { rotationId } = job.data as RunRotationPayload;
         if (!this.valid(job, rotationId)) return undefined;
-        outcome = await this.rotations.execute(rotationId);
-        break;
-      }
-      case JobName.RunHeartbeat: {
-        const { heartbeatId } = job.data as RunHeartbeatPayload;
-        if (!this.valid(job, heartbeatId)) return undefined;
-        outcome = await this.heartbeats.execute(heartbeatId);
-        break;
+        return this.rotations.execute(rotationId);
       }
       case JobName.RunDiscovery: {
         const { discoveryId } = job.data as RunDiscoveryPayload;
         if (!this.valid(job, discoveryId)) return undefined;
-        outcome = await this.discoveries.execute(discoveryId);
-        break;
+        return this.discoveries.execute(discoveryId);
       }
       default: {
         const unknown: never = name;
         throw new Error(`no handler for job ${String(unknown)}`);
       }
     }
-    return outcome;
+  }
+
+  /** The job's AWS account, if its payload names one (jobs that do not are neither shared out nor prepaid). */
+  private turnSlot(job: Job): PrepaidTurn | undefined {
+    const accountId = (job.data as { accountId?: unknown }).accountId;
+    return typeof accountId === 'string' && ACCOUNT_ID.test(accountId) && job.id ? new PrepaidTurn(accountId) : undefined;
   }
 
   /**
    * The fair share across AWS accounts (FairShare): the job leaves its
    * account's waiting count, and when its account's AWS calls are backed up
    * while other accounts' jobs wait, it goes back to the delayed set (no
-   * attempt spent, the row untouched) and this slot serves them instead.
-   * The share is advisory: if Redis cannot say, the job runs.
+   * attempt spent; a rotation's row untouched, a heartbeat put back as after
+   * throttling) and this slot serves them instead.
+   * The share is advisory: if Redis cannot say, the job runs; this never rejects.
    * A job that runs gets its first AWS call's turn of the account's pace in
-   * the same round trip (bounded as the paced client bounds a wait), which
-   * that call then uses instead of asking the pacer.
+   * the same round trip (bounded as the paced client bounds a wait), granted
+   * to `turn`, which that call then uses instead of asking the pacer.
    */
-  private async admit(job: Job, token?: string): Promise<PrepaidTurn | undefined> {
-    const accountId = (job.data as { accountId?: unknown }).accountId;
-    if (typeof accountId !== 'string' || !ACCOUNT_ID.test(accountId) || !job.id) return undefined;
+  private async admission(job: Job, turn: PrepaidTurn | undefined): Promise<Admitted> {
+    if (!turn) return { run: true };
     let verdict: Admission;
     try {
-      verdict = await this.fair.admit(job.queueName, { accountId, jobId: job.id }, this.pacer, { turnWithinMs: this.turnWithinMs });
+      verdict = await this.fair.admit(job.queueName, { accountId: turn.accountId, jobId: job.id! }, this.pacer, { turnWithinMs: this.turnWithinMs });
     } catch (e) {
       this.logger.warn({ jobId: job.id }, `fair share unavailable, running the job anyway: ${(e as Error).message}`);
-      return undefined;
+      return { run: true };
     }
-    if (verdict.run) return verdict.turnWaitMs === undefined ? undefined : new PrepaidTurn(accountId, verdict.turnWaitMs);
-    this.logger.debug({ jobId: job.id, accountId, delayMs: verdict.delayMs }, `account's AWS calls are ${verdict.backlogMs} ms behind; making room for other accounts`);
-    await job.moveToDelayed(Date.now() + verdict.delayMs, token);
-    throw new DelayedError();
+    if (verdict.run) {
+      if (verdict.turnWaitMs !== undefined) turn.grant(verdict.turnWaitMs);
+      return { run: true };
+    }
+    return { run: false, delayMs: verdict.delayMs, reason: `fair share: account ${turn.accountId}'s AWS calls are ${verdict.backlogMs} ms behind; making room for other accounts` };
   }
 
   private valid(job: Job, id: unknown): id is string {

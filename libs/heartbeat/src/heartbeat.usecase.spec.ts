@@ -217,6 +217,41 @@ describe('HeartbeatUseCase', () => {
     expect(w.store.heartbeat(hb.id)).toMatchObject({ status: 'done', outcome: 'success', attempt: 2 });
   });
 
+  describe('the admission (the worker\'s fair share), asked alongside the claim', () => {
+    it('is asked before any AWS call and while the claim is under way; a job it admits runs as without one', async () => {
+      const { w, hb, useCase } = world();
+      const seen: string[] = [];
+      const gate = async () => {
+        // Asked before the claim has answered: the row is still queued.
+        seen.push(`asked with the heartbeat ${w.store.heartbeat(hb.id).status}, ${w.iam.calls.length} AWS calls made`);
+        return { run: true as const };
+      };
+      expect(await useCase.execute(hb.id, gate)).toEqual({ kind: 'done' });
+      expect(seen).toEqual(['asked with the heartbeat queued, 0 AWS calls made']);
+      expect(w.store.heartbeat(hb.id)).toMatchObject({ status: 'done', outcome: 'success', attempt: 1 });
+    });
+
+    it('a job it parks makes no AWS call: the heartbeat is put back as after throttling, and tried again after its delay', async () => {
+      const { w, secret, hb, useCase } = world({ status: 'success' });
+      const parked = { run: false as const, delayMs: 1_234, reason: 'fair share' };
+      expect(await useCase.execute(hb.id, async () => parked)).toEqual({ kind: 'later', delayMs: 1_234, reason: 'fair share' });
+      expect(w.iam.calls).toEqual([]);
+      expect(w.store.heartbeat(hb.id)).toMatchObject({ status: 'queued', leaseExpiresAt: null, outcome: null });
+      expect(w.store.secret(secret.id)).toMatchObject({ heartbeatStatus: 'success', heartbeatFailures: 0, lastHeartbeatAt: null });
+      // Admitted the next time, it runs.
+      expect(await useCase.execute(hb.id, async () => ({ run: true as const }))).toEqual({ kind: 'done' });
+      expect(w.store.heartbeat(hb.id)).toMatchObject({ status: 'done', outcome: 'success' });
+    });
+
+    it('a heartbeat with nothing left to do is done whatever the admission says (nothing to put back)', async () => {
+      const { w, hb, useCase } = world();
+      w.store.heartbeat(hb.id).status = 'done';
+      expect(await useCase.execute(hb.id, async () => ({ run: false as const, delayMs: 1_000, reason: 'fair share' }))).toEqual({ kind: 'done' });
+      expect(w.store.heartbeat(hb.id).status).toBe('done');
+      expect(w.iam.calls).toEqual([]);
+    });
+  });
+
   it('a deleted secret: done, nothing checked', async () => {
     const { w, secret, hb, useCase } = world();
     w.store.t.secrets.delete(secret.id);

@@ -13,7 +13,7 @@ import {
   type SecretVersionEntity,
 } from '@keyturn/store';
 import { VERSION_CIPHER, effectiveSettings, type VersionCipher } from '@keyturn/vault';
-import { CLOCK, inAccount, recordHeartbeatStatusChange, type Clock, type RunOutcome } from '@keyturn/rotation';
+import { CLOCK, inAccount, recordHeartbeatStatusChange, type AdmissionGate, type Clock, type RunOutcome } from '@keyturn/rotation';
 import { metrics } from '@keyturn/metrics';
 
 /** Consecutive failures stretch the re-check interval up to this factor. */
@@ -35,6 +35,9 @@ export const KEY_LISTING_MAX_AGE_MS = 24 * 3_600_000;
 type CheckDetail = Pick<HeartbeatEntity, 'checkedArn' | 'keyStatus' | 'keyCreatedAt' | 'errorCode' | 'errorMessage'>;
 /** `listing`: what a ListAccessKeys made by this check said about the key, to store on its version. */
 type CheckResult = { outcome: HeartbeatOutcome; detail: Partial<CheckDetail>; listing?: KeyListing };
+
+/** Without a fair share to ask (tests, tools), every heartbeat runs. */
+const ADMITTED: AdmissionGate = async () => ({ run: true });
 
 /** A heartbeat's errorCode and errorMessage: the catalogue's code and wording. */
 const failure = (e: { code: ErrorCode; message: string }): Pick<HeartbeatEntity, 'errorCode' | 'errorMessage'> => ({ errorCode: e.code, errorMessage: e.message });
@@ -59,11 +62,21 @@ export class HeartbeatUseCase {
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
-  async execute(heartbeatId: string): Promise<RunOutcome> {
+  /**
+   * `admission`: the worker's fair share, asked at the same time as the claim
+   * (each is a round trip of its own, Redis and Postgres), not before it. A
+   * heartbeat it parks was claimed meanwhile: it is put back as after
+   * throttling (its attempt counted) and makes no AWS call.
+   */
+  async execute(heartbeatId: string, admission: AdmissionGate = ADMITTED): Promise<RunOutcome> {
     // One round trip: the claim, the secret, its current version and the global settings.
-    const claimed = await this.heartbeats.claimForCheck(heartbeatId);
+    const [admitted, claimed] = await Promise.all([admission(), this.heartbeats.claimForCheck(heartbeatId)]);
     if (!claimed?.secret) return { kind: 'done' };
     const { hb, secret } = claimed;
+    if (!admitted.run) {
+      await this.heartbeats.requeue(hb.id);
+      return { kind: 'later', delayMs: admitted.delayMs, reason: admitted.reason };
+    }
     const global: GlobalSettings = { ...DEFAULT_SETTINGS, ...((claimed.globalSettings as Partial<GlobalSettings> | null) ?? {}) };
     let version = claimed.current;
     for (let checks = 1; ; checks++) {

@@ -107,6 +107,14 @@ describe('pacedIamClient', () => {
     expect(f.waits).toEqual([1_500, 1_500]);
   });
 
+  it('a turn granted after the job started (a heartbeat\'s admission answers alongside its claim) is there only once granted', async () => {
+    const turn = new PrepaidTurn('123456789012');
+    expect(turn.take('123456789012', 1_000)).toBeUndefined();
+    turn.grant(300, 1_000);
+    expect(turn.take('123456789012', 1_100)).toBe(200);
+    expect(turn.take('123456789012', 1_100)).toBeUndefined();
+  });
+
   it('waits for a prepaid turn that comes later, as long as it has left', async () => {
     const turn = new PrepaidTurn('123456789012', 300, 1_000);
     expect(turn.take('123456789012', 1_100)).toBe(200);

@@ -27,20 +27,29 @@ export function inAccount<T>(accountId: string, fn: () => Promise<T>): Promise<T
  * account leaves it unused, an allowance given up, never one exceeded.
  */
 export class PrepaidTurn {
-  private readonly readyAt: number;
+  private readyAt: number | undefined;
   private used = false;
 
+  /** Without `waitMs`, the turn is there only once granted (`grant`). */
   constructor(
     readonly accountId: string,
-    waitMs: number,
+    waitMs?: number,
     now = Date.now(),
   ) {
+    if (waitMs !== undefined) this.readyAt = now + waitMs;
+  }
+
+  /**
+   * The turn, known after the job started: a heartbeat's admission answers
+   * alongside its claim, before the heartbeat's first AWS call.
+   */
+  grant(waitMs: number, now = Date.now()): void {
     this.readyAt = now + waitMs;
   }
 
   /** The turn, once, for a call in its account: the ms left until it comes; undefined when it is not there to take. */
   take(accountId: string, now = Date.now()): number | undefined {
-    if (this.used || accountId !== this.accountId) return undefined;
+    if (this.used || this.readyAt === undefined || accountId !== this.accountId) return undefined;
     this.used = true;
     return Math.max(0, this.readyAt - now);
   }

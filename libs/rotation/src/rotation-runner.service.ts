@@ -16,6 +16,14 @@ export type RunOutcome =
   /** Try again later without counting it as a failed attempt (busy, throttled, retire owed). */
   | { kind: 'later'; delayMs: number; reason: string };
 
+/**
+ * What the worker's fair share across AWS accounts decided for a job: run it,
+ * or make room for other accounts' jobs and come back after `delayMs`.
+ */
+export type Admitted = { run: true } | { run: false; delayMs: number; reason: string };
+/** Asks for the job's admission; never rejects (when the fair share cannot say, the job runs). */
+export type AdmissionGate = () => Promise<Admitted>;
+
 /** Retire is retried this many times after a successful promotion, then left with a warning. */
 export const MAX_RETIRE_TRIES = 10;
 
