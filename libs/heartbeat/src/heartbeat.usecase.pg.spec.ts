@@ -78,6 +78,24 @@ describe('HeartbeatUseCase on Postgres', () => {
   const deliveriesOf = (secretId: string) => ds.query(`SELECT d.url, d.status FROM webhook_deliveries d JOIN events e ON e.id = d.event_id WHERE e.secret_id = $1 ORDER BY d.url`, [secretId]);
   const auditOf = (secretId: string) => ds.query(`SELECT actor_id, action, outcome, target_type, target_id, error_code, details FROM audit_events WHERE secret_id = $1`, [secretId]);
 
+  it('the claim commits without waiting for the WAL flush (a claim lost in a crash is a heartbeat checked again), in its own transaction only', async () => {
+    const { hbId } = await world('success');
+    const runner = ds.createQueryRunner();
+    try {
+      await runner.startTransaction();
+      const setting = async () => ((await runner.query(`SHOW synchronous_commit`)) as { synchronous_commit: string }[])[0]!.synchronous_commit;
+      expect(await setting()).toBe('on');
+      expect((await new HeartbeatsRepository(runner.manager).claimForCheck(hbId))?.hb.id).toBe(hbId);
+      expect(await setting()).toBe('off');
+      await runner.commitTransaction();
+      // The connection's own setting is back: the result the heartbeat writes next waits for the flush.
+      expect(await setting()).toBe('on');
+    } finally {
+      await runner.release();
+    }
+    expect(await hbRow(hbId)).toMatchObject({ status: 'running' });
+  });
+
   it('unchanged status: one call, no transaction; the heartbeat, the secret and the listing written', async () => {
     const x = await world('success');
     statements.length = 0;

@@ -69,7 +69,13 @@ export const INSERT_SCHEDULED_HEARTBEATS_SQL = `INSERT INTO heartbeats (id, secr
    ON CONFLICT DO NOTHING
    RETURNING id, secret_id`;
 
-/** The claim of a heartbeat with everything its check reads (see claimForCheck), prepared per connection: planning it cost more than running it. */
+/**
+ * The claim of a heartbeat with everything its check reads (see claimForCheck), prepared per connection:
+ * planning it cost more than running it. Its commit does not wait for the WAL flush (synchronous_commit
+ * off for its own transaction only): the claim is a lease, not a result. Lost in a Postgres crash, the
+ * heartbeat is queued again and checked again; and the result's commit, which waits, flushes the WAL
+ * up to it, so a recorded result never outlives its claim.
+ */
 const CLAIM_FOR_CHECK_SQL = namedSql(
   'heartbeat_claim_for_check',
   `WITH c AS (
@@ -80,7 +86,8 @@ const CLAIM_FOR_CHECK_SQL = namedSql(
               v.id AS v_id, v.version AS v_version, v.state AS v_state, v.kek_id AS v_kek_id, v.wrapped_key AS v_wrapped_key,
               v.fields AS v_fields, v.secret_unknown AS v_secret_unknown, v.key_status AS v_key_status, v.key_created_at AS v_key_created_at,
               v.key_listed_at AS v_key_listed_at, v.created_at AS v_created_at,
-              (SELECT value FROM settings WHERE key = 'global') AS global_settings
+              (SELECT value FROM settings WHERE key = 'global') AS global_settings,
+              set_config('synchronous_commit', 'off', true) AS async_commit
          FROM c LEFT JOIN secrets s ON s.id = c.secret_id
                 LEFT JOIN secret_versions v ON v.secret_id = c.secret_id AND v.state = 'current'`,
 );
