@@ -133,7 +133,8 @@ export async function runBench(kind) {
     const nodeArgs = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
     worker = child([...nodeArgs, 'dist/apps/rotation-worker/src/main.js'], env);
     await worker.line(/ready: connected/);
-    raw = child(['scripts/bench-aws-raw.mjs'], {});
+    // BENCH_RAW_NODE_ARGS: the same for the raw loop.
+    raw = child([...(process.env.BENCH_RAW_NODE_ARGS ?? '').split(' ').filter(Boolean), 'scripts/bench-aws-raw.mjs'], {});
     raw.p.stdin.write(JSON.stringify({ mode: kind, listKeys: values['raw-lists-keys'], dbUrl, masterKey, endpoint: emu.url, concurrency: CONCURRENCY, secrets: rawSecrets }) + '\n');
     await raw.line(/^ready$/);
 
