@@ -68,7 +68,7 @@ const run = (cmd, args) =>
 /** Keyturn's API as deployed: `node dist/apps/secrets-api/src/main.js`; ready once it logs that it listens. */
 async function startKeyturn() {
   const port = await freePort();
-  const p = spawn(process.execPath, [...profiling('keyturn'), 'dist/apps/secrets-api/src/main.js'], {
+  const p = spawn(process.execPath, [...profiling('keyturn'), ...(process.env.BENCH_API_NODE_ARGS ?? '').split(' ').filter(Boolean), 'dist/apps/secrets-api/src/main.js'], {
     env: { ...env, PORT: String(port), BENCH_PROFILE_NAME: 'keyturn' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
