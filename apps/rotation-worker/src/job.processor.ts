@@ -89,18 +89,18 @@ export class JobProcessor implements OnApplicationBootstrap, BeforeApplicationSh
   /** The job's use case, after (or, for a heartbeat, alongside) its admission; undefined for a malformed payload (dropped). */
   private async dispatch(job: Job): Promise<RunOutcome | undefined> {
     const name = job.name as JobName;
+    const turn = this.turnSlot(job);
+    const withTurn = (fn: () => Promise<RunOutcome | undefined>) => (turn ? withPrepaidTurn(turn, fn) : fn());
     if (name === JobName.RunHeartbeat) {
       // Asked at once: the heartbeat's claim goes to Postgres while its admission is in Redis.
-      const turn = this.turnSlot(job);
       const admission = this.admission(job, turn);
       const { heartbeatId } = job.data as RunHeartbeatPayload;
       if (!this.valid(job, heartbeatId)) return undefined;
-      return turn ? withPrepaidTurn(turn, () => this.heartbeats.execute(heartbeatId, () => admission)) : this.heartbeats.execute(heartbeatId, () => admission);
+      return withTurn(() => this.heartbeats.execute(heartbeatId, () => admission));
     }
-    const turn = this.turnSlot(job);
     const admitted = await this.admission(job, turn);
     if (!admitted.run) return { kind: 'later', delayMs: admitted.delayMs, reason: admitted.reason };
-    return turn ? withPrepaidTurn(turn, () => this.runOther(job, name)) : this.runOther(job, name);
+    return withTurn(() => this.runOther(job, name));
   }
 
   private async runOther(job: Job, name: Exclude<JobName, JobName.RunHeartbeat>): Promise<RunOutcome | undefined> {
