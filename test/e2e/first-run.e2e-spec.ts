@@ -322,8 +322,9 @@ describe('npm start: start-up failures say what to do', () => {
       const run = npmStart({ ...(await base()), REDIS_URL: `redis://127.0.0.1:${redis.port}` });
       expectOneLineFailure(run, await run.exit(30_000), {
         code: 77,
+        // A refused password stops the API too (Redis merely down does not): whichever of the three asks first says it.
         line: new RegExp(
-          `^keyturn: (rotation-worker|heartbeat-scheduler) cannot start: Redis at 127\\.0\\.0\\.1:${redis.port} \\(REDIS_URL\\) refused the connection: ` +
+          `^keyturn: (secrets-api|rotation-worker|heartbeat-scheduler) cannot start: Redis at 127\\.0\\.0\\.1:${redis.port} \\(REDIS_URL\\) refused the connection: ` +
             `NOAUTH Authentication required\\. Put the password in REDIS_URL \\(redis://:<password>@127\\.0\\.0\\.1:${redis.port}\\)\\.$`,
         ),
       });
@@ -338,8 +339,9 @@ describe('npm start: start-up failures say what to do', () => {
       const run = npmStart({ ...(await base()), REDIS_URL: `redis://:wrong-Redis-Pa55@127.0.0.1:${redis.port}` });
       expectOneLineFailure(run, await run.exit(30_000), {
         code: 77,
+        // As above: the API, the worker or the scheduler, whichever asks Redis first.
         line: new RegExp(
-          `^keyturn: (rotation-worker|heartbeat-scheduler) cannot start: Redis at 127\\.0\\.0\\.1:${redis.port} \\(REDIS_URL\\) refused the connection: ` +
+          `^keyturn: (secrets-api|rotation-worker|heartbeat-scheduler) cannot start: Redis at 127\\.0\\.0\\.1:${redis.port} \\(REDIS_URL\\) refused the connection: ` +
             `WRONGPASS invalid username-password pair or user is disabled\\. Put the right password in REDIS_URL \\(redis://:<password>@127\\.0\\.0\\.1:${redis.port}\\)\\.$`,
         ),
         secret: 'wrong-Redis-Pa55',
