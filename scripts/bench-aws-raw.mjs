@@ -60,7 +60,7 @@ async function heartbeat(s) {
       text: `WITH h AS (INSERT INTO heartbeats (id, secret_id, status, outcome, trigger, requested_by, checked_arn, attempt, finished_at)
                 VALUES (gen_random_uuid(), $1, 'done', 'success', 'api', 'bench:raw', $2, 1, now())),
           s AS (UPDATE secrets SET heartbeat_status = 'success', heartbeat_failures = 0, last_heartbeat_at = now() WHERE id = $1)
-     INSERT INTO heartbeat_due (secret_id, due_at) VALUES ($1, now() + interval '1 hour') ON CONFLICT (secret_id) DO UPDATE SET due_at = EXCLUDED.due_at`,
+     UPDATE heartbeat_due SET due_at = now() + interval '1 hour' WHERE secret_id = $1`,
     },
     [s.id, id.Arn],
   );

@@ -157,7 +157,7 @@ describe('Postgres behind PgBouncer in transaction mode', () => {
       // verify step counted as the new key's heartbeat, so the key is made due here rather than an interval later.)
       const db = await rawDb(t);
       try {
-        await db.query(`INSERT INTO heartbeat_due (secret_id, due_at) VALUES ($1, now()) ON CONFLICT (secret_id) DO UPDATE SET due_at = EXCLUDED.due_at`, [u.keyId]);
+        await db.query(`UPDATE heartbeat_due SET due_at = now() WHERE secret_id = $1`, [u.keyId]);
         await procs.start('heartbeat-scheduler', { KEYTURN_SCHEDULER_TICK_MS: '500' });
         await eventually(async () => {
           const { rows } = await db.query(`SELECT 1 FROM heartbeats WHERE secret_id = $1 AND trigger = 'schedule' AND status = 'done' AND outcome = 'success' AND created_at > $2`, [u.keyId, rot.finishedAt]);

@@ -89,7 +89,7 @@ describe('Redis Cluster: every Redis use goes through a cluster client', () => {
     // The scheduler enqueues a due secret's heartbeat through the cluster. The secret is made due here: the
     // promotion made it due at once, but the manual heartbeat above may have taken that turn (one waiting
     // heartbeat per secret) and pushed the next one an interval away.
-    await db.query(`INSERT INTO heartbeat_due (secret_id, due_at) VALUES ($1, now()) ON CONFLICT (secret_id) DO UPDATE SET due_at = EXCLUDED.due_at`, [a.id]);
+    await db.query(`UPDATE heartbeat_due SET due_at = now() WHERE secret_id = $1`, [a.id]);
     await eventually(async () => {
       const { rows } = await db.query(`SELECT trigger, status, outcome, error_code, created_at FROM heartbeats WHERE secret_id = $1 ORDER BY created_at`, [a.id]);
       if (rows.some((h) => h.trigger === 'schedule' && h.status === 'done' && h.outcome === 'success')) return true;

@@ -35,10 +35,12 @@ describe('heartbeat-scheduler: SIGTERM in the middle of a tick', () => {
     await exitOf(first, 60_000);
     const db = await rawDb(t);
     await db.query(`
-      WITH g AS (SELECT gen_random_uuid() AS id, i FROM generate_series(1, 20000) AS i),
-           s AS (INSERT INTO secrets (id, type, name, folder, username, account_id)
-                 SELECT id, 'aws-iam-key', 'bulk-' || i, '/bulk', 'bulk-user-' || i, '123456789012' FROM g)
-      INSERT INTO heartbeat_due (secret_id, due_at) SELECT id, now() - (i || ' seconds')::interval FROM g`);
+      INSERT INTO secrets (id, type, name, folder, username, account_id)
+      SELECT gen_random_uuid(), 'aws-iam-key', 'bulk-' || i, '/bulk', 'bulk-user-' || i, '123456789012' FROM generate_series(1, 20000) AS i`);
+    // Each key secret's due row came with it (a trigger): make them due one second apart.
+    await db.query(`
+      UPDATE heartbeat_due d SET due_at = now() - (substr(s.name, 6)::int || ' seconds')::interval
+        FROM secrets s WHERE s.id = d.secret_id AND s.folder = '/bulk'`);
 
     p = spawnApp('heartbeat-scheduler', { ...t.env, KEYTURN_SCHEDULER_BATCH: '100', KEYTURN_SHUTDOWN_TIMEOUT_MS: '120000' });
     await p.waitFor(/ready: connected/);

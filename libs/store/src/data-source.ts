@@ -24,6 +24,7 @@ import { AdoptedVersions1795832600000 } from './migrations/1795832600000-adopted
 import { KeyListing1795834000000 } from './migrations/1795834000000-key-listing.js';
 import { HeartbeatFinish1795835000000 } from './migrations/1795835000000-heartbeat-finish.js';
 import { HeartbeatDue1795836000000 } from './migrations/1795836000000-heartbeat-due.js';
+import { HeartbeatDueRows1795837000000 } from './migrations/1795837000000-heartbeat-due-rows.js';
 
 // Listed explicitly, not globbed: the same list works from ts-jest, from dist
 // and from the TypeORM CLI, and a migration cannot be skipped by a path typo.
@@ -45,6 +46,7 @@ export const MIGRATIONS = [
   KeyListing1795834000000,
   HeartbeatFinish1795835000000,
   HeartbeatDue1795836000000,
+  HeartbeatDueRows1795837000000,
 ];
 
 export interface PoolOptions {

@@ -2,6 +2,7 @@ import { DataSource, type QueryRunner } from 'typeorm';
 import type { SecretType } from '@keyturn/contracts';
 import { HeartbeatsRepository, MIGRATIONS, SecretsApiRepository, SecretsRepository, dataSourceOptions, uuidv7 } from '@keyturn/store';
 import { HeartbeatDue1795836000000 } from './migrations/1795836000000-heartbeat-due.js';
+import { HeartbeatDueRows1795837000000 } from './migrations/1795837000000-heartbeat-due-rows.js';
 import { throwawayDatabase } from '../../../test/unit-fakes/pg-database.js';
 
 // Real Postgres (the machine's), in a database of this run's own. A key
@@ -43,7 +44,7 @@ describe('heartbeat_due: the due time of key secrets in a table of its own (Post
   /** The physical version of the secret's row: a rewrite (any UPDATE) changes both. */
   const version = async (id: string) => (await ds.query(`SELECT ctid::text, xmin::text FROM secrets WHERE id = $1`, [id]))[0];
   /** Nothing else due: each test sees only its own secrets as due. */
-  const clearDue = () => ds.query(`DELETE FROM heartbeat_due`);
+  const clearDue = () => ds.query(`UPDATE heartbeat_due SET due_at = NULL`);
 
   /** Until a backend of this database waits for a lock. */
   async function waitForLockWait(): Promise<void> {
@@ -128,22 +129,58 @@ describe('heartbeat_due: the due time of key secrets in a table of its own (Post
     await written;
   });
 
-  // And the other order: the writer holds the secret first, the claim skips it (it is due again next tick).
-  it('a claim skips a secret whose row a writer holds', async () => {
+  // And the other order: the writer holds the secret first. The claim does not wait for it (it never locks the
+  // secret: the heartbeat rows reference the due row it holds), and the writer's due time, written after the
+  // claim's commit, is the one that stays.
+  it('a claim of a secret whose row a writer holds: the claim does not wait, the writer then writes its due time', async () => {
     await clearDue();
     const held = await secret('aws-iam-key', new Date(Date.now() - HOUR));
-    const free = await secret('aws-iam-key', new Date(Date.now() - HOUR));
+    const free = await secret('aws-iam-key', new Date(Date.now() - 2 * HOUR));
     const writer = ds.createQueryRunner();
     try {
       await writer.startTransaction();
       await new SecretsRepository(writer.manager).lockHeartbeatState(held);
-      expect(await ds.transaction((m) => new SecretsRepository(m).claimDueHeartbeats(10))).toEqual([{ id: free, account_id: '123456789012' }]);
+      await ds.transaction(async (m) => {
+        const claimed = await new SecretsRepository(m).claimDueHeartbeats(10);
+        expect(claimed.sort((x, y) => x.id.localeCompare(y.id))).toEqual(
+          [free, held].sort().map((id) => ({ id, account_id: '123456789012' })),
+        );
+        await new HeartbeatsRepository(m).insertScheduled([uuidv7(), uuidv7()], [free, held]);
+      });
       await new SecretsRepository(writer.manager).markChanged(held, true);
       await writer.commitTransaction();
     } finally {
       await rollbackAndRelease(writer);
     }
     expect(await ds.transaction((m) => new SecretsRepository(m).claimDueHeartbeats(10))).toEqual([{ id: held, account_id: '123456789012' }]);
+  });
+
+  it('the claim and its heartbeat rows neither read nor lock the secrets table', async () => {
+    await clearDue();
+    const ids = [await secret('aws-iam-key', new Date(Date.now() - HOUR)), await secret('aws-iam-key', new Date(Date.now() - 2 * HOUR))];
+    const q = ds.createQueryRunner();
+    try {
+      // The backend's own counts for `secrets` (heap and indexes), which change only with what this transaction does.
+      const touched = async () =>
+        (
+          await q.query(
+            `SELECT pg_stat_get_xact_numscans('secrets'::regclass)::int AS scans, pg_stat_get_xact_tuples_returned('secrets'::regclass)::int AS returned,
+                    pg_stat_get_xact_tuples_fetched('secrets'::regclass)::int AS fetched,
+                    (SELECT sum(pg_stat_get_xact_numscans(indexrelid))::int FROM pg_index WHERE indrelid = 'secrets'::regclass) AS index_scans`,
+          )
+        )[0];
+      await q.startTransaction();
+      const before = await touched();
+      const claimed = await new SecretsRepository(q.manager).claimDueHeartbeats(10);
+      await new HeartbeatsRepository(q.manager).insertScheduled([uuidv7(), uuidv7()], claimed.map((c) => c.id));
+      const after = await touched();
+      await q.commitTransaction();
+      expect(claimed.map((c) => c.id).sort()).toEqual([...ids].sort());
+      expect(after).toEqual(before);
+    } finally {
+      await rollbackAndRelease(q);
+    }
+    expect((await ds.query(`SELECT count(*)::int AS n FROM heartbeats WHERE secret_id = ANY($1::uuid[])`, [ids]))[0].n).toBe(2);
   });
 
   it('a heartbeat finish that keeps the status is a HOT update of the secret (one call, and the transaction fallback)', async () => {
@@ -195,18 +232,20 @@ describe('heartbeat_due: the due time of key secrets in a table of its own (Post
     expect(await dueRow(recorded.id)).toEqual(new Date(at.getTime() + 3 * HOUR));
   });
 
+  const rowOf = async (id: string) => (await ds.query(`SELECT due_at, account_id FROM heartbeat_due WHERE secret_id = $1`, [id]))[0] ?? null;
+
   it('a secret that is not a key never gets a due row; a key without a due time gets one when a change makes it due', async () => {
     const password = await secret('aws-iam-console-password', new Date(Date.now() - HOUR), 'not-supported');
-    expect(await dueRow(password)).toBeNull();
+    expect(await rowOf(password)).toBeNull();
     await new SecretsRepository(ds.manager).markChanged(password, true);
     await new SecretsRepository(ds.manager).recordHeartbeat(password, { status: 'not-supported', failures: 0, at: new Date(), next: new Date() });
     await api.update(password, { nextHeartbeatAt: new Date() });
-    expect(await dueRow(password)).toBeNull();
+    expect(await rowOf(password)).toBeNull();
     expect((await api.findById(password))!.nextHeartbeatAt).toBeNull();
 
-    // An adopted key: nothing to check until its promotion makes it due.
+    // An adopted key: nothing to check until its promotion makes it due. Its row is there from the start.
     const adopted = await secret('aws-iam-key', null, 'unknown');
-    expect(await dueRow(adopted)).toBeNull();
+    expect(await rowOf(adopted)).toEqual({ due_at: null, account_id: '123456789012' });
     expect((await api.findById(adopted))!.nextHeartbeatAt).toBeNull();
     const before = Date.now();
     await new SecretsRepository(ds.manager).markChanged(adopted, true);
@@ -222,12 +261,37 @@ describe('heartbeat_due: the due time of key secrets in a table of its own (Post
     expect((await new SecretsRepository(ds.manager).get(adopted))!.nextHeartbeatAt).toEqual(verified.next);
   });
 
-  it('deleting a secret deletes its due row', async () => {
+  it('deleting a secret deletes its due row and its heartbeats; a due time set to none keeps the row and the heartbeats', async () => {
     const id = await secret('aws-iam-key', new Date(Date.now() + HOUR));
     expect(await dueRow(id)).not.toBeNull();
+    await new HeartbeatsRepository(ds.manager).insertScheduled([uuidv7()], [id]);
+    const heartbeats = async () => (await ds.query(`SELECT count(*)::int AS n FROM heartbeats WHERE secret_id = $1`, [id]))[0].n;
+
+    await api.update(id, { nextHeartbeatAt: null });
+    expect(await rowOf(id)).toEqual({ due_at: null, account_id: '123456789012' });
+    expect(await heartbeats()).toBe(1);
+
     await ds.query(`DELETE FROM secret_versions WHERE secret_id = $1`, [id]);
     await api.delete(id);
     expect((await ds.query(`SELECT count(*)::int AS n FROM heartbeat_due WHERE secret_id = $1`, [id]))[0].n).toBe(0);
+    expect(await heartbeats()).toBe(0);
+  });
+
+  it("a key secret's row holds its account id, and follows a change of it", async () => {
+    const id = await secret('aws-iam-key', new Date(Date.now() - HOUR));
+    expect((await rowOf(id)).account_id).toBe('123456789012');
+    await ds.query(`UPDATE secrets SET account_id = '210987654321' WHERE id = $1`, [id]);
+    expect((await rowOf(id)).account_id).toBe('210987654321');
+    await clearDue();
+    await api.update(id, { nextHeartbeatAt: new Date(Date.now() - HOUR) });
+    expect(await ds.transaction((m) => new SecretsRepository(m).claimDueHeartbeats(10))).toEqual([{ id, account_id: '210987654321' }]);
+  });
+
+  it('a heartbeat of a secret without a due row is refused (the foreign key)', async () => {
+    const password = await secret('aws-iam-console-password', null, 'not-supported');
+    await expect(ds.query(`INSERT INTO heartbeats (id, secret_id, status, trigger, requested_by) VALUES ($1, $2, 'queued', 'api', 'test')`, [uuidv7(), password])).rejects.toMatchObject({
+      code: '23503',
+    });
   });
 });
 
@@ -237,7 +301,7 @@ describe('migration HeartbeatDue: up moves the due times out of secrets, down pu
 
   beforeAll(async () => {
     await database.create();
-    ds = new DataSource({ ...dataSourceOptions(database.url), migrations: MIGRATIONS.filter((m) => m !== HeartbeatDue1795836000000) });
+    ds = new DataSource({ ...dataSourceOptions(database.url), migrations: MIGRATIONS.slice(0, MIGRATIONS.indexOf(HeartbeatDue1795836000000)) });
     await ds.initialize();
     await ds.runMigrations({ transaction: 'each' });
   });
@@ -267,7 +331,7 @@ describe('migration HeartbeatDue: up moves the due times out of secrets, down pu
     const oldFunction = await functionBody();
     expect(oldIndex).not.toBeNull();
 
-    const withIt = new DataSource(dataSourceOptions(database.url));
+    const withIt = new DataSource({ ...dataSourceOptions(database.url), migrations: MIGRATIONS.slice(0, MIGRATIONS.indexOf(HeartbeatDue1795836000000) + 1) });
     await withIt.initialize();
     try {
       await withIt.runMigrations({ transaction: 'each' });
@@ -292,6 +356,73 @@ describe('migration HeartbeatDue: up moves the due times out of secrets, down pu
       // And up again, from what down left.
       await withIt.runMigrations({ transaction: 'each' });
       expect(await ds.query(`SELECT secret_id, due_at FROM heartbeat_due`)).toEqual([{ secret_id: key, due_at: due }]);
+    } finally {
+      await withIt.destroy();
+    }
+  });
+});
+
+describe('migration HeartbeatDueRows: a due row for every key secret, which its heartbeats reference', () => {
+  const database = throwawayDatabase('hbduerows');
+  let ds: DataSource;
+
+  beforeAll(async () => {
+    await database.create();
+    ds = new DataSource({ ...dataSourceOptions(database.url), migrations: MIGRATIONS.slice(0, MIGRATIONS.indexOf(HeartbeatDueRows1795837000000)) });
+    await ds.initialize();
+    await ds.runMigrations({ transaction: 'each' });
+  });
+  afterAll(async () => {
+    await ds?.destroy();
+    await database.drop();
+  });
+
+  const rows = () => ds.query(`SELECT secret_id, due_at, account_id FROM heartbeat_due ORDER BY secret_id`) as Promise<{ secret_id: string; due_at: Date | null; account_id?: string }[]>;
+  const references = async () =>
+    (await ds.query(`SELECT confrelid::regclass::text AS t FROM pg_constraint WHERE conrelid = 'heartbeats'::regclass AND contype = 'f'`)).map((r: { t: string }) => r.t);
+  const functionBody = async () => (await ds.query(`SELECT prosrc FROM pg_proc WHERE proname = 'keyturn_finish_heartbeat'`))[0].prosrc as string;
+
+  it('backfills a row (no due time) for each key secret without one, with the account ids; down puts back what HeartbeatDue made', async () => {
+    const due = new Date('2026-11-28T10:00:00.000Z');
+    const [key, undue, password] = [uuidv7(), uuidv7(), uuidv7()];
+    for (const [id, type, account] of [
+      [key, 'aws-iam-key', '111111111111'],
+      [undue, 'aws-iam-key', '222222222222'],
+      [password, 'aws-iam-console-password', '333333333333'],
+    ] as const) {
+      await ds.query(`INSERT INTO secrets (id, type, name, folder, username, account_id) VALUES ($1, $2, $3, '/', 'u', $4)`, [id, type, `s-${id}`, account]);
+    }
+    await ds.query(`INSERT INTO heartbeat_due (secret_id, due_at) VALUES ($1, $2)`, [key, due]);
+    const hb = uuidv7();
+    await ds.query(`INSERT INTO heartbeats (id, secret_id, status, trigger, requested_by) VALUES ($1, $2, 'queued', 'api', 'test')`, [hb, key]);
+    const oldFunction = await functionBody();
+    expect(await references()).toEqual(['secrets']);
+
+    const withIt = new DataSource({ ...dataSourceOptions(database.url), migrations: MIGRATIONS.slice(0, MIGRATIONS.indexOf(HeartbeatDueRows1795837000000) + 1) });
+    await withIt.initialize();
+    try {
+      await withIt.runMigrations({ transaction: 'each' });
+      const after = [
+        { secret_id: key, due_at: due, account_id: '111111111111' },
+        { secret_id: undue, due_at: null, account_id: '222222222222' },
+      ].sort((a, b) => a.secret_id.localeCompare(b.secret_id));
+      expect(await rows()).toEqual(after);
+      expect(await references()).toEqual(['heartbeat_due']);
+      expect(await functionBody()).not.toBe(oldFunction);
+      expect(await functionBody()).not.toContain('ON CONFLICT');
+
+      await withIt.undoLastMigration({ transaction: 'each' });
+      expect(await ds.query(`SELECT * FROM heartbeat_due`)).toEqual([{ secret_id: key, due_at: due }]);
+      expect(await references()).toEqual(['secrets']);
+      expect(await functionBody()).toBe(oldFunction);
+      expect((await ds.query(`SELECT count(*)::int AS n FROM pg_trigger WHERE tgrelid = 'secrets'::regclass AND NOT tgisinternal`))[0].n).toBe(0);
+      // The heartbeat is still there, and the column is NOT NULL again.
+      expect((await ds.query(`SELECT secret_id FROM heartbeats WHERE id = $1`, [hb]))[0].secret_id).toBe(key);
+      await expect(ds.query(`INSERT INTO heartbeat_due (secret_id, due_at) VALUES ($1, NULL)`, [undue])).rejects.toMatchObject({ code: '23502' });
+
+      // And up again, from what down left.
+      await withIt.runMigrations({ transaction: 'each' });
+      expect(await rows()).toEqual(after);
     } finally {
       await withIt.destroy();
     }

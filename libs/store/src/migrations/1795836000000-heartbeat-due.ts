@@ -59,9 +59,11 @@ const SIGNATURE = `keyturn_finish_heartbeat(
 /**
  * As HeartbeatFinish1795835000000 made it (same decisions, same writes), except
  * that the next check's time goes to heartbeat_due (an upsert: an adopted key
- * has no row until it is first due) and only for a key secret.
+ * has no row until it is first due) and only for a key secret. Exported for
+ * HeartbeatDueRows1795837000000, which makes it from this text and puts it back
+ * in its down.
  */
-const FINISH_HEARTBEAT_WITH_DUE_TABLE = `
+export const FINISH_HEARTBEAT_WITH_DUE_TABLE = `
       CREATE OR REPLACE FUNCTION ${SIGNATURE}
       RETURNS text LANGUAGE plpgsql VOLATILE AS $fn$
       DECLARE

@@ -5,7 +5,6 @@ import type { SecretVersionEntity } from '../entities/secret-version.entity.js';
 import type { KeyListing } from './secret-versions.repository.js';
 import { namedSql, queryReturning, rowsOf } from '../returning.js';
 import { selectEntities, updateById } from '../rows.js';
-import { HEARTBEAT_TYPES } from './heartbeat-due.sql.js';
 
 /** What a heartbeat needs of its secret. */
 export interface HeartbeatSubject {
@@ -164,9 +163,8 @@ export class HeartbeatsRepository {
           WHERE id = $1),
        s AS (
          UPDATE secrets SET heartbeat_status = $10, heartbeat_failures = $11, last_heartbeat_at = $4, updated_at = now()
-          WHERE id = $2 RETURNING id, type)
-       INSERT INTO heartbeat_due (secret_id, due_at) SELECT id, $12::timestamptz FROM s WHERE type IN (${HEARTBEAT_TYPES})
-       ON CONFLICT (secret_id) DO UPDATE SET due_at = EXCLUDED.due_at`,
+          WHERE id = $2 RETURNING id)
+       UPDATE heartbeat_due SET due_at = $12::timestamptz WHERE secret_id = (SELECT id FROM s)`,
       [id, secretId, r.outcome, r.at, d.checkedArn ?? null, d.keyStatus ?? null, d.keyCreatedAt ?? null, d.errorCode ?? null, d.errorMessage ?? null,
         r.secret.status, r.secret.failures, r.secret.next],
     );

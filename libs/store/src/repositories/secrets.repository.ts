@@ -4,7 +4,7 @@ import { SecretEntity } from '../entities/secret.entity.js';
 import { namedSql, queryReturning, rowsOf } from '../returning.js';
 import { SecretVersionEntity } from '../entities/secret-version.entity.js';
 import { columnList, namedFromMetadata, prefixedColumns, toEntity, updateById } from '../rows.js';
-import { HEARTBEAT_TYPES, SECRETS_WITH_DUE } from './heartbeat-due.sql.js';
+import { SECRETS_WITH_DUE } from './heartbeat-due.sql.js';
 
 /** A secret whose scheduled change is due, as the scheduler claims it. */
 export interface DueScheduledChange {
@@ -24,28 +24,28 @@ const CLAIM_HORIZON = '10 minutes';
 /**
  * The claim of due heartbeats ($1 = batch), exported for bench:scheduler's raw-SQL baseline, which runs the
  * very same statement. It moves the due time in heartbeat_due, the narrow table of key secrets' due times
- * (migration HeartbeatDue1795836000000): the wide secrets row is only read, by its primary key, for the
- * account id, so a claim writes one small row and its two index entries instead of a new version of the
- * secret with an entry in each of its seven indexes. The batch's ids go to the update as an array
- * (`= ANY(ARRAY(…))`), so each row is reached through the primary key: with `UPDATE … FROM (subquery)` the
- * planner hash-joined the batch with a sequential scan of the whole table, once per batch, which made the
- * claim O(table). The account id is a scalar subquery for the same reason: one primary-key probe per row.
+ * (migrations HeartbeatDue1795836000000, HeartbeatDueRows1795837000000), and never reads or locks the wide
+ * `secrets` row: the account id is the due row's copy, and the heartbeat rows inserted with the claim
+ * reference the due row, which this statement has just updated. (Joining `secrets` for the account id and
+ * locking each secret for the heartbeats' foreign key cost a random page of its heap and primary key per
+ * claimed secret, and a dirtied heap page: about half of the claim's time at a million secrets.) The batch's
+ * ids go to the update as an array (`= ANY(ARRAY(…))`), so each row is reached through the primary key: with
+ * `UPDATE … FROM (subquery)` the planner hash-joined the batch with a sequential scan of the whole table,
+ * once per batch, which made the claim O(table).
  *
- * The claim also share-locks each claimed secret's row (FOR KEY SHARE, which writes no new row version and
- * which the heartbeat rows' foreign key takes in this transaction anyway), and skips a secret whose row a
- * writer holds, as the claim did when it updated `secrets`: a writer of a secret locks its row and then
- * writes its due row (a delete's cascade, a promotion, a heartbeat's finish), so a claim that held the
- * due row and then waited for the secret's row (the heartbeat insert's foreign-key check) deadlocked with it.
+ * FOR NO KEY UPDATE is the lock the update takes anyway, so SKIP LOCKED skips a due row that another claim
+ * or a writer holds (a writer of a secret locks the secret's row, then updates its due row) and never one
+ * that an insert of a heartbeat only key-share-locks (its foreign-key check). The claim waits for nothing
+ * a writer holds, so it cannot deadlock with one.
  */
 export const CLAIM_DUE_HEARTBEATS_SQL = `UPDATE heartbeat_due d SET due_at = now() + interval '${CLAIM_HORIZON}'
     WHERE d.secret_id = ANY(ARRAY(
-            SELECT due.secret_id FROM heartbeat_due due JOIN secrets s ON s.id = due.secret_id
+            SELECT due.secret_id FROM heartbeat_due due
              WHERE due.due_at <= now()
              ORDER BY due.due_at
              LIMIT $1
-             FOR UPDATE OF due SKIP LOCKED
-             FOR KEY SHARE OF s SKIP LOCKED))
-  RETURNING d.secret_id AS id, (SELECT s.account_id FROM secrets s WHERE s.id = d.secret_id) AS account_id`;
+             FOR NO KEY UPDATE SKIP LOCKED))
+  RETURNING d.secret_id AS id, d.account_id`;
 
 // A rotation's constant statements on secrets, prepared once per connection (NamedSql); a row's columns listed.
 
@@ -69,9 +69,8 @@ const LOCK_HEARTBEAT_STATE_SQL = namedSql('secret_lock_heartbeat_state', `SELECT
 
 const MARK_CHANGED_SQL = namedSql(
   'secret_mark_changed',
-  `WITH s AS (UPDATE secrets SET last_rotated_at = now() WHERE id = $1 RETURNING id, type)
-       INSERT INTO heartbeat_due (secret_id, due_at) SELECT id, now() FROM s WHERE $2::boolean AND type IN (${HEARTBEAT_TYPES})
-       ON CONFLICT (secret_id) DO UPDATE SET due_at = EXCLUDED.due_at`,
+  `WITH s AS (UPDATE secrets SET last_rotated_at = now() WHERE id = $1 RETURNING id)
+       UPDATE heartbeat_due SET due_at = now() WHERE $2::boolean AND secret_id = (SELECT id FROM s)`,
 );
 
 const MARK_CHANGED_AND_CHECKED_SQL = namedSql(
@@ -81,10 +80,8 @@ const MARK_CHANGED_AND_CHECKED_SQL = namedSql(
          UPDATE secrets s SET last_rotated_at = now(), heartbeat_status = 'success', heartbeat_failures = 0, last_heartbeat_at = $2, updated_at = now()
            FROM before
           WHERE s.id = $1
-         RETURNING s.id, s.type, before.heartbeat_status, before.heartbeat_failures),
-       due AS (
-         INSERT INTO heartbeat_due (secret_id, due_at) SELECT id, $3::timestamptz FROM s WHERE type IN (${HEARTBEAT_TYPES})
-         ON CONFLICT (secret_id) DO UPDATE SET due_at = EXCLUDED.due_at)
+         RETURNING s.id, before.heartbeat_status, before.heartbeat_failures),
+       due AS (UPDATE heartbeat_due SET due_at = $3::timestamptz WHERE secret_id = (SELECT id FROM s))
        SELECT heartbeat_status, heartbeat_failures FROM s`,
 );
 
@@ -172,15 +169,14 @@ export class SecretsRepository {
     await this.m.query(
       `WITH s AS (
          UPDATE secrets SET heartbeat_status = $2, heartbeat_failures = $3, last_heartbeat_at = $4, updated_at = now()
-          WHERE id = $1 RETURNING id, type)
-       INSERT INTO heartbeat_due (secret_id, due_at) SELECT id, $5::timestamptz FROM s WHERE type IN (${HEARTBEAT_TYPES})
-       ON CONFLICT (secret_id) DO UPDATE SET due_at = EXCLUDED.due_at`,
+          WHERE id = $1 RETURNING id)
+       UPDATE heartbeat_due SET due_at = $5::timestamptz WHERE secret_id = (SELECT id FROM s)`,
       [id, r.status, r.failures, r.at, r.next],
     );
   }
   /**
    * Claims up to `batch` key secrets whose heartbeat is due and moves their due
-   * time ahead (heartbeat_due), in one statement: FOR UPDATE SKIP LOCKED on the
+   * time ahead (heartbeat_due), in one statement: FOR NO KEY UPDATE SKIP LOCKED on the
    * due rows, so scheduler replicas never claim the same secret. Use it inside a transaction with the
    * heartbeat rows it leads to.
    */
