@@ -511,6 +511,27 @@ describe('secrets API: access control', () => {
     expect((await bad.get('/health/live', { headers: { 'x-forwarded-for': ip } })).status).toBe(200);
   });
 
+  it('blocks an address on every API replica once it reaches the limit, also on one that had just let it through', async () => {
+    // Each replica remembers addresses it found under the limit; Redis tells it when another replica counts a failure.
+    const second = await startApi(t);
+    try {
+      const ip = '203.0.113.10';
+      const viaSecond = client(second.url, (await createApiKey(admin, 'reader')).token);
+      for (let i = 0; i < 3; i++) expect((await viaSecond.get('/v1/secrets', { headers: { 'x-forwarded-for': ip } })).status).toBe(200);
+      const bad = client(api.url, generateToken());
+      for (let i = 0; i < 10; i++) {
+        const r = await bad.get('/v1/secrets', { headers: { 'x-forwarded-for': ip } });
+        expect([i, r.status]).toEqual([i, 401]);
+      }
+      const blocked = await viaSecond.get('/v1/secrets', { headers: { 'x-forwarded-for': ip } });
+      expect([blocked.status, blocked.body.code]).toEqual([429, 'TOO_MANY_FAILED_AUTHENTICATIONS']);
+      expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect((await viaSecond.get('/v1/secrets', { headers: { 'x-forwarded-for': freshIp() } })).status).toBe(200);
+    } finally {
+      await second.close();
+    }
+  });
+
   it('does not reset the failure count on a successful authentication', async () => {
     const ip = '203.0.113.8';
     const bad = client(api.url, generateToken());

@@ -1,6 +1,7 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
 import { LuaScript, REDIS, type RedisClient } from '@keyturn/queue';
+import { UnderLimitCache } from './under-limit-cache.js';
 
 export interface LimiterPolicy {
   /** Failed authentications allowed per address per window before answering 429. */
@@ -37,28 +38,49 @@ return {n, ttl}`);
  *
  * Without Redis the limiter fails open (with a warning): refusing every valid
  * key during a Redis outage would be worse than not counting guesses for a while.
+ *
+ * An address found under the limit is remembered in this process until Redis
+ * reports a write of its counter (UnderLimitCache: client-side caching with
+ * Redis's invalidation messages), so the common request makes no Redis call
+ * at all. An address at the limit always asks Redis.
  */
 @Injectable()
-export class AuthLimiter {
+export class AuthLimiter implements OnApplicationShutdown {
   private readonly logger = new Logger('AuthLimiter');
   private readonly prefix: string;
   private lastWarning = 0;
   readonly policy: LimiterPolicy = DEFAULT_LIMITER_POLICY;
+  readonly underLimit: UnderLimitCache;
 
   constructor(@Inject(REDIS) private readonly redis: RedisClient, @Inject(KEYTURN_CONFIG) config: KeyturnConfig) {
     this.prefix = `${config.redis.prefix}:authfail:`;
+    this.underLimit = new UnderLimitCache(redis, this.prefix);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.underLimit.close();
   }
 
   /**
    * Seconds to wait before trying again, or 0 when the address may try. Every
-   * request asks, so the common answer (no or few failures) costs one GET of a
-   * few bytes; only an address at the limit runs the script that reads the
-   * window's end (and gives a counter left without an expiry one).
+   * request asks: an address known to be under the limit is answered from
+   * memory, another costs one GET of a few bytes; only an address at the limit
+   * runs the script that reads the window's end (and gives a counter left
+   * without an expiry one).
    */
   async blockedFor(ip: string): Promise<number> {
     const key = this.prefix + ip;
-    const count = await this.bounded(() => this.redis.get(key));
-    if (count === null || Number(count) < this.policy.maxFailures) return 0;
+    if (this.underLimit.has(key)) return 0;
+    const ask = this.underLimit.ask(key);
+    let answered = false;
+    const count = await this.bounded(async () => {
+      const c = await this.redis.get(key);
+      answered = true;
+      return c;
+    });
+    const under = count === null || Number(count) < this.policy.maxFailures;
+    this.underLimit.answered(ask, answered && under);
+    if (under) return 0;
     const windowMs = this.policy.windowSeconds * 1000;
     const result = await this.bounded(() => BLOCKED_FOR.run(this.redis, [key], [windowMs]) as Promise<[number, number]>);
     if (!result) return 0;
@@ -67,7 +89,11 @@ export class AuthLimiter {
   }
 
   async recordFailure(ip: string): Promise<void> {
-    await this.bounded(() => RECORD_FAILURE.run(this.redis, [this.prefix + ip], [this.policy.windowSeconds * 1000]));
+    const key = this.prefix + ip;
+    // Forgotten before (no answer given meanwhile is kept) and after (whatever was learnt while it ran).
+    this.underLimit.forget(key);
+    await this.bounded(() => RECORD_FAILURE.run(this.redis, [key], [this.policy.windowSeconds * 1000]));
+    this.underLimit.forget(key);
   }
 
   /** The command's answer, or null when Redis is down or slow (then the request goes on without the limiter). */
