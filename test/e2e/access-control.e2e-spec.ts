@@ -29,6 +29,16 @@ let seq = 0;
 let ipSeq = 0;
 const freshIp = () => `10.1.${Math.floor(++ipSeq / 250)}.${(ipSeq % 250) + 1}`;
 
+/** Ten failed authentications from `ip` (each a 401), as a client with a key nobody issued: the limit, reached. */
+async function tenFailures(url: string, ip: string): Promise<ReturnType<typeof client>> {
+  const bad = client(url, generateToken());
+  for (let i = 0; i < 10; i++) {
+    const r = await bad.get('/v1/secrets', { headers: { 'x-forwarded-for': ip } });
+    expect([i, r.status]).toEqual([i, 401]);
+  }
+  return bad;
+}
+
 function keyBody(folder: string, over: Record<string, unknown> = {}) {
   return { type: 'aws-iam-key', name: `key ${++seq}`, folder, username: 'ci-bot', accountId: ACCOUNT, ...fakeKey(), ...over };
 }
@@ -493,11 +503,7 @@ describe('secrets API: access control', () => {
 
   it('answers 429 with Retry-After after more than 10 failed authentications from one address, even for a valid key', async () => {
     const ip = '203.0.113.7';
-    const bad = client(api.url, generateToken());
-    for (let i = 0; i < 10; i++) {
-      const r = await bad.get('/v1/secrets', { headers: { 'x-forwarded-for': ip } });
-      expect([i, r.status]).toEqual([i, 401]);
-    }
+    const bad = await tenFailures(api.url, ip);
     const blocked = await bad.get('/v1/secrets', { headers: { 'x-forwarded-for': ip } });
     expect([blocked.status, blocked.body.code]).toEqual([429, 'TOO_MANY_FAILED_AUTHENTICATIONS']);
     const retryAfter = Number(blocked.headers.get('retry-after'));
@@ -518,11 +524,7 @@ describe('secrets API: access control', () => {
       const ip = '203.0.113.10';
       const viaSecond = client(second.url, (await createApiKey(admin, 'reader')).token);
       for (let i = 0; i < 3; i++) expect((await viaSecond.get('/v1/secrets', { headers: { 'x-forwarded-for': ip } })).status).toBe(200);
-      const bad = client(api.url, generateToken());
-      for (let i = 0; i < 10; i++) {
-        const r = await bad.get('/v1/secrets', { headers: { 'x-forwarded-for': ip } });
-        expect([i, r.status]).toEqual([i, 401]);
-      }
+      await tenFailures(api.url, ip);
       const blocked = await viaSecond.get('/v1/secrets', { headers: { 'x-forwarded-for': ip } });
       expect([blocked.status, blocked.body.code]).toEqual([429, 'TOO_MANY_FAILED_AUTHENTICATIONS']);
       expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);

@@ -35,6 +35,25 @@ describe('AuthLimiter', () => {
     while (!check()) await new Promise((r) => setTimeout(r, 5));
   }
 
+  /** Asks about `ip` (under the limit) and checks that the answer is remembered; its counter's key. */
+  async function remembered(ip: string): Promise<string> {
+    const key = `${prefix}:authfail:${ip}`;
+    expect(await limiter.blockedFor(ip)).toBe(0);
+    expect(limiter.underLimit.has(key)).toBe(true);
+    return key;
+  }
+
+  /** Once the limiter remembers answers: `work` with another client of the same Redis (another replica, or a hand). */
+  async function withOther(work: (other: Redis) => Promise<void>): Promise<void> {
+    await until(() => limiter.underLimit.active);
+    const other = new Redis(url);
+    try {
+      await work(other);
+    } finally {
+      other.disconnect();
+    }
+  }
+
   it('blocks an address after maxFailures failures, for the rest of the window, sending its scripts as EVALSHA once cached', async () => {
     const ip = '192.0.2.7';
     await limiter.recordFailure(ip);
@@ -75,14 +94,10 @@ describe('AuthLimiter', () => {
     expect(await limiter.blockedFor(ip)).toBeGreaterThan(0);
   });
 
-  it('blocks an address it had found under the limit as soon as Redis reports that another process changed its counter', async () => {
-    await until(() => limiter.underLimit.active);
-    const other = new Redis(url);
-    try {
+  it('blocks an address it had found under the limit as soon as Redis reports that another process changed its counter', () =>
+    withOther(async (other) => {
       const ip = '192.0.2.32';
-      const key = `${prefix}:authfail:${ip}`;
-      expect(await limiter.blockedFor(ip)).toBe(0);
-      expect(limiter.underLimit.has(key)).toBe(true);
+      const key = await remembered(ip);
       // Another replica's failures, or a counter set by hand: the message for the write drops what was known.
       await other.set(key, String(limiter.policy.maxFailures), 'PX', 60_000);
       await until(() => !limiter.underLimit.has(key));
@@ -92,28 +107,19 @@ describe('AuthLimiter', () => {
 
       // Its expiry is a write too.
       const ip2 = '192.0.2.34';
-      const key2 = `${prefix}:authfail:${ip2}`;
-      expect(await limiter.blockedFor(ip2)).toBe(0);
-      expect(limiter.underLimit.has(key2)).toBe(true);
+      const key2 = await remembered(ip2);
       await other.set(key2, '1', 'PX', 300);
       await until(() => !limiter.underLimit.has(key2));
       expect(await limiter.blockedFor(ip2)).toBe(0);
       expect(limiter.underLimit.has(key2)).toBe(true);
       await until(() => !limiter.underLimit.has(key2));
       expect(await other.exists(key2)).toBe(0);
-    } finally {
-      other.disconnect();
-    }
-  });
+    }));
 
-  it('forgets everything when its invalidation connection drops, asks Redis on every request until it is back, then remembers again', async () => {
-    await until(() => limiter.underLimit.active);
-    const other = new Redis(url);
-    try {
+  it('forgets everything when its invalidation connection drops, asks Redis on every request until it is back, then remembers again', () =>
+    withOther(async (other) => {
       const ip = '192.0.2.33';
-      const key = `${prefix}:authfail:${ip}`;
-      expect(await limiter.blockedFor(ip)).toBe(0);
-      expect(limiter.underLimit.has(key)).toBe(true);
+      const key = await remembered(ip);
       await other.client('KILL', 'ID', String(limiter.underLimit.connectionId));
       await until(() => !limiter.underLimit.active);
       expect(limiter.underLimit.has(key)).toBe(false);
@@ -129,15 +135,10 @@ describe('AuthLimiter', () => {
       expect(await limiter.blockedFor(ip)).toBe(0);
       expect(await limiter.blockedFor(ip)).toBe(0);
       expect(names()).toEqual(['get']);
-    } finally {
-      other.disconnect();
-    }
-  });
+    }));
 
-  it('does not keep an answer that a write of its counter may have overtaken', async () => {
-    await until(() => limiter.underLimit.active);
-    const other = new Redis(url);
-    try {
+  it('does not keep an answer that a write of its counter may have overtaken', () =>
+    withOther(async (other) => {
       const key = `${prefix}:authfail:192.0.2.35`;
       const overtaken = limiter.underLimit.ask(key);
       const untouched = limiter.underLimit.ask(`${prefix}:authfail:192.0.2.36`);
@@ -148,8 +149,5 @@ describe('AuthLimiter', () => {
       limiter.underLimit.answered(untouched, true);
       expect(limiter.underLimit.has(key)).toBe(false);
       expect(limiter.underLimit.has(`${prefix}:authfail:192.0.2.36`)).toBe(true);
-    } finally {
-      other.disconnect();
-    }
-  });
+    }));
 });

@@ -296,24 +296,12 @@ describe('heartbeat_due: the due time of key secrets in a table of its own (Post
 });
 
 describe('migration HeartbeatDue: up moves the due times out of secrets, down puts them back', () => {
-  const database = throwawayDatabase('hbduemig');
-  let ds: DataSource;
+  const db = databaseBefore('hbduemig', HeartbeatDue1795836000000);
 
-  beforeAll(async () => {
-    await database.create();
-    ds = new DataSource({ ...dataSourceOptions(database.url), migrations: MIGRATIONS.slice(0, MIGRATIONS.indexOf(HeartbeatDue1795836000000)) });
-    await ds.initialize();
-    await ds.runMigrations({ transaction: 'each' });
-  });
-  afterAll(async () => {
-    await ds?.destroy();
-    await database.drop();
-  });
-
-  const column = async () => (await ds.query(`SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'secrets' AND column_name = 'next_heartbeat_at'`))[0].n;
-  const index = async (name: string) => (await ds.query(`SELECT indexdef FROM pg_indexes WHERE indexname = $1`, [name]))[0]?.indexdef ?? null;
-  const table = async () => (await ds.query(`SELECT to_regclass('heartbeat_due')::text AS t`))[0].t;
-  const functionBody = async () => (await ds.query(`SELECT prosrc FROM pg_proc WHERE proname = 'keyturn_finish_heartbeat'`))[0].prosrc as string;
+  const column = async () => (await db.ds.query(`SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'secrets' AND column_name = 'next_heartbeat_at'`))[0].n;
+  const index = async (name: string) => (await db.ds.query(`SELECT indexdef FROM pg_indexes WHERE indexname = $1`, [name]))[0]?.indexdef ?? null;
+  const table = async () => (await db.ds.query(`SELECT to_regclass('heartbeat_due')::text AS t`))[0].t;
+  const functionBody = async () => (await db.ds.query(`SELECT prosrc FROM pg_proc WHERE proname = 'keyturn_finish_heartbeat'`))[0].prosrc as string;
 
   it('backfills a row for each key secret with a due time, and down restores the column, its data, its index and the old function', async () => {
     const due = new Date('2026-11-28T10:00:00.000Z');
@@ -325,27 +313,26 @@ describe('migration HeartbeatDue: up moves the due times out of secrets, down pu
       [undue, 'aws-iam-key', null],
       [password, 'aws-iam-console-password', null],
     ] as const) {
-      await ds.query(`INSERT INTO secrets (id, type, name, folder, username, account_id, next_heartbeat_at) VALUES ($1, $2, $4, '/', 'u', '123456789012', $3)`, [id, type, next, `s-${id}`]);
+      await db.ds.query(`INSERT INTO secrets (id, type, name, folder, username, account_id, next_heartbeat_at) VALUES ($1, $2, $4, '/', 'u', '123456789012', $3)`, [id, type, next, `s-${id}`]);
     }
     const oldIndex = await index('secrets_heartbeat_due');
     const oldFunction = await functionBody();
     expect(oldIndex).not.toBeNull();
 
-    const withIt = new DataSource({ ...dataSourceOptions(database.url), migrations: MIGRATIONS.slice(0, MIGRATIONS.indexOf(HeartbeatDue1795836000000) + 1) });
-    await withIt.initialize();
+    const withIt = await dataSourceThrough(db.url, HeartbeatDue1795836000000);
     try {
       await withIt.runMigrations({ transaction: 'each' });
       expect(await column()).toBe(0);
       expect(await index('secrets_heartbeat_due')).toBeNull();
       expect(await index('heartbeat_due_due_at')).not.toBeNull();
-      expect(await ds.query(`SELECT secret_id, due_at FROM heartbeat_due ORDER BY secret_id`)).toEqual([{ secret_id: key, due_at: due }]);
+      expect(await db.ds.query(`SELECT secret_id, due_at FROM heartbeat_due ORDER BY secret_id`)).toEqual([{ secret_id: key, due_at: due }]);
       expect(await functionBody()).toContain('heartbeat_due');
 
       await withIt.undoLastMigration({ transaction: 'each' });
       expect(await table()).toBeNull();
       expect(await index('secrets_heartbeat_due')).toBe(oldIndex);
       expect(await functionBody()).toBe(oldFunction);
-      expect(await ds.query(`SELECT id, next_heartbeat_at FROM secrets ORDER BY id`)).toEqual(
+      expect(await db.ds.query(`SELECT id, next_heartbeat_at FROM secrets ORDER BY id`)).toEqual(
         [
           { id: key, next_heartbeat_at: due },
           { id: undue, next_heartbeat_at: null },
@@ -355,7 +342,7 @@ describe('migration HeartbeatDue: up moves the due times out of secrets, down pu
 
       // And up again, from what down left.
       await withIt.runMigrations({ transaction: 'each' });
-      expect(await ds.query(`SELECT secret_id, due_at FROM heartbeat_due`)).toEqual([{ secret_id: key, due_at: due }]);
+      expect(await db.ds.query(`SELECT secret_id, due_at FROM heartbeat_due`)).toEqual([{ secret_id: key, due_at: due }]);
     } finally {
       await withIt.destroy();
     }
@@ -363,24 +350,12 @@ describe('migration HeartbeatDue: up moves the due times out of secrets, down pu
 });
 
 describe('migration HeartbeatDueRows: a due row for every key secret, which its heartbeats reference', () => {
-  const database = throwawayDatabase('hbduerows');
-  let ds: DataSource;
+  const db = databaseBefore('hbduerows', HeartbeatDueRows1795837000000);
 
-  beforeAll(async () => {
-    await database.create();
-    ds = new DataSource({ ...dataSourceOptions(database.url), migrations: MIGRATIONS.slice(0, MIGRATIONS.indexOf(HeartbeatDueRows1795837000000)) });
-    await ds.initialize();
-    await ds.runMigrations({ transaction: 'each' });
-  });
-  afterAll(async () => {
-    await ds?.destroy();
-    await database.drop();
-  });
-
-  const rows = () => ds.query(`SELECT secret_id, due_at, account_id FROM heartbeat_due ORDER BY secret_id`) as Promise<{ secret_id: string; due_at: Date | null; account_id?: string }[]>;
+  const rows = () => db.ds.query(`SELECT secret_id, due_at, account_id FROM heartbeat_due ORDER BY secret_id`) as Promise<{ secret_id: string; due_at: Date | null; account_id?: string }[]>;
   const references = async () =>
-    (await ds.query(`SELECT confrelid::regclass::text AS t FROM pg_constraint WHERE conrelid = 'heartbeats'::regclass AND contype = 'f'`)).map((r: { t: string }) => r.t);
-  const functionBody = async () => (await ds.query(`SELECT prosrc FROM pg_proc WHERE proname = 'keyturn_finish_heartbeat'`))[0].prosrc as string;
+    (await db.ds.query(`SELECT confrelid::regclass::text AS t FROM pg_constraint WHERE conrelid = 'heartbeats'::regclass AND contype = 'f'`)).map((r: { t: string }) => r.t);
+  const functionBody = async () => (await db.ds.query(`SELECT prosrc FROM pg_proc WHERE proname = 'keyturn_finish_heartbeat'`))[0].prosrc as string;
 
   it('backfills a row (no due time) for each key secret without one, with the account ids; down puts back what HeartbeatDue made', async () => {
     const due = new Date('2026-11-28T10:00:00.000Z');
@@ -390,16 +365,15 @@ describe('migration HeartbeatDueRows: a due row for every key secret, which its 
       [undue, 'aws-iam-key', '222222222222'],
       [password, 'aws-iam-console-password', '333333333333'],
     ] as const) {
-      await ds.query(`INSERT INTO secrets (id, type, name, folder, username, account_id) VALUES ($1, $2, $3, '/', 'u', $4)`, [id, type, `s-${id}`, account]);
+      await db.ds.query(`INSERT INTO secrets (id, type, name, folder, username, account_id) VALUES ($1, $2, $3, '/', 'u', $4)`, [id, type, `s-${id}`, account]);
     }
-    await ds.query(`INSERT INTO heartbeat_due (secret_id, due_at) VALUES ($1, $2)`, [key, due]);
+    await db.ds.query(`INSERT INTO heartbeat_due (secret_id, due_at) VALUES ($1, $2)`, [key, due]);
     const hb = uuidv7();
-    await ds.query(`INSERT INTO heartbeats (id, secret_id, status, trigger, requested_by) VALUES ($1, $2, 'queued', 'api', 'test')`, [hb, key]);
+    await db.ds.query(`INSERT INTO heartbeats (id, secret_id, status, trigger, requested_by) VALUES ($1, $2, 'queued', 'api', 'test')`, [hb, key]);
     const oldFunction = await functionBody();
     expect(await references()).toEqual(['secrets']);
 
-    const withIt = new DataSource({ ...dataSourceOptions(database.url), migrations: MIGRATIONS.slice(0, MIGRATIONS.indexOf(HeartbeatDueRows1795837000000) + 1) });
-    await withIt.initialize();
+    const withIt = await dataSourceThrough(db.url, HeartbeatDueRows1795837000000);
     try {
       await withIt.runMigrations({ transaction: 'each' });
       const after = [
@@ -412,13 +386,13 @@ describe('migration HeartbeatDueRows: a due row for every key secret, which its 
       expect(await functionBody()).not.toContain('ON CONFLICT');
 
       await withIt.undoLastMigration({ transaction: 'each' });
-      expect(await ds.query(`SELECT * FROM heartbeat_due`)).toEqual([{ secret_id: key, due_at: due }]);
+      expect(await db.ds.query(`SELECT * FROM heartbeat_due`)).toEqual([{ secret_id: key, due_at: due }]);
       expect(await references()).toEqual(['secrets']);
       expect(await functionBody()).toBe(oldFunction);
-      expect((await ds.query(`SELECT count(*)::int AS n FROM pg_trigger WHERE tgrelid = 'secrets'::regclass AND NOT tgisinternal`))[0].n).toBe(0);
+      expect((await db.ds.query(`SELECT count(*)::int AS n FROM pg_trigger WHERE tgrelid = 'secrets'::regclass AND NOT tgisinternal`))[0].n).toBe(0);
       // The heartbeat is still there, and the column is NOT NULL again.
-      expect((await ds.query(`SELECT secret_id FROM heartbeats WHERE id = $1`, [hb]))[0].secret_id).toBe(key);
-      await expect(ds.query(`INSERT INTO heartbeat_due (secret_id, due_at) VALUES ($1, NULL)`, [undue])).rejects.toMatchObject({ code: '23502' });
+      expect((await db.ds.query(`SELECT secret_id FROM heartbeats WHERE id = $1`, [hb]))[0].secret_id).toBe(key);
+      await expect(db.ds.query(`INSERT INTO heartbeat_due (secret_id, due_at) VALUES ($1, NULL)`, [undue])).rejects.toMatchObject({ code: '23502' });
 
       // And up again, from what down left.
       await withIt.runMigrations({ transaction: 'each' });
@@ -428,6 +402,33 @@ describe('migration HeartbeatDueRows: a due row for every key secret, which its 
     }
   });
 });
+
+type Migration = (typeof MIGRATIONS)[number];
+
+/** A data source (initialised) whose migrations end with `last`. */
+async function dataSourceThrough(url: string, last: Migration): Promise<DataSource> {
+  const ds = new DataSource({ ...dataSourceOptions(url), migrations: MIGRATIONS.slice(0, MIGRATIONS.indexOf(last) + 1) });
+  await ds.initialize();
+  return ds;
+}
+
+/** A throwaway database with every migration before `first` run: `db.ds` its data source, `db.url` its address. */
+function databaseBefore(label: string, first: Migration): { ds: DataSource; url: string } {
+  const database = throwawayDatabase(label);
+  const db = { ds: undefined as unknown as DataSource, url: '' };
+  beforeAll(async () => {
+    await database.create();
+    db.url = database.url;
+    db.ds = new DataSource({ ...dataSourceOptions(database.url), migrations: MIGRATIONS.slice(0, MIGRATIONS.indexOf(first)) });
+    await db.ds.initialize();
+    await db.ds.runMigrations({ transaction: 'each' });
+  });
+  afterAll(async () => {
+    await db.ds?.destroy();
+    await database.drop();
+  });
+  return db;
+}
 
 async function rollbackAndRelease(q: QueryRunner): Promise<void> {
   if (q.isTransactionActive) await q.rollbackTransaction();
