@@ -135,6 +135,9 @@ describe('AuthLimiter', () => {
       expect(await limiter.blockedFor(ip)).toBe(0);
       expect(await limiter.blockedFor(ip)).toBe(0);
       expect(names()).toEqual(['get']);
+      // Tracking is on for the new connection: a write is reported again.
+      await other.set(key, '1', 'PX', 60_000);
+      await until(() => !limiter.underLimit.has(key));
     }));
 
   it('does not keep an answer that a write of its counter may have overtaken', () =>

@@ -35,6 +35,8 @@ export class UnderLimitCache {
   private readonly sub: Redis | null;
   private subscribed = false;
   private subscriberId: number | null = null;
+  /** Bumped by every (re)connection and every loss of it: a set-up that outlived its connection is void. */
+  private connection = 0;
 
   constructor(redis: RedisClient, private readonly prefix: string) {
     // Tracking is per node on a cluster: there, every request asks Redis.
@@ -43,8 +45,12 @@ export class UnderLimitCache {
     const sub = this.sub;
     // The shared connection's handler already reports an outage: no second line for this one.
     sub.on('error', () => undefined);
-    sub.on('ready', () => void this.track(sub));
-    for (const down of ['close', 'reconnecting', 'end']) sub.on(down, () => this.setSubscribed(false));
+    sub.on('ready', () => void this.track(sub, ++this.connection));
+    for (const down of ['close', 'reconnecting', 'end'])
+      sub.on(down, () => {
+        this.connection++;
+        this.setSubscribed(false);
+      });
     sub.on('messageBuffer', (channel: Buffer, message: unknown) => {
       if (channel.toString() === INVALIDATE) this.invalidate(message);
     });
@@ -95,14 +101,22 @@ export class UnderLimitCache {
     if (this.sub) await this.sub.quit().catch(() => this.sub!.disconnect());
   }
 
-  private async track(sub: Redis): Promise<void> {
+  /**
+   * Turns tracking on for connection number `connection` and subscribes. Tracking belongs to the server
+   * connection that asked for it, so a set-up whose connection dropped meanwhile (ioredis may send its
+   * last commands again on the next one) must not mark the cache usable: only the set-up of the
+   * connection still up does.
+   */
+  private async track(sub: Redis, connection: number): Promise<void> {
     try {
       const id = Number(await sub.client('ID'));
       await sub.call('CLIENT', 'TRACKING', 'ON', 'REDIRECT', String(id), 'BCAST', 'PREFIX', this.prefix);
       await sub.subscribe(INVALIDATE);
+      if (connection !== this.connection) return;
       this.subscriberId = id;
       this.setSubscribed(true);
     } catch (e) {
+      if (connection !== this.connection) return;
       this.setSubscribed(false);
       this.logger.log(`no in-process cache of counters under the limit (${(e as Error).message}): every request asks Redis`);
     }
