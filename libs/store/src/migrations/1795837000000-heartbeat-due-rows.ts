@@ -18,7 +18,7 @@ import { FINISH_HEARTBEAT_WITH_DUE_TABLE } from './1795836000000-heartbeat-due.j
  *
  * Integrity is unchanged: a heartbeat's secret exists (through its due row,
  * whose own foreign key to `secrets` is as before), and deleting a secret
- * deletes its due row and that its heartbeats (ON DELETE CASCADE, twice).
+ * deletes its due row and, with it, its heartbeats (ON DELETE CASCADE, twice).
  * A due row is therefore never deleted on its own: "not due" is a null
  * `due_at`, and every write of a due time is an UPDATE of the row.
  *
