@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { createInterface } from 'node:readline';
-import { Queue } from 'bullmq';
+import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { cpuMs, pidsNamed, startApi, teardown } from './bench-common.mjs';
@@ -23,7 +23,6 @@ const ROOT = new URL('../', import.meta.url).pathname;
 const ACCOUNT_IDS = ['123456789012', '210987654321', '310987654321', '410987654321'];
 // High enough that Keyturn's pacer (max 1000 per account) never binds: the bench measures overhead, not AWS's quota.
 const RATE_PER_ACCOUNT = 1000;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const { loadConfig } = await import('../dist/libs/config/src/index.js');
 const { generateMasterKey } = await import('../dist/libs/crypto/src/index.js');
@@ -102,7 +101,9 @@ export async function runBench(kind) {
   let worker;
   let raw;
   let db;
+  let events;
   const queueConnection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const eventsConnection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   const queue = new Queue(kind, { connection: queueConnection, prefix });
   try {
     let call;
@@ -142,7 +143,10 @@ export async function runBench(kind) {
     // finished and makes no rotation rows, and nothing else runs), so a count of unfinished rows, named so
     // Postgres plans it once, is the cheapest check of "every row finished": this process and Postgres share
     // the 2 cores with the worker, and a count of the pass's ids by primary key every 20 ms cost Keyturn's
-    // side measurably. The ids are checked once at the end.
+    // side measurably. The count runs when BullMQ's events say the pass's jobs have all completed (below).
+    // The ids are checked once at the end.
+    events = new QueueEvents(kind, { connection: eventsConnection, prefix });
+    await events.waitUntilReady();
     const unfinished =
       kind === 'heartbeat'
         ? { name: 'bench_unfinished', text: `SELECT count(*)::int AS n FROM heartbeats WHERE status <> 'done'` }
@@ -155,14 +159,30 @@ export async function runBench(kind) {
       const ids = await inBatches(keyturnSecrets, async (s) => (await call('POST', `/v1/secrets/${s.id}/${kind === 'heartbeat' ? 'heartbeats' : 'rotations'}`)).id);
       emu.setLatencyMs(latencyMs);
       emu.clearCallLog();
+      // The count is asked when BullMQ reports the pass's last completion (each job completes once, after its
+      // row is finished), not on a 20 ms tick: the tick stopped Keyturn's clock up to 20 ms late and its counts
+      // cost CPU on the cores Keyturn was using. A slow tick stays, in case a job ends some other way.
+      let completions = 0;
+      let wake;
+      const onCompleted = () => {
+        if (++completions >= ids.length) wake?.();
+      };
+      events.on('completed', onCompleted);
       clockStarts();
       const started = performance.now();
       await queue.resume();
-      for (;;) {
-        const { rows: [{ n }] } = await db.query(unfinished);
-        if (n === 0) break;
-        if (performance.now() - started > 15 * 60_000) throw new Error(`Keyturn did not finish: ${n} of ${ids.length} left`);
-        await sleep(20);
+      try {
+        for (;;) {
+          const { rows: [{ n }] } = await db.query(unfinished);
+          if (n === 0) break;
+          if (performance.now() - started > 15 * 60_000) throw new Error(`Keyturn did not finish: ${n} of ${ids.length} left`);
+          await new Promise((resolve) => {
+            wake = resolve;
+            setTimeout(resolve, completions >= ids.length ? 20 : 250);
+          });
+        }
+      } finally {
+        events.off('completed', onCompleted);
       }
       const seconds = (performance.now() - started) / 1000;
       const { rows: [{ n: done }] } = await db.query(`SELECT count(*)::int AS n FROM ${table} WHERE id = ANY($1::uuid[]) AND ${finished}`, [ids]);
@@ -256,6 +276,8 @@ export async function runBench(kind) {
   } finally {
     await raw?.stop();
     await worker?.stop();
+    await events?.close();
+    eventsConnection.disconnect();
     await db?.end();
     await teardown({ queue, queueConnection, api, redisUrl: REDIS_URL, prefix, admin, database: name });
     await admin.end();
