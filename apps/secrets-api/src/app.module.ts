@@ -1,5 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { ConfigModule, type KeyturnConfig } from '@keyturn/config';
 import { StoreModule, poolOptions } from '@keyturn/store';
 import { RedisModule } from '@keyturn/queue';
@@ -18,7 +18,6 @@ import { QueuesController } from './queues/queues.controller.js';
 import { DiscoveriesController } from './discoveries/discoveries.controller.js';
 import { DiscoveryPermissionsController } from './discoveries/discovery-permissions.controller.js';
 import { AuthGuard } from './common/auth.guard.js';
-import { AuditInterceptor } from './common/audit.interceptor.js';
 import { ErrorFilter } from './common/error.filter.js';
 import { HttpDrainService } from './common/http-drain.service.js';
 import { DiscoveryAdoptionController } from './discoveries/discovery-adoption.controller.js';
@@ -32,7 +31,6 @@ export class AppModule {
       controllers: [SecretsController, RotationsController, HeartbeatsController, SettingsController, ApiKeysController, AuditController, QueuesController, DiscoveriesController, DiscoveryPermissionsController, HealthController, MetricsController, DiscoveryAdoptionController],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },
-        { provide: APP_INTERCEPTOR, useClass: AuditInterceptor },
         { provide: APP_FILTER, useClass: ErrorFilter },
         HttpDrainService,
       ],

@@ -4,7 +4,8 @@ import { ANY_REQUEST_ERRORS, ApiErrors, AUTH_ERRORS, BODY_ERRORS } from '../comm
 import { ApiKeyResponse, CreatedApiKeyResponse } from './admin.responses.js';
 import type { Actor } from '@keyturn/contracts';
 import { ApiKeysService } from '@keyturn/auth';
-import { Audited, CurrentActor, RequireRole } from '../common/auth.decorators.js';
+import { CurrentActor, RequireRole } from '../common/auth.decorators.js';
+import { Audited } from '../common/audit.interceptor.js';
 import { UuidParam } from '../common/pipes.js';
 import { CreateApiKeyDto } from './api-keys.dto.js';
 

@@ -4,7 +4,8 @@ import { ANY_REQUEST_ERRORS, ApiErrors, AUTH_ERRORS, BODY_ERRORS } from '../comm
 import { SettingsResponse } from '../secrets/secrets.responses.js';
 import { SettingsService } from '@keyturn/vault';
 import { PutSettingsUseCase } from '@keyturn/secrets';
-import { Audited, RequireRole } from '../common/auth.decorators.js';
+import { RequireRole } from '../common/auth.decorators.js';
+import { Audited } from '../common/audit.interceptor.js';
 import { PutSettingsDto } from './settings.dto.js';
 
 @ApiTags('settings')

@@ -3,13 +3,15 @@ import { Reflector } from '@nestjs/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorCode, KeyturnError, type Actor, type Role } from '@keyturn/contracts';
 import { ApiKeysService, AuditService, AuthLimiter, actorOf, impliedRoles } from '@keyturn/auth';
-import { AUDIT_KEY, PUBLIC_KEY, ROLE_KEY, type AuditSpec } from './auth.decorators.js';
-import { recordAudit } from './audit.interceptor.js';
+import { PUBLIC_KEY, ROLE_KEY } from './auth.decorators.js';
+import { AUDIT_KEY, recordAudit, type AuditSpec } from './audit.interceptor.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 @Injectable()
 export class AuthGuard implements CanActivate {
+  private readonly routes = new WeakMap<object, RouteAccess>();
+
   constructor(
     private readonly reflector: Reflector,
     private readonly apiKeys: ApiKeysService,
@@ -18,9 +20,8 @@ export class AuthGuard implements CanActivate {
   ) {}
 
   async canActivate(ctx: ExecutionContext): Promise<boolean> {
-    const targets = [ctx.getHandler(), ctx.getClass()];
-    if (this.reflector.getAllAndOverride<boolean>(PUBLIC_KEY, targets)) return true;
-    const role = this.reflector.getAllAndOverride<Role | undefined>(ROLE_KEY, targets);
+    const { isPublic, role, audit } = this.routeOf(ctx);
+    if (isPublic) return true;
     // Fail closed: a route nobody classified is reachable by nobody.
     if (!role) throw new Error(`route ${ctx.getClass().name}.${ctx.getHandler().name} has no @RequireRole or @Public`);
 
@@ -48,10 +49,34 @@ export class AuthGuard implements CanActivate {
     req.actor = actorOf(key, String(req.id));
     if (!impliedRoles(key.role).includes(role)) {
       // A known key trying an audited action it may not take is worth an event; the interceptor never sees it.
-      const spec = this.reflector.get<AuditSpec | undefined>(AUDIT_KEY, ctx.getHandler());
-      if (spec) await recordAudit(this.audit, spec, req, 'failure', undefined, ErrorCode.FORBIDDEN);
+      if (audit) await recordAudit(this.audit, audit, req, 'failure', undefined, ErrorCode.FORBIDDEN);
       throw new KeyturnError(ErrorCode.FORBIDDEN, { kind: 'role', needed: role, has: key.role });
     }
     return true;
   }
+
+  /**
+   * What the route's decorators say, read once per handler: decorators are fixed when the class is
+   * defined, and reading them through the reflector was several metadata lookups on every request.
+   */
+  private routeOf(ctx: ExecutionContext): RouteAccess {
+    const handler = ctx.getHandler();
+    let access = this.routes.get(handler);
+    if (!access) {
+      const targets = [handler, ctx.getClass()];
+      access = {
+        isPublic: this.reflector.getAllAndOverride<boolean | undefined>(PUBLIC_KEY, targets) === true,
+        role: this.reflector.getAllAndOverride<Role | undefined>(ROLE_KEY, targets),
+        audit: this.reflector.get<AuditSpec | undefined>(AUDIT_KEY, handler),
+      };
+      this.routes.set(handler, access);
+    }
+    return access;
+  }
+}
+
+interface RouteAccess {
+  isPublic: boolean;
+  role: Role | undefined;
+  audit: AuditSpec | undefined;
 }

@@ -6,7 +6,8 @@ import { ACCEPTED_HEADERS } from '../common/headers.js';
 import { HeartbeatListResponse, HeartbeatResponse } from './heartbeats.responses.js';
 import type { Actor } from '@keyturn/contracts';
 import { HeartbeatsService } from '@keyturn/secrets';
-import { Audited, CurrentActor, RequireRole } from '../common/auth.decorators.js';
+import { CurrentActor, RequireRole } from '../common/auth.decorators.js';
+import { Audited } from '../common/audit.interceptor.js';
 import { UuidParam } from '../common/pipes.js';
 
 @ApiTags('heartbeats')

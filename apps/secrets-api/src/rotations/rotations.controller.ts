@@ -7,7 +7,8 @@ import { RequiredPermissionsQueryDto } from './rotations.dto.js';
 import type { FastifyReply } from 'fastify';
 import { ErrorCode, KeyturnError, type Actor } from '@keyturn/contracts';
 import { PermissionsService, RotationsService } from '@keyturn/secrets';
-import { Audited, CurrentActor, RequireRole } from '../common/auth.decorators.js';
+import { CurrentActor, RequireRole } from '../common/auth.decorators.js';
+import { Audited } from '../common/audit.interceptor.js';
 import { UuidParam } from '../common/pipes.js';
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;

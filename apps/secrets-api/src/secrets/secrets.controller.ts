@@ -14,7 +14,8 @@ import {
   UpdateSecretUseCase,
   type CreateSecretInput,
 } from '@keyturn/secrets';
-import { Audited, CurrentActor, RequireRole } from '../common/auth.decorators.js';
+import { CurrentActor, RequireRole } from '../common/auth.decorators.js';
+import { Audited } from '../common/audit.interceptor.js';
 import { UuidParam } from '../common/pipes.js';
 import { noneMatchHolds } from '../common/conditional.js';
 import { CREATE_SECRET_DTOS, CreateSecretDto, DeleteSecretQueryDto, ListSecretsQueryDto, ReadValueQueryDto, UpdateSecretDto } from './secret.dto.js';
