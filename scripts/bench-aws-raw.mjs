@@ -12,6 +12,7 @@
 import { createInterface } from 'node:readline';
 import { IAMClient, CreateAccessKeyCommand, DeleteAccessKeyCommand, ListAccessKeysCommand, UpdateAccessKeyCommand } from '@aws-sdk/client-iam';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import pg from 'pg';
 
 const { EnvelopeCipher, keyringFromStrings } = await import('../dist/libs/crypto/src/index.js');
@@ -28,12 +29,15 @@ const job = JSON.parse(await next());
 const cipher = envelopeVersionCipher(new EnvelopeCipher(keyringFromStrings(job.masterKey)));
 const pool = new pg.Pool({ connectionString: job.dbUrl, max: job.concurrency + 2 });
 const region = 'us-east-1';
-// SDK clients cached per key, as Keyturn's adapter caches them.
+// SDK clients cached per key, as Keyturn's adapter caches them, and one HTTP handler (keep-alive sockets)
+// shared by all of them, as Keyturn's adapter shares its: with a handler per client, each key's first call
+// of a pass opened a connection of its own, work Keyturn does not do.
 const clients = new Map();
+const requestHandler = new NodeHttpHandler({ httpAgent: { keepAlive: true, maxSockets: Infinity }, httpsAgent: { keepAlive: true, maxSockets: Infinity } });
 const clientsOf = (c) => {
   let pair = clients.get(c.accessKeyId);
   if (!pair) {
-    const config = { region, endpoint: job.endpoint, credentials: c, maxAttempts: 3 };
+    const config = { region, endpoint: job.endpoint, credentials: c, maxAttempts: 3, requestHandler };
     pair = { sts: new STSClient(config), iam: new IAMClient(config) };
     clients.set(c.accessKeyId, pair);
   }
