@@ -8,7 +8,7 @@
 // prepares each once per connection), as Keyturn's hot-path statements are (NamedSql in libs/store).
 //
 // stdin: one JSON line {mode, listKeys, dbUrl, masterKey, endpoint, concurrency, secrets: [{id, username, accountId}]};
-// prints "ready", waits for "go", runs, prints {"done": n, "failed": n}, waits for the next "go" or EOF.
+// prints "ready", waits for "go", runs, prints {"done": n, "failed": n, "endedAt": ms since the epoch}, waits for the next "go" or EOF.
 import { createInterface } from 'node:readline';
 import { IAMClient, CreateAccessKeyCommand, DeleteAccessKeyCommand, ListAccessKeysCommand, UpdateAccessKeyCommand } from '@aws-sdk/client-iam';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
@@ -123,6 +123,7 @@ while ((await next()) === 'go') {
     }
   };
   await Promise.all(Array.from({ length: job.concurrency }, lane));
-  console.log(JSON.stringify({ done: job.secrets.length - failed, failed }));
+  const endedAt = Date.now();
+  console.log(JSON.stringify({ done: job.secrets.length - failed, failed, endedAt }));
 }
 await pool.end();
