@@ -73,6 +73,9 @@ export async function runBench(kind) {
       concurrency: { type: 'string', default: '10' },
       // For measuring a Keyturn that lists the keys on every heartbeat (before issue 14): the raw loop then lists too.
       'raw-lists-keys': { type: 'boolean', default: false },
+      // A directory: the worker and the raw loop are profiled during each measured pass only
+      // (scripts/bench-profile-hook.mjs), into <dir>/keyturn-<n>.cpuprofile and <dir>/raw-<n>.cpuprofile.
+      'cpu-prof': { type: 'string' },
     },
   });
   const N = Number(values.secrets);
@@ -129,11 +132,13 @@ export async function runBench(kind) {
     await db.query(`UPDATE heartbeat_due SET due_at = NULL`);
 
     // BENCH_WORKER_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the worker.
+    const profileDir = values['cpu-prof'];
+    const profiling = (name) => (profileDir ? { args: ['--import', './scripts/bench-profile-hook.mjs'], env: { BENCH_PROFILE_DIR: profileDir, BENCH_PROFILE_NAME: name } } : { args: [], env: {} });
     const nodeArgs = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
-    worker = child([...nodeArgs, 'dist/apps/rotation-worker/src/main.js'], env);
+    worker = child([...profiling('keyturn').args, ...nodeArgs, 'dist/apps/rotation-worker/src/main.js'], { ...env, ...profiling('keyturn').env });
     await worker.line(/ready: connected/);
     // BENCH_RAW_NODE_ARGS: the same for the raw loop.
-    raw = child([...(process.env.BENCH_RAW_NODE_ARGS ?? '').split(' ').filter(Boolean), 'scripts/bench-aws-raw.mjs'], {});
+    raw = child([...profiling('raw').args, ...(process.env.BENCH_RAW_NODE_ARGS ?? '').split(' ').filter(Boolean), 'scripts/bench-aws-raw.mjs'], profiling('raw').env);
     raw.p.stdin.write(JSON.stringify({ mode: kind, listKeys: values['raw-lists-keys'], dbUrl, masterKey, endpoint: emu.url, concurrency: CONCURRENCY, secrets: rawSecrets }) + '\n');
     await raw.line(/^ready$/);
 
@@ -208,7 +213,14 @@ export async function runBench(kind) {
       const groups = { side: [sidePid], pg: pidsNamed('postgres'), redis: pidsNamed('redis-server'), emulator: [process.pid] };
       const sum = (pids) => pids.reduce((a, pid) => a + cpuMs(pid, true), 0);
       let before;
-      const result = await pass(() => (before = Object.fromEntries(Object.entries(groups).map(([k, pids]) => [k, sum(pids)]))));
+      const result = await pass(() => {
+        if (profileDir) process.kill(sidePid, 'SIGTTOU');
+        before = Object.fromEntries(Object.entries(groups).map(([k, pids]) => [k, sum(pids)]));
+      });
+      if (profileDir) {
+        process.kill(sidePid, 'SIGTTIN');
+        await new Promise((resolve) => setTimeout(resolve, 1_000)); // the profile is written
+      }
       // Backends that started during the pass counted from 0: included whole, which is what they spent.
       groups.pg = [...new Set([...groups.pg, ...pidsNamed('postgres')])];
       result.cpu = Object.fromEntries(Object.entries(groups).map(([k, pids]) => [k, (sum(pids) - before[k]) / N]));
