@@ -287,21 +287,46 @@ export class FakeStore {
       },
       unfinished: schedulerOnly,
       insertScheduled: schedulerOnly,
-      finish: async (id, status, finishedAt, error) => {
-        const r = db().rotations.get(id);
-        if (!r) return null;
-        const before = clone(r);
-        Object.assign(r, {
-          status,
-          leaseOwner: null,
-          leaseExpiresAt: null,
-          finishedAt: r.finishedAt ?? finishedAt,
-          ...(status === 'failed' ? { errorCode: error.code, errorMessage: error.message } : { errorCode: null, errorMessage: null }),
-        });
-        const current = db().versions.find((v) => v.secretId === r.secretId && v.state === 'current');
-        return { before, currentVersion: current?.version ?? null };
+      // As FINISH_SQL does it: the finish, and the announcement only when the status is news, completed from the row.
+      finish: async (id, status, finishedAt, error, announce) => {
+        const done = await finish(id, status, finishedAt, error);
+        if (!done) return null;
+        const { before } = done;
+        const announced = before.status !== status;
+        if (announced) {
+          const succeeded = status === 'succeeded';
+          db().events.push({
+            id: announce.event.id,
+            type: announce.event.type,
+            secretId: before.secretId,
+            payload: {
+              ...clone(announce.event.payload),
+              secretType: before.secretType,
+              mode: before.mode,
+              version: succeeded ? done.currentVersion : null,
+              previousKeyRetireAt: succeeded && before.retirePending && before.retireAt ? before.retireAt.toISOString() : null,
+            },
+            deliveries: [...announce.event.urls],
+          });
+          db().audit.push({ ...clone(announce.audit), details: { ...clone(announce.audit.details), mode: before.mode, attempt: before.attempt } });
+        }
+        return { ...done, announced };
       },
     };
+    async function finish(id: string, status: 'succeeded' | 'failed', finishedAt: Date, error: { code: string | null; message: string | null }) {
+      const r = db().rotations.get(id);
+      if (!r) return null;
+      const before = clone(r);
+      Object.assign(r, {
+        status,
+        leaseOwner: null,
+        leaseExpiresAt: null,
+        finishedAt: r.finishedAt ?? finishedAt,
+        ...(status === 'failed' ? { errorCode: error.code, errorMessage: error.message } : { errorCode: null, errorMessage: null }),
+      });
+      const current = db().versions.find((v) => v.secretId === r.secretId && v.state === 'current');
+      return { before, currentVersion: current?.version ?? null };
+    }
 
     const secrets: PublicOf<SecretsRepository> = {
       get: async (id) => clone(db().secrets.get(id) ?? null),

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { SYSTEM_ACTOR, WarningCode, isRetryable, isThrottled } from '@keyturn/contracts';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
-import { LeaseLocks, LockSpace, RotationsRepository, Transactions, lockKey, type Repositories, type RotationEntity } from '@keyturn/store';
+import { LeaseLocks, LockSpace, RotationsRepository, Transactions, lockKey, uuidv7, type FinishAnnouncement, type Repositories, type RotationEntity } from '@keyturn/store';
 import { auditRow } from '@keyturn/auth';
 import { describeFailure, RetirePendingError } from './rotation-error.js';
 import { inAccount } from './paced-iam.client.js';
@@ -78,7 +78,7 @@ export class RotationRunner implements OnModuleInit {
       try {
         // The claimed row is the journal as it stands: under the lease nothing else writes it.
         await inAccount(secret.accountId, () => this.useCases[rot.secretType].run(rotationId, claimed));
-        const done = await this.finished(rotationId, 'succeeded');
+        const done = await this.finished(rot, 'succeeded');
         // Succeeded with a grace period: the retire is owed at retireAt (Postgres has it too, for the reconciler).
         if (done.retirePending && done.retireAt) {
           return { kind: 'later', delayMs: Math.max(250, untilRetire(done, this.clock.now())), reason: 'previous key in its grace period' };
@@ -143,50 +143,68 @@ export class RotationRunner implements OnModuleInit {
       return { kind: 'later', delayMs: jitter(Math.min(1_000 * 2 ** rot.attempt, 60_000)), reason: code };
     }
     this.logger.warn({ rotationId, code, step: rot.step }, `rotation failed: ${message}`);
-    await this.finished(rotationId, 'failed', code, message);
+    await this.finished(rot, 'failed', code, message);
     return { kind: 'done' };
   }
 
-  /** Records the final status; returns the row as it was before (retire owed, grace period). */
-  private async finished(rotationId: string, status: 'succeeded' | 'failed', code?: string, message?: string): Promise<RotationEntity> {
-    return this.tx.run(async (tx) => {
-      const done = await tx.rotations.finish(rotationId, status, new Date(this.clock.now()), { code: code ?? null, message: message ?? null });
-      if (!done) throw new Error(`rotation ${rotationId} not found`);
-      const rot = done.before;
-      // A rotation that already counted as succeeded (its retire was owed) is not announced twice.
-      if (rot.status !== status) await this.recordOutcome(tx, rot, status, code, done.currentVersion);
-      return rot;
-    });
+  /**
+   * Records the final status and, when it is news (a rotation whose retire was owed already counted as
+   * succeeded and is not announced twice), its event and audit entry: one statement, one transaction
+   * (RotationsRepository.finish). Returns the row as it was before (retire owed, grace period).
+   */
+  private async finished(rot: Pick<RotationEntity, 'id' | 'secretId'>, status: 'succeeded' | 'failed', code?: string, message?: string): Promise<RotationEntity> {
+    const error = { code: code ?? null, message: message ?? null };
+    const done = await this.rotations.finish(rot.id, status, new Date(this.clock.now()), error, this.announcement(rot, status, code));
+    if (!done) throw new Error(`rotation ${rot.id} not found`);
+    if (done.announced) this.countFinished(done.before, status, code);
+    return done.before;
   }
 
-  /** The rotation.succeeded / rotation.failed event (outbox) and audit entry, in the caller's transaction. */
-  private async recordOutcome(tx: Repositories, rot: RotationEntity, status: 'succeeded' | 'failed', code?: string, currentVersion?: number | null): Promise<void> {
-    const seconds = rot.startedAt ? (Date.now() - rot.startedAt.getTime()) / 1000 : undefined;
-    metrics().rotationFinished({ type: rot.secretType, mode: rot.mode, outcome: status, code, seconds });
-    await tx.events.record(this.config.webhooks.urls, status === 'succeeded' ? 'rotation.succeeded' : 'rotation.failed', rot.secretId, {
-      rotationId: rot.id,
-      secretId: rot.secretId,
+  /**
+   * The rotation.succeeded / rotation.failed event (outbox) and audit entry, in the caller's transaction,
+   * saying what the finish statement says of the row (RotationsRepository.finish).
+   */
+  private async recordOutcome(tx: Repositories, rot: RotationEntity, status: 'succeeded' | 'failed', code?: string): Promise<void> {
+    this.countFinished(rot, status, code);
+    const { event, audit } = this.announcement(rot, status, code);
+    await tx.events.record(event.urls as string[], event.type, rot.secretId, {
+      ...event.payload,
       secretType: rot.secretType,
-      status,
       mode: rot.mode,
-      errorCode: code ?? null,
       // The version consumers should now read (a failed change made none).
-      // (`currentVersion`: the finish statement already read it.)
-      version: status === 'succeeded' ? (currentVersion !== undefined ? currentVersion : ((await tx.versions.inState(rot.secretId, 'current'))?.version ?? null)) : null,
+      version: status === 'succeeded' ? ((await tx.versions.inState(rot.secretId, 'current'))?.version ?? null) : null,
       // With a grace period: until when the previous key keeps working (null: it was retired at once, or none).
       previousKeyRetireAt: status === 'succeeded' && rot.retirePending && rot.retireAt ? rot.retireAt.toISOString() : null,
     });
-    await tx.audit.insert(
-      auditRow(SYSTEM_ACTOR('rotation-worker'), {
+    await tx.audit.insert({ ...audit, details: { ...audit.details, mode: rot.mode, attempt: rot.attempt } });
+  }
+
+  /** What announces a finished rotation, less what its row says (RotationsRepository.FinishAnnouncement). */
+  private announcement(rot: Pick<RotationEntity, 'id' | 'secretId'>, status: 'succeeded' | 'failed', code?: string): FinishAnnouncement {
+    const urls = this.config.webhooks.urls;
+    return {
+      event: {
+        id: uuidv7(),
+        type: status === 'succeeded' ? 'rotation.succeeded' : 'rotation.failed',
+        payload: { rotationId: rot.id, secretId: rot.secretId, status, errorCode: code ?? null },
+        urls,
+        deliveryIds: urls.map(() => uuidv7()),
+        at: new Date(),
+      },
+      audit: auditRow(SYSTEM_ACTOR('rotation-worker'), {
         action: status === 'succeeded' ? 'rotation.succeeded' : 'rotation.failed',
         outcome: status === 'succeeded' ? 'success' : 'failure',
         targetType: 'rotation',
         targetId: rot.id,
         secretId: rot.secretId,
         errorCode: code ?? null,
-        details: { mode: rot.mode, attempt: rot.attempt },
       }),
-    );
+    };
+  }
+
+  private countFinished(rot: RotationEntity, status: 'succeeded' | 'failed', code?: string): void {
+    const seconds = rot.startedAt ? (Date.now() - rot.startedAt.getTime()) / 1000 : undefined;
+    metrics().rotationFinished({ type: rot.secretType, mode: rot.mode, outcome: status, code, seconds });
   }
 }
 

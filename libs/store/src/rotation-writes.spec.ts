@@ -1,6 +1,5 @@
 import { DataSource } from 'typeorm';
 import {
-  AuditEventsRepository,
   EventsRepository,
   HeartbeatsRepository,
   LeaseLocks,
@@ -9,6 +8,7 @@ import {
   SecretVersionsRepository,
   SecretsRepository,
   dataSourceOptions,
+  type FinishAnnouncement,
   repositoriesOf,
   rowsOf,
   uuidv7,
@@ -38,6 +38,24 @@ describe('rotation statements that return what a second statement read (Postgres
     await ds?.destroy();
     await database.drop();
   });
+
+  /** An announcement as the runner makes it (RotationRunner.announcement), for a finish of `x`'s rotation. */
+  function announcement(x: { rotationId: string; secretId: string }, status: 'succeeded' | 'failed', urls: string[] = [], code: string | null = null): FinishAnnouncement {
+    return {
+      event: {
+        id: uuidv7(),
+        type: status === 'succeeded' ? 'rotation.succeeded' : 'rotation.failed',
+        payload: { rotationId: x.rotationId, secretId: x.secretId, status, errorCode: code },
+        urls,
+        deliveryIds: urls.map(() => uuidv7()),
+        at: new Date(),
+      },
+      audit: {
+        id: uuidv7(), at: new Date(), actorId: 'system:rotation-worker', actorName: 'rotation-worker', action: `rotation.${status}`, targetType: 'rotation',
+        targetId: x.rotationId, secretId: x.secretId, outcome: status === 'succeeded' ? 'success' : 'failure', errorCode: code, requestId: null, ip: null, details: {},
+      },
+    };
+  }
 
   /** A key secret with versions in `states` (version n+1 for the nth) and a queued rotation. */
   async function subject(states: string[] = ['current']): Promise<{ secretId: string; rotationId: string; versionIds: string[] }> {
@@ -108,20 +126,75 @@ describe('rotation statements that return what a second statement read (Postgres
     await ds.query(`UPDATE rotations SET retire_pending = true, retire_at = $2 WHERE id = $1`, [x.rotationId, first]);
     const before = await rotations.get(x.rotationId);
 
-    const done = await rotations.finish(x.rotationId, 'succeeded', first, { code: 'X', message: 'ignored on success' });
-    expect(done).toEqual({ before, currentVersion: 2 });
+    const done = await rotations.finish(x.rotationId, 'succeeded', first, { code: 'X', message: 'ignored on success' }, announcement(x, 'succeeded'));
+    expect(done).toEqual({ before, currentVersion: 2, announced: true });
     expect(await rotations.get(x.rotationId)).toMatchObject({ status: 'succeeded', leaseOwner: null, leaseExpiresAt: null, finishedAt: first, errorCode: null, errorMessage: null });
 
     // The retire owed, then a failure: the first finish time stays, the error is recorded, `before` says succeeded.
-    const again = await rotations.finish(x.rotationId, 'failed', new Date(first.getTime() + 60_000), { code: 'E', message: 'm' });
+    const again = await rotations.finish(x.rotationId, 'failed', new Date(first.getTime() + 60_000), { code: 'E', message: 'm' }, announcement(x, 'failed', [], 'E'));
     expect(again?.before).toMatchObject({ status: 'succeeded', finishedAt: first, retirePending: true, retireAt: first });
     expect(await rotations.get(x.rotationId)).toMatchObject({ status: 'failed', finishedAt: first, errorCode: 'E', errorMessage: 'm' });
   });
 
   it('finish of a rotation that is gone returns null and writes nothing; of a secret without a current version, version null', async () => {
-    expect(await rotations.finish(uuidv7(), 'failed', new Date(), { code: 'E', message: 'm' })).toBeNull();
+    const gone = { rotationId: uuidv7(), secretId: uuidv7() };
+    const ann = announcement(gone, 'failed', ['https://a.example/hook'], 'E');
+    expect(await rotations.finish(gone.rotationId, 'failed', new Date(), { code: 'E', message: 'm' }, ann)).toBeNull();
+    expect(await ds.query(`SELECT (SELECT count(*)::int FROM events WHERE id = $1) AS events, (SELECT count(*)::int FROM audit_events WHERE id = $2) AS audit`, [ann.event.id, ann.audit.id])).toEqual([
+      { events: 0, audit: 0 },
+    ]);
     const x = await subject([]);
-    expect((await rotations.finish(x.rotationId, 'failed', new Date(), { code: 'E', message: 'm' }))?.currentVersion).toBeNull();
+    expect((await rotations.finish(x.rotationId, 'failed', new Date(), { code: 'E', message: 'm' }, announcement(x, 'failed', [], 'E')))?.currentVersion).toBeNull();
+  });
+
+  it('finish announces news only: the event completed from the locked row, a delivery per URL and the audit entry', async () => {
+    const x = await subject(['previous', 'current']);
+    const retireAt = new Date('2026-11-28T10:00:00.123Z');
+    await rotations.claim(x.rotationId, 'w1', 60_000);
+    await ds.query(`UPDATE rotations SET mode = 'privileged', retire_pending = true, retire_at = $2 WHERE id = $1`, [x.rotationId, retireAt]);
+    const urls = ['https://a.example/hook', 'https://b.example/hook'];
+    const ann = announcement(x, 'succeeded', urls);
+
+    expect(await rotations.finish(x.rotationId, 'succeeded', new Date(), { code: null, message: null }, ann)).toMatchObject({ announced: true, currentVersion: 2 });
+    // What RotationRunner.recordOutcome writes for the same row, in a transaction of its own.
+    expect(await ds.query(`SELECT type, secret_id, payload FROM events WHERE id = $1`, [ann.event.id])).toEqual([
+      {
+        type: 'rotation.succeeded',
+        secret_id: x.secretId,
+        payload: { rotationId: x.rotationId, secretId: x.secretId, secretType: 'aws-iam-key', status: 'succeeded', mode: 'privileged', errorCode: null, version: 2, previousKeyRetireAt: retireAt.toISOString() },
+      },
+    ]);
+    const deliveries = await ds.query(`SELECT id, url, status, attempts, next_attempt_at FROM webhook_deliveries WHERE event_id = $1 ORDER BY url`, [ann.event.id]);
+    expect(deliveries).toEqual(urls.map((url, i) => ({ id: ann.event.deliveryIds[i], url, status: 'pending', attempts: 0, next_attempt_at: ann.event.at })));
+    const [audit] = await ds.query(`SELECT * FROM audit_events WHERE id = $1`, [ann.audit.id]);
+    expect(audit).toMatchObject({ action: 'rotation.succeeded', outcome: 'success', target_id: x.rotationId, secret_id: x.secretId, details: { mode: 'privileged', attempt: 1 } });
+
+    // Finished as it already was (its retire was owed): nothing announced again.
+    const again = announcement(x, 'succeeded', urls);
+    expect(await rotations.finish(x.rotationId, 'succeeded', new Date(), { code: null, message: null }, again)).toMatchObject({ announced: false });
+    expect(await ds.query(`SELECT (SELECT count(*)::int FROM events WHERE id = $1) AS events, (SELECT count(*)::int FROM audit_events WHERE id = $2) AS audit`, [again.event.id, again.audit.id])).toEqual([
+      { events: 0, audit: 0 },
+    ]);
+
+    // A failure says no version and no retire time.
+    const y = await subject(['current']);
+    await rotations.claim(y.rotationId, 'w1', 60_000);
+    const failed = announcement(y, 'failed', [], 'E');
+    expect(await rotations.finish(y.rotationId, 'failed', new Date(), { code: 'E', message: 'm' }, failed)).toMatchObject({ announced: true });
+    expect((await ds.query(`SELECT payload FROM events WHERE id = $1`, [failed.event.id]))[0].payload).toEqual({
+      rotationId: y.rotationId, secretId: y.secretId, secretType: 'aws-iam-key', status: 'failed', mode: null, errorCode: 'E', version: null, previousKeyRetireAt: null,
+    });
+  });
+
+  it('finish and its announcement are all or nothing: an insert that fails leaves the rotation unfinished', async () => {
+    const x = await subject(['current']);
+    await rotations.claim(x.rotationId, 'w1', 60_000);
+    const ann = announcement(x, 'succeeded');
+    // An audit id already taken: the audit insert fails, after the finish's update in the same statement.
+    await ds.query(`INSERT INTO audit_events (id, actor_id, actor_name, action, outcome) VALUES ($1, 'x', 'x', 'x', 'success')`, [ann.audit.id]);
+    await expect(rotations.finish(x.rotationId, 'succeeded', new Date(), { code: null, message: null }, ann)).rejects.toMatchObject({ code: '23505', constraint: 'audit_events_pkey' });
+    expect(await rotations.get(x.rotationId)).toMatchObject({ status: 'running', leaseOwner: 'w1', finishedAt: null });
+    expect(await ds.query(`SELECT count(*)::int AS n FROM events WHERE id = $1`, [ann.event.id])).toEqual([{ n: 0 }]);
   });
 
   it('withLiveVersions reads what get and live read, in one statement', async () => {
@@ -253,13 +326,8 @@ describe('rotation statements that return what a second statement read (Postgres
         await tx.rotations.setStep(rot.id, 'retire');
       });
       await r.rotations.journal(rot, { step: 'done', retirePending: false });
-      await one.transaction(async (m) => {
-        expect(await new RotationsRepository(m).finish(rot.id, 'succeeded', new Date(), { code: null, message: null })).not.toBeNull();
-        await new EventsRepository(m).record(['https://a.example/hook'], 'rotation.succeeded', x.secretId, { rotationId: rot.id });
-        await new AuditEventsRepository(m).insert({
-          id: uuidv7(), at: new Date(), actorId: 'system:test', actorName: 'test', action: 'rotation.succeeded', targetType: 'rotation', targetId: rot.id,
-          secretId: x.secretId, outcome: 'success', errorCode: null, requestId: null, ip: null, details: {},
-        } as never);
+      expect(await r.rotations.finish(rot.id, 'succeeded', new Date(), { code: null, message: null }, announcement(x, 'succeeded', ['https://a.example/hook']))).toMatchObject({
+        announced: true,
       });
       await locks.release(`iam-user:${x.secretId}`, 'w1');
 
@@ -273,7 +341,7 @@ describe('rotation statements that return what a second statement read (Postgres
           'keyturn_rotation_with_secret', 'keyturn_lease_lock_try_take', 'keyturn_rotation_claim', 'keyturn_secret_with_live_versions',
           'keyturn_version_holders_of_key_id_hmacs', 'keyturn_secret_next_version', 'keyturn_version_move_state', 'keyturn_version_insert',
           'keyturn_setting_value', 'keyturn_secret_mark_changed_and_checked', 'keyturn_version_promote_pending', 'keyturn_heartbeat_insert_checked',
-          'keyturn_rotation_finish', 'keyturn_event_insert', 'keyturn_webhook_deliveries_insert', 'keyturn_audit_insert', 'keyturn_lease_lock_release',
+          'keyturn_rotation_finish', 'keyturn_lease_lock_release',
         ].sort(),
       );
     } finally {

@@ -2,6 +2,7 @@ import type { EntityManager } from 'typeorm';
 import { RotationEntity, type RotationStep, type RotationWarning } from '../entities/rotation.entity.js';
 import { namedSql, queryReturning, rowsOf } from '../returning.js';
 import { SecretEntity } from '../entities/secret.entity.js';
+import type { AuditEventEntity } from '../entities/audit-event.entity.js';
 import { columnList, namedFromMetadata, prefixedColumns, selectEntities, toEntity, updateById } from '../rows.js';
 
 /** What a claim found when it could not take the rotation. */
@@ -16,6 +17,25 @@ export interface FinishedRotation {
   before: RotationEntity;
   /** The secret's current version after the finish (the version a succeeded change made consumers read). */
   currentVersion: number | null;
+}
+
+/**
+ * What a finish announces when its status is news (the row's status before it was another): the
+ * rotation.succeeded / rotation.failed event with one pending delivery per webhook URL, and the audit entry.
+ * The finish statement completes them from the row it locked (see FINISH_SQL).
+ */
+export interface FinishAnnouncement {
+  event: {
+    id: string;
+    type: 'rotation.succeeded' | 'rotation.failed';
+    /** Without what the row says (secretType, mode, version, previousKeyRetireAt): the statement adds those. */
+    payload: Record<string, unknown>;
+    urls: readonly string[];
+    deliveryIds: readonly string[];
+    at: Date;
+  };
+  /** Its details without the row's mode and attempt, which the statement adds. */
+  audit: AuditEventEntity;
 }
 
 // A rotation's constant statements, prepared once per connection (NamedSql). Those that return a row list
@@ -45,15 +65,45 @@ const RENEW_LEASE_SQL = namedSql(
   `UPDATE rotations SET lease_expires_at = now() + ($3 || ' milliseconds')::interval WHERE id = $1 AND lease_owner = $2`,
 );
 
+
+/**
+ * The finish (status, lease, finish time, error) and, in the same statement (one round trip and one
+ * transaction, where a transaction around the finish and the announcement's inserts took five or six), the
+ * announcement, written only when the status is news (the locked row's status was another). What the
+ * announcement says of the rotation is read from that row, as a read under the lock would give it:
+ * `secretType`, `mode`, the current `version` (succeeded) and `previousKeyRetireAt` (succeeded with a retire
+ * owed; ISO 8601 in UTC with milliseconds, as Date.toISOString writes it), and the audit entry's `mode` and
+ * `attempt`. $1–$5 the finish; $6–$11 the event and its deliveries; $12–$24 the audit row.
+ */
 const FINISH_SQL = namedFromMetadata(
   'rotation_finish',
-  (m) => `WITH before AS (SELECT ${columnList(m, RotationEntity)} FROM rotations WHERE id = $1 FOR UPDATE)
-       UPDATE rotations r
-          SET status = $2, lease_owner = NULL, lease_expires_at = NULL, finished_at = coalesce(before.finished_at, $3),
-              error_code = $4, error_message = $5, updated_at = now()
-         FROM before
-        WHERE r.id = before.id
-       RETURNING ${columnList(m, RotationEntity, 'before')}, (SELECT v.version FROM secret_versions v WHERE v.secret_id = r.secret_id AND v.state = 'current') AS keyturn_current_version`,
+  (m) => `WITH before AS (SELECT ${columnList(m, RotationEntity)} FROM rotations WHERE id = $1 FOR UPDATE),
+       f AS (
+         UPDATE rotations r
+            SET status = $2, lease_owner = NULL, lease_expires_at = NULL, finished_at = coalesce(before.finished_at, $3),
+                error_code = $4, error_message = $5, updated_at = now()
+           FROM before
+          WHERE r.id = before.id
+         RETURNING ${columnList(m, RotationEntity, 'before')}, (SELECT v.version FROM secret_versions v WHERE v.secret_id = r.secret_id AND v.state = 'current') AS keyturn_current_version),
+       news AS (SELECT * FROM f WHERE f.status IS DISTINCT FROM $2),
+       e AS (
+         INSERT INTO events (id, type, secret_id, payload)
+         SELECT $6, $7, news.secret_id, $8::jsonb || jsonb_build_object(
+                  'secretType', news.secret_type,
+                  'mode', news.mode,
+                  'version', CASE WHEN $2 = 'succeeded' THEN news.keyturn_current_version END,
+                  'previousKeyRetireAt', CASE WHEN $2 = 'succeeded' AND news.retire_pending AND news.retire_at IS NOT NULL
+                                              THEN to_char(news.retire_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') END)
+           FROM news
+         RETURNING id),
+       d AS (
+         INSERT INTO webhook_deliveries (id, event_id, url, status, attempts, next_attempt_at)
+         SELECT x.id, e.id, x.url, 'pending', 0, $11 FROM e, unnest($9::uuid[], $10::text[]) AS x(id, url)),
+       a AS (
+         INSERT INTO audit_events (id, at, actor_id, actor_name, action, target_type, target_id, secret_id, outcome, error_code, request_id, ip, details)
+         SELECT $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24::jsonb || jsonb_build_object('mode', news.mode, 'attempt', news.attempt)
+           FROM news)
+     SELECT f.*, EXISTS (SELECT 1 FROM news) AS keyturn_announced FROM f`,
 );
 
 /**
@@ -173,17 +223,28 @@ export class RotationsRepository {
 
   /**
    * The final status; a failure keeps its code and message, a success clears them. A finish time already
-   * recorded (a succeeded rotation whose retire was owed) is kept. One statement: it returns the row as it
-   * was before (under its row lock) and the secret's current version, or null when the row is gone.
+   * recorded (a succeeded rotation whose retire was owed) is kept. When the status is news, the announcement
+   * too (`announced`: the event, its deliveries and the audit entry were written). One statement, so one
+   * transaction (FINISH_SQL): it returns the row as it was before (under its row lock) and the secret's
+   * current version, or null when the row is gone (nothing written).
    */
-  async finish(id: string, status: 'succeeded' | 'failed', finishedAt: Date, error: { code: string | null; message: string | null }): Promise<FinishedRotation | null> {
+  async finish(
+    id: string,
+    status: 'succeeded' | 'failed',
+    finishedAt: Date,
+    error: { code: string | null; message: string | null },
+    announce: FinishAnnouncement,
+  ): Promise<(FinishedRotation & { announced: boolean }) | null> {
     const failed = status === 'failed';
+    const { event: ev, audit: a } = announce;
     const [row] = await queryReturning<Record<string, unknown>>(this.m, FINISH_SQL(this.m), [
       id, status, finishedAt, failed ? error.code : null, failed ? error.message : null,
+      ev.id, ev.type, JSON.stringify(ev.payload), ev.deliveryIds, ev.urls, ev.at,
+      a.id, a.at, a.actorId, a.actorName, a.action, a.targetType, a.targetId, a.secretId, a.outcome, a.errorCode, a.requestId, a.ip, JSON.stringify(a.details),
     ]);
     if (!row) return null;
     const v = row.keyturn_current_version;
-    return { before: toEntity(this.m, RotationEntity, row), currentVersion: v === null || v === undefined ? null : Number(v) };
+    return { before: toEntity(this.m, RotationEntity, row), currentVersion: v === null || v === undefined ? null : Number(v), announced: row.keyturn_announced === true };
   }
 
   /** Rotations left waiting (or with retire owed) longer than `after` (an interval), or running under a lapsed lease. */
