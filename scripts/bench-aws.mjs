@@ -170,14 +170,15 @@ export async function runBench(kind) {
       const started = performance.now();
       const startedAt = Date.now();
       await queue.resume();
+      // Done when every row is finished and every job completed (a job completes just after its row is finished).
       for (;;) {
         const { rows: [{ n }] } = await db.query(unfinished);
-        if (n === 0) break;
-        if (performance.now() - started > 15 * 60_000) throw new Error(`Keyturn did not finish: ${n} of ${ids.length} left`);
+        const completions = await queueConnection.zcount(completedKey, startedAt, '+inf');
+        if (completions > ids.length) throw new Error(`Keyturn's pass completed ${completions} jobs, not ${ids.length}`);
+        if (n === 0 && completions === ids.length) break;
+        if (performance.now() - started > 15 * 60_000) throw new Error(`Keyturn did not finish: ${n} of ${ids.length} rows unfinished, ${completions} jobs completed`);
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
-      const completions = await queueConnection.zcount(completedKey, startedAt, '+inf');
-      if (completions !== ids.length) throw new Error(`Keyturn's pass completed ${completions} jobs, not ${ids.length}`);
       const [, lastAt] = await queueConnection.zrange(completedKey, '+inf', startedAt, 'BYSCORE', 'REV', 'LIMIT', 0, 1, 'WITHSCORES');
       const seconds = (Number(lastAt) - startedAt) / 1000;
       const { rows: [{ n: done }] } = await db.query(`SELECT count(*)::int AS n FROM ${table} WHERE id = ANY($1::uuid[]) AND ${finished}`, [ids]);
