@@ -356,6 +356,21 @@ export class FakeStore {
         Object.assign(s, { lastRotatedAt: new Date(now()), heartbeatStatus: 'success', heartbeatFailures: 0, lastHeartbeatAt: r.at, nextHeartbeatAt: dueOf(s, r.next) });
         return before;
       },
+      // As keyturn_promote_checked (migration 1795838000000) does it, in one call outside a transaction.
+      promoteChecked: async (secretId, rotationId, step, c) => {
+        const s = db().secrets.get(secretId);
+        if (!s || !db().versions.some((v) => v.secretId === secretId && v.state === 'pending')) return 'nothing-to-promote';
+        if (s.heartbeatStatus !== 'success') return 'status-changed';
+        await secrets.markChangedAndChecked(secretId, { at: c.at, next: c.next });
+        await versions.moveState(secretId, 'previous', 'retired');
+        await versions.moveState(secretId, 'current', 'previous');
+        const promoted = await versions.promotePending(secretId);
+        await heartbeats.insertChecked({
+          id: c.heartbeatId, secretId, requestedBy: c.requestedBy, checkedArn: c.checkedArn, keyStatus: 'Active', keyCreatedAt: promoted?.keyCreatedAt ?? null, at: c.at,
+        });
+        await rotations.setStep(rotationId, step);
+        return 'promoted';
+      },
       setIamUserId: async (id, iamUserId) => {
         const s = db().secrets.get(id);
         if (s) s.iamUserId = iamUserId;

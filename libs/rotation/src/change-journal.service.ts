@@ -244,10 +244,23 @@ export class ChangeJournal {
   async promote(rot: RotationEntity, next: RotationStep, verified?: VerifiedKey): Promise<void> {
     const canHeartbeat = secretTypeDefinition(rot.secretType).canHeartbeat;
     const checked = canHeartbeat && verified ? verified : null;
+    const interval = checked ? (checked.heartbeatIntervalSeconds ?? this.config.heartbeat.intervalSeconds) * 1000 : 0;
+    if (checked) {
+      // The common case in one call (the secret's status is already success): the same writes, no transaction to hold.
+      const heartbeatId = uuidv7();
+      const done = await this.secrets.promoteChecked(rot.secretId, rot.id, next, {
+        at: checked.at, next: new Date(checked.at.getTime() + interval), heartbeatId, requestedBy: 'system:rotation-worker', checkedArn: checked.arn,
+      });
+      if (done === 'nothing-to-promote') throw new KeyturnError(ErrorCode.NOTHING_TO_PROMOTE, { rotationId: rot.id });
+      if (done === 'promoted') {
+        rot.step = next;
+        return;
+      }
+      // 'status-changed': nothing written; the transaction below promotes and records the change with its event.
+    }
     await this.tx.run(async (tx) => {
       // The secret's row lock first (heartbeats take it too, so a promotion and a heartbeat's result are ordered).
       // With a verified key the statement that takes it also records the check, and says what the status was.
-      const interval = checked ? (checked.heartbeatIntervalSeconds ?? this.config.heartbeat.intervalSeconds) * 1000 : 0;
       const locked = checked
         ? await tx.secrets.markChangedAndChecked(rot.secretId, { at: checked.at, next: new Date(checked.at.getTime() + interval) })
         : await tx.secrets.lockHeartbeatState(rot.secretId);

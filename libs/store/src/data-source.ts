@@ -25,6 +25,7 @@ import { KeyListing1795834000000 } from './migrations/1795834000000-key-listing.
 import { HeartbeatFinish1795835000000 } from './migrations/1795835000000-heartbeat-finish.js';
 import { HeartbeatDue1795836000000 } from './migrations/1795836000000-heartbeat-due.js';
 import { HeartbeatDueRows1795837000000 } from './migrations/1795837000000-heartbeat-due-rows.js';
+import { PromoteChecked1795838000000 } from './migrations/1795838000000-promote-checked.js';
 
 // Listed explicitly, not globbed: the same list works from ts-jest, from dist
 // and from the TypeORM CLI, and a migration cannot be skipped by a path typo.
@@ -47,6 +48,7 @@ export const MIGRATIONS = [
   HeartbeatFinish1795835000000,
   HeartbeatDue1795836000000,
   HeartbeatDueRows1795837000000,
+  PromoteChecked1795838000000,
 ];
 
 export interface PoolOptions {

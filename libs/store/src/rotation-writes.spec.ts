@@ -1,7 +1,6 @@
 import { DataSource } from 'typeorm';
 import {
   EventsRepository,
-  HeartbeatsRepository,
   LeaseLocks,
   RotationsRepository,
   SETTING_VALUE_SQL,
@@ -292,6 +291,8 @@ describe('rotation statements that return what a second statement read (Postgres
     await one.initialize();
     try {
       const x = await subject(['previous', 'current']);
+      // The steady state: the secret's key answered its last check.
+      await ds.query(`UPDATE secrets SET heartbeat_status = 'success' WHERE id = $1`, [x.secretId]);
       const r = repositoriesOf(one.manager);
       const locks = new LeaseLocks(one);
       // What a key rotation's run sends (ChangeJournal, RotationRunner, SettingsService), in its order.
@@ -315,16 +316,11 @@ describe('rotation statements that return what a second statement read (Postgres
         await tx.rotations.setPending(rot, v, 'verify');
       });
       expect(await rowsOf(one.manager, SETTING_VALUE_SQL, ['global'])).toEqual([]);
-      await one.transaction(async (m) => {
-        const tx = repositoriesOf(m);
-        const at = new Date();
-        expect(await tx.secrets.markChangedAndChecked(x.secretId, { at, next: new Date(at.getTime() + 3_600_000) })).not.toBeNull();
-        await tx.versions.moveState(x.secretId, 'previous', 'retired');
-        await tx.versions.moveState(x.secretId, 'current', 'previous');
-        expect(await tx.versions.promotePending(x.secretId)).not.toBeNull();
-        await new HeartbeatsRepository(m).insertChecked({ id: uuidv7(), secretId: x.secretId, requestedBy: 'test', checkedArn: 'arn', keyStatus: 'Active', keyCreatedAt: null, at });
-        await tx.rotations.setStep(rot.id, 'retire');
-      });
+      // The promotion of a verified key whose secret's heartbeat status is already success: one call.
+      const at = new Date();
+      expect(
+        await r.secrets.promoteChecked(x.secretId, rot.id, 'retire', { at, next: new Date(at.getTime() + 3_600_000), heartbeatId: uuidv7(), requestedBy: 'test', checkedArn: 'arn' }),
+      ).toBe('promoted');
       await r.rotations.journal(rot, { step: 'done', retirePending: false });
       expect(await r.rotations.finish(rot.id, 'succeeded', new Date(), { code: null, message: null }, announcement(x, 'succeeded', ['https://a.example/hook']))).toMatchObject({
         announced: true,
@@ -340,7 +336,7 @@ describe('rotation statements that return what a second statement read (Postgres
         [
           'keyturn_rotation_with_secret', 'keyturn_lease_lock_try_take', 'keyturn_rotation_claim', 'keyturn_secret_with_live_versions',
           'keyturn_version_holders_of_key_id_hmacs', 'keyturn_secret_next_version', 'keyturn_version_move_state', 'keyturn_version_insert',
-          'keyturn_setting_value', 'keyturn_secret_mark_changed_and_checked', 'keyturn_version_promote_pending', 'keyturn_heartbeat_insert_checked',
+          'keyturn_setting_value', 'keyturn_secret_promote_checked',
           'keyturn_rotation_finish', 'keyturn_lease_lock_release',
         ].sort(),
       );

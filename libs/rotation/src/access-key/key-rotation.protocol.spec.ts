@@ -392,8 +392,21 @@ describe('KeyRotationUseCase, self mode (the key rotates itself)', () => {
       expect(w.iam.user('alice').keys.find((k) => k.accessKeyId === key.accessKeyId)?.status).toBe('Inactive');
     });
 
-    it('is one transaction: when any part fails, no version moves and the step stays', async () => {
+    it('is one call when the status stays success (keyturn_promote_checked, all or nothing): when it fails, no version moves and the step stays', async () => {
       const { w, secret, rot } = selfMode();
+      w.store.secrets.promoteChecked = async () => {
+        throw new Error('connection lost');
+      };
+      expect(await attempt(w, rot.id)).toEqual(new Error('connection lost'));
+      expect(w.store.versionsOf(secret.id).map(([, s]) => s)).toEqual(['current', 'pending']);
+      expect([...w.store.t.heartbeats.values()]).toEqual([]);
+      expect(w.store.rotation(rot.id).step).toBe('verify');
+      // storePending's transaction only: the promotion is one statement (its Postgres spec: change-journal.promote.pg.spec).
+      expect(w.store.transactionsRun).toEqual(['committed']);
+    });
+
+    it('is one transaction when the status changes: when any part fails, no version moves and the step stays', async () => {
+      const { w, secret, rot } = selfMode({ status: 'failed' });
       w.store.secrets.markChangedAndChecked = async () => {
         throw new Error('connection lost');
       };

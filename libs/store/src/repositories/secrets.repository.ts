@@ -3,6 +3,7 @@ import type { HeartbeatStatus, SecretSettings, SecretType } from '@keyturn/contr
 import { SecretEntity } from '../entities/secret.entity.js';
 import { namedSql, queryReturning, rowsOf } from '../returning.js';
 import { SecretVersionEntity } from '../entities/secret-version.entity.js';
+import type { RotationStep } from '../entities/rotation.entity.js';
 import { columnList, namedFromMetadata, prefixedColumns, toEntity, updateById } from '../rows.js';
 import { SECRETS_WITH_DUE } from './heartbeat-due.sql.js';
 
@@ -85,6 +86,11 @@ const MARK_CHANGED_AND_CHECKED_SQL = namedSql(
        SELECT heartbeat_status, heartbeat_failures FROM s`,
 );
 
+const PROMOTE_CHECKED_SQL = namedSql('secret_promote_checked', `SELECT keyturn_promote_checked($1, $2, $3, $4, $5, $6, $7, $8) AS result`);
+
+/** What promoteChecked did: 'promoted' (all written), or nothing written and why (see PromoteChecked1795838000000). */
+export type PromoteChecked = 'promoted' | 'nothing-to-promote' | 'status-changed';
+
 /** The secret with its due time (heartbeat_due), as SecretEntity. */
 function secretWithDue(m: EntityManager, row: Record<string, unknown>): SecretEntity {
   return Object.assign(toEntity(m, SecretEntity, row), { nextHeartbeatAt: row.next_heartbeat_at as Date | null });
@@ -162,6 +168,25 @@ export class SecretsRepository {
     // The row lock first (FOR UPDATE, as lockHeartbeatState takes it), then the write and the due time: one statement.
     const [before] = await queryReturning<{ heartbeat_status: HeartbeatStatus; heartbeat_failures: number }>(this.m, MARK_CHANGED_AND_CHECKED_SQL, [id, r.at, r.next]);
     return before ? { heartbeatStatus: before.heartbeat_status, heartbeatFailures: before.heartbeat_failures } : null;
+  }
+
+  /**
+   * A verified key's promotion in one call (keyturn_promote_checked, migration PromoteChecked1795838000000),
+   * for the common case: what ChangeJournal.promote's transaction writes with a verified key (markChangedAndChecked,
+   * the version moves, the verify step's heartbeat row, the rotation's step), written only when a pending
+   * version is there and the secret's heartbeat status is already 'success' (no status change, so no event or
+   * audit entry to write). Run it outside a transaction.
+   */
+  async promoteChecked(
+    secretId: string,
+    rotationId: string,
+    step: RotationStep,
+    check: { at: Date; next: Date; heartbeatId: string; requestedBy: string; checkedArn: string },
+  ): Promise<PromoteChecked> {
+    const [row] = await rowsOf<{ result: PromoteChecked }>(this.m, PROMOTE_CHECKED_SQL, [
+      secretId, rotationId, step, check.at, check.next, check.heartbeatId, check.requestedBy, check.checkedArn,
+    ]);
+    return row!.result;
   }
 
   /** A heartbeat's result on the secret: status, consecutive failures and when it is due again. */
