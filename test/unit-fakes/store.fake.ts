@@ -401,6 +401,25 @@ export class FakeStore {
         clone(of(secretId).filter((v) => states.includes(v.state)).sort((a, b) => b.version - a.version).slice(0, take)),
       newerThan: async (secretId, version, states, take) =>
         clone(of(secretId).filter((v) => v.version > version && states.includes(v.state)).sort((a, b) => a.version - b.version).slice(0, take)),
+      // As keyturn_store_pending (migration 1795838100000) does it, in one call outside a transaction.
+      storePending: async (rotationId, step, row) => {
+        const s = db().secrets.get(row.secretId);
+        if (!s || s.versionCounter !== row.version - 1) return null;
+        lockedIds.push(row.secretId);
+        // One statement: all of it or, if a part fails, none of it.
+        const pendings = db().versions.filter((v) => v.secretId === row.secretId && v.state === 'pending');
+        s.versionCounter++;
+        try {
+          await versions.moveState(row.secretId, 'pending', 'discarded');
+          const stored = await versions.insert({ ...row, state: 'pending' });
+          Object.assign(db().rotations.get(rotationId)!, { pendingVersion: row.version, step });
+          return stored;
+        } catch (e) {
+          s.versionCounter--;
+          for (const v of pendings) v.state = 'pending';
+          throw e;
+        }
+      },
       insert: async (row: NewSecretVersion) => {
         if (!db().secrets.has(row.secretId)) throw Object.assign(new Error('insert violates foreign key secret_versions_secret_id_fkey'), { code: '23503' });
         const listing = { keyStatus: null, keyCreatedAt: null, keyListedAt: null };

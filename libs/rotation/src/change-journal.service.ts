@@ -205,10 +205,15 @@ export class ChangeJournal {
    * rotation (step `next`), in one transaction under the secret's row lock
    * (taken by counting the version). An abandoned pending value (never
    * applied, or applied and superseded) becomes history. Returns the stored
-   * pending version.
+   * pending version. With `expectedVersion`, in one call when that is still the next version.
    */
-  async storePending(rot: RotationEntity, fields: Record<string, string>, next: RotationStep, listing?: KeyListing): Promise<OpenVersion> {
-    const row = await this.tx.run(async (tx) => {
+  async storePending(rot: RotationEntity, fields: Record<string, string>, next: RotationStep, listing?: KeyListing, expectedVersion?: number): Promise<OpenVersion> {
+    // With the version the caller expects (the counter its run read, plus one): sealed with it and stored in one
+    // call, which writes only if that is still the next version (SecretVersionsRepository.storePending).
+    const quick =
+      expectedVersion !== undefined ? await this.versions.storePending(rot.id, next, { ...this.cipher.seal(rot.secretId, expectedVersion, 'pending', fields), ...listing }) : null;
+    // Otherwise (or if the counter moved on meanwhile): counted first under the row lock, then sealed.
+    const row = quick ?? await this.tx.run(async (tx) => {
       const v = await tx.secrets.nextVersion(rot.secretId);
       if (v === null) throw new KeyturnError(ErrorCode.SECRET_NOT_FOUND, { secretId: rot.secretId });
       await tx.versions.moveState(rot.secretId, 'pending', 'discarded');

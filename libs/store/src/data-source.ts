@@ -26,6 +26,7 @@ import { HeartbeatFinish1795835000000 } from './migrations/1795835000000-heartbe
 import { HeartbeatDue1795836000000 } from './migrations/1795836000000-heartbeat-due.js';
 import { HeartbeatDueRows1795837000000 } from './migrations/1795837000000-heartbeat-due-rows.js';
 import { PromoteChecked1795838000000 } from './migrations/1795838000000-promote-checked.js';
+import { StorePending1795838100000 } from './migrations/1795838100000-store-pending.js';
 
 // Listed explicitly, not globbed: the same list works from ts-jest, from dist
 // and from the TypeORM CLI, and a migration cannot be skipped by a path typo.
@@ -49,6 +50,7 @@ export const MIGRATIONS = [
   HeartbeatDue1795836000000,
   HeartbeatDueRows1795837000000,
   PromoteChecked1795838000000,
+  StorePending1795838100000,
 ];
 
 export interface PoolOptions {

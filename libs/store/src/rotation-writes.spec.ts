@@ -308,13 +308,11 @@ describe('rotation statements that return what a second statement read (Postgres
       expect(await r.versions.holdersOfKeyIdHmacs(['h1', 'h2'], x.secretId)).toEqual([]);
       await r.versions.setState(x.versionIds[0]!, 'retired');
       await r.rotations.journal(rot, { step: 'create', aboutToCreateAt: new Date() });
-      await one.transaction(async (m) => {
-        const tx = repositoriesOf(m);
-        const v = await tx.secrets.nextVersion(x.secretId);
-        await tx.versions.moveState(x.secretId, 'pending', 'discarded');
-        await tx.versions.insert({ id: uuidv7(), secretId: x.secretId, version: v!, state: 'pending', kekId: 'k1', wrappedKey: 'w', fields: {} as never, keyHint: null, keyIdHmac: null });
-        await tx.rotations.setPending(rot, v, 'verify');
+      // The new key stored as pending at the version the run expects (the counter it read, plus one): one call.
+      const stored = await r.versions.storePending(rot.id, 'verify', {
+        id: uuidv7(), secretId: x.secretId, version: 3, state: 'pending', kekId: 'k1', wrappedKey: 'w', fields: {} as never, keyHint: null, keyIdHmac: null,
       });
+      expect(stored).toMatchObject({ version: 3, state: 'pending' });
       expect(await rowsOf(one.manager, SETTING_VALUE_SQL, ['global'])).toEqual([]);
       // The promotion of a verified key whose secret's heartbeat status is already success: one call.
       const at = new Date();
@@ -330,12 +328,12 @@ describe('rotation statements that return what a second statement read (Postgres
       const names = (await rowsOf<{ name: string }>(one.manager, 'SELECT name FROM pg_prepared_statements ORDER BY name', [])).map((p) => p.name);
       // A journal write is named after its table and a digest of its text: one per set of columns.
       const updates = names.filter((n) => /^keyturn_[a-z_]+_set_[0-9a-f]{16}$/.test(n));
-      expect(updates.filter((n) => n.startsWith('keyturn_rotations_set_'))).toHaveLength(5);
+      expect(updates.filter((n) => n.startsWith('keyturn_rotations_set_'))).toHaveLength(4);
       expect(updates.filter((n) => n.startsWith('keyturn_secret_versions_set_'))).toHaveLength(1);
       expect(names.filter((n) => !updates.includes(n))).toEqual(
         [
           'keyturn_rotation_with_secret', 'keyturn_lease_lock_try_take', 'keyturn_rotation_claim', 'keyturn_secret_with_live_versions',
-          'keyturn_version_holders_of_key_id_hmacs', 'keyturn_secret_next_version', 'keyturn_version_move_state', 'keyturn_version_insert',
+          'keyturn_version_holders_of_key_id_hmacs', 'keyturn_version_store_pending',
           'keyturn_setting_value', 'keyturn_secret_promote_checked',
           'keyturn_rotation_finish', 'keyturn_lease_lock_release',
         ].sort(),

@@ -270,7 +270,8 @@ export class KeyRotationUseCase {
     try {
       // CreateAccessKey's answer is a listing of the new key: the heartbeats need not list it for a day.
       const listing = { keyStatus: key.status, keyCreatedAt: key.createDate ?? null, keyListedAt: new Date(this.clock.now()) };
-      pending = await this.store.storePending(rot, { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey }, 'verify', listing);
+      // The counter as this run read it: no other version is stored under the IAM user's lock in the common case.
+      pending = await this.store.storePending(rot, { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey }, 'verify', listing, secret.versionCounter + 1);
     } catch (e) {
       // AWS showed the secret once and we could not keep it: the key must not outlive this attempt.
       const masked = maskAccessKeyId(key.accessKeyId);

@@ -1,5 +1,6 @@
 import { In, MoreThan, type EntityManager } from 'typeorm';
 import { SecretVersionEntity, type VersionState } from '../entities/secret-version.entity.js';
+import type { RotationStep } from '../entities/rotation.entity.js';
 import { namedSql, queryReturning, rowsOf } from '../returning.js';
 import { columnList, namedFromMetadata, selectEntities, toEntity, updateById } from '../rows.js';
 
@@ -23,6 +24,12 @@ const INSERT_SQL = namedFromMetadata(
   (m) => `INSERT INTO secret_versions (id, secret_id, version, state, kek_id, wrapped_key, fields, key_hint, key_id_hmac, key_status, key_created_at, key_listed_at, secret_unknown)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
        RETURNING ${columnList(m, SecretVersionEntity)}`,
+);
+
+/** keyturn_store_pending (migration StorePending1795838100000): the stored version, or no row when nothing was written. */
+const STORE_PENDING_SQL = namedFromMetadata(
+  'version_store_pending',
+  (m) => `SELECT ${columnList(m, SecretVersionEntity)} FROM keyturn_store_pending($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 );
 
 const PROMOTE_PENDING_SQL = namedFromMetadata(
@@ -88,6 +95,21 @@ export class SecretVersionsRepository {
         row.keyStatus ?? null, row.keyCreatedAt ?? null, row.keyListedAt ?? null, row.secretUnknown ?? false],
     );
     return toEntity(this.m, SecretVersionEntity, stored);
+  }
+
+  /**
+   * A rotation's new value stored as the secret's pending version in one call (keyturn_store_pending, migration
+   * StorePending1795838100000): the version counted under the secret's row lock, an abandoned pending version
+   * discarded, `row` inserted, and the rotation's pending version and `step` recorded; only if `row.version` is
+   * the next version (it is sealed with it). Returns the stored version, or null when nothing was written (the
+   * counter moved on, or the secret is gone). Run it outside a transaction.
+   */
+  async storePending(rotationId: string, step: RotationStep, row: NewSecretVersion): Promise<SecretVersionEntity | null> {
+    const [stored] = await queryReturning<Record<string, unknown>>(this.m, STORE_PENDING_SQL(this.m), [
+      row.secretId, row.version, rotationId, step, row.id, row.kekId, row.wrappedKey, JSON.stringify(row.fields), row.keyHint, row.keyIdHmac,
+      row.keyStatus ?? null, row.keyCreatedAt ?? null, row.keyListedAt ?? null,
+    ]);
+    return stored ? toEntity(this.m, SecretVersionEntity, stored) : null;
   }
 
   async setState(id: string, state: VersionState): Promise<void> {

@@ -1,18 +1,22 @@
+import { randomBytes } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { ErrorCode } from '@keyturn/contracts';
 import { RotationsRepository, SecretVersionsRepository, SecretsRepository, Transactions, dataSourceOptions, uuidv7, type RotationEntity } from '@keyturn/store';
-import type { VersionCipher } from '@keyturn/vault';
+import { EnvelopeCipher, generateMasterKey, keyringFromStrings } from '@keyturn/crypto';
+import { envelopeVersionCipher, type VersionCipher } from '@keyturn/vault';
 import { CONFIG, FakeClock } from '../../../test/unit-fakes/worker.fixture.js';
 import { throwawayDatabase } from '../../../test/unit-fakes/pg-database.js';
 import { ChangeJournal } from './change-journal.service.js';
 
-// A verified key's promotion on real Postgres (docs/architecture.md, "The rotation protocol"): the common
-// case in one call (keyturn_promote_checked), a heartbeat status change in a transaction with its event,
-// and nothing to promote writing nothing. Both paths must leave the same rows.
+// A rotation's two multi-row writes on real Postgres (docs/architecture.md, "The rotation protocol"), each
+// in one call in the common case and in a transaction otherwise, both paths leaving the same rows:
+// - storing the new key as pending (keyturn_store_pending; the transaction when the counter moved on);
+// - a verified key's promotion (keyturn_promote_checked; the transaction, with its event, when the
+//   heartbeat status changes; nothing written when there is nothing to promote).
 const HOUR = 3_600_000;
 const plainCipher = { open: (v: { fields: unknown }) => v.fields as Record<string, string> } as unknown as VersionCipher;
 
-describe('ChangeJournal.promote on Postgres', () => {
+describe('ChangeJournal on Postgres', () => {
   const database = throwawayDatabase('promotepg');
   let ds: DataSource;
   /** Statements sent, as Postgres received them (BEGIN/COMMIT included). */
@@ -147,5 +151,91 @@ describe('ChangeJournal.promote on Postgres', () => {
     expect(statements).toEqual(['SELECT']);
     expect(await rowsOf(x.secretId, x.rotationId)).toEqual(before);
     expect(x.rot.step).toBe('verify');
+  });
+
+  describe('storePending', () => {
+    const cipher = envelopeVersionCipher(new EnvelopeCipher(keyringFromStrings(generateMasterKey())));
+    // A key id of its own per test: a live key is held by one secret only (secret_versions_key_id_hmac_live).
+    const newFields = () => ({ accessKeyId: `AKIA${randomBytes(8).toString('hex').toUpperCase()}`, secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' });
+    const listing = { keyStatus: 'Active' as const, keyCreatedAt: new Date('2030-01-01T11:59:00.000Z'), keyListedAt: new Date('2030-01-01T12:00:00.000Z') };
+
+    /** A secret at version 2 (counter 2) with an abandoned pending version, and a rotation at create. */
+    async function stored() {
+      const secretId = uuidv7();
+      const rotationId = uuidv7();
+      await ds.query(
+        `INSERT INTO secrets (id, type, name, folder, account_id, username, settings, version_counter) VALUES ($1, 'aws-iam-key', $2, '/', '111111111111', 'alice', '{}', 2)`,
+        [secretId, `s-${secretId}`],
+      );
+      for (const [version, state] of [[1, 'current'], [2, 'pending']] as const) {
+        await ds.query(`INSERT INTO secret_versions (id, secret_id, version, state, kek_id, wrapped_key, fields) VALUES ($1, $2, $3, $4, 'k1', 'w', '{}')`, [uuidv7(), secretId, version, state]);
+      }
+      await ds.query(`INSERT INTO rotations (id, secret_id, secret_type, status, step, requested_by) VALUES ($1, $2, 'aws-iam-key', 'running', 'create', 'test')`, [rotationId, secretId]);
+      const journal = new ChangeJournal(
+        new RotationsRepository(ds.manager),
+        new SecretsRepository(ds.manager),
+        new SecretVersionsRepository(ds.manager),
+        new Transactions(ds),
+        cipher,
+        new FakeClock(),
+        CONFIG,
+      );
+      const rot = (await new RotationsRepository(ds.manager).get(rotationId)) as RotationEntity;
+      return { secretId, rotationId, rot, journal };
+    }
+    const rowsAfter = async (secretId: string, rotationId: string) => ({
+      counter: (await ds.query(`SELECT version_counter FROM secrets WHERE id = $1`, [secretId]))[0].version_counter,
+      versions: await ds.query(`SELECT version, state, key_status, key_created_at, key_listed_at FROM secret_versions WHERE secret_id = $1 ORDER BY version`, [secretId]),
+      rotation: (await ds.query(`SELECT step, pending_version FROM rotations WHERE id = $1`, [rotationId]))[0],
+    });
+    const expectedRows = (version: number, versionsBefore: { version: number; state: string }[]) => ({
+      counter: version,
+      versions: [
+        ...versionsBefore.map((v) => ({ ...v, key_status: null, key_created_at: null, key_listed_at: null })),
+        { version, state: 'pending', key_status: 'Active', key_created_at: listing.keyCreatedAt, key_listed_at: listing.keyListedAt },
+      ],
+      rotation: { step: 'verify', pending_version: version },
+    });
+
+    it('the version the run expects: one call, no transaction; the abandoned pending discarded, the key stored sealed with its version', async () => {
+      const x = await stored();
+      const fields = newFields();
+      statements.length = 0;
+      const pending = await x.journal.storePending(x.rot, fields, 'verify', listing, 3);
+      expect(statements).toEqual(['SELECT']);
+      expect(pending.row).toMatchObject({ secretId: x.secretId, version: 3, state: 'pending', createdAt: expect.any(Date) });
+      expect(x.rot).toMatchObject({ step: 'verify', pendingVersion: 3 });
+      expect(await rowsAfter(x.secretId, x.rotationId)).toEqual(expectedRows(3, [{ version: 1, state: 'current' }, { version: 2, state: 'discarded' }]));
+      const [row] = await new SecretVersionsRepository(ds.manager).newest(x.secretId, ['pending'], 1);
+      expect(cipher.open(row!)).toEqual(fields);
+    });
+
+    it('a counter that moved on meanwhile: nothing written by the call, then the transaction counts and seals with the next version', async () => {
+      const x = await stored();
+      // Another change stored version 3 since the run read the counter.
+      await ds.query(`UPDATE secrets SET version_counter = 3 WHERE id = $1`, [x.secretId]);
+      await ds.query(`INSERT INTO secret_versions (id, secret_id, version, state, kek_id, wrapped_key, fields) VALUES ($1, $2, 3, 'retired', 'k1', 'w', '{}')`, [uuidv7(), x.secretId]);
+      const fields = newFields();
+      statements.length = 0;
+      const pending = await x.journal.storePending(x.rot, fields, 'verify', listing, 3);
+      expect(statements[0]).toBe('SELECT');
+      expect(statements[1]).toBe('START');
+      expect(statements.at(-1)).toBe('COMMIT');
+      expect(pending.row.version).toBe(4);
+      expect(await rowsAfter(x.secretId, x.rotationId)).toEqual(
+        expectedRows(4, [{ version: 1, state: 'current' }, { version: 2, state: 'discarded' }, { version: 3, state: 'retired' }]),
+      );
+      const [row] = await new SecretVersionsRepository(ds.manager).newest(x.secretId, ['pending'], 1);
+      expect(cipher.open(row!)).toEqual(fields);
+    });
+
+    it('the one call is all or nothing: an insert that fails in it (a version id already taken) leaves every row as it was', async () => {
+      const x = await stored();
+      const [taken] = await ds.query(`SELECT id FROM secret_versions WHERE secret_id = $1 AND version = 1`, [x.secretId]);
+      const before = await rowsAfter(x.secretId, x.rotationId);
+      const row = { ...cipher.seal(x.secretId, 3, 'pending', newFields()), id: taken.id as string };
+      await expect(new SecretVersionsRepository(ds.manager).storePending(x.rotationId, 'verify', row)).rejects.toMatchObject({ code: '23505', constraint: 'secret_versions_pkey' });
+      expect(await rowsAfter(x.secretId, x.rotationId)).toEqual(before);
+    });
   });
 });
