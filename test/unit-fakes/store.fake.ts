@@ -242,6 +242,13 @@ export class FakeStore {
         Object.assign(rot, changes);
         Object.assign(db().rotations.get(rot.id)!, clone(changes));
       },
+      // One statement (ABOUT_TO_CREATE_SQL): the journal write and the version retired.
+      aboutToCreate: async (rot, at, retireVersionId) => {
+        Object.assign(rot, { step: 'create', aboutToCreateAt: at });
+        Object.assign(db().rotations.get(rot.id)!, { step: 'create', aboutToCreateAt: at });
+        const v = db().versions.find((x) => x.id === retireVersionId);
+        if (v) v.state = 'retired';
+      },
       appendWarning: async (rot, w: RotationWarning) => {
         rot.warnings = [...(rot.warnings ?? []), w];
         const row = db().rotations.get(rot.id)!;

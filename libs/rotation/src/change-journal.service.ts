@@ -119,6 +119,11 @@ export class ChangeJournal {
     return this.rotations.journal(rot, changes);
   }
 
+  /** Records the create step ("about to create" at `at`) and retires `retireVersionId` (null: none), in one write. */
+  aboutToCreate(rot: RotationEntity, at: Date, retireVersionId: string | null): Promise<void> {
+    return this.rotations.aboutToCreate(rot, at, retireVersionId);
+  }
+
   /** Records a warning on the rotation; its message is the catalogue's wording for `params`. */
   async warn<W extends WarningCode>(rot: RotationEntity, code: W, params: WarningParams<W>): Promise<void> {
     const message = warningMessage(code, params);

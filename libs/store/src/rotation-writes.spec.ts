@@ -196,6 +196,25 @@ describe('rotation statements that return what a second statement read (Postgres
     expect(await ds.query(`SELECT count(*)::int AS n FROM events WHERE id = $1`, [ann.event.id])).toEqual([{ n: 0 }]);
   });
 
+  it('aboutToCreate journals the create step and retires the version make-room deleted the key of, in one statement', async () => {
+    const x = await subject(['previous', 'current']);
+    const claimed = await rotations.claim(x.rotationId, 'w1', 60_000);
+    if (!claimed.claimed) throw new Error('not claimed');
+    const at = new Date('2026-11-29T10:00:00.000Z');
+    await rotations.aboutToCreate(claimed.rotation, at, x.versionIds[0]!);
+    expect(claimed.rotation).toMatchObject({ step: 'create', aboutToCreateAt: at });
+    expect(await rotations.get(x.rotationId)).toMatchObject({ step: 'create', aboutToCreateAt: at });
+    expect(await ds.query(`SELECT version, state FROM secret_versions WHERE secret_id = $1 ORDER BY version`, [x.secretId])).toEqual([
+      { version: 1, state: 'retired' },
+      { version: 2, state: 'current' },
+    ]);
+    // Nothing to retire: the journal write only.
+    const later = new Date(at.getTime() + 1_000);
+    await rotations.aboutToCreate(claimed.rotation, later, null);
+    expect(await rotations.get(x.rotationId)).toMatchObject({ step: 'create', aboutToCreateAt: later });
+    expect(await ds.query(`SELECT state FROM secret_versions WHERE secret_id = $1 ORDER BY version`, [x.secretId])).toEqual([{ state: 'retired' }, { state: 'current' }]);
+  });
+
   it('withLiveVersions reads what get and live read, in one statement', async () => {
     const x = await subject(['retired', 'previous', 'current', 'pending']);
     const found = await secrets.withLiveVersions(x.secretId);
@@ -306,8 +325,8 @@ describe('rotation statements that return what a second statement read (Postgres
       await r.rotations.journal(rot, { mode: 'basic', executorSecretId: x.secretId });
       await r.rotations.journal(rot, { step: 'make-room' });
       expect(await r.versions.holdersOfKeyIdHmacs(['h1', 'h2'], x.secretId)).toEqual([]);
-      await r.versions.setState(x.versionIds[0]!, 'retired');
-      await r.rotations.journal(rot, { step: 'create', aboutToCreateAt: new Date() });
+      // Make-room deleted the previous key: retired with the create step's journal write.
+      await r.rotations.aboutToCreate(rot, new Date(), x.versionIds[0]!);
       // The new key stored as pending at the version the run expects (the counter it read, plus one): one call.
       const stored = await r.versions.storePending(rot.id, 'verify', {
         id: uuidv7(), secretId: x.secretId, version: 3, state: 'pending', kekId: 'k1', wrappedKey: 'w', fields: {} as never, keyHint: null, keyIdHmac: null,
@@ -328,12 +347,12 @@ describe('rotation statements that return what a second statement read (Postgres
       const names = (await rowsOf<{ name: string }>(one.manager, 'SELECT name FROM pg_prepared_statements ORDER BY name', [])).map((p) => p.name);
       // A journal write is named after its table and a digest of its text: one per set of columns.
       const updates = names.filter((n) => /^keyturn_[a-z_]+_set_[0-9a-f]{16}$/.test(n));
-      expect(updates.filter((n) => n.startsWith('keyturn_rotations_set_'))).toHaveLength(4);
-      expect(updates.filter((n) => n.startsWith('keyturn_secret_versions_set_'))).toHaveLength(1);
+      expect(updates.filter((n) => n.startsWith('keyturn_rotations_set_'))).toHaveLength(3);
+      expect(updates.filter((n) => n.startsWith('keyturn_secret_versions_set_'))).toHaveLength(0);
       expect(names.filter((n) => !updates.includes(n))).toEqual(
         [
           'keyturn_rotation_with_secret', 'keyturn_lease_lock_try_take', 'keyturn_rotation_claim', 'keyturn_secret_with_live_versions',
-          'keyturn_version_holders_of_key_id_hmacs', 'keyturn_version_store_pending',
+          'keyturn_version_holders_of_key_id_hmacs', 'keyturn_rotation_about_to_create', 'keyturn_version_store_pending',
           'keyturn_setting_value', 'keyturn_secret_promote_checked',
           'keyturn_rotation_finish', 'keyturn_lease_lock_release',
         ].sort(),

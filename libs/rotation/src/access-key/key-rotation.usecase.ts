@@ -52,8 +52,8 @@ export class KeyRotationUseCase {
     const exec = await this.prepare(rot, state);
     if (!state.pending) {
       await this.endGraceEarly(rot, state);
-      await this.makeRoom(rot, state, exec);
-      state = await this.create(rot, state, exec);
+      const retired = await this.makeRoom(rot, state, exec);
+      state = await this.create(rot, state, exec, retired);
     } else {
       // A stored pending key (this attempt's or an interrupted one's) is resumed, never re-created.
       await this.store.journal(rot, { step: 'verify', pendingVersion: state.pending.row.version });
@@ -176,8 +176,11 @@ export class KeyRotationUseCase {
     return 'inactivated';
   }
 
-  /** Step 2: delete orphans, then the previous key if the user is at AWS's limit of two. */
-  private async makeRoom(rot: RotationEntity, state: SecretState, exec: Executor): Promise<void> {
+  /**
+   * Step 2: delete orphans, then the previous key if the user is at AWS's limit of two. Returns the version
+   * whose key it deleted (null: none), which the create step's first write marks retired.
+   */
+  private async makeRoom(rot: RotationEntity, state: SecretState, exec: Executor): Promise<string | null> {
     await this.store.journal(rot, { step: 'make-room' });
     this.faults.point('make-room');
     const { secret } = state;
@@ -204,9 +207,12 @@ export class KeyRotationUseCase {
     }
     if (plan.deletePrevious && state.previous) {
       await this.deleteKey(exec.creds, secret.username, plan.deletePrevious.accessKeyId);
-      await this.store.retireVersion(state.previous.row.id);
+      // Retired by the create step's first write, with nothing that can fail in between: a crash before it
+      // leaves the version previous, its key gone, as a crash right after the delete always could (promote
+      // retires it; make-room finds nothing of it to delete).
+      const retired = state.previous.row.id;
       state.previous = undefined;
-      return;
+      return retired;
     }
     const blocker = plan.blocker;
     if (blocker?.kind === 'held') {
@@ -219,6 +225,7 @@ export class KeyRotationUseCase {
     if (blocker) {
       throw new KeyturnError(ErrorCode.KEY_LIMIT_UNMANAGED, { username: secret.username, maskedKeyId: maskAccessKeyId(blocker.key.accessKeyId) });
     }
+    return null;
   }
 
   /**
@@ -248,10 +255,13 @@ export class KeyRotationUseCase {
     return keys.filter((k) => k !== named);
   }
 
-  /** Step 3: record "about to create", create, and store the key as pending with nothing fallible between. */
-  private async create(rot: RotationEntity, state: SecretState, exec: Executor): Promise<SecretState> {
+  /**
+   * Step 3: record "about to create" (and retire the version make-room deleted the key of), create, and store
+   * the key as pending with nothing fallible between.
+   */
+  private async create(rot: RotationEntity, state: SecretState, exec: Executor, retiredVersionId: string | null): Promise<SecretState> {
     const { secret } = state;
-    await this.store.journal(rot, { step: 'create', aboutToCreateAt: new Date(this.clock.now()) });
+    await this.store.aboutToCreate(rot, new Date(this.clock.now()), retiredVersionId);
     this.faults.point('create');
     let key;
     try {

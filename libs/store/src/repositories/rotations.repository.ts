@@ -67,6 +67,17 @@ const RENEW_LEASE_SQL = namedSql(
 
 
 /**
+ * The create step's journal write ("about to create", with its time) and, in the same statement, the version
+ * whose key make-room just deleted marked retired ($3; null: none). Nothing that can fail runs between the
+ * two, so they need not be two round trips.
+ */
+const ABOUT_TO_CREATE_SQL = namedSql(
+  'rotation_about_to_create',
+  `WITH v AS (UPDATE secret_versions SET state = 'retired', updated_at = now() WHERE id = $3)
+   UPDATE rotations SET step = 'create', about_to_create_at = $2, updated_at = now() WHERE id = $1`,
+);
+
+/**
  * The finish (status, lease, finish time, error) and, in the same statement (one round trip and one
  * transaction, where a transaction around the finish and the announcement's inserts took five or six), the
  * announcement, written only when the status is news (the locked row's status was another). What the
@@ -139,6 +150,15 @@ export class RotationsRepository {
     Object.assign(rot, changes);
     // Named: the journal's callers write fixed sets of properties (see updateById).
     await updateById(this.m, RotationEntity, rot.id, changes, true);
+  }
+
+  /**
+   * Step create, "about to create" at `at`, on the row and on `rot`; and `retireVersionId` (the previous
+   * version, whose key make-room deleted) retired, in the same statement.
+   */
+  async aboutToCreate(rot: RotationEntity, at: Date, retireVersionId: string | null): Promise<void> {
+    Object.assign(rot, { step: 'create', aboutToCreateAt: at });
+    await rowsOf(this.m, ABOUT_TO_CREATE_SQL, [rot.id, at, retireVersionId]);
   }
 
   /** Appends a warning atomically (`warnings || $w`), so concurrent appends never lose one. */
