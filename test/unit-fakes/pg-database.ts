@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import type { DataSource } from 'typeorm';
 
 /** The machine's Postgres, where specs that need a real one make a database of their own. */
 export const ADMIN_URL = process.env.E2E_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -24,5 +25,24 @@ export function throwawayDatabase(label: string): { name: string; url: string; c
     url: Object.assign(new URL(ADMIN_URL), { pathname: `/${name}` }).toString(),
     create: () => admin(`CREATE DATABASE ${name}`),
     drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
+  };
+}
+
+/**
+ * Records the first word (upper-cased) of every statement `ds` sends into `into`, as Postgres receives them
+ * (BEGIN/COMMIT included). Inside a transaction statements go through TypeORM's query runner, which hands
+ * each to its logger's logQuery (which decides whether to print it); outside one they go straight to the
+ * driver's pg pool (libs/store rowsOf), a hot path's statement as a named one ({ name, text }).
+ */
+export function recordStatements(ds: DataSource, into: string[]): void {
+  const record = (q: string) => into.push(q.trim().split(/\s+/)[0]!.toUpperCase());
+  const logger = ds.logger;
+  Object.assign(ds, { logger: Object.assign(Object.create(logger) as object, { logQuery: record }) });
+  type Statement = string | { text: string };
+  const pool = (ds.driver as unknown as { master: { query: (q: Statement, ...rest: unknown[]) => Promise<unknown> } }).master;
+  const poolQuery = pool.query.bind(pool);
+  pool.query = (q: Statement, ...rest: unknown[]) => {
+    record(typeof q === 'string' ? q : q.text);
+    return poolQuery(q, ...rest);
   };
 }

@@ -4,7 +4,7 @@ import { HeartbeatsRepository, SecretVersionsRepository, Transactions, dataSourc
 import type { VersionCipher } from '@keyturn/vault';
 import { CONFIG, FakeClock, FakeIam } from '../../../test/unit-fakes/worker.fixture.js';
 import { HeartbeatUseCase } from './heartbeat.usecase.js';
-import { throwawayDatabase } from '../../../test/unit-fakes/pg-database.js';
+import { recordStatements, throwawayDatabase } from '../../../test/unit-fakes/pg-database.js';
 
 // The heartbeat's finish on real Postgres (docs/architecture.md, "Heartbeats"):
 // the common case in one call (keyturn_finish_heartbeat), a status change with
@@ -26,20 +26,7 @@ describe('HeartbeatUseCase on Postgres', () => {
     ds = new DataSource(dataSourceOptions(url));
     await ds.initialize();
     await ds.runMigrations({ transaction: 'each' });
-    const record = (q: string) => statements.push(q.trim().split(/\s+/)[0]!.toUpperCase());
-    // Inside a transaction statements go through TypeORM's query runner, which hands each to its logger's
-    // logQuery (which decides whether to print it): record them instead.
-    const logger = ds.logger;
-    Object.assign(ds, { logger: Object.assign(Object.create(logger) as object, { logQuery: record }) });
-    // Outside one they go straight to the driver's pg pool (libs/store rowsOf), a hot path's statement as a
-    // named one ({ name, text }): record those too.
-    type Statement = string | { text: string };
-    const pool = (ds.driver as unknown as { master: { query: (q: Statement, ...rest: unknown[]) => Promise<unknown> } }).master;
-    const poolQuery = pool.query.bind(pool);
-    pool.query = (q: Statement, ...rest: unknown[]) => {
-      record(typeof q === 'string' ? q : q.text);
-      return poolQuery(q, ...rest);
-    };
+    recordStatements(ds, statements);
   });
   afterAll(async () => {
     await ds?.destroy();

@@ -5,7 +5,7 @@ import { RotationsRepository, SecretVersionsRepository, SecretsRepository, Trans
 import { EnvelopeCipher, generateMasterKey, keyringFromStrings } from '@keyturn/crypto';
 import { envelopeVersionCipher, type VersionCipher } from '@keyturn/vault';
 import { CONFIG, FakeClock } from '../../../test/unit-fakes/worker.fixture.js';
-import { throwawayDatabase } from '../../../test/unit-fakes/pg-database.js';
+import { recordStatements, throwawayDatabase } from '../../../test/unit-fakes/pg-database.js';
 import { ChangeJournal } from './change-journal.service.js';
 
 // A rotation's two multi-row writes on real Postgres (docs/architecture.md, "The rotation protocol"), each
@@ -27,21 +27,19 @@ describe('ChangeJournal on Postgres', () => {
     ds = new DataSource(dataSourceOptions(database.url));
     await ds.initialize();
     await ds.runMigrations({ transaction: 'each' });
-    const record = (q: string) => statements.push(q.trim().split(/\s+/)[0]!.toUpperCase());
-    const logger = ds.logger;
-    Object.assign(ds, { logger: Object.assign(Object.create(logger) as object, { logQuery: record }) });
-    type Statement = string | { text: string };
-    const pool = (ds.driver as unknown as { master: { query: (q: Statement, ...rest: unknown[]) => Promise<unknown> } }).master;
-    const poolQuery = pool.query.bind(pool);
-    pool.query = (q: Statement, ...rest: unknown[]) => {
-      record(typeof q === 'string' ? q : q.text);
-      return poolQuery(q, ...rest);
-    };
+    recordStatements(ds, statements);
   });
   afterAll(async () => {
     await ds?.destroy();
     await database.drop();
   });
+
+  /** A ChangeJournal over this database's repositories, and the rotation `rotationId` as stored. */
+  async function journalFor(rotationId: string, cipher: VersionCipher, clock: FakeClock) {
+    const rotations = new RotationsRepository(ds.manager);
+    const journal = new ChangeJournal(rotations, new SecretsRepository(ds.manager), new SecretVersionsRepository(ds.manager), new Transactions(ds), cipher, clock, CONFIG);
+    return { journal, rot: (await rotations.get(rotationId)) as RotationEntity };
+  }
 
   /** A key secret with a previous, a current and (unless `pending` is false) a pending version, and a running rotation at verify. */
   async function world(status: string, pending = true) {
@@ -65,16 +63,7 @@ describe('ChangeJournal on Postgres', () => {
       rotationId,
       secretId,
     ]);
-    const journal = new ChangeJournal(
-      new RotationsRepository(ds.manager),
-      new SecretsRepository(ds.manager),
-      new SecretVersionsRepository(ds.manager),
-      new Transactions(ds),
-      plainCipher,
-      clock,
-      CONFIG,
-    );
-    const rot = (await new RotationsRepository(ds.manager).get(rotationId)) as RotationEntity;
+    const { journal, rot } = await journalFor(rotationId, plainCipher, clock);
     const at = new Date(clock.now());
     return { secretId, rotationId, rot, journal, at, createdAt, verified: { at, arn: 'arn:aws:iam::111111111111:user/alice', heartbeatIntervalSeconds: null } };
   }
@@ -171,16 +160,7 @@ describe('ChangeJournal on Postgres', () => {
         await ds.query(`INSERT INTO secret_versions (id, secret_id, version, state, kek_id, wrapped_key, fields) VALUES ($1, $2, $3, $4, 'k1', 'w', '{}')`, [uuidv7(), secretId, version, state]);
       }
       await ds.query(`INSERT INTO rotations (id, secret_id, secret_type, status, step, requested_by) VALUES ($1, $2, 'aws-iam-key', 'running', 'create', 'test')`, [rotationId, secretId]);
-      const journal = new ChangeJournal(
-        new RotationsRepository(ds.manager),
-        new SecretsRepository(ds.manager),
-        new SecretVersionsRepository(ds.manager),
-        new Transactions(ds),
-        cipher,
-        new FakeClock(),
-        CONFIG,
-      );
-      const rot = (await new RotationsRepository(ds.manager).get(rotationId)) as RotationEntity;
+      const { journal, rot } = await journalFor(rotationId, cipher, new FakeClock());
       return { secretId, rotationId, rot, journal };
     }
     const rowsAfter = async (secretId: string, rotationId: string) => ({
