@@ -167,7 +167,7 @@ export class RotationRunner implements OnModuleInit {
   private async recordOutcome(tx: Repositories, rot: RotationEntity, status: 'succeeded' | 'failed', code?: string): Promise<void> {
     this.countFinished(rot, status, code);
     const { event, audit } = this.announcement(rot, status, code);
-    await tx.events.record(event.urls as string[], event.type, rot.secretId, {
+    await tx.events.record(this.config.webhooks.urls, event.type, rot.secretId, {
       ...event.payload,
       secretType: rot.secretType,
       mode: rot.mode,
