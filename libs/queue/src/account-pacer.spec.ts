@@ -54,6 +54,20 @@ describe('AccountPacer (a token bucket per AWS account in Redis)', () => {
     expect(wait).toBeLessThanOrEqual(2_000);
   });
 
+  it('reserveWithin takes a turn without sleeping: the wait until it comes, or undefined past the bound (no turn taken)', async () => {
+    const p = new AccountPacer(a, prefix, 0.5, 1); // one turn, then one every 2 s
+    const acct = '787878787878';
+    expect(await p.reserveWithin(acct, 100)).toBe(0);
+    expect(await p.reserveWithin(acct, 100)).toBeUndefined();
+    const later = await p.reserveWithin(acct, 5_000);
+    expect(later).toBeGreaterThan(100);
+    expect(later).toBeLessThanOrEqual(2_000);
+    // That one was taken (the one refused was not): the next is about 4 s away.
+    const next = await p.tryTake(acct);
+    expect(next).toBeGreaterThan(2_000);
+    expect(next).toBeLessThanOrEqual(4_000);
+  });
+
   it('take without a bound waits as long as it takes (and says so)', async () => {
     const p = new AccountPacer(a, prefix, 20, 1);
     const acct = '666666666666';

@@ -87,6 +87,16 @@ export class AccountPacer {
   }
 
   /**
+   * Takes a turn for a call that will go out a little later (the caller sleeps
+   * until it: waitForTurn): the ms from now until it comes, or undefined when
+   * it would come later than `maxWaitMs` (no turn taken then).
+   */
+  async reserveWithin(accountId: string, maxWaitMs: number): Promise<number | undefined> {
+    const wait = await this.reserve(accountId, maxWaitMs);
+    return wait > maxWaitMs ? undefined : wait;
+  }
+
+  /**
    * Resolves true when a call to `accountId` may go out, or false at once when
    * its turn would come later than `maxWaitMs` from now (no turn is taken
    * then). A bounded wait keeps the time a caller can spend before its AWS call

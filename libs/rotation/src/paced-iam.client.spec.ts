@@ -1,7 +1,7 @@
 import { IamErrorCode } from '@keyturn/contracts';
 import { IamError, type IamClient } from '@keyturn/iam';
 import type { AccountPacer } from '@keyturn/queue';
-import { PrepaidTurn, inAccount, pacedIamClient, withPrepaidTurn } from './paced-iam.client.js';
+import { PrepaidTurn, inAccount, pacedIamClient, takeNextTurnNow, withPrepaidTurn } from './paced-iam.client.js';
 
 const CREDS = { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' };
 
@@ -120,5 +120,97 @@ describe('pacedIamClient', () => {
     expect(turn.take('123456789012', 1_100)).toBe(200);
     const late = new PrepaidTurn('123456789012', 300, 1_000);
     expect(late.take('123456789012', 2_000)).toBe(0);
+  });
+
+  describe('a turn taken ahead (takeNextTurnNow), while the job writes before its next call', () => {
+    /** A pacer whose turns ahead answer `ahead` (a wait in ms, undefined: past the bound, an Error: Redis failed). */
+    function aheadFakes(ahead: number | undefined | Error, granted = true) {
+      const f = fakes(granted);
+      const reserved: [string, number][] = [];
+      (f.pacer as unknown as { reserveWithin: unknown }).reserveWithin = async (account: string, maxWaitMs: number) => {
+        reserved.push([account, maxWaitMs]);
+        if (ahead instanceof Error) throw ahead;
+        return ahead;
+      };
+      return { ...f, reserved, client: pacedIamClient(f.inner, f.pacer, 1_500) };
+    }
+
+    it('the next call goes on it without asking the pacer again; one turn ahead per call, however often asked', async () => {
+      const f = aheadFakes(0);
+      await inAccount('123456789012', async () => {
+        takeNextTurnNow(f.client);
+        takeNextTurnNow(f.client);
+        await f.client.createAccessKey(CREDS, 'u');
+        await f.client.createAccessKey(CREDS, 'u');
+      });
+      expect(f.reserved).toEqual([['123456789012', 1_500]]);
+      expect(f.waits).toEqual([1_500]);
+      expect(f.calls).toEqual(['createAccessKey', 'createAccessKey']);
+    });
+
+    it('none is taken while the turn the admission took is unused, outside an account, or on a client that is not paced', async () => {
+      const f = aheadFakes(0);
+      await withPrepaidTurn(new PrepaidTurn('123456789012', 0), () =>
+        inAccount('123456789012', async () => {
+          takeNextTurnNow(f.client);
+          await f.client.createAccessKey(CREDS, 'u');
+        }),
+      );
+      takeNextTurnNow(f.client);
+      await inAccount('123456789012', async () => takeNextTurnNow(f.inner));
+      expect(f.reserved).toEqual([]);
+      expect(f.waits).toEqual([]);
+      expect(f.calls).toEqual(['createAccessKey']);
+    });
+
+    it('one that would come past the bound is not there: the call asks the pacer itself and gives up as IAM_THROTTLED', async () => {
+      const f = aheadFakes(undefined, false);
+      const e = await inAccount('123456789012', async () => {
+        takeNextTurnNow(f.client);
+        return f.client.createAccessKey(CREDS, 'u');
+      }).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(e).toMatchObject({ code: IamErrorCode.Throttled, action: 'iam:CreateAccessKey' });
+      expect(f.reserved).toHaveLength(1);
+      expect(f.waits).toEqual([1_500]);
+      expect(f.calls).toEqual([]);
+    });
+
+    it('when Redis failed taking it, the call asks the pacer itself (and meets whatever that answers)', async () => {
+      const f = aheadFakes(new Error('Connection is closed.'));
+      await inAccount('123456789012', async () => {
+        takeNextTurnNow(f.client);
+        await f.client.createAccessKey(CREDS, 'u');
+      });
+      expect(f.reserved).toHaveLength(1);
+      expect(f.waits).toEqual([1_500]);
+      expect(f.calls).toEqual(['createAccessKey']);
+    });
+
+    it('is for its account only: a call in another account asks the pacer, and the turn waits for its own', async () => {
+      const f = aheadFakes(0);
+      await inAccount('111111111111', async () => {
+        takeNextTurnNow(f.client);
+        await inAccount('222222222222', () => f.client.createAccessKey(CREDS, 'u'));
+        await f.client.createAccessKey(CREDS, 'u');
+      });
+      expect(f.reserved).toEqual([['111111111111', 1_500]]);
+      expect(f.waits).toEqual([1_500]);
+      expect(f.calls).toHaveLength(2);
+    });
+
+    it('is used once, even by a call in a nested context of the same account (inAccount copies the store)', async () => {
+      const f = aheadFakes(0);
+      await inAccount('123456789012', async () => {
+        takeNextTurnNow(f.client);
+        await inAccount('123456789012', () => f.client.createAccessKey(CREDS, 'u'));
+        await f.client.createAccessKey(CREDS, 'u');
+      });
+      expect(f.reserved).toHaveLength(1);
+      expect(f.waits).toEqual([1_500]);
+      expect(f.calls).toHaveLength(2);
+    });
   });
 });

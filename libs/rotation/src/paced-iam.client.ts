@@ -12,6 +12,8 @@ import { waitForTurn, type AccountPacer } from '@keyturn/queue';
 interface JobContext {
   accountId?: string;
   turn?: PrepaidTurn;
+  /** The turn of the job's next call, being taken while the job writes what must come before that call (takeNextTurnNow). */
+  ahead?: TurnAhead;
 }
 
 const jobContext = new AsyncLocalStorage<JobContext>();
@@ -47,12 +49,67 @@ export class PrepaidTurn {
     this.readyAt = now + waitMs;
   }
 
+  /** True while the turn is there for a call in `accountId` and not taken yet. */
+  unusedFor(accountId: string): boolean {
+    return !this.used && this.readyAt !== undefined && accountId === this.accountId;
+  }
+
   /** The turn, once, for a call in its account: the ms left until it comes; undefined when it is not there to take. */
   take(accountId: string, now = Date.now()): number | undefined {
     if (this.used || this.readyAt === undefined || accountId !== this.accountId) return undefined;
     this.used = true;
     return Math.max(0, this.readyAt - now);
   }
+}
+
+/**
+ * A turn asked of the pacer before the call it is for, while the job does
+ * the one write that call must wait for: its Redis round trip then costs the
+ * job no time of its own. Resolves to the turn's time (epoch ms), or
+ * undefined when none was taken (it would have come past the bound, or Redis
+ * failed: the call then asks the pacer itself, and meets the same answer).
+ */
+class TurnAhead {
+  private readonly readyAt: Promise<number | undefined>;
+  private used = false;
+
+  constructor(
+    readonly accountId: string,
+    reservation: Promise<number | undefined>,
+  ) {
+    this.readyAt = reservation.then(
+      (wait) => (wait === undefined ? undefined : Date.now() + wait),
+      () => undefined,
+    );
+  }
+
+  /** True while the turn is there (or on its way) for a call in `accountId` and not taken yet. */
+  unusedFor(accountId: string): boolean {
+    return !this.used && accountId === this.accountId;
+  }
+
+  /** The turn, once, for a call in its account: the ms left until it comes, undefined when none was taken; undefined at once when it is not there to take. */
+  take(accountId: string): Promise<number | undefined> | undefined {
+    if (!this.unusedFor(accountId)) return undefined;
+    this.used = true;
+    return this.readyAt.then((at) => (at === undefined ? undefined : Math.max(0, at - Date.now())));
+  }
+}
+
+const TURN_AHEAD = Symbol('takeNextTurnNow');
+
+/**
+ * Starts taking the turn of the job's next AWS call now, so that the pacer's
+ * round trip runs alongside the write the caller is about to make before that
+ * call. Only right before such a write, with nothing slow between it and the
+ * call: a turn counts from when it is taken, so one held for long would let
+ * calls bunch up. A job's next call takes at most one turn this way; one left
+ * unused (the write failed) is an allowance given up, never one exceeded. No
+ * effect outside a job's account, on a client that is not paced, or while the
+ * turn the admission took is still unused.
+ */
+export function takeNextTurnNow(iam: IamClient): void {
+  (iam as unknown as Partial<Record<typeof TURN_AHEAD, () => void>>)[TURN_AHEAD]?.();
 }
 
 /** Runs a job with the turn its admission took: its first paced call in that account uses it. */
@@ -69,20 +126,33 @@ function actionName(method: string): string {
 /**
  * Every IAM and STS call waits for a token of its account's shared bucket, so
  * a fleet of workers stays under the account's rate. The wait is bounded by
- * `maxWaitMs` (a turn taken ahead, PrepaidTurn, was bounded by it too): past it the call gives up as a retryable IAM_THROTTLED without
+ * `maxWaitMs` (a turn taken ahead, PrepaidTurn or TurnAhead, was bounded by it too): past it the call gives up as a retryable IAM_THROTTLED without
  * reaching AWS, so the time from "about to create" to the end of a
  * CreateAccessKey stays finite (the orphan window depends on it). Calls made
  * outside an account context (none today) are not paced.
  */
 export function pacedIamClient(inner: IamClient, pacer: AccountPacer, maxWaitMs: number): IamClient {
+  const takeAhead = () => {
+    const job = jobContext.getStore();
+    const account = job?.accountId;
+    if (!job || !account || job.ahead?.unusedFor(account) || job.turn?.unusedFor(account)) return;
+    job.ahead = new TurnAhead(account, pacer.reserveWithin(account, maxWaitMs));
+  };
+  /** The turn this call already has (the admission's, or one taken ahead): the ms until it comes; undefined when it has none. */
+  const turnInHand = (job: JobContext | undefined, account: string): number | Promise<number | undefined> | undefined => {
+    // Both are used once: a nested context (inAccount copies the store) cannot spend a turn twice.
+    return job?.turn?.take(account) ?? job?.ahead?.take(account);
+  };
   return new Proxy(inner, {
     get(target, prop, receiver) {
+      if (prop === TURN_AHEAD) return takeAhead;
       const value = Reflect.get(target, prop, receiver);
       if (typeof value !== 'function') return value;
       return async (...args: unknown[]) => {
         const job = jobContext.getStore();
         const account = job?.accountId;
-        const prepaid = account ? job?.turn?.take(account) : undefined;
+        let prepaid = account ? turnInHand(job, account) : undefined;
+        if (prepaid instanceof Promise) prepaid = await prepaid;
         if (prepaid !== undefined) await waitForTurn(prepaid);
         else if (account && !(await pacer.take(account, maxWaitMs))) {
           const action = actionName(String(prop));
