@@ -16,6 +16,7 @@ import { ChangeJournal, credsOf, isAdopted, knownCredsOf, type OpenVersion, type
 import { CLOCK, FAULTS, ROTATION_OPTIONS, type Clock, type Faults, type RotationOptions } from '../rotation.tokens.js';
 import type { Executor } from '../executor.js';
 import { RetirePendingError } from '../rotation-error.js';
+import { takeNextTurnNow } from '../paced-iam.client.js';
 import { classifyKeys, planMakeRoom, unlessKeyGone } from './make-room.js';
 
 /**
@@ -62,6 +63,10 @@ export class KeyRotationUseCase {
     // The verify step just proved the new key: the promotion records it as the secret's heartbeat.
     const global = await this.settings.getGlobal();
     const eff = effectiveSettings(global, state.secret.settings);
+    // Retire's AWS call comes right after the promotion when the previous key goes now: its turn is taken meanwhile.
+    if (state.current && !rot.retireAt && !(eff.previousKeyGraceSeconds > 0) && (eff.shouldDeletePreviousKey || eff.shouldInactivatePreviousKey)) {
+      takeNextTurnNow(this.iam);
+    }
     await this.promoteOnly(rot, { ...verified, heartbeatIntervalSeconds: eff.heartbeatIntervalSeconds ?? null });
     // What the promote transaction just did, without reading it back: pending → current → previous.
     const promoted: SecretState = { secret: state.secret, current: asState(state.pending!, 'current'), previous: state.current && asState(state.current, 'previous') };
@@ -181,6 +186,8 @@ export class KeyRotationUseCase {
    * whose key it deleted (null: none), which the create step's first write marks retired.
    */
   private async makeRoom(rot: RotationEntity, state: SecretState, exec: Executor): Promise<string | null> {
+    // The ListAccessKeys below follows this write: its turn is taken meanwhile (so below for CreateAccessKey).
+    takeNextTurnNow(this.iam);
     await this.store.journal(rot, { step: 'make-room' });
     this.faults.point('make-room');
     const { secret } = state;
@@ -261,6 +268,7 @@ export class KeyRotationUseCase {
    */
   private async create(rot: RotationEntity, state: SecretState, exec: Executor, retiredVersionId: string | null): Promise<SecretState> {
     const { secret } = state;
+    takeNextTurnNow(this.iam);
     await this.store.aboutToCreate(rot, new Date(this.clock.now()), retiredVersionId);
     this.faults.point('create');
     let key;
@@ -281,6 +289,8 @@ export class KeyRotationUseCase {
       // CreateAccessKey's answer is a listing of the new key: the heartbeats need not list it for a day.
       const listing = { keyStatus: key.status, keyCreatedAt: key.createDate ?? null, keyListedAt: new Date(this.clock.now()) };
       // The counter as this run read it: no other version is stored under the IAM user's lock in the common case.
+      // With no delay before the verify step's first call, that call's turn is taken while the key is stored.
+      if (this.opts.verifyInitialDelayMs === 0) takeNextTurnNow(this.iam);
       pending = await this.store.storePending(rot, { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey }, 'verify', listing, secret.versionCounter + 1);
     } catch (e) {
       // AWS showed the secret once and we could not keep it: the key must not outlive this attempt.
