@@ -1,7 +1,7 @@
 import { ErrorCode, IamErrorCode, KeyturnError, SecretType, WarningCode } from '@keyturn/contracts';
 import type { RotationEntity, SecretEntity } from '@keyturn/store';
 import { RetirePendingError } from '../rotation-error.js';
-import { ROTATION_OPTIONS, SimulatedCrash, WorkerWorld, iamErrors, type FakeKey } from '../../../../test/unit-fakes/worker.fixture.js';
+import { ROTATION_OPTIONS, SimulatedCrash, WorkerWorld, fakeCipher, iamErrors, type FakeKey } from '../../../../test/unit-fakes/worker.fixture.js';
 
 // Every step and resume branch of the access-key protocol (docs/architecture.md,
 // "The rotation protocol"), against in-memory repositories and IAM: what is
@@ -145,7 +145,7 @@ describe('KeyRotationUseCase, self mode (the key rotates itself)', () => {
       expect(w.iam.callsOf('createAccessKey')).toEqual([]);
     });
 
-    it('records mode and executor on the rotation before any IAM call', async () => {
+    it('records mode and executor on the rotation, even when the first IAM call (made alongside) fails', async () => {
       const { w, rot } = selfMode();
       w.iam.failNext('getCallerIdentity', iamErrors.unreachable('getCallerIdentity'));
       expect(codeOf(await attempt(w, rot.id))).toBe(IamErrorCode.Unreachable);
@@ -154,6 +154,23 @@ describe('KeyRotationUseCase, self mode (the key rotates itself)', () => {
   });
 
   describe('step 2, make room', () => {
+    it("looks up other secrets' holding of the listed keys only for keys that are not this secret's own (none: no query)", async () => {
+      const { w, rot } = selfMode();
+      const asked: string[][] = [];
+      const lookup = w.store.versions.holdersOfKeyIdHmacs.bind(w.store.versions);
+      w.store.versions.holdersOfKeyIdHmacs = (hmacs, except) => (asked.push(hmacs), lookup(hmacs, except));
+      expect(await attempt(w, rot.id)).toBeUndefined();
+      expect(asked).toEqual([]);
+
+      // A key of the user that no version of this secret holds is looked up (held by nobody and older than the
+      // rotation, it is unmanaged: with the user at AWS's limit the rotation stops there).
+      const second = selfMode();
+      const stray = second.w.iam.addKey('alice');
+      second.w.store.versions.holdersOfKeyIdHmacs = (hmacs, except) => (asked.push(hmacs), lookup(hmacs, except));
+      expect(codeOf(await attempt(second.w, second.rot.id))).toBe(ErrorCode.KEY_LIMIT_UNMANAGED);
+      expect(asked).toEqual([fakeCipher.accessKeyIdIndexes(stray.accessKeyId)]);
+    });
+
     it("at AWS's limit of two, deletes this secret's previous key and retires its version", async () => {
       const { w, key, secret, rot } = selfMode();
       const old = w.iam.addKey('alice');

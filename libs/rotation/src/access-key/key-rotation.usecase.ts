@@ -39,20 +39,23 @@ export class KeyRotationUseCase {
 
   async run(rotationId: string, claimed?: RotationEntity): Promise<void> {
     const rot = claimed ?? (await this.store.rotation(rotationId));
+    // The global settings are read alongside the state (a run that ends before it needs them leaves them unread).
+    const globalRead = this.settings.getGlobal();
+    globalRead.catch(() => undefined);
     let state = await this.store.state(rot.secretId, rot.id);
 
     if (rot.step === 'retire' || rot.step === 'done') {
-      return this.retire(rot, state);
+      return this.retire(rot, state, await globalRead);
     }
     if (rot.step === 'promote') {
       // A crash inside promote rolled it back entirely; a crash after it left step = retire.
       state = await this.promote(rot);
-      return this.retire(rot, state);
+      return this.retire(rot, state, await globalRead);
     }
 
     const exec = await this.prepare(rot, state);
     if (!state.pending) {
-      await this.endGraceEarly(rot, state);
+      await this.endGraceEarly(rot, state, globalRead);
       const retired = await this.makeRoom(rot, state, exec);
       state = await this.create(rot, state, exec, retired);
     } else {
@@ -61,7 +64,7 @@ export class KeyRotationUseCase {
     }
     const verified = await this.verify(rot, state, exec);
     // The verify step just proved the new key: the promotion records it as the secret's heartbeat.
-    const global = await this.settings.getGlobal();
+    const global = await globalRead;
     const eff = effectiveSettings(global, state.secret.settings);
     // Retire's AWS call comes right after the promotion when the previous key goes now: its turn is taken meanwhile.
     if (state.current && !rot.retireAt && !(eff.previousKeyGraceSeconds > 0) && (eff.shouldDeletePreviousKey || eff.shouldInactivatePreviousKey)) {
@@ -85,15 +88,28 @@ export class KeyRotationUseCase {
     // An adopted current key has no secret part: every check it would make is made by the executor instead.
     const adopted = isAdopted(state.current);
     const exec = await this.store.executor(secret, knownCredsOf(state.current));
-    await this.store.journal(rot, { mode: exec.mode, executorSecretId: exec.secretId });
+    // The mode is recorded while the current key is checked: a write and an AWS call side by side.
+    const [userId] = await bothSettled(this.identify(rot, state, exec, adopted), this.store.journal(rot, { mode: exec.mode, executorSecretId: exec.secretId }));
+    if (userId) {
+      if (secret.iamUserId && secret.iamUserId !== userId) {
+        throw new KeyturnError(ErrorCode.USER_RECREATED, { username: secret.username, userId, knownUserId: secret.iamUserId });
+      }
+      if (!secret.iamUserId) await this.store.setIamUserId(secret.id, userId);
+    }
+    return exec;
+  }
 
+  /** The IAM user id the current key (or, privileged or adopted, the executor) answers for; undefined when it cannot be known. */
+  private async identify(rot: RotationEntity, state: SecretState, exec: Executor, adopted: boolean): Promise<string | undefined> {
+    const { secret } = state;
+    const current = state.current!;
     let userId: string | undefined;
     if (adopted) {
       // Checked before anything is created; a resumed attempt with a stored pending key is past that point.
-      if (!state.pending) await this.assertAdoptedKeyExists(exec, secret.username, state.current.fields.accessKeyId);
+      if (!state.pending) await this.assertAdoptedKeyExists(exec, secret.username, current.fields.accessKeyId);
     } else {
       try {
-        const id = await this.iam.getCallerIdentity(credsOf(state.current));
+        const id = await this.iam.getCallerIdentity(credsOf(current));
         if (!sameIamUser(userNameFromArn(id.arn), secret.username) || id.account !== secret.accountId) {
           throw new KeyturnError(ErrorCode.KEY_BELONGS_TO_OTHER_USER, { arn: id.arn, username: secret.username, accountId: secret.accountId });
         }
@@ -115,13 +131,7 @@ export class KeyRotationUseCase {
         } else throw e;
       }
     }
-    if (userId) {
-      if (secret.iamUserId && secret.iamUserId !== userId) {
-        throw new KeyturnError(ErrorCode.USER_RECREATED, { username: secret.username, userId, knownUserId: secret.iamUserId });
-      }
-      if (!secret.iamUserId) await this.store.setIamUserId(secret.id, userId);
-    }
-    return exec;
+    return userId;
   }
 
   /**
@@ -144,10 +154,10 @@ export class KeyRotationUseCase {
    * is marked retired (its own job then finds nothing to do), this one gets a
    * warning, and `previous-key.retired` names this rotation as the cause.
    */
-  private async endGraceEarly(rot: RotationEntity, state: SecretState): Promise<void> {
+  private async endGraceEarly(rot: RotationEntity, state: SecretState, global: Promise<GlobalSettings>): Promise<void> {
     const owed = await this.store.inGrace(rot, state);
     if (!owed.length) return;
-    const eff = effectiveSettings(await this.settings.getGlobal(), state.secret.settings);
+    const eff = effectiveSettings(await global, state.secret.settings);
     for (const other of owed) {
       const prev = state.previous;
       // Only the key that rotation made previous: if a later change moved on, there is nothing of its left to retire.
@@ -193,18 +203,17 @@ export class KeyRotationUseCase {
     const { secret } = state;
     let keys = await this.iam.listAccessKeys(exec.creds, secret.username);
     keys = await this.deleteNamedKey(rot, state, exec, keys);
+    const own = { current: state.current?.fields.accessKeyId, previous: state.previous?.fields.accessKeyId, pending: state.pending?.fields.accessKeyId };
+    // This secret's own keys are its own whoever else holds them (classifyKeys): only the others are looked up,
+    // and a user with none (the common case) costs no query.
+    const ownIds = new Set(Object.values(own));
     const heldByOthers = await this.store.holdersOfAccessKeys(
-      keys.map((k) => k.accessKeyId),
+      keys.map((k) => k.accessKeyId).filter((id) => !ownIds.has(id)),
       secret.id,
     );
     const classes = classifyKeys(
       keys,
-      {
-        current: state.current?.fields.accessKeyId,
-        previous: state.previous?.fields.accessKeyId,
-        pending: state.pending?.fields.accessKeyId,
-        heldByOthers,
-      },
+      { ...own, heldByOthers },
       { aboutToCreateAt: rot.aboutToCreateAt, budgetMs: this.opts.createWindowMs },
     );
     const plan = planMakeRoom(classes);
@@ -378,9 +387,9 @@ export class KeyRotationUseCase {
    * previous key keeps working, and the runner comes back at retireAt (the
    * reconciler re-enqueues it from Postgres if the job is lost).
    */
-  async retire(rot: RotationEntity, state: SecretState, global?: GlobalSettings): Promise<void> {
+  async retire(rot: RotationEntity, state: SecretState, global: GlobalSettings): Promise<void> {
     const { secret } = state;
-    const eff = effectiveSettings(global ?? (await this.settings.getGlobal()), secret.settings);
+    const eff = effectiveSettings(global, secret.settings);
     const prev = state.previous;
     if (rot.retireAt && rot.pendingVersion !== null && state.current?.row.version !== rot.pendingVersion) {
       // A later change moved on (and retired this key when it ended the grace): nothing of ours is left.
@@ -428,3 +437,14 @@ export class KeyRotationUseCase {
 
 /** The same version, in the state a transaction just gave it. */
 const asState = (v: OpenVersion, state: 'current' | 'previous'): OpenVersion => ({ row: { ...v.row, state }, fields: v.fields });
+
+/**
+ * Both results once both have settled (neither left running behind a failure): the first one's error if
+ * it failed, else the second one's.
+ */
+async function bothSettled<A, B>(a: Promise<A>, b: Promise<B>): Promise<[A, B]> {
+  const [ra, rb] = await Promise.allSettled([a, b]);
+  if (ra.status === 'rejected') throw ra.reason;
+  if (rb.status === 'rejected') throw rb.reason;
+  return [ra.value, rb.value];
+}
