@@ -71,6 +71,12 @@ export class RotationRunner implements OnModuleInit {
     if (!(await this.locks.tryTake(lock.key, lock.owner, leaseMs))) {
       return { kind: 'later', delayMs: jitter(1_000), reason: `another operation on IAM user ${secret.username} is running` };
     }
+    // Once, whichever way the run ends. If it fails (Postgres away), the lock lapses with its lease instead.
+    let released: Promise<void> | undefined;
+    const release = () =>
+      (released ??= this.locks
+        .release(lock.key, lock.owner)
+        .catch((e: Error) => this.logger.warn(`could not release the lock on IAM user ${secret.username}: ${e.message}`)));
     try {
       const claimed = await this.claim(rot);
       if ('kind' in claimed) return claimed;
@@ -78,7 +84,9 @@ export class RotationRunner implements OnModuleInit {
       try {
         // The claimed row is the journal as it stands: under the lease nothing else writes it.
         await inAccount(secret.accountId, () => this.useCases[rot.secretType].run(rotationId, claimed));
-        const done = await this.finished(rot, 'succeeded');
+        // The change made its last call on the IAM user: the user's lock goes while the outcome is written.
+        clearInterval(renew);
+        const [done] = await Promise.all([this.finished(rot, 'succeeded'), release()]);
         // Succeeded with a grace period: the retire is owed at retireAt (Postgres has it too, for the reconciler).
         if (done.retirePending && done.retireAt) {
           return { kind: 'later', delayMs: Math.max(250, untilRetire(done, this.clock.now())), reason: 'previous key in its grace period' };
@@ -90,8 +98,7 @@ export class RotationRunner implements OnModuleInit {
         clearInterval(renew);
       }
     } finally {
-      // If this fails (Postgres away), the lock lapses with its lease instead.
-      await this.locks.release(lock.key, lock.owner).catch((e: Error) => this.logger.warn(`could not release the lock on IAM user ${secret.username}: ${e.message}`));
+      await release();
     }
   }
 
