@@ -91,25 +91,22 @@ export class JobProcessor implements OnApplicationBootstrap, BeforeApplicationSh
     const name = job.name as JobName;
     const turn = this.turnSlot(job);
     const withTurn = (fn: () => Promise<RunOutcome | undefined>) => (turn ? withPrepaidTurn(turn, fn) : fn());
-    if (name === JobName.RunHeartbeat) {
-      // Asked at once: the heartbeat's claim goes to Postgres while its admission is in Redis.
+    if (name === JobName.RunHeartbeat || name === JobName.RunRotation) {
+      // Asked at once: the heartbeat's claim (the rotation's read) goes to Postgres while its admission is in Redis.
       const admission = this.admission(job, turn);
-      const { heartbeatId } = job.data as RunHeartbeatPayload;
-      if (!this.valid(job, heartbeatId)) return undefined;
-      return withTurn(() => this.heartbeats.execute(heartbeatId, () => admission));
+      const { heartbeatId, rotationId } = job.data as Partial<RunHeartbeatPayload & RunRotationPayload>;
+      const id = name === JobName.RunHeartbeat ? heartbeatId : rotationId;
+      if (!this.valid(job, id)) return undefined;
+      const runner = name === JobName.RunHeartbeat ? this.heartbeats : this.rotations;
+      return withTurn(() => runner.execute(id, () => admission));
     }
     const admitted = await this.admission(job, turn);
     if (!admitted.run) return { kind: 'later', delayMs: admitted.delayMs, reason: admitted.reason };
     return withTurn(() => this.runOther(job, name));
   }
 
-  private async runOther(job: Job, name: Exclude<JobName, JobName.RunHeartbeat>): Promise<RunOutcome | undefined> {
+  private async runOther(job: Job, name: Exclude<JobName, JobName.RunHeartbeat | JobName.RunRotation>): Promise<RunOutcome | undefined> {
     switch (name) {
-      case JobName.RunRotation: {
-        const { rotationId } = job.data as RunRotationPayload;
-        if (!this.valid(job, rotationId)) return undefined;
-        return this.rotations.execute(rotationId);
-      }
       case JobName.RunDiscovery: {
         const { discoveryId } = job.data as RunDiscoveryPayload;
         if (!this.valid(job, discoveryId)) return undefined;

@@ -110,6 +110,21 @@ describe('RotationRunner', () => {
     expect(w.locks.held.size).toBe(0);
   });
 
+  it("the worker's admission is asked alongside the read; one that parks the job: later, no lock taken, nothing claimed", async () => {
+    const { w, rot, keys, runner } = world();
+    let read!: () => void;
+    const readAsked = new Promise<void>((r) => (read = r));
+    const getWithSecret = w.store.rotations.getWithSecret.bind(w.store.rotations);
+    w.store.rotations.getWithSecret = (id) => (read(), getWithSecret(id));
+    // The gate answers only once the read was asked: asked one after the other, this would never end.
+    const parked = async () => (await readAsked, { run: false as const, delayMs: 1_500, reason: 'fair share: making room' });
+    expect(await runner.execute(rot.id, parked)).toEqual({ kind: 'later', delayMs: 1_500, reason: 'fair share: making room' });
+    expect(w.store.rotation(rot.id)).toMatchObject({ status: 'queued', attempt: 0, leaseOwner: null });
+    expect(w.locks.held.size).toBe(0);
+    expect(w.locks.released).toEqual([]);
+    expect(keys.runs).toEqual([]);
+  });
+
   it('another worker holds the lease: later, until about when it lapses', async () => {
     const { w, rot, keys, runner } = world();
     Object.assign(w.store.rotation(rot.id), { status: 'running', leaseOwner: 'other-worker', leaseExpiresAt: new Date(w.clock.now() + 10_000) });

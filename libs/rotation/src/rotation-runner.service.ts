@@ -24,6 +24,8 @@ export type Admitted = { run: true } | { run: false; delayMs: number; reason: st
 /** Asks for the job's admission; never rejects (when the fair share cannot say, the job runs). */
 export type AdmissionGate = () => Promise<Admitted>;
 
+const ADMITTED: AdmissionGate = async () => ({ run: true });
+
 /** Retire is retried this many times after a successful promotion, then left with a warning. */
 export const MAX_RETIRE_TRIES = 10;
 
@@ -54,8 +56,12 @@ export class RotationRunner implements OnModuleInit {
     assertEveryTypeHandled(this.useCases);
   }
 
-  async execute(rotationId: string): Promise<RunOutcome> {
-    const found = await this.rotations.getWithSecret(rotationId);
+  /**
+   * `admission`: the worker's fair share, asked at the same time as the rotation is read (a Redis and a
+   * Postgres round trip side by side); a rotation it parks takes no lock and makes no write.
+   */
+  async execute(rotationId: string, admission: AdmissionGate = ADMITTED): Promise<RunOutcome> {
+    const [admitted, found] = await Promise.all([admission(), this.rotations.getWithSecret(rotationId)]);
     if (!found) return { kind: 'done' }; // the secret (and its rotations) was deleted
     const { rotation: rot, secret } = found;
     if (rot.status === 'failed' || (rot.status === 'succeeded' && !rot.retirePending)) return { kind: 'done' };
@@ -63,6 +69,7 @@ export class RotationRunner implements OnModuleInit {
     // In its grace period the previous key keeps working: come back when the retire is due.
     const graceLeft = rot.status === 'succeeded' ? untilRetire(rot, this.clock.now()) : 0;
     if (graceLeft > 0) return { kind: 'later', delayMs: graceLeft, reason: 'previous key in its grace period' };
+    if (!admitted.run) return { kind: 'later', delayMs: admitted.delayMs, reason: admitted.reason };
 
     const leaseMs = this.config.rotation.leaseMs;
     // Per run, not per process: two rotations in one worker on the same user, or one job delivered twice
