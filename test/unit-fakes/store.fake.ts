@@ -342,7 +342,8 @@ export class FakeStore {
         if (!s) return null;
         const othersInGrace =
           rotationId === null ? null : [...db().rotations.values()].some((r) => r.secretId === id && r.id !== rotationId && r.retirePending && r.retireAt && !r.retiredAt);
-        return clone({ secret: s, versions: db().versions.filter((v) => v.secretId === id && ['current', 'previous', 'pending'].includes(v.state)), othersInGrace });
+        const globalSettings = rotationId === null ? null : this.globalSettings();
+        return clone({ secret: s, versions: db().versions.filter((v) => v.secretId === id && ['current', 'previous', 'pending'].includes(v.state)), othersInGrace, globalSettings });
       },
       nextVersion: async (id) => {
         const s = db().secrets.get(id);

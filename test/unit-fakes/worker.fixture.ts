@@ -40,7 +40,7 @@ export class WorkerWorld {
   }
 
   keyRotation(opts: RotationOptions = ROTATION_OPTIONS): KeyRotationUseCase {
-    return new KeyRotationUseCase(this.journal, this.iam, this.settings, opts, this.clock, this.faults);
+    return new KeyRotationUseCase(this.journal, this.iam, opts, this.clock, this.faults);
   }
 
   passwordChange(): PasswordChangeUseCase {

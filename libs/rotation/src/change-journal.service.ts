@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ErrorCode, KeyturnError, warningMessage, type WarningCode, type WarningParams } from '@keyturn/contracts';
 import type { IamCredentials } from '@keyturn/iam';
 import { secretTypeDefinition } from '@keyturn/secret-types';
-import { VERSION_CIPHER, type VersionCipher } from '@keyturn/vault';
+import { VERSION_CIPHER, globalSettingsOf, type GlobalSettings, type VersionCipher } from '@keyturn/vault';
 import {
   uuidv7,
   RotationsRepository,
@@ -47,6 +47,12 @@ export interface SecretState {
   othersInGrace?: boolean;
 }
 
+/** The state as read for a rotation: also the global settings, in the same statement. */
+export interface RotationState extends SecretState {
+  othersInGrace: boolean;
+  global: GlobalSettings;
+}
+
 export const credsOf = (v: OpenVersion): IamCredentials => ({
   accessKeyId: v.fields.accessKeyId,
   secretAccessKey: v.fields.secretAccessKey,
@@ -87,11 +93,13 @@ export class ChangeJournal {
    * The secret with its current, previous and pending versions decrypted. With `rotationId`, in the same
    * statement, whether other rotations of the secret are in their grace period (`othersInGrace`).
    */
+  async state(secretId: string): Promise<SecretState>;
+  async state(secretId: string, rotationId: string): Promise<RotationState>;
   async state(secretId: string, rotationId?: string): Promise<SecretState> {
     const found = await this.secrets.withLiveVersions(secretId, rotationId ?? null);
     if (!found) throw new KeyturnError(ErrorCode.SECRET_NOT_FOUND, { secretId });
-    const state: SecretState = { secret: found.secret };
-    if (found.othersInGrace !== null) state.othersInGrace = found.othersInGrace;
+    const state: SecretState | RotationState =
+      rotationId === undefined ? { secret: found.secret } : { secret: found.secret, othersInGrace: found.othersInGrace === true, global: globalSettingsOf(found.globalSettings) };
     for (const row of found.versions) {
       state[row.state as 'current' | 'previous' | 'pending'] = { row, fields: this.cipher.open(row) };
     }

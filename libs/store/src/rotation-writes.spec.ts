@@ -224,8 +224,21 @@ describe('rotation statements that return what a second statement read (Postgres
     expect(found?.versions.map((v) => v.state).sort()).toEqual(['current', 'pending', 'previous']);
 
     const bare = await subject([]);
-    expect(await secrets.withLiveVersions(bare.secretId)).toEqual({ secret: await secrets.get(bare.secretId), versions: [], othersInGrace: null });
+    expect(await secrets.withLiveVersions(bare.secretId)).toEqual({ secret: await secrets.get(bare.secretId), versions: [], othersInGrace: null, globalSettings: null });
     expect(await secrets.withLiveVersions(uuidv7())).toBeNull();
+  });
+
+  it('withLiveVersions for a rotation also reads the global settings, as the settings read does (null: never set)', async () => {
+    const x = await subject(['current']);
+    await ds.query(`DELETE FROM settings WHERE key = 'global'`);
+    expect(await secrets.withLiveVersions(x.secretId, x.rotationId)).toMatchObject({ othersInGrace: false, globalSettings: null });
+    await ds.query(`INSERT INTO settings (key, value) VALUES ('global', '{"passwordLength": 31, "previousKeyGraceSeconds": 60}')`);
+    const [stored] = await rowsOf<{ value: Record<string, unknown> }>(ds.manager, SETTING_VALUE_SQL, ['global']);
+    expect(stored!.value).toEqual({ passwordLength: 31, previousKeyGraceSeconds: 60 });
+    expect(await secrets.withLiveVersions(x.secretId, x.rotationId)).toMatchObject({ othersInGrace: false, globalSettings: stored!.value });
+    // Without a rotation it is not read.
+    expect(await secrets.withLiveVersions(x.secretId)).toMatchObject({ othersInGrace: null, globalSettings: null });
+    await ds.query(`DELETE FROM settings WHERE key = 'global'`);
   });
 
   it('nextVersion counts under the row lock and returns the new counter (null: no secret); insert returns the stored row', async () => {

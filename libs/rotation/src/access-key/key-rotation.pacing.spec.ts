@@ -18,7 +18,7 @@ function world(opts: { verifyInitialDelayMs: number }) {
     take: async (account: string, maxWaitMs: number) => (asked.push(`take ${account} ${maxWaitMs}`), true),
   } as unknown as AccountPacer;
   const iam = pacedIamClient(w.iam, pacer, 1_500);
-  const useCase = new KeyRotationUseCase(w.journal, iam, w.settings, { ...ROTATION_OPTIONS, ...opts }, w.clock, w.faults);
+  const useCase = new KeyRotationUseCase(w.journal, iam, { ...ROTATION_OPTIONS, ...opts }, w.clock, w.faults);
   const run = () => withPrepaidTurn(new PrepaidTurn(ACCOUNT, 0), () => inAccount(ACCOUNT, () => useCase.run(rot.id)));
   return { w, secret, asked, run };
 }

@@ -11,7 +11,7 @@ import {
   sameIamUser,
 } from '@keyturn/iam';
 import type { RotationEntity } from '@keyturn/store';
-import { SettingsService, effectiveSettings, type GlobalSettings } from '@keyturn/vault';
+import { effectiveSettings, type GlobalSettings } from '@keyturn/vault';
 import { ChangeJournal, credsOf, isAdopted, knownCredsOf, type OpenVersion, type SecretState, type VerifiedKey } from '../change-journal.service.js';
 import { CLOCK, FAULTS, ROTATION_OPTIONS, type Clock, type Faults, type RotationOptions } from '../rotation.tokens.js';
 import type { Executor } from '../executor.js';
@@ -31,7 +31,6 @@ export class KeyRotationUseCase {
   constructor(
     private readonly store: ChangeJournal,
     @Inject(IAM_CLIENT) private readonly iam: IamClient,
-    private readonly settings: SettingsService,
     @Inject(ROTATION_OPTIONS) private readonly opts: RotationOptions,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(FAULTS) private readonly faults: Faults,
@@ -39,23 +38,23 @@ export class KeyRotationUseCase {
 
   async run(rotationId: string, claimed?: RotationEntity): Promise<void> {
     const rot = claimed ?? (await this.store.rotation(rotationId));
-    // The global settings are read alongside the state (a run that ends before it needs them leaves them unread).
-    const globalRead = this.settings.getGlobal();
-    globalRead.catch(() => undefined);
-    let state = await this.store.state(rot.secretId, rot.id);
+    // The global settings come with the state, in the same statement.
+    const read = await this.store.state(rot.secretId, rot.id);
+    const { global } = read;
+    let state: SecretState = read;
 
     if (rot.step === 'retire' || rot.step === 'done') {
-      return this.retire(rot, state, await globalRead);
+      return this.retire(rot, state, global);
     }
     if (rot.step === 'promote') {
       // A crash inside promote rolled it back entirely; a crash after it left step = retire.
       state = await this.promote(rot);
-      return this.retire(rot, state, await globalRead);
+      return this.retire(rot, state, global);
     }
 
     const exec = await this.prepare(rot, state);
     if (!state.pending) {
-      await this.endGraceEarly(rot, state, globalRead);
+      await this.endGraceEarly(rot, state, global);
       const retired = await this.makeRoom(rot, state, exec);
       state = await this.create(rot, state, exec, retired);
     } else {
@@ -64,7 +63,6 @@ export class KeyRotationUseCase {
     }
     const verified = await this.verify(rot, state, exec);
     // The verify step just proved the new key: the promotion records it as the secret's heartbeat.
-    const global = await globalRead;
     const eff = effectiveSettings(global, state.secret.settings);
     // Retire's AWS call comes right after the promotion when the previous key goes now: its turn is taken meanwhile.
     if (state.current && !rot.retireAt && !(eff.previousKeyGraceSeconds > 0) && (eff.shouldDeletePreviousKey || eff.shouldInactivatePreviousKey)) {
@@ -154,10 +152,10 @@ export class KeyRotationUseCase {
    * is marked retired (its own job then finds nothing to do), this one gets a
    * warning, and `previous-key.retired` names this rotation as the cause.
    */
-  private async endGraceEarly(rot: RotationEntity, state: SecretState, global: Promise<GlobalSettings>): Promise<void> {
+  private async endGraceEarly(rot: RotationEntity, state: SecretState, global: GlobalSettings): Promise<void> {
     const owed = await this.store.inGrace(rot, state);
     if (!owed.length) return;
-    const eff = effectiveSettings(await global, state.secret.settings);
+    const eff = effectiveSettings(global, state.secret.settings);
     for (const other of owed) {
       const prev = state.previous;
       // Only the key that rotation made previous: if a later change moved on, there is nothing of its left to retire.

@@ -56,7 +56,8 @@ const WITH_LIVE_VERSIONS_SQL = namedFromMetadata(
               CASE WHEN $2::uuid IS NULL THEN NULL ELSE EXISTS (
                 SELECT 1 FROM rotations r
                  WHERE r.secret_id = s.id AND r.id <> $2::uuid AND r.retire_pending AND r.retire_at IS NOT NULL AND r.retired_at IS NULL
-              ) END AS others_in_grace__
+              ) END AS others_in_grace__,
+              CASE WHEN $2::uuid IS NULL THEN NULL ELSE (SELECT value FROM settings WHERE key = 'global') END AS global_settings__
          FROM ${SECRETS_WITH_DUE} LEFT JOIN secret_versions v ON v.secret_id = s.id AND v.state IN ('current', 'previous', 'pending')
         WHERE s.id = $1`,
 );
@@ -112,18 +113,20 @@ export class SecretsRepository {
   /**
    * The secret and its current, previous and pending versions, in one statement (one snapshot); null when
    * the secret is gone. With `rotationId`: also whether another rotation of the secret has its retire owed
-   * in a grace period (what RotationsRepository.inGrace would find), so a run that finds none need not ask.
+   * in a grace period (what RotationsRepository.inGrace would find), so a run that finds none need not ask,
+   * and the stored global settings (the settings row's value; null without a rotation, or never set).
    */
   async withLiveVersions(
     id: string,
     rotationId: string | null = null,
-  ): Promise<{ secret: SecretEntity; versions: SecretVersionEntity[]; othersInGrace: boolean | null } | null> {
+  ): Promise<{ secret: SecretEntity; versions: SecretVersionEntity[]; othersInGrace: boolean | null; globalSettings: Record<string, unknown> | null } | null> {
     const rows = await queryReturning<Record<string, unknown>>(this.m, WITH_LIVE_VERSIONS_SQL(this.m), [id, rotationId]);
     if (!rows.length) return null;
     return {
       secret: secretWithDue(this.m, rows[0]!),
       versions: rows.filter((r) => r.v__id !== null).map((r) => toEntity(this.m, SecretVersionEntity, r, 'v__')),
       othersInGrace: rows[0].others_in_grace__ as boolean | null,
+      globalSettings: (rows[0].global_settings__ as Record<string, unknown> | null) ?? null,
     };
   }
 
