@@ -8,6 +8,7 @@
 // second set of secrets of the same shape. Rounds interleave the two (the order alternates); prints every round, the ratio Keyturn / raw with its spread, and AWS calls per operation counted by
 // the emulator. Asserts nothing; cleans up its database, queue keys and processes.
 import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -133,6 +134,8 @@ export async function runBench(kind) {
 
     // BENCH_WORKER_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the worker.
     const profileDir = values['cpu-prof'];
+    // Made here: the profiled processes write into it and die on a directory that is not there.
+    if (profileDir) mkdirSync(profileDir, { recursive: true });
     const profiling = (name) => (profileDir ? { args: ['--import', './scripts/bench-profile-hook.mjs'], env: { BENCH_PROFILE_DIR: profileDir, BENCH_PROFILE_NAME: name } } : { args: [], env: {} });
     const nodeArgs = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
     worker = child([...profiling('keyturn').args, ...nodeArgs, 'dist/apps/rotation-worker/src/main.js'], { ...env, ...profiling('keyturn').env });
