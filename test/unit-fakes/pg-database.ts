@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import type { DataSource } from 'typeorm';
+import { DataSource } from 'typeorm';
+import { dataSourceOptions } from '@keyturn/store';
 
 /** The machine's Postgres, where specs that need a real one make a database of their own. */
 export const ADMIN_URL = process.env.E2E_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -26,6 +27,14 @@ export function throwawayDatabase(label: string): { name: string; url: string; c
     create: () => admin(`CREATE DATABASE ${name}`),
     drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
   };
+}
+
+/** A data source on `url` with every migration run, as the apps' start-up leaves a database. */
+export async function migratedDataSource(url: string): Promise<DataSource> {
+  const ds = new DataSource(dataSourceOptions(url));
+  await ds.initialize();
+  await ds.runMigrations({ transaction: 'each' });
+  return ds;
 }
 
 /**

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { DataSource } from 'typeorm';
-import { HeartbeatsRepository, SecretVersionsRepository, Transactions, dataSourceOptions, uuidv7 } from '@keyturn/store';
+import type { DataSource } from 'typeorm';
+import { HeartbeatsRepository, SecretVersionsRepository, Transactions, uuidv7 } from '@keyturn/store';
 import type { VersionCipher } from '@keyturn/vault';
 import { CONFIG, FakeClock, FakeIam } from '../../../test/unit-fakes/worker.fixture.js';
 import { HeartbeatUseCase } from './heartbeat.usecase.js';
-import { recordStatements, throwawayDatabase } from '../../../test/unit-fakes/pg-database.js';
+import { recordStatements, migratedDataSource, throwawayDatabase } from '../../../test/unit-fakes/pg-database.js';
 
 // The heartbeat's finish on real Postgres (docs/architecture.md, "Heartbeats"):
 // the common case in one call (keyturn_finish_heartbeat), a status change with
@@ -23,9 +23,7 @@ describe('HeartbeatUseCase on Postgres', () => {
 
   beforeAll(async () => {
     await database.create();
-    ds = new DataSource(dataSourceOptions(url));
-    await ds.initialize();
-    await ds.runMigrations({ transaction: 'each' });
+    ds = await migratedDataSource(url);
     recordStatements(ds, statements);
   });
   afterAll(async () => {

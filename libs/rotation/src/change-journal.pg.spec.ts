@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { DataSource } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import { ErrorCode } from '@keyturn/contracts';
-import { RotationsRepository, SecretVersionsRepository, SecretsRepository, Transactions, dataSourceOptions, uuidv7, type RotationEntity } from '@keyturn/store';
+import { RotationsRepository, SecretVersionsRepository, SecretsRepository, Transactions, uuidv7, type RotationEntity } from '@keyturn/store';
 import { EnvelopeCipher, generateMasterKey, keyringFromStrings } from '@keyturn/crypto';
 import { envelopeVersionCipher, type VersionCipher } from '@keyturn/vault';
 import { CONFIG, FakeClock } from '../../../test/unit-fakes/worker.fixture.js';
-import { recordStatements, throwawayDatabase } from '../../../test/unit-fakes/pg-database.js';
+import { recordStatements, migratedDataSource, throwawayDatabase } from '../../../test/unit-fakes/pg-database.js';
 import { ChangeJournal } from './change-journal.service.js';
 
 // A rotation's two multi-row writes on real Postgres (docs/architecture.md, "The rotation protocol"), each
@@ -24,9 +24,7 @@ describe('ChangeJournal on Postgres', () => {
 
   beforeAll(async () => {
     await database.create();
-    ds = new DataSource(dataSourceOptions(database.url));
-    await ds.initialize();
-    await ds.runMigrations({ transaction: 'each' });
+    ds = await migratedDataSource(database.url);
     recordStatements(ds, statements);
   });
   afterAll(async () => {

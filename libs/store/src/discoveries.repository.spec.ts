@@ -1,6 +1,6 @@
-import { DataSource } from 'typeorm';
-import { DiscoveriesRepository, dataSourceOptions, uuidv7, type NewDiscoveryFinding } from '@keyturn/store';
-import { throwawayDatabase } from '../../../test/unit-fakes/pg-database.js';
+import type { DataSource } from 'typeorm';
+import { DiscoveriesRepository, uuidv7, type NewDiscoveryFinding } from '@keyturn/store';
+import { migratedDataSource, throwawayDatabase } from '../../../test/unit-fakes/pg-database.js';
 
 // Real Postgres (the machine's), in a database of this run's own: the journal
 // rules a resumed discovery run relies on are SQL, so they are proved on SQL.
@@ -31,9 +31,7 @@ describe('DiscoveriesRepository (Postgres)', () => {
 
   beforeAll(async () => {
     await database.create();
-    ds = new DataSource(dataSourceOptions(url));
-    await ds.initialize();
-    await ds.runMigrations({ transaction: 'each' });
+    ds = await migratedDataSource(url);
     repo = new DiscoveriesRepository(ds.manager);
     executorId = uuidv7();
     await ds.query(

@@ -3,7 +3,7 @@ import type { SecretType } from '@keyturn/contracts';
 import { HeartbeatsRepository, MIGRATIONS, SecretsApiRepository, SecretsRepository, dataSourceOptions, uuidv7 } from '@keyturn/store';
 import { HeartbeatDue1795836000000 } from './migrations/1795836000000-heartbeat-due.js';
 import { HeartbeatDueRows1795837000000 } from './migrations/1795837000000-heartbeat-due-rows.js';
-import { throwawayDatabase } from '../../../test/unit-fakes/pg-database.js';
+import { migratedDataSource, throwawayDatabase } from '../../../test/unit-fakes/pg-database.js';
 
 // Real Postgres (the machine's), in a database of this run's own. A key
 // secret's heartbeat due time lives in the narrow table heartbeat_due, not in
@@ -21,9 +21,7 @@ describe('heartbeat_due: the due time of key secrets in a table of its own (Post
 
   beforeAll(async () => {
     await database.create();
-    ds = new DataSource(dataSourceOptions(database.url));
-    await ds.initialize();
-    await ds.runMigrations({ transaction: 'each' });
+    ds = await migratedDataSource(database.url);
     api = new SecretsApiRepository(ds.manager);
   });
   afterAll(async () => {

@@ -1,7 +1,7 @@
-import { DataSource } from 'typeorm';
-import { HeartbeatsRepository, MIGRATIONS, SecretVersionsRepository, SecretsRepository, dataSourceOptions, uuidv7, type HeartbeatResult, type KeyListing } from '@keyturn/store';
+import type { DataSource } from 'typeorm';
+import { HeartbeatsRepository, MIGRATIONS, SecretVersionsRepository, SecretsRepository, uuidv7, type HeartbeatResult, type KeyListing } from '@keyturn/store';
 import { HeartbeatFinish1795835000000 } from './migrations/1795835000000-heartbeat-finish.js';
-import { throwawayDatabase } from '../../../test/unit-fakes/pg-database.js';
+import { migratedDataSource, throwawayDatabase } from '../../../test/unit-fakes/pg-database.js';
 
 // Real Postgres (the machine's), in a database of this run's own: the one-call
 // finish of a heartbeat (keyturn_finish_heartbeat) must decide under the same
@@ -17,9 +17,7 @@ describe('HeartbeatsRepository.finishUnchanged (Postgres)', () => {
 
   beforeAll(async () => {
     await database.create();
-    ds = new DataSource(dataSourceOptions(url));
-    await ds.initialize();
-    await ds.runMigrations({ transaction: 'each' });
+    ds = await migratedDataSource(url);
     heartbeats = new HeartbeatsRepository(ds.manager);
   });
   afterAll(async () => {

@@ -12,7 +12,7 @@ import {
   rowsOf,
   uuidv7,
 } from '@keyturn/store';
-import { throwawayDatabase } from '../../../test/unit-fakes/pg-database.js';
+import { migratedDataSource, throwawayDatabase } from '../../../test/unit-fakes/pg-database.js';
 
 // Real Postgres (the machine's), in a database of this run's own: the statements a rotation's run makes in
 // place of a write followed by a read (or two reads) return what the read returned.
@@ -26,9 +26,7 @@ describe('rotation statements that return what a second statement read (Postgres
 
   beforeAll(async () => {
     await database.create();
-    ds = new DataSource(dataSourceOptions(database.url));
-    await ds.initialize();
-    await ds.runMigrations({ transaction: 'each' });
+    ds = await migratedDataSource(database.url);
     rotations = new RotationsRepository(ds.manager);
     secrets = new SecretsRepository(ds.manager);
     versions = new SecretVersionsRepository(ds.manager);
