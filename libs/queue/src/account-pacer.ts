@@ -103,8 +103,8 @@ export class AccountPacer {
    * finite, which the rotation protocol relies on.
    */
   async take(accountId: string, maxWaitMs = Number.POSITIVE_INFINITY): Promise<boolean> {
-    const wait = await this.reserve(accountId, maxWaitMs);
-    if (wait > maxWaitMs) return false;
+    const wait = await this.reserveWithin(accountId, maxWaitMs);
+    if (wait === undefined) return false;
     await waitForTurn(wait);
     return true;
   }

@@ -91,7 +91,8 @@ export class ChangeJournal {
 
   /**
    * The secret with its current, previous and pending versions decrypted. With `rotationId`, in the same
-   * statement, whether other rotations of the secret are in their grace period (`othersInGrace`).
+   * statement, whether other rotations of the secret are in their grace period (`othersInGrace`) and the
+   * global settings (`global`).
    */
   async state(secretId: string): Promise<SecretState>;
   async state(secretId: string, rotationId: string): Promise<RotationState>;

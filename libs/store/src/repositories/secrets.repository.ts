@@ -126,7 +126,7 @@ export class SecretsRepository {
       secret: secretWithDue(this.m, rows[0]!),
       versions: rows.filter((r) => r.v__id !== null).map((r) => toEntity(this.m, SecretVersionEntity, r, 'v__')),
       othersInGrace: rows[0].others_in_grace__ as boolean | null,
-      globalSettings: (rows[0].global_settings__ as Record<string, unknown> | null) ?? null,
+      globalSettings: rows[0].global_settings__ as Record<string, unknown> | null,
     };
   }
 
