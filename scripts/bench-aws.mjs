@@ -56,6 +56,13 @@ function child(args, env) {
   return { p, line, stop };
 }
 
+/** The cluster's WAL insert position: the bytes between two readings are what Postgres wrote in between (nothing else runs). */
+const WAL_LSN = `SELECT pg_current_wal_insert_lsn()::text AS lsn`;
+const lsnBytes = (lsn) => {
+  const [hi, lo] = lsn.split('/');
+  return parseInt(hi, 16) * 2 ** 32 + parseInt(lo, 16);
+};
+
 const stats = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return { median: s[Math.floor(s.length / 2)], min: s[0], max: s.at(-1) };
@@ -129,6 +136,7 @@ export async function runBench(kind) {
     const rawSecrets = await seed('r');
     db = new pg.Client({ connectionString: dbUrl });
     await db.connect();
+    if (process.env.BENCH_WAL_STATS) await db.query(`CREATE EXTENSION IF NOT EXISTS pg_walinspect`);
     // The scheduler is not running: every secret's first heartbeat is what this bench asks for.
     await db.query(`UPDATE heartbeat_due SET due_at = NULL`);
 
@@ -136,7 +144,7 @@ export async function runBench(kind) {
     const profileDir = values['cpu-prof'];
     // Made here: the profiled processes write into it and die on a directory that is not there.
     if (profileDir) mkdirSync(profileDir, { recursive: true });
-    const profiling = (name) => (profileDir ? { args: ['--import', './scripts/bench-profile-hook.mjs'], env: { BENCH_PROFILE_DIR: profileDir, BENCH_PROFILE_NAME: name } } : { args: [], env: {} });
+    const profiling = (name) => (profileDir ? { args: ['--import', './scripts/bench-profile-hook.mjs'], env: { BENCH_PROFILE_DIR: profileDir, BENCH_PROFILE_NAME: name, ...(process.env.BENCH_PROFILE_INTERVAL_US ? { BENCH_PROFILE_INTERVAL_US: process.env.BENCH_PROFILE_INTERVAL_US } : {}) } } : { args: [], env: {} });
     const nodeArgs = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
     worker = child([...profiling('keyturn').args, ...nodeArgs, 'dist/apps/rotation-worker/src/main.js'], { ...env, ...profiling('keyturn').env });
     await worker.line(/ready: connected/);
@@ -217,10 +225,13 @@ export async function runBench(kind) {
       const groups = { side: [sidePid], pg: pidsNamed('postgres'), redis: pidsNamed('redis-server'), emulator: [process.pid] };
       const sum = (pids) => pids.reduce((a, pid) => a + cpuMs(pid, true), 0);
       let before;
+      let walBefore;
       const result = await pass(() => {
         if (profileDir) process.kill(sidePid, 'SIGTTOU');
         before = Object.fromEntries(Object.entries(groups).map(([k, pids]) => [k, sum(pids)]));
+        walBefore = db.query(WAL_LSN);
       });
+      const walAfter = await db.query(WAL_LSN);
       if (profileDir) {
         process.kill(sidePid, 'SIGTTIN');
         await new Promise((resolve) => setTimeout(resolve, 1_000)); // the profile is written
@@ -228,6 +239,30 @@ export async function runBench(kind) {
       // Backends that started during the pass counted from 0: included whole, which is what they spent.
       groups.pg = [...new Set([...groups.pg, ...pidsNamed('postgres')])];
       result.cpu = Object.fromEntries(Object.entries(groups).map(([k, pids]) => [k, (sum(pids) - before[k]) / N]));
+      const walFrom = (await walBefore).rows[0].lsn;
+      result.walBytes = (lsnBytes(walAfter.rows[0].lsn) - lsnBytes(walFrom)) / N;
+      if (process.env.BENCH_WAL_STATS) {
+        // pg_walinspect reads only flushed WAL: the last asynchronous commits are flushed within wal_writer_delay.
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        // The pass's WAL by record type, per operation (pg_walinspect): where the bytes and records go.
+        const { rows } = await db.query(
+          `SELECT "resource_manager/record_type" AS t, count, combined_size AS size, fpi_size AS fpi FROM pg_get_wal_stats($1::pg_lsn, $2::pg_lsn, true) WHERE count > 0 ORDER BY combined_size DESC LIMIT 14`,
+          [walFrom, walAfter.rows[0].lsn],
+        );
+        if (process.env.BENCH_WAL_STATS === 'relations') {
+          // Which tables and indexes the records touch (the first block each record names).
+          const { rows: rel } = await db.query(
+            `SELECT coalesce(c.relname, r.rel) AS rel, r.record_type, count(*)::int AS n, sum(r.record_length)::int AS bytes
+               FROM (SELECT record_type, record_length, substring(block_ref from 'rel \\d+/\\d+/(\\d+)') AS rel
+                       FROM pg_get_wal_records_info($1::pg_lsn, $2::pg_lsn)) r
+               LEFT JOIN pg_class c ON c.relfilenode::text = r.rel
+              GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 30`,
+            [walFrom, walAfter.rows[0].lsn],
+          );
+          console.log(`  WAL records of ${sidePid === worker.p.pid ? 'Keyturn' : 'raw'}'s pass, per operation, by relation: ` + rel.map((r) => `${r.rel} ${r.record_type} ${(r.n / N).toFixed(2)}`).join(', '));
+        }
+        console.log(`  WAL of ${sidePid === worker.p.pid ? 'Keyturn' : 'raw'}'s pass, per operation: ` + rows.map((r) => `${r.t} ${(r.count / N).toFixed(2)}×${(r.size / N).toFixed(0)} B${Number(r.fpi) ? ` (fpi ${(r.fpi / N).toFixed(0)})` : ''}`).join(', '));
+      }
       return result;
     };
     const describeCpu = (cpus) => {
@@ -251,6 +286,8 @@ export async function runBench(kind) {
       const ratios = [];
       const cpuK = [];
       const cpuW = [];
+      const walK = [];
+      const walW = [];
       for (let r = 1; r <= ROUNDS; r++) {
         // Interleaved, the order alternating, so drift in the machine's load falls on both sides.
         let k;
@@ -266,6 +303,8 @@ export async function runBench(kind) {
         }
         cpuK.push(k.cpu);
         cpuW.push(w.cpu);
+        walK.push(k.walBytes);
+        walW.push(w.walBytes);
         const ratio = w.seconds / k.seconds;
         ratios.push(ratio);
         const failures = k.failed || w.failed ? `  (failed: Keyturn ${k.failed}, raw ${w.failed})` : '';
@@ -277,6 +316,7 @@ export async function runBench(kind) {
       const st = stats(ratios);
       console.log(`CPU ms per ${kind}, median of the rounds (side's process + Postgres + Redis + emulator):`);
       console.log(`  Keyturn ${describeCpu(cpuK)}\n  raw     ${describeCpu(cpuW)}`);
+      console.log(`WAL bytes per ${kind}, median of the rounds: Keyturn ${stats(walK).median.toFixed(0)}, raw ${stats(walW).median.toFixed(0)}`);
       summary.push(`latency ${latencyMs} ms: Keyturn / raw = ${st.median.toFixed(2)} (median of ${ROUNDS}; spread ${st.min.toFixed(2)}–${st.max.toFixed(2)})`);
     }
     console.log(`\n${summary.join('\n')}\nload ${loadavg()[0].toFixed(1)} at the end`);
