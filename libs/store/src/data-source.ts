@@ -27,6 +27,7 @@ import { HeartbeatDue1795836000000 } from './migrations/1795836000000-heartbeat-
 import { HeartbeatDueRows1795837000000 } from './migrations/1795837000000-heartbeat-due-rows.js';
 import { PromoteChecked1795838000000 } from './migrations/1795838000000-promote-checked.js';
 import { StorePending1795838100000 } from './migrations/1795838100000-store-pending.js';
+import { RotationsHotJournal1795838200000 } from './migrations/1795838200000-rotations-hot-journal.js';
 
 // Listed explicitly, not globbed: the same list works from ts-jest, from dist
 // and from the TypeORM CLI, and a migration cannot be skipped by a path typo.
@@ -51,6 +52,7 @@ export const MIGRATIONS = [
   HeartbeatDueRows1795837000000,
   PromoteChecked1795838000000,
   StorePending1795838100000,
+  RotationsHotJournal1795838200000,
 ];
 
 export interface PoolOptions {

@@ -267,13 +267,16 @@ export class RotationsRepository {
     return { before: toEntity(this.m, RotationEntity, row), currentVersion: v === null || v === undefined ? null : Number(v), announced: row.keyturn_announced === true };
   }
 
-  /** Rotations left waiting (or with retire owed) longer than `after` (an interval), or running under a lapsed lease. */
+  /**
+   * Rotations left waiting (or with retire owed) longer than `after` (an interval), or running under a lapsed
+   * lease; oldest first (rotations_unfinished holds exactly the unfinished rows, by creation).
+   */
   unfinished(after: string): Promise<{ id: string; account_id: string }[]> {
     return this.m.query(
       `SELECT r.id, s.account_id FROM rotations r JOIN secrets s ON s.id = r.secret_id
         WHERE ((r.status = 'queued' OR (r.status = 'succeeded' AND r.retire_pending)) AND r.updated_at < now() - $1::interval)
            OR (r.status = 'running' AND r.lease_expires_at < now())
-        ORDER BY r.updated_at LIMIT 500`,
+        ORDER BY r.created_at LIMIT 500`,
       [after],
     );
   }
