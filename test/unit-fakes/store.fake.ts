@@ -62,6 +62,8 @@ export class FakeStore {
   readonly transactionsRun: ('committed' | 'rolled back')[] = [];
   /** Rows taken FOR UPDATE (secret ids), in order. */
   readonly locked: string[] = [];
+  /** The lease locks, in the same database: a rotation's claim can take one (RotationsRepository.claim with a lock). */
+  readonly locks: FakeLeaseLocks;
   /** The settings row's value, as claimForCheck reads it (WorkerWorld points it at its `global`). */
   globalSettings: () => Record<string, unknown> | null = () => null;
 
@@ -74,6 +76,7 @@ export class FakeStore {
   readonly transactions: Transactions;
 
   constructor(readonly clock: FakeClock) {
+    this.locks = new FakeLeaseLocks(clock);
     const repos = this.repositories();
     this.rotations = repos.rotations;
     this.secrets = repos.secrets;
@@ -260,19 +263,20 @@ export class FakeStore {
       setStep: async (id, step) => {
         db().rotations.get(id)!.step = step;
       },
-      claim: async (id, owner, leaseMs): Promise<ClaimResult> => {
-        const r = db().rotations.get(id);
-        const leaseFree = (x: RotationEntity) => x.leaseExpiresAt === null || x.leaseExpiresAt.getTime() < now() || x.leaseOwner === owner;
-        if (r && (r.status === 'queued' || ((r.status === 'running' || r.status === 'succeeded') && leaseFree(r)))) {
-          const next = r.status === 'succeeded' ? 'succeeded' : 'running';
-          // rotations_one_running
-          if (next === 'running' && [...db().rotations.values()].some((o) => o.id !== id && o.secretId === r.secretId && o.status === 'running')) {
-            return { claimed: false, busy: 'secret' };
+      // As CLAIM_HOLDING_SQL does it with a lock: the lock first (this store's LeaseLocks), the claim only under it,
+      // and a claim refused by rotations_one_running undoes the lock it took.
+      claim: async (id, owner, leaseMs, lock): Promise<ClaimResult> => {
+        if (lock) {
+          const before = this.locks.held.get(lock.key);
+          if (!(await this.locks.tryTake(lock.key, lock.owner, leaseMs))) return { claimed: false, busy: 'user' };
+          const res = await claimRow(id, owner, leaseMs);
+          if (!res.claimed && res.busy === 'secret') {
+            if (before) this.locks.held.set(lock.key, before);
+            else this.locks.held.delete(lock.key);
           }
-          Object.assign(r, { status: next, leaseOwner: owner, leaseExpiresAt: new Date(now() + leaseMs), attempt: r.attempt + 1, startedAt: r.startedAt ?? new Date(now()) });
-          return { claimed: true, rotation: clone(r) };
+          return res;
         }
-        return { claimed: false, busy: 'lease', now: clone(r ?? null) };
+        return claimRow(id, owner, leaseMs);
       },
       renewLease: async (id, owner, leaseMs) => {
         const r = db().rotations.get(id);
@@ -320,6 +324,20 @@ export class FakeStore {
         return { ...done, announced };
       },
     };
+    async function claimRow(id: string, owner: string, leaseMs: number): Promise<ClaimResult> {
+      const r = db().rotations.get(id);
+      const leaseFree = (x: RotationEntity) => x.leaseExpiresAt === null || x.leaseExpiresAt.getTime() < now() || x.leaseOwner === owner;
+      if (r && (r.status === 'queued' || ((r.status === 'running' || r.status === 'succeeded') && leaseFree(r)))) {
+        const next = r.status === 'succeeded' ? 'succeeded' : 'running';
+        // rotations_one_running
+        if (next === 'running' && [...db().rotations.values()].some((o) => o.id !== id && o.secretId === r.secretId && o.status === 'running')) {
+          return { claimed: false, busy: 'secret' };
+        }
+        Object.assign(r, { status: next, leaseOwner: owner, leaseExpiresAt: new Date(now() + leaseMs), attempt: r.attempt + 1, startedAt: r.startedAt ?? new Date(now()) });
+        return { claimed: true, rotation: clone(r) };
+      }
+      return { claimed: false, busy: 'lease', now: clone(r ?? null) };
+    }
     async function finish(id: string, status: 'succeeded' | 'failed', finishedAt: Date, error: { code: string | null; message: string | null }) {
       const r = db().rotations.get(id);
       if (!r) return null;

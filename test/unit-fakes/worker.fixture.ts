@@ -5,7 +5,7 @@ import { DEFAULT_SETTINGS, type GlobalSettings, type SettingsService } from '@ke
 import { ChangeJournal, KeyRotationUseCase, PasswordChangeUseCase, type RotationOptions } from '@keyturn/rotation';
 import { FakeClock, FakeFaults } from './clock.fake.js';
 import { FakeIam, type FakeKey } from './iam.fake.js';
-import { FakeLeaseLocks, FakeStore, fakeCipher } from './store.fake.js';
+import { FakeStore, fakeCipher } from './store.fake.js';
 
 export * from './clock.fake.js';
 export * from './iam.fake.js';
@@ -26,7 +26,7 @@ export class WorkerWorld {
   readonly faults = new FakeFaults();
   readonly store = new FakeStore(this.clock);
   readonly iam = new FakeIam(this.clock);
-  readonly locks = new FakeLeaseLocks(this.clock);
+  readonly locks = this.store.locks;
   global: GlobalSettings = { ...DEFAULT_SETTINGS };
   readonly settings = { getGlobal: async () => ({ ...this.global }) } as unknown as SettingsService;
   constructor() {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { SYSTEM_ACTOR, WarningCode, isRetryable, isThrottled } from '@keyturn/contracts';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
-import { LeaseLocks, LockSpace, RotationsRepository, Transactions, lockKey, uuidv7, type FinishAnnouncement, type Repositories, type RotationEntity } from '@keyturn/store';
+import { LeaseLocks, LockSpace, RotationsRepository, Transactions, lockKey, uuidv7, type ClaimResult, type FinishAnnouncement, type Repositories, type RotationEntity } from '@keyturn/store';
 import { auditRow } from '@keyturn/auth';
 import { describeFailure, RetirePendingError } from './rotation-error.js';
 import { inAccount } from './paced-iam.client.js';
@@ -75,7 +75,9 @@ export class RotationRunner implements OnModuleInit {
     // Per run, not per process: two rotations in one worker on the same user, or one job delivered twice
     // to the same worker, must still exclude each other.
     const lock = { key: iamUserLockKey(secret.accountId, secret.username), owner: `${this.owner}:${rotationId}:${randomUUID().slice(0, 8)}` };
-    if (!(await this.locks.tryTake(lock.key, lock.owner, leaseMs))) {
+    // The user's lock and the rotation's lease in one statement: the claim only under the lock.
+    const res = await this.rotations.claim(rot.id, this.owner, leaseMs, lock);
+    if (!res.claimed && res.busy === 'user') {
       return { kind: 'later', delayMs: jitter(1_000), reason: `another operation on IAM user ${secret.username} is running` };
     }
     // Once, whichever way the run ends. If it fails (Postgres away), the lock lapses with its lease instead.
@@ -85,7 +87,7 @@ export class RotationRunner implements OnModuleInit {
         .release(lock.key, lock.owner)
         .catch((e: Error) => this.logger.warn(`could not release the lock on IAM user ${secret.username}: ${e.message}`)));
     try {
-      const claimed = await this.claim(rot);
+      const claimed = this.claimedOr(res);
       if ('kind' in claimed) return claimed;
       const renew = setInterval(() => void this.renewLease(rotationId, lock), Math.max(1_000, leaseMs / 3));
       try {
@@ -109,9 +111,8 @@ export class RotationRunner implements OnModuleInit {
     }
   }
 
-  /** The claimed row, or what to do instead. */
-  private async claim(rot: RotationEntity): Promise<RotationEntity | RunOutcome> {
-    const res = await this.rotations.claim(rot.id, this.owner, this.config.rotation.leaseMs);
+  /** The claimed row, or what to do instead (the IAM user's lock is held: the caller releases it). */
+  private claimedOr(res: Exclude<ClaimResult, { busy: 'user' }>): RotationEntity | RunOutcome {
     if (res.claimed) return res.rotation;
     if (res.busy === 'secret') return { kind: 'later', delayMs: jitter(1_000), reason: 'another rotation of this secret is running' };
     const now = res.now;

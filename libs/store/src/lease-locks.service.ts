@@ -15,15 +15,20 @@ export const lockKey = (space: LockSpace, name: string): string => `${space}:${n
 
 // Every rotation takes and releases its IAM user's lock: constant statements, prepared once per connection.
 
-const TRY_TAKE_SQL = namedSql(
-  'lease_lock_try_take',
-  `INSERT INTO lease_locks AS l (lock_key, owner, expires_at) VALUES ($1, $2, now() + $3::int * interval '1 millisecond')
+/**
+ * Takes lock `key` for `owner` for `ttlMs` (the three given as SQL parameter references): a row comes back
+ * when it was free, lapsed, or already the owner's. Also the first part of a rotation's claim
+ * (RotationsRepository.claim with a lock), so that both follow the same rules.
+ */
+export const takeLeaseLockSql = (key: string, owner: string, ttlMs: string): string =>
+  `INSERT INTO lease_locks AS l (lock_key, owner, expires_at) VALUES (${key}, ${owner}, now() + ${ttlMs}::int * interval '1 millisecond')
        ON CONFLICT (lock_key) DO UPDATE
              SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at,
                  taken_at = CASE WHEN l.owner = EXCLUDED.owner THEN l.taken_at ELSE now() END
            WHERE l.expires_at < now() OR l.owner = EXCLUDED.owner
-       RETURNING lock_key`,
-);
+       RETURNING lock_key`;
+
+const TRY_TAKE_SQL = namedSql('lease_lock_try_take', takeLeaseLockSql('$1', '$2', '$3'));
 
 const RENEW_SQL = namedSql(
   'lease_lock_renew',

@@ -116,6 +116,59 @@ describe('rotation statements that return what a second statement read (Postgres
     expect(res.rotation).toEqual(await rotations.get(x.rotationId));
   });
 
+  describe('claim under a lease lock, in one statement (the IAM user lock of a run)', () => {
+    const locks = () => new LeaseLocks(ds);
+    const lockOf = async (key: string) => (await ds.query(`SELECT owner FROM lease_locks WHERE lock_key = $1`, [key]))[0]?.owner ?? null;
+
+    it('the lock free: both taken; the claimed row is what a read after it finds', async () => {
+      const x = await subject();
+      const key = `iam-user:test:${x.rotationId}`;
+      const res = await rotations.claim(x.rotationId, 'w1', 60_000, { key, owner: 'w1:run' });
+      if (!res.claimed) throw new Error(`not claimed: ${JSON.stringify(res)}`);
+      expect(res.rotation).toMatchObject({ id: x.rotationId, status: 'running', leaseOwner: 'w1', attempt: 1 });
+      expect(res.rotation).toEqual(await rotations.get(x.rotationId));
+      expect(await lockOf(key)).toBe('w1:run');
+      // LeaseLocks sees it as its own: renewable by its owner, not takeable by another.
+      expect(await locks().renew(key, 'w1:run', 60_000)).toBe(true);
+      expect(await locks().tryTake(key, 'other', 60_000)).toBe(false);
+    });
+
+    it("another owner's lock: busy 'user', nothing claimed, the lock still theirs", async () => {
+      const x = await subject();
+      const key = `iam-user:test:${x.rotationId}`;
+      expect(await locks().tryTake(key, 'other', 60_000)).toBe(true);
+      expect(await rotations.claim(x.rotationId, 'w1', 60_000, { key, owner: 'w1:run' })).toEqual({ claimed: false, busy: 'user' });
+      expect(await rotations.get(x.rotationId)).toMatchObject({ status: 'queued', attempt: 0, leaseOwner: null });
+      expect(await lockOf(key)).toBe('other');
+    });
+
+    it("a lapsed lock is taken, as tryTake takes it", async () => {
+      const x = await subject();
+      const key = `iam-user:test:${x.rotationId}`;
+      await ds.query(`INSERT INTO lease_locks (lock_key, owner, expires_at) VALUES ($1, 'dead', now() - interval '1 second')`, [key]);
+      expect((await rotations.claim(x.rotationId, 'w1', 60_000, { key, owner: 'w1:run' })).claimed).toBe(true);
+      expect(await lockOf(key)).toBe('w1:run');
+    });
+
+    it("another rotation of the secret running (rotations_one_running): busy 'secret', and no lock taken", async () => {
+      const x = await subject();
+      const other = uuidv7();
+      await ds.query(`INSERT INTO rotations (id, secret_id, secret_type, status, step, requested_by) VALUES ($1, $2, 'aws-iam-key', 'running', 'verify', 'test')`, [other, x.secretId]);
+      const key = `iam-user:test:${x.rotationId}`;
+      expect(await rotations.claim(x.rotationId, 'w1', 60_000, { key, owner: 'w1:run' })).toEqual({ claimed: false, busy: 'secret' });
+      expect(await lockOf(key)).toBeNull();
+    });
+
+    it('the lease held by another worker: not claimed (busy lease), the lock taken, for the caller to release', async () => {
+      const x = await subject();
+      await ds.query(`UPDATE rotations SET status = 'running', lease_owner = 'w2', lease_expires_at = now() + interval '1 minute' WHERE id = $1`, [x.rotationId]);
+      const key = `iam-user:test:${x.rotationId}`;
+      const res = await rotations.claim(x.rotationId, 'w1', 60_000, { key, owner: 'w1:run' });
+      expect(res).toMatchObject({ claimed: false, busy: 'lease', now: { id: x.rotationId, leaseOwner: 'w2' } });
+      expect(await lockOf(key)).toBe('w1:run');
+    });
+  });
+
   it('finish returns the row as it was before and the current version; a recorded finish time is kept', async () => {
     const x = await subject(['previous', 'current']);
     const first = new Date('2026-11-28T10:00:00.000Z');

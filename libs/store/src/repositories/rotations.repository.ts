@@ -1,6 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import { RotationEntity, type RotationStep, type RotationWarning } from '../entities/rotation.entity.js';
 import { namedSql, queryReturning, rowsOf } from '../returning.js';
+import { takeLeaseLockSql } from '../lease-locks.service.js';
 import { SecretEntity } from '../entities/secret.entity.js';
 import type { AuditEventEntity } from '../entities/audit-event.entity.js';
 import { columnList, namedFromMetadata, prefixedColumns, selectEntities, toEntity, updateById } from '../rows.js';
@@ -10,6 +11,8 @@ export type ClaimResult =
   /** The row as the claim left it (under this owner's lease: the journal the run goes on from). */
   | { claimed: true; rotation: RotationEntity }
   | { claimed: false; busy: 'secret' }
+  /** The lease lock asked for with the claim is another owner's: nothing claimed, no lock taken. */
+  | { claimed: false; busy: 'user' }
   | { claimed: false; busy: 'lease'; now: RotationEntity | null };
 
 /** What finishing a rotation found: the row as it was before (its status tells whether the outcome is news). */
@@ -48,16 +51,30 @@ const WITH_SECRET_SQL = namedFromMetadata(
         WHERE r.id = $1`,
 );
 
-const CLAIM_SQL = namedFromMetadata(
-  'rotation_claim',
-  (m) => `UPDATE rotations
+/** The claim ($1 id, $2 owner, $3 lease ms as text), and `also`, a condition more (see CLAIM_HOLDING_SQL). */
+const claimUpdate = (m: EntityManager, also = '') => `UPDATE rotations
             SET status = CASE WHEN status = 'succeeded' THEN status ELSE 'running' END,
                 lease_owner = $2, lease_expires_at = now() + ($3 || ' milliseconds')::interval,
                 attempt = attempt + 1, started_at = coalesce(started_at, now()), updated_at = now()
           WHERE id = $1
             AND (status = 'queued'
-                 OR (status IN ('running', 'succeeded') AND (lease_expires_at IS NULL OR lease_expires_at < now() OR lease_owner = $2)))
-        RETURNING ${columnList(m, RotationEntity)}`,
+                 OR (status IN ('running', 'succeeded') AND (lease_expires_at IS NULL OR lease_expires_at < now() OR lease_owner = $2)))${also}
+        RETURNING ${columnList(m, RotationEntity)}`;
+
+const CLAIM_SQL = namedFromMetadata('rotation_claim', (m) => claimUpdate(m));
+
+/**
+ * The claim, under a lease lock taken in the same statement ($4 lock key, $5 its owner, $6 its ttl in ms):
+ * the lock first, by LeaseLocks' rules, and the claim only if the lock was taken. One row always:
+ * `keyturn_locked`, and the claimed row's columns (null when nothing was claimed). A claim that
+ * rotations_one_running refuses fails the whole statement, so that lock is not taken either.
+ */
+const CLAIM_HOLDING_SQL = namedFromMetadata(
+  'rotation_claim_holding',
+  (m) => `WITH l AS (${takeLeaseLockSql('$4', '$5', '$6')}),
+       c AS (${claimUpdate(m, `
+            AND EXISTS (SELECT 1 FROM l)`)})
+     SELECT EXISTS (SELECT 1 FROM l) AS keyturn_locked, c.* FROM (VALUES (1)) AS one (n) LEFT JOIN c ON true`,
 );
 
 const RENEW_LEASE_SQL = namedSql(
@@ -187,11 +204,21 @@ export class RotationsRepository {
    * one whose lease lapsed or is already `owner`'s. A second running rotation
    * of the secret is refused by `rotations_one_running` (busy: 'secret').
    * A claim returns the claimed row, so the run need not read it again.
+   * With `lock`, in the same statement, first the lease lock `lock.key` for
+   * `lock.owner` (LeaseLocks' rules, for `leaseMs`): busy 'user' when another
+   * owner holds it, and then nothing is claimed. A lock taken for a claim that
+   * then finds the lease held is the caller's to release, as after tryTake.
    */
-  async claim(id: string, owner: string, leaseMs: number): Promise<ClaimResult> {
+  async claim(id: string, owner: string, leaseMs: number, lock?: { key: string; owner: string }): Promise<ClaimResult> {
     try {
-      const res = await queryReturning<Record<string, unknown>>(this.m, CLAIM_SQL(this.m), [id, owner, String(leaseMs)]);
-      if (res.length) return { claimed: true, rotation: toEntity(this.m, RotationEntity, res[0]) };
+      if (lock) {
+        const [row] = await queryReturning<Record<string, unknown>>(this.m, CLAIM_HOLDING_SQL(this.m), [id, owner, String(leaseMs), lock.key, lock.owner, Math.round(leaseMs)]);
+        if (row?.keyturn_locked !== true) return { claimed: false, busy: 'user' };
+        if (row.id !== null) return { claimed: true, rotation: toEntity(this.m, RotationEntity, row) };
+      } else {
+        const res = await queryReturning<Record<string, unknown>>(this.m, CLAIM_SQL(this.m), [id, owner, String(leaseMs)]);
+        if (res.length) return { claimed: true, rotation: toEntity(this.m, RotationEntity, res[0]) };
+      }
     } catch (e) {
       // rotations_one_running: another rotation of this secret holds the slot.
       if ((e as { code?: string }).code === '23505') return { claimed: false, busy: 'secret' };
