@@ -299,9 +299,10 @@ export class FakeStore {
       unfinished: schedulerOnly,
       insertScheduled: schedulerOnly,
       // As FINISH_SQL does it: the finish, and the announcement only when the status is news, completed from the row.
-      finish: async (id, status, finishedAt, error, announce) => {
+      finish: async (id, status, finishedAt, error, announce, release) => {
         const done = await finish(id, status, finishedAt, error);
         if (!done) return null;
+        if (release) await this.locks.release(release.key, release.owner);
         const { before } = done;
         const announced = before.status !== status;
         if (announced) {

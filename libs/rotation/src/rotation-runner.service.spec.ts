@@ -60,7 +60,9 @@ describe('RotationRunner', () => {
     expect(keys.runs).toEqual([rot.id]);
     expect(passwords.runs).toEqual([]);
     expect(w.store.rotation(rot.id)).toMatchObject({ status: 'succeeded', leaseOwner: null, leaseExpiresAt: null, finishedAt: new Date(w.clock.now()), errorCode: null });
+    // Released once, by the finish (in its statement), and not asked again after it.
     expect(w.locks.held.size).toBe(0);
+    expect(w.locks.released).toEqual([iamUserLockKey(secret.accountId, 'alice')]);
     expect(w.store.t.events).toEqual([
       expect.objectContaining({
         type: 'rotation.succeeded',

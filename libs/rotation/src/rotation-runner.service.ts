@@ -93,9 +93,10 @@ export class RotationRunner implements OnModuleInit {
       try {
         // The claimed row is the journal as it stands: under the lease nothing else writes it.
         await inAccount(secret.accountId, () => this.useCases[rot.secretType].run(rotationId, claimed));
-        // The change made its last call on the IAM user: the user's lock goes while the outcome is written.
+        // The change made its last call on the IAM user: the user's lock goes with the outcome, in its statement.
         clearInterval(renew);
-        const [done] = await Promise.all([this.finished(rot, 'succeeded'), release()]);
+        const done = await this.finished(rot, 'succeeded', undefined, undefined, lock);
+        released = Promise.resolve();
         // Succeeded with a grace period: the retire is owed at retireAt (Postgres has it too, for the reconciler).
         if (done.retirePending && done.retireAt) {
           return { kind: 'later', delayMs: Math.max(250, untilRetire(done, this.clock.now())), reason: 'previous key in its grace period' };
@@ -165,11 +166,18 @@ export class RotationRunner implements OnModuleInit {
   /**
    * Records the final status and, when it is news (a rotation whose retire was owed already counted as
    * succeeded and is not announced twice), its event and audit entry: one statement, one transaction
-   * (RotationsRepository.finish). Returns the row as it was before (retire owed, grace period).
+   * (RotationsRepository.finish). Returns the row as it was before (retire owed, grace period). With
+   * `release`, the IAM user's lock goes in that statement too.
    */
-  private async finished(rot: Pick<RotationEntity, 'id' | 'secretId'>, status: 'succeeded' | 'failed', code?: string, message?: string): Promise<RotationEntity> {
+  private async finished(
+    rot: Pick<RotationEntity, 'id' | 'secretId'>,
+    status: 'succeeded' | 'failed',
+    code?: string,
+    message?: string,
+    release?: { key: string; owner: string },
+  ): Promise<RotationEntity> {
     const error = { code: code ?? null, message: message ?? null };
-    const done = await this.rotations.finish(rot.id, status, new Date(this.clock.now()), error, this.announcement(rot, status, code));
+    const done = await this.rotations.finish(rot.id, status, new Date(this.clock.now()), error, this.announcement(rot, status, code), release);
     if (!done) throw new Error(`rotation ${rot.id} not found`);
     if (done.announced) this.countFinished(done.before, status, code);
     return done.before;

@@ -247,6 +247,40 @@ describe('rotation statements that return what a second statement read (Postgres
     expect(await ds.query(`SELECT count(*)::int AS n FROM events WHERE id = $1`, [ann.event.id])).toEqual([{ n: 0 }]);
   });
 
+  describe("finish releasing the run's lease lock, in the same statement", () => {
+    const lockOf = async (key: string) => (await ds.query(`SELECT owner FROM lease_locks WHERE lock_key = $1`, [key]))[0]?.owner ?? null;
+
+    it("the finish, and the lock gone if it is the owner's; another owner's lock is left alone", async () => {
+      const x = await subject(['current']);
+      const key = `iam-user:test:${x.rotationId}`;
+      await rotations.claim(x.rotationId, 'w1', 60_000, { key, owner: 'w1:run' });
+      const done = await rotations.finish(x.rotationId, 'succeeded', new Date(), { code: null, message: null }, announcement(x, 'succeeded'), { key, owner: 'w1:run' });
+      expect(done).toMatchObject({ announced: true });
+      expect(await rotations.get(x.rotationId)).toMatchObject({ status: 'succeeded', leaseOwner: null });
+      expect(await lockOf(key)).toBeNull();
+
+      const y = await subject(['current']);
+      const other = `iam-user:test:${y.rotationId}`;
+      await new LeaseLocks(ds).tryTake(other, 'someone-else', 60_000);
+      await rotations.claim(y.rotationId, 'w1', 60_000);
+      await rotations.finish(y.rotationId, 'succeeded', new Date(), { code: null, message: null }, announcement(y, 'succeeded'), { key: other, owner: 'w1:run' });
+      expect(await lockOf(other)).toBe('someone-else');
+    });
+
+    it('all or nothing: a finish that fails keeps the lock too', async () => {
+      const x = await subject(['current']);
+      const key = `iam-user:test:${x.rotationId}`;
+      await rotations.claim(x.rotationId, 'w1', 60_000, { key, owner: 'w1:run' });
+      const ann = announcement(x, 'succeeded');
+      await ds.query(`INSERT INTO audit_events (id, actor_id, actor_name, action, outcome) VALUES ($1, 'x', 'x', 'x', 'success')`, [ann.audit.id]);
+      await expect(rotations.finish(x.rotationId, 'succeeded', new Date(), { code: null, message: null }, ann, { key, owner: 'w1:run' })).rejects.toMatchObject({
+        code: '23505',
+        constraint: 'audit_events_pkey',
+      });
+      expect(await lockOf(key)).toBe('w1:run');
+    });
+  });
+
   it('aboutToCreate journals the create step and retires the version make-room deleted the key of, in one statement', async () => {
     const x = await subject(['previous', 'current']);
     const claimed = await rotations.claim(x.rotationId, 'w1', 60_000);

@@ -101,7 +101,8 @@ const ABOUT_TO_CREATE_SQL = namedSql(
  * announcement says of the rotation is read from that row, as a read under the lock would give it:
  * `secretType`, `mode`, the current `version` (succeeded) and `previousKeyRetireAt` (succeeded with a retire
  * owed; ISO 8601 in UTC with milliseconds, as Date.toISOString writes it), and the audit entry's `mode` and
- * `attempt`. $1–$5 the finish; $6–$11 the event and its deliveries; $12–$24 the audit row.
+ * `attempt`. $1–$5 the finish; $6–$11 the event and its deliveries; $12–$24 the audit row; $25–$26 a lease lock
+ * to release with it (its key and owner; null: none), as LeaseLocks.release would, and only with the finish.
  */
 const FINISH_SQL = namedFromMetadata(
   'rotation_finish',
@@ -130,7 +131,8 @@ const FINISH_SQL = namedFromMetadata(
        a AS (
          INSERT INTO audit_events (id, at, actor_id, actor_name, action, target_type, target_id, secret_id, outcome, error_code, request_id, ip, details)
          SELECT $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24::jsonb || jsonb_build_object('mode', news.mode, 'attempt', news.attempt)
-           FROM news)
+           FROM news),
+       l AS (DELETE FROM lease_locks WHERE $25::text IS NOT NULL AND lock_key = $25 AND owner = $26 AND EXISTS (SELECT 1 FROM f))
      SELECT f.*, EXISTS (SELECT 1 FROM news) AS keyturn_announced FROM f`,
 );
 
@@ -273,7 +275,8 @@ export class RotationsRepository {
    * recorded (a succeeded rotation whose retire was owed) is kept. When the status is news, the announcement
    * too (`announced`: the event, its deliveries and the audit entry were written). One statement, so one
    * transaction (FINISH_SQL): it returns the row as it was before (under its row lock) and the secret's
-   * current version, or null when the row is gone (nothing written).
+   * current version, or null when the row is gone (nothing written). With `release`, the run's lease lock
+   * goes in the same statement (if `release.owner` still holds it), so it is held until the outcome is written.
    */
   async finish(
     id: string,
@@ -281,6 +284,7 @@ export class RotationsRepository {
     finishedAt: Date,
     error: { code: string | null; message: string | null },
     announce: FinishAnnouncement,
+    release?: { key: string; owner: string },
   ): Promise<(FinishedRotation & { announced: boolean }) | null> {
     const failed = status === 'failed';
     const { event: ev, audit: a } = announce;
@@ -288,6 +292,7 @@ export class RotationsRepository {
       id, status, finishedAt, failed ? error.code : null, failed ? error.message : null,
       ev.id, ev.type, JSON.stringify(ev.payload), ev.deliveryIds, ev.urls, ev.at,
       a.id, a.at, a.actorId, a.actorName, a.action, a.targetType, a.targetId, a.secretId, a.outcome, a.errorCode, a.requestId, a.ip, JSON.stringify(a.details),
+      release?.key ?? null, release?.owner ?? null,
     ]);
     if (!row) return null;
     const v = row.keyturn_current_version;
