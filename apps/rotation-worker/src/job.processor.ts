@@ -3,7 +3,7 @@ import { DelayedError, Worker, type Job } from 'bullmq';
 import { JobName, QueueName, type RunDiscoveryPayload, type RunHeartbeatPayload, type RunRotationPayload } from '@keyturn/contracts';
 import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
 import { AccountPacer, FairShare, JOB_RETENTION, REDIS, createRedis, type Admission, type RedisClient } from '@keyturn/queue';
-import { DiscoveryRunUseCase, PrepaidTurn, RotationRunner, pacerMaxWaitMs, withPrepaidTurn, type Admitted, type RunOutcome } from '@keyturn/rotation';
+import { DiscoveryRunUseCase, PrepaidTurn, RotationRunner, pacerMaxWaitMs, type Admitted, type RunOutcome } from '@keyturn/rotation';
 import { HeartbeatUseCase } from '@keyturn/heartbeat';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -89,8 +89,8 @@ export class JobProcessor implements OnApplicationBootstrap, BeforeApplicationSh
   /** The job's use case, after (or, for a heartbeat, alongside) its admission; undefined for a malformed payload (dropped). */
   private async dispatch(job: Job): Promise<RunOutcome | undefined> {
     const name = job.name as JobName;
+    // The job's first AWS call goes on this turn, once its admission grants it (handed to the use case).
     const turn = this.turnSlot(job);
-    const withTurn = (fn: () => Promise<RunOutcome | undefined>) => (turn ? withPrepaidTurn(turn, fn) : fn());
     if (name === JobName.RunHeartbeat || name === JobName.RunRotation) {
       // Asked at once: the heartbeat's claim (the rotation's read) goes to Postgres while its admission is in Redis.
       const admission = this.admission(job, turn);
@@ -98,19 +98,19 @@ export class JobProcessor implements OnApplicationBootstrap, BeforeApplicationSh
       const id = name === JobName.RunHeartbeat ? heartbeatId : rotationId;
       if (!this.valid(job, id)) return undefined;
       const runner = name === JobName.RunHeartbeat ? this.heartbeats : this.rotations;
-      return withTurn(() => runner.execute(id, () => admission));
+      return runner.execute(id, () => admission, turn);
     }
     const admitted = await this.admission(job, turn);
     if (!admitted.run) return { kind: 'later', delayMs: admitted.delayMs, reason: admitted.reason };
-    return withTurn(() => this.runOther(job, name));
+    return this.runOther(job, name, turn);
   }
 
-  private async runOther(job: Job, name: Exclude<JobName, JobName.RunHeartbeat | JobName.RunRotation>): Promise<RunOutcome | undefined> {
+  private async runOther(job: Job, name: Exclude<JobName, JobName.RunHeartbeat | JobName.RunRotation>, turn: PrepaidTurn | undefined): Promise<RunOutcome | undefined> {
     switch (name) {
       case JobName.RunDiscovery: {
         const { discoveryId } = job.data as RunDiscoveryPayload;
         if (!this.valid(job, discoveryId)) return undefined;
-        return this.discoveries.execute(discoveryId);
+        return this.discoveries.execute(discoveryId, turn);
       }
       default: {
         const unknown: never = name;

@@ -13,7 +13,7 @@ import {
   type SecretVersionEntity,
 } from '@keyturn/store';
 import { VERSION_CIPHER, effectiveSettings, type VersionCipher } from '@keyturn/vault';
-import { CLOCK, inAccount, recordHeartbeatStatusChange, type AdmissionGate, type Clock, type RunOutcome } from '@keyturn/rotation';
+import { CLOCK, jobIam, recordHeartbeatStatusChange, type AdmissionGate, type Clock, type PrepaidTurn, type RunOutcome } from '@keyturn/rotation';
 import { metrics } from '@keyturn/metrics';
 
 /** Consecutive failures stretch the re-check interval up to this factor. */
@@ -66,9 +66,10 @@ export class HeartbeatUseCase {
    * `admission`: the worker's fair share, asked at the same time as the claim
    * (each is a round trip of its own, Redis and Postgres), not before it. A
    * heartbeat it parks was claimed meanwhile: it is put back as after
-   * throttling (its attempt counted) and makes no AWS call.
+   * throttling (its attempt counted) and makes no AWS call. `turn`: the turn of the account's pace the
+   * admission took, for the check's AWS call.
    */
-  async execute(heartbeatId: string, admission: AdmissionGate = ADMITTED): Promise<RunOutcome> {
+  async execute(heartbeatId: string, admission: AdmissionGate = ADMITTED, turn?: PrepaidTurn): Promise<RunOutcome> {
     // One round trip: the claim, the secret, its current version and the global settings.
     const [admitted, claimed] = await Promise.all([admission(), this.heartbeats.claimForCheck(heartbeatId)]);
     if (!claimed?.secret) return { kind: 'done' };
@@ -78,6 +79,8 @@ export class HeartbeatUseCase {
       return { kind: 'later', delayMs: admitted.delayMs, reason: admitted.reason };
     }
     const global: GlobalSettings = { ...DEFAULT_SETTINGS, ...((claimed.globalSettings as Partial<GlobalSettings> | null) ?? {}) };
+    // The check's calls are paced in the secret's account.
+    const iam = jobIam(this.iam, secret.accountId, turn);
     let version = claimed.current;
     for (let checks = 1; ; checks++) {
       if (checks > 1) version = await this.versions.inState(secret.id, 'current');
@@ -93,7 +96,7 @@ export class HeartbeatUseCase {
         const f = this.cipher.open(version);
         const creds: IamCredentials = { accessKeyId: f.accessKeyId, secretAccessKey: f.secretAccessKey };
         try {
-          result = await inAccount(secret.accountId, () => this.check(secret, version!, creds));
+          result = await this.check(iam, secret, version!, creds);
         } catch (e) {
           if (isThrottled(e)) {
             // AWS asked us to slow down: that says nothing about the key. Put it back and try later.
@@ -115,9 +118,9 @@ export class HeartbeatUseCase {
     }
   }
 
-  private async check(secret: HeartbeatSubject, version: SecretVersionEntity, creds: IamCredentials): Promise<CheckResult> {
+  private async check(iam: IamClient, secret: HeartbeatSubject, version: SecretVersionEntity, creds: IamCredentials): Promise<CheckResult> {
     try {
-      const id = await this.iam.getCallerIdentity(creds);
+      const id = await iam.getCallerIdentity(creds);
       if (!sameIamUser(userNameFromArn(id.arn), secret.username) || id.account !== secret.accountId) {
         return {
           outcome: 'failed',
@@ -127,7 +130,7 @@ export class HeartbeatUseCase {
           },
         };
       }
-      const { detail, listing } = await this.keyDetail(secret, version, creds);
+      const { detail, listing } = await this.keyDetail(iam, secret, version, creds);
       return { outcome: 'success', detail: { checkedArn: id.arn, ...detail }, ...(listing ? { listing } : {}) };
     } catch (e) {
       // Throttling says nothing about the key: the caller puts the heartbeat back.
@@ -144,6 +147,7 @@ export class HeartbeatUseCase {
    * stored listing: the key just answered GetCallerIdentity, so it is active.
    */
   private async keyDetail(
+    iam: IamClient,
     secret: HeartbeatSubject,
     version: SecretVersionEntity,
     creds: IamCredentials,
@@ -153,7 +157,7 @@ export class HeartbeatUseCase {
       return { detail: version.keyCreatedAt ? { keyStatus: 'Active', keyCreatedAt: version.keyCreatedAt } : {} };
     }
     try {
-      const keys = await this.iam.listAccessKeys(creds, secret.username);
+      const keys = await iam.listAccessKeys(creds, secret.username);
       const mine = keys.find((k) => k.accessKeyId === creds.accessKeyId);
       // Not listed although it answered (IAM is eventually consistent): nothing to store, list again next time.
       if (!mine) return { detail: {} };

@@ -1,10 +1,14 @@
 import { SECRET_TYPES, type SecretType } from '@keyturn/contracts';
 import type { RotationEntity } from '@keyturn/store';
+import type { PrepaidTurn } from './paced-iam.client.js';
 
 /** One change protocol: runs (or resumes) the rotation with this id to its end, or throws. */
 export interface ChangeUseCase {
-  /** `claimed`: the row as the runner's claim returned it (else the use case reads it). */
-  run(rotationId: string, claimed?: RotationEntity): Promise<void>;
+  /**
+   * `claimed`: the row as the runner's claim returned it (else the use case reads it). `turn`: the turn of
+   * the account's pace the worker's admission took; the run's calls are paced in its secret's account (jobIam).
+   */
+  run(rotationId: string, claimed?: RotationEntity, turn?: PrepaidTurn): Promise<void>;
 }
 
 /**

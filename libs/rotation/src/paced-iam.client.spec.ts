@@ -1,7 +1,7 @@
 import { IamErrorCode } from '@keyturn/contracts';
 import { IamError, type IamClient } from '@keyturn/iam';
 import type { AccountPacer } from '@keyturn/queue';
-import { PrepaidTurn, inAccount, pacedIamClient, takeNextTurnNow, withPrepaidTurn } from './paced-iam.client.js';
+import { PrepaidTurn, jobIam, pacedIamClient, takeNextTurnNow } from './paced-iam.client.js';
 
 const CREDS = { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' };
 
@@ -27,16 +27,28 @@ describe('pacedIamClient', () => {
   it('waits for a token of the account, at most maxWaitMs, then calls AWS', async () => {
     const f = fakes(true);
     const client = pacedIamClient(f.inner, f.pacer, 1_500);
-    await inAccount('123456789012', () => client.createAccessKey(CREDS, 'u'));
+    await jobIam(client, '123456789012').createAccessKey(CREDS, 'u');
     expect(f.waits).toEqual([1_500]);
     expect(f.calls).toEqual(['createAccessKey']);
+  });
+
+  it('outside a job (no account) does not pace: the call goes straight to AWS', async () => {
+    const f = fakes(false);
+    await pacedIamClient(f.inner, f.pacer, 1_500).createAccessKey(CREDS, 'u');
+    expect(f.waits).toEqual([]);
+    expect(f.calls).toEqual(['createAccessKey']);
+  });
+
+  it('a client that is not paced (a fake, the API\'s) is its own job client', () => {
+    const f = fakes(true);
+    expect(jobIam(f.inner, '123456789012')).toBe(f.inner);
   });
 
   it('gives up with a retryable IAM_THROTTLED, without calling AWS, when no token comes within the bound', async () => {
     const f = fakes(false);
     const client = pacedIamClient(f.inner, f.pacer, 1_500);
     let caught: unknown;
-    await inAccount('123456789012', () => client.createAccessKey(CREDS, 'u')).catch((e: unknown) => (caught = e));
+    await jobIam(client, '123456789012').createAccessKey(CREDS, 'u').catch((e: unknown) => (caught = e));
     expect(caught).toBeInstanceOf(IamError);
     expect(caught).toMatchObject({ code: IamErrorCode.Throttled, retryable: true, action: 'iam:CreateAccessKey' });
     expect((caught as IamError).message).toMatch(/1500 ms/);
@@ -52,16 +64,14 @@ describe('pacedIamClient', () => {
       getLoginProfile: async () => (called.push('getLoginProfile'), null),
     } as unknown as IamClient;
     const granted = fakes(true);
-    const client = pacedIamClient(inner, granted.pacer, 1_000);
-    await inAccount('123456789012', async () => {
-      await client.listUsers(CREDS, { pathPrefix: '/' });
-      await client.getAccessKeyLastUsed(CREDS, 'AKIAIOSFODNN7EXAMPLE');
-      await client.getLoginProfile(CREDS, 'u');
-    });
+    const client = jobIam(pacedIamClient(inner, granted.pacer, 1_000), '123456789012');
+    await client.listUsers(CREDS, { pathPrefix: '/' });
+    await client.getAccessKeyLastUsed(CREDS, 'AKIAIOSFODNN7EXAMPLE');
+    await client.getLoginProfile(CREDS, 'u');
     expect(granted.waits).toEqual([1_000, 1_000, 1_000]);
     expect(called).toEqual(['listUsers', 'getAccessKeyLastUsed', 'getLoginProfile']);
 
-    const refused = pacedIamClient(inner, fakes(false).pacer, 1_000);
+    const refused = jobIam(pacedIamClient(inner, fakes(false).pacer, 1_000), '123456789012');
     const actions: string[] = [];
     const calls: (() => Promise<unknown>)[] = [
       () => refused.listUsers(CREDS),
@@ -69,7 +79,7 @@ describe('pacedIamClient', () => {
       () => refused.getLoginProfile(CREDS, 'u'),
     ];
     for (const call of calls) {
-      const e = await inAccount('123456789012', call).then(
+      const e = await call().then(
         () => undefined,
         (err: unknown) => err,
       );
@@ -83,13 +93,10 @@ describe('pacedIamClient', () => {
   it('makes the first call in its account on the turn the admission took, then asks the pacer for the next ones', async () => {
     const f = fakes(true);
     const client = pacedIamClient(f.inner, f.pacer, 1_500);
-    await withPrepaidTurn(new PrepaidTurn('123456789012', 0), () =>
-      inAccount('123456789012', async () => {
-        await client.createAccessKey(CREDS, 'u');
-        expect(f.waits).toEqual([]);
-        await client.createAccessKey(CREDS, 'u');
-      }),
-    );
+    const job = jobIam(client, '123456789012', new PrepaidTurn('123456789012', 0));
+    await job.createAccessKey(CREDS, 'u');
+    expect(f.waits).toEqual([]);
+    await job.createAccessKey(CREDS, 'u');
     expect(f.waits).toEqual([1_500]);
     expect(f.calls).toEqual(['createAccessKey', 'createAccessKey']);
   });
@@ -98,12 +105,12 @@ describe('pacedIamClient', () => {
     const f = fakes(true);
     const client = pacedIamClient(f.inner, f.pacer, 1_500);
     const turn = new PrepaidTurn('111111111111', 0);
-    await withPrepaidTurn(turn, () => inAccount('222222222222', () => client.createAccessKey(CREDS, 'u')));
+    await jobIam(client, '222222222222', turn).createAccessKey(CREDS, 'u');
     expect(f.waits).toEqual([1_500]);
     // Still there for its own account.
     expect(turn.take('111111111111')).toBe(0);
     expect(turn.take('111111111111')).toBeUndefined();
-    await inAccount('111111111111', () => client.createAccessKey(CREDS, 'u'));
+    await jobIam(client, '111111111111').createAccessKey(CREDS, 'u');
     expect(f.waits).toEqual([1_500, 1_500]);
   });
 
@@ -137,27 +144,23 @@ describe('pacedIamClient', () => {
 
     it('the next call goes on it without asking the pacer again; one turn ahead per call, however often asked', async () => {
       const f = aheadFakes(0);
-      await inAccount('123456789012', async () => {
-        takeNextTurnNow(f.client);
-        takeNextTurnNow(f.client);
-        await f.client.createAccessKey(CREDS, 'u');
-        await f.client.createAccessKey(CREDS, 'u');
-      });
+      const job = jobIam(f.client, '123456789012');
+      takeNextTurnNow(job);
+      takeNextTurnNow(job);
+      await job.createAccessKey(CREDS, 'u');
+      await job.createAccessKey(CREDS, 'u');
       expect(f.reserved).toEqual([['123456789012', 1_500]]);
       expect(f.waits).toEqual([1_500]);
       expect(f.calls).toEqual(['createAccessKey', 'createAccessKey']);
     });
 
-    it('none is taken while the turn the admission took is unused, outside an account, or on a client that is not paced', async () => {
+    it('none is taken while the turn the admission took is unused, outside a job, or on a client that is not paced', async () => {
       const f = aheadFakes(0);
-      await withPrepaidTurn(new PrepaidTurn('123456789012', 0), () =>
-        inAccount('123456789012', async () => {
-          takeNextTurnNow(f.client);
-          await f.client.createAccessKey(CREDS, 'u');
-        }),
-      );
+      const job = jobIam(f.client, '123456789012', new PrepaidTurn('123456789012', 0));
+      takeNextTurnNow(job);
+      await job.createAccessKey(CREDS, 'u');
       takeNextTurnNow(f.client);
-      await inAccount('123456789012', async () => takeNextTurnNow(f.inner));
+      takeNextTurnNow(jobIam(f.inner, '123456789012'));
       expect(f.reserved).toEqual([]);
       expect(f.waits).toEqual([]);
       expect(f.calls).toEqual(['createAccessKey']);
@@ -165,10 +168,9 @@ describe('pacedIamClient', () => {
 
     it('one that would come past the bound is not there: the call asks the pacer itself and gives up as IAM_THROTTLED', async () => {
       const f = aheadFakes(undefined, false);
-      const e = await inAccount('123456789012', async () => {
-        takeNextTurnNow(f.client);
-        return f.client.createAccessKey(CREDS, 'u');
-      }).then(
+      const job = jobIam(f.client, '123456789012');
+      takeNextTurnNow(job);
+      const e = await job.createAccessKey(CREDS, 'u').then(
         () => undefined,
         (err: unknown) => err,
       );
@@ -180,34 +182,31 @@ describe('pacedIamClient', () => {
 
     it('when Redis failed taking it, the call asks the pacer itself (and meets whatever that answers)', async () => {
       const f = aheadFakes(new Error('Connection is closed.'));
-      await inAccount('123456789012', async () => {
-        takeNextTurnNow(f.client);
-        await f.client.createAccessKey(CREDS, 'u');
-      });
+      const job = jobIam(f.client, '123456789012');
+      takeNextTurnNow(job);
+      await job.createAccessKey(CREDS, 'u');
       expect(f.reserved).toHaveLength(1);
       expect(f.waits).toEqual([1_500]);
       expect(f.calls).toEqual(['createAccessKey']);
     });
 
-    it('is for its account only: a call in another account asks the pacer, and the turn waits for its own', async () => {
+    it("is its job's only: another job's call asks the pacer, and the turn waits for its own", async () => {
       const f = aheadFakes(0);
-      await inAccount('111111111111', async () => {
-        takeNextTurnNow(f.client);
-        await inAccount('222222222222', () => f.client.createAccessKey(CREDS, 'u'));
-        await f.client.createAccessKey(CREDS, 'u');
-      });
+      const job = jobIam(f.client, '111111111111');
+      takeNextTurnNow(job);
+      await jobIam(f.client, '222222222222').createAccessKey(CREDS, 'u');
+      await job.createAccessKey(CREDS, 'u');
       expect(f.reserved).toEqual([['111111111111', 1_500]]);
       expect(f.waits).toEqual([1_500]);
       expect(f.calls).toHaveLength(2);
     });
 
-    it('is used once, even by a call in a nested context of the same account (inAccount copies the store)', async () => {
+    it('is used once: the call after the one it was for asks the pacer', async () => {
       const f = aheadFakes(0);
-      await inAccount('123456789012', async () => {
-        takeNextTurnNow(f.client);
-        await inAccount('123456789012', () => f.client.createAccessKey(CREDS, 'u'));
-        await f.client.createAccessKey(CREDS, 'u');
-      });
+      const job = jobIam(f.client, '123456789012');
+      takeNextTurnNow(job);
+      await job.createAccessKey(CREDS, 'u');
+      await job.createAccessKey(CREDS, 'u');
       expect(f.reserved).toHaveLength(1);
       expect(f.waits).toEqual([1_500]);
       expect(f.calls).toHaveLength(2);

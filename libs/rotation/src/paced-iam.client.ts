@@ -1,25 +1,18 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { IamErrorCode } from '@keyturn/contracts';
 import { IamError, type IamClient } from '@keyturn/iam';
 import { waitForTurn, type AccountPacer } from '@keyturn/queue';
 
 /**
- * What a paced call needs to know of the job it runs in: the AWS account the current rotation or
- * heartbeat works in (set by the runners, `inAccount`), and the turn its admission took (set by the
- * worker, `withPrepaidTurn`). One store for both: every enabled AsyncLocalStorage costs a little on
- * every promise the process makes.
+ * What a paced call needs to know of the job it runs in: the AWS account the rotation, heartbeat or
+ * discovery works in, and the turn its admission took. Handed to the job's own client (`jobIam`), not
+ * carried by an AsyncLocalStorage: on Node 20 an enabled one runs a hook on every promise of the
+ * process, ≈0.04 ms of CPU per SDK call (docs/performance.md).
  */
-interface JobContext {
-  accountId?: string;
+interface JobScope {
+  accountId: string;
   turn?: PrepaidTurn;
   /** The turn of the job's next call, being taken while the job writes what must come before that call (takeNextTurnNow). */
   ahead?: TurnAhead;
-}
-
-const jobContext = new AsyncLocalStorage<JobContext>();
-
-export function inAccount<T>(accountId: string, fn: () => Promise<T>): Promise<T> {
-  return jobContext.run({ ...jobContext.getStore(), accountId }, fn);
 }
 
 /**
@@ -97,6 +90,7 @@ class TurnAhead {
 }
 
 const TURN_AHEAD = Symbol('takeNextTurnNow');
+const FOR_JOB = Symbol('jobIam');
 
 /**
  * Starts taking the turn of the job's next AWS call now, so that the pacer's
@@ -112,9 +106,14 @@ export function takeNextTurnNow(iam: IamClient): void {
   (iam as unknown as Partial<Record<typeof TURN_AHEAD, () => void>>)[TURN_AHEAD]?.();
 }
 
-/** Runs a job with the turn its admission took: its first paced call in that account uses it. */
-export function withPrepaidTurn<T>(turn: PrepaidTurn, fn: () => Promise<T>): Promise<T> {
-  return jobContext.run({ ...jobContext.getStore(), turn }, fn);
+/**
+ * The IAM client of one job working in `accountId`: on a paced client (pacedIamClient), every call of
+ * it waits for the account's pace, its first in that account on `turn` (the admission's) when there is
+ * one. Any other client (a test's fake, the API's) is returned as it is.
+ */
+export function jobIam(iam: IamClient, accountId: string, turn?: PrepaidTurn): IamClient {
+  const forJob = (iam as unknown as Partial<Record<typeof FOR_JOB, (job: JobScope) => IamClient>>)[FOR_JOB];
+  return forJob ? forJob({ accountId, ...(turn ? { turn } : {}) }) : iam;
 }
 
 /** "createAccessKey" → "iam:CreateAccessKey" (and STS's one call), for messages. */
@@ -128,38 +127,44 @@ function actionName(method: string): string {
  * a fleet of workers stays under the account's rate. The wait is bounded by
  * `maxWaitMs` (a turn taken ahead, PrepaidTurn or TurnAhead, was bounded by it too): past it the call gives up as a retryable IAM_THROTTLED without
  * reaching AWS, so the time from "about to create" to the end of a
- * CreateAccessKey stays finite (the orphan window depends on it). Calls made
- * outside an account context (none today) are not paced.
+ * CreateAccessKey stays finite (the orphan window depends on it). Only the
+ * calls of a job's client (`jobIam`) are paced: that is where the account is
+ * known.
  */
 export function pacedIamClient(inner: IamClient, pacer: AccountPacer, maxWaitMs: number): IamClient {
-  const takeAhead = () => {
-    const job = jobContext.getStore();
-    const account = job?.accountId;
-    if (!job || !account || job.ahead?.unusedFor(account) || job.turn?.unusedFor(account)) return;
-    job.ahead = new TurnAhead(account, pacer.reserveWithin(account, maxWaitMs));
+  const forJob = (job: JobScope): IamClient => {
+    const account = job.accountId;
+    const takeAhead = () => {
+      if (job.ahead?.unusedFor(account) || job.turn?.unusedFor(account)) return;
+      job.ahead = new TurnAhead(account, pacer.reserveWithin(account, maxWaitMs));
+    };
+    /** The turn this call already has (the admission's, or one taken ahead): the ms until it comes; undefined when it has none. */
+    const turnInHand = (): number | Promise<number | undefined> | undefined => job.turn?.take(account) ?? job.ahead?.take(account);
+    return new Proxy(inner, {
+      get(target, prop, receiver) {
+        if (prop === TURN_AHEAD) return takeAhead;
+        // A job's client scoped again (another account, or the same): the turns it was given go along.
+        if (prop === FOR_JOB) return (other: JobScope) => forJob({ ...other, turn: other.turn ?? job.turn });
+        const value = Reflect.get(target, prop, receiver);
+        if (typeof value !== 'function') return value;
+        return async (...args: unknown[]) => {
+          // Both are used once: a call cannot spend a turn twice.
+          let prepaid = turnInHand();
+          if (prepaid instanceof Promise) prepaid = await prepaid;
+          if (prepaid !== undefined) await waitForTurn(prepaid);
+          else if (!(await pacer.take(account, maxWaitMs))) {
+            const action = actionName(String(prop));
+            throw new IamError(IamErrorCode.Throttled, { kind: 'pacer', action, accountId: account, maxWaitMs });
+          }
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
   };
-  /** The turn this call already has (the admission's, or one taken ahead): the ms until it comes; undefined when it has none. */
-  const turnInHand = (job: JobContext | undefined, account: string): number | Promise<number | undefined> | undefined => {
-    // Both are used once: a nested context (inAccount copies the store) cannot spend a turn twice.
-    return job?.turn?.take(account) ?? job?.ahead?.take(account);
-  };
+  // Outside a job (no account) calls are not paced: none is made today. A job's client comes from jobIam.
   return new Proxy(inner, {
     get(target, prop, receiver) {
-      if (prop === TURN_AHEAD) return takeAhead;
-      const value = Reflect.get(target, prop, receiver);
-      if (typeof value !== 'function') return value;
-      return async (...args: unknown[]) => {
-        const job = jobContext.getStore();
-        const account = job?.accountId;
-        let prepaid = account ? turnInHand(job, account) : undefined;
-        if (prepaid instanceof Promise) prepaid = await prepaid;
-        if (prepaid !== undefined) await waitForTurn(prepaid);
-        else if (account && !(await pacer.take(account, maxWaitMs))) {
-          const action = actionName(String(prop));
-          throw new IamError(IamErrorCode.Throttled, { kind: 'pacer', action, accountId: account, maxWaitMs });
-        }
-        return (value as (...a: unknown[]) => unknown).apply(target, args);
-      };
+      return prop === FOR_JOB ? forJob : Reflect.get(target, prop, receiver);
     },
   });
 }

@@ -5,7 +5,7 @@ import { KEYTURN_CONFIG, type KeyturnConfig } from '@keyturn/config';
 import { LeaseLocks, LockSpace, RotationsRepository, Transactions, lockKey, uuidv7, type ClaimResult, type FinishAnnouncement, type Repositories, type RotationEntity } from '@keyturn/store';
 import { auditRow } from '@keyturn/auth';
 import { describeFailure, RetirePendingError } from './rotation-error.js';
-import { inAccount } from './paced-iam.client.js';
+import type { PrepaidTurn } from './paced-iam.client.js';
 import { CHANGE_USE_CASES, assertEveryTypeHandled, type ChangeUseCases } from './change-use-cases.js';
 import { CLOCK, type Clock } from './rotation.tokens.js';
 import { metrics } from '@keyturn/metrics';
@@ -58,9 +58,10 @@ export class RotationRunner implements OnModuleInit {
 
   /**
    * `admission`: the worker's fair share, asked at the same time as the rotation is read (a Redis and a
-   * Postgres round trip side by side); a rotation it parks takes no lock and makes no write.
+   * Postgres round trip side by side); a rotation it parks takes no lock and makes no write. `turn`: the
+   * turn of the account's pace the admission took, for the run's first AWS call.
    */
-  async execute(rotationId: string, admission: AdmissionGate = ADMITTED): Promise<RunOutcome> {
+  async execute(rotationId: string, admission: AdmissionGate = ADMITTED, turn?: PrepaidTurn): Promise<RunOutcome> {
     const [admitted, found] = await Promise.all([admission(), this.rotations.getWithSecret(rotationId)]);
     if (!found) return { kind: 'done' }; // the secret (and its rotations) was deleted
     const { rotation: rot, secret } = found;
@@ -92,7 +93,7 @@ export class RotationRunner implements OnModuleInit {
       const renew = setInterval(() => void this.renewLease(rotationId, lock), Math.max(1_000, leaseMs / 3));
       try {
         // The claimed row is the journal as it stands: under the lease nothing else writes it.
-        await inAccount(secret.accountId, () => this.useCases[rot.secretType].run(rotationId, claimed));
+        await this.useCases[rot.secretType].run(rotationId, claimed, turn);
         // The change made its last call on the IAM user: the user's lock goes with the outcome, in its statement.
         clearInterval(renew);
         const done = await this.finished(rot, 'succeeded', undefined, undefined, lock);

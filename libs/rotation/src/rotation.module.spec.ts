@@ -5,7 +5,7 @@ import { KEYTURN_CONFIG, loadConfig } from '@keyturn/config';
 import { AwsIamClient, IAM_CLIENT, IamError, sdkCallBudgetMs, type IamClient } from '@keyturn/iam';
 import { REDIS } from '@keyturn/queue';
 import { awsClientOptions, createWindowMs, pacerMaxWaitMs } from './aws-budget.js';
-import { inAccount } from './paced-iam.client.js';
+import { jobIam } from './paced-iam.client.js';
 import { engineIamModule } from './rotation.module.js';
 
 // The worker's IamClient: built by IamModule from the configuration, every call
@@ -67,7 +67,7 @@ describe('the rotation worker builds its IamClient through IamModule', () => {
     expect(pacerMaxWaitMs(config)).toBe(1500);
     redis.waitMs = 1501;
     let caught: unknown;
-    await inAccount('123456789012', () => iam.createAccessKey(CREDS, 'alice')).catch((e: unknown) => (caught = e));
+    await jobIam(iam, '123456789012').createAccessKey(CREDS, 'alice').catch((e: unknown) => (caught = e));
     expect(caught).toBeInstanceOf(IamError);
     expect(caught).toMatchObject({ code: IamErrorCode.Throttled, retryable: true, action: 'iam:CreateAccessKey' });
     expect((caught as IamError).message).toContain('within 1500 ms');

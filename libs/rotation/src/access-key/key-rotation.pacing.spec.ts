@@ -1,5 +1,5 @@
 import type { AccountPacer } from '@keyturn/queue';
-import { PrepaidTurn, inAccount, pacedIamClient, withPrepaidTurn } from '../paced-iam.client.js';
+import { PrepaidTurn, pacedIamClient } from '../paced-iam.client.js';
 import { KeyRotationUseCase } from './key-rotation.usecase.js';
 import { ROTATION_OPTIONS, WorkerWorld } from '../../../../test/unit-fakes/worker.fixture.js';
 
@@ -19,7 +19,8 @@ function world(opts: { verifyInitialDelayMs: number }) {
   } as unknown as AccountPacer;
   const iam = pacedIamClient(w.iam, pacer, 1_500);
   const useCase = new KeyRotationUseCase(w.journal, iam, { ...ROTATION_OPTIONS, ...opts }, w.clock, w.faults);
-  const run = () => withPrepaidTurn(new PrepaidTurn(ACCOUNT, 0), () => inAccount(ACCOUNT, () => useCase.run(rot.id)));
+  // As the runner hands it over: the turn the admission took; the use case paces its calls in the secret's account.
+  const run = () => useCase.run(rot.id, undefined, new PrepaidTurn(ACCOUNT, 0));
   return { w, secret, asked, run };
 }
 

@@ -16,7 +16,7 @@ import { ChangeJournal, credsOf, isAdopted, knownCredsOf, type OpenVersion, type
 import { CLOCK, FAULTS, ROTATION_OPTIONS, type Clock, type Faults, type RotationOptions } from '../rotation.tokens.js';
 import type { Executor } from '../executor.js';
 import { RetirePendingError } from '../rotation-error.js';
-import { takeNextTurnNow } from '../paced-iam.client.js';
+import { jobIam, takeNextTurnNow, type PrepaidTurn } from '../paced-iam.client.js';
 import { classifyKeys, planMakeRoom, unlessKeyGone } from './make-room.js';
 
 /**
@@ -36,46 +36,49 @@ export class KeyRotationUseCase {
     @Inject(FAULTS) private readonly faults: Faults,
   ) {}
 
-  async run(rotationId: string, claimed?: RotationEntity): Promise<void> {
+  /** `turn`: the turn of the account's pace the worker's admission took, for the run's first AWS call. */
+  async run(rotationId: string, claimed?: RotationEntity, turn?: PrepaidTurn): Promise<void> {
     const rot = claimed ?? (await this.store.rotation(rotationId));
     // The global settings come with the state, in the same statement.
     const read = await this.store.state(rot.secretId, rot.id);
     const { global } = read;
     let state: SecretState = read;
+    // Every call of this run is paced in the secret's account.
+    const iam = jobIam(this.iam, state.secret.accountId, turn);
 
     if (rot.step === 'retire' || rot.step === 'done') {
-      return this.retire(rot, state, global);
+      return this.retire(iam, rot, state, global);
     }
     if (rot.step === 'promote') {
       // A crash inside promote rolled it back entirely; a crash after it left step = retire.
       state = await this.promote(rot);
-      return this.retire(rot, state, global);
+      return this.retire(iam, rot, state, global);
     }
 
-    const exec = await this.prepare(rot, state);
+    const exec = await this.prepare(iam, rot, state);
     if (!state.pending) {
-      await this.endGraceEarly(rot, state, global);
-      const retired = await this.makeRoom(rot, state, exec);
-      state = await this.create(rot, state, exec, retired);
+      await this.endGraceEarly(iam, rot, state, global);
+      const retired = await this.makeRoom(iam, rot, state, exec);
+      state = await this.create(iam, rot, state, exec, retired);
     } else {
       // A stored pending key (this attempt's or an interrupted one's) is resumed, never re-created.
       await this.store.journal(rot, { step: 'verify', pendingVersion: state.pending.row.version });
     }
-    const verified = await this.verify(rot, state, exec);
+    const verified = await this.verify(iam, rot, state, exec);
     // The verify step just proved the new key: the promotion records it as the secret's heartbeat.
     const eff = effectiveSettings(global, state.secret.settings);
     // Retire's AWS call comes right after the promotion when the previous key goes now: its turn is taken meanwhile.
     if (state.current && !rot.retireAt && !(eff.previousKeyGraceSeconds > 0) && (eff.shouldDeletePreviousKey || eff.shouldInactivatePreviousKey)) {
-      takeNextTurnNow(this.iam);
+      takeNextTurnNow(iam);
     }
     await this.promoteOnly(rot, { ...verified, heartbeatIntervalSeconds: eff.heartbeatIntervalSeconds ?? null });
     // What the promote transaction just did, without reading it back: pending → current → previous.
     const promoted: SecretState = { secret: state.secret, current: asState(state.pending!, 'current'), previous: state.current && asState(state.current, 'previous') };
-    await this.retire(rot, promoted, global);
+    await this.retire(iam, rot, promoted, global);
   }
 
   /** Step 1: the executor and mode, and the check that the IAM user is still the one we first rotated. */
-  private async prepare(rot: RotationEntity, state: SecretState): Promise<Executor> {
+  private async prepare(iam: IamClient, rot: RotationEntity, state: SecretState): Promise<Executor> {
     // A first attempt's row already says prepare (and the claim just read it): no write to make.
     if (rot.step !== 'prepare') await this.store.journal(rot, { step: 'prepare' });
     this.faults.point('prepare');
@@ -87,7 +90,7 @@ export class KeyRotationUseCase {
     const adopted = isAdopted(state.current);
     const exec = await this.store.executor(secret, knownCredsOf(state.current));
     // The mode is recorded while the current key is checked: a write and an AWS call side by side.
-    const [userId] = await bothSettled(this.identify(rot, state, exec, adopted), this.store.journal(rot, { mode: exec.mode, executorSecretId: exec.secretId }));
+    const [userId] = await bothSettled(this.identify(iam, rot, state, exec, adopted), this.store.journal(rot, { mode: exec.mode, executorSecretId: exec.secretId }));
     if (userId) {
       if (secret.iamUserId && secret.iamUserId !== userId) {
         throw new KeyturnError(ErrorCode.USER_RECREATED, { username: secret.username, userId, knownUserId: secret.iamUserId });
@@ -98,16 +101,16 @@ export class KeyRotationUseCase {
   }
 
   /** The IAM user id the current key (or, privileged or adopted, the executor) answers for; undefined when it cannot be known. */
-  private async identify(rot: RotationEntity, state: SecretState, exec: Executor, adopted: boolean): Promise<string | undefined> {
+  private async identify(iam: IamClient, rot: RotationEntity, state: SecretState, exec: Executor, adopted: boolean): Promise<string | undefined> {
     const { secret } = state;
     const current = state.current!;
     let userId: string | undefined;
     if (adopted) {
       // Checked before anything is created; a resumed attempt with a stored pending key is past that point.
-      if (!state.pending) await this.assertAdoptedKeyExists(exec, secret.username, current.fields.accessKeyId);
+      if (!state.pending) await this.assertAdoptedKeyExists(iam, exec, secret.username, current.fields.accessKeyId);
     } else {
       try {
-        const id = await this.iam.getCallerIdentity(credsOf(current));
+        const id = await iam.getCallerIdentity(credsOf(current));
         if (!sameIamUser(userNameFromArn(id.arn), secret.username) || id.account !== secret.accountId) {
           throw new KeyturnError(ErrorCode.KEY_BELONGS_TO_OTHER_USER, { arn: id.arn, username: secret.username, accountId: secret.accountId });
         }
@@ -122,7 +125,7 @@ export class KeyRotationUseCase {
     }
     if (!userId && (exec.mode === 'privileged' || adopted)) {
       try {
-        userId = (await this.iam.getUser(exec.creds, secret.username)).userId;
+        userId = (await iam.getUser(exec.creds, secret.username)).userId;
       } catch (e) {
         if (e instanceof IamError && e.code === IamErrorCode.AccessDenied) {
           await this.store.warn(rot, WarningCode.USER_ID_UNCHECKED, { username: secret.username });
@@ -138,8 +141,8 @@ export class KeyRotationUseCase {
    * the target user. A key deleted since the adoption was requested leaves
    * nothing to adopt.
    */
-  private async assertAdoptedKeyExists(exec: Executor, username: string, accessKeyId: string): Promise<void> {
-    const keys = await this.iam.listAccessKeys(exec.creds, username);
+  private async assertAdoptedKeyExists(iam: IamClient, exec: Executor, username: string, accessKeyId: string): Promise<void> {
+    const keys = await iam.listAccessKeys(exec.creds, username);
     if (!keys.some((k) => k.accessKeyId === accessKeyId)) {
       throw new KeyturnError(ErrorCode.ADOPTED_KEY_GONE, { username, maskedKeyId: maskAccessKeyId(accessKeyId) });
     }
@@ -152,7 +155,7 @@ export class KeyRotationUseCase {
    * is marked retired (its own job then finds nothing to do), this one gets a
    * warning, and `previous-key.retired` names this rotation as the cause.
    */
-  private async endGraceEarly(rot: RotationEntity, state: SecretState, global: GlobalSettings): Promise<void> {
+  private async endGraceEarly(iam: IamClient, rot: RotationEntity, state: SecretState, global: GlobalSettings): Promise<void> {
     const owed = await this.store.inGrace(rot, state);
     if (!owed.length) return;
     const eff = effectiveSettings(global, state.secret.settings);
@@ -162,7 +165,7 @@ export class KeyRotationUseCase {
       const ours = prev && other.pendingVersion !== null && state.current?.row.version === other.pendingVersion;
       let action: 'deleted' | 'inactivated' | 'kept' = 'kept';
       if (ours && (eff.shouldDeletePreviousKey || eff.shouldInactivatePreviousKey)) {
-        action = await this.retireKey(state, await this.retireCreds(state), eff.shouldDeletePreviousKey);
+        action = await this.retireKey(iam, state, await this.retireCreds(state), eff.shouldDeletePreviousKey);
         if (action === 'deleted') state.previous = undefined;
       }
       const maskedKeyId = ours ? maskAccessKeyId(prev.fields.accessKeyId) : null;
@@ -177,15 +180,15 @@ export class KeyRotationUseCase {
   }
 
   /** Deletes (and marks retired) or inactivates the previous key. */
-  private async retireKey(state: SecretState, creds: IamCredentials, del: boolean): Promise<'deleted' | 'inactivated'> {
+  private async retireKey(iam: IamClient, state: SecretState, creds: IamCredentials, del: boolean): Promise<'deleted' | 'inactivated'> {
     const { secret } = state;
     const prev = state.previous!;
     if (del) {
-      await this.deleteKey(creds, secret.username, prev.fields.accessKeyId);
+      await this.deleteKey(iam, creds, secret.username, prev.fields.accessKeyId);
       await this.store.retireVersion(prev.row.id);
       return 'deleted';
     }
-    await this.inactivateKey(creds, secret.username, prev.fields.accessKeyId);
+    await this.inactivateKey(iam, creds, secret.username, prev.fields.accessKeyId);
     return 'inactivated';
   }
 
@@ -193,14 +196,14 @@ export class KeyRotationUseCase {
    * Step 2: delete orphans, then the previous key if the user is at AWS's limit of two. Returns the version
    * whose key it deleted (null: none), which the create step's first write marks retired.
    */
-  private async makeRoom(rot: RotationEntity, state: SecretState, exec: Executor): Promise<string | null> {
+  private async makeRoom(iam: IamClient, rot: RotationEntity, state: SecretState, exec: Executor): Promise<string | null> {
     // The ListAccessKeys below follows this write: its turn is taken meanwhile (so below for CreateAccessKey).
-    takeNextTurnNow(this.iam);
+    takeNextTurnNow(iam);
     await this.store.journal(rot, { step: 'make-room' });
     this.faults.point('make-room');
     const { secret } = state;
-    let keys = await this.iam.listAccessKeys(exec.creds, secret.username);
-    keys = await this.deleteNamedKey(rot, state, exec, keys);
+    let keys = await iam.listAccessKeys(exec.creds, secret.username);
+    keys = await this.deleteNamedKey(iam, rot, state, exec, keys);
     const own = { current: state.current?.fields.accessKeyId, previous: state.previous?.fields.accessKeyId, pending: state.pending?.fields.accessKeyId };
     // This secret's own keys are its own whoever else holds them (classifyKeys): only the others are looked up,
     // and a user with none (the common case) costs no query.
@@ -216,11 +219,11 @@ export class KeyRotationUseCase {
     );
     const plan = planMakeRoom(classes);
     for (const orphan of plan.orphans) {
-      await this.deleteKey(exec.creds, secret.username, orphan.accessKeyId);
+      await this.deleteKey(iam, exec.creds, secret.username, orphan.accessKeyId);
       await this.store.warn(rot, WarningCode.ORPHAN_DELETED, { maskedKeyId: maskAccessKeyId(orphan.accessKeyId) });
     }
     if (plan.deletePrevious && state.previous) {
-      await this.deleteKey(exec.creds, secret.username, plan.deletePrevious.accessKeyId);
+      await this.deleteKey(iam, exec.creds, secret.username, plan.deletePrevious.accessKeyId);
       // Retired by the create step's first write, with nothing that can fail in between: a crash before it
       // leaves the version previous, its key gone, as a crash right after the delete always could (promote
       // retires it; make-room finds nothing of it to delete).
@@ -248,7 +251,7 @@ export class KeyRotationUseCase {
    * secret holds it and it is none of this secret's own keys; a resumed
    * attempt finds it gone and goes on. Returns the keys left.
    */
-  private async deleteNamedKey(rot: RotationEntity, state: SecretState, exec: Executor, keys: AccessKeyMetadata[]): Promise<AccessKeyMetadata[]> {
+  private async deleteNamedKey(iam: IamClient, rot: RotationEntity, state: SecretState, exec: Executor, keys: AccessKeyMetadata[]): Promise<AccessKeyMetadata[]> {
     const hmac = rot.deleteKeyIdHmac;
     if (!hmac) return keys;
     const named = keys.find((k) => this.store.isKeyIdIndexOf(k.accessKeyId, hmac));
@@ -263,7 +266,7 @@ export class KeyRotationUseCase {
         holderSecretId: holder,
       });
     }
-    await this.deleteKey(exec.creds, state.secret.username, named.accessKeyId);
+    await this.deleteKey(iam, exec.creds, state.secret.username, named.accessKeyId);
     this.faults.point('make-room:after-named-delete');
     await this.store.warn(rot, WarningCode.NAMED_KEY_DELETED, { maskedKeyId: maskAccessKeyId(named.accessKeyId) });
     return keys.filter((k) => k !== named);
@@ -273,14 +276,14 @@ export class KeyRotationUseCase {
    * Step 3: record "about to create" (and retire the version make-room deleted the key of), create, and store
    * the key as pending with nothing fallible between.
    */
-  private async create(rot: RotationEntity, state: SecretState, exec: Executor, retiredVersionId: string | null): Promise<SecretState> {
+  private async create(iam: IamClient, rot: RotationEntity, state: SecretState, exec: Executor, retiredVersionId: string | null): Promise<SecretState> {
     const { secret } = state;
-    takeNextTurnNow(this.iam);
+    takeNextTurnNow(iam);
     await this.store.aboutToCreate(rot, new Date(this.clock.now()), retiredVersionId);
     this.faults.point('create');
     let key;
     try {
-      key = await this.iam.createAccessKey(exec.creds, secret.username);
+      key = await iam.createAccessKey(exec.creds, secret.username);
     } catch (e) {
       // Make-room left one slot, so the limit means an earlier call of ours did create a key whose
       // answer was lost (the SDK retried a dropped connection): the next attempt's make-room deletes it.
@@ -297,7 +300,7 @@ export class KeyRotationUseCase {
       const listing = { keyStatus: key.status, keyCreatedAt: key.createDate ?? null, keyListedAt: new Date(this.clock.now()) };
       // The counter as this run read it: no other version is stored under the IAM user's lock in the common case.
       // With no delay before the verify step's first call, that call's turn is taken while the key is stored.
-      if (this.opts.verifyInitialDelayMs === 0) takeNextTurnNow(this.iam);
+      if (this.opts.verifyInitialDelayMs === 0) takeNextTurnNow(iam);
       pending = await this.store.storePending(rot, { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey }, 'verify', listing, secret.versionCounter + 1);
     } catch (e) {
       // AWS showed the secret once and we could not keep it: the key must not outlive this attempt.
@@ -305,7 +308,7 @@ export class KeyRotationUseCase {
       this.logger.warn({ rotationId: rot.id, err: { name: (e as Error)?.name, message: (e as Error)?.message } }, `could not store the new key ${masked}`);
       let deleted = true;
       try {
-        await this.deleteKey(exec.creds, secret.username, key.accessKeyId);
+        await this.deleteKey(iam, exec.creds, secret.username, key.accessKeyId);
       } catch (d) {
         deleted = false;
         this.logger.warn(`could not delete unsaved key ${masked}: ${(d as Error).message}; the next attempt's make-room finds it as an orphan`);
@@ -322,7 +325,7 @@ export class KeyRotationUseCase {
   }
 
   /** Step 4: the pending key must answer as the target user within the window, or it is deleted. */
-  private async verify(rot: RotationEntity, state: SecretState, exec: Executor): Promise<Omit<VerifiedKey, 'heartbeatIntervalSeconds'>> {
+  private async verify(iam: IamClient, rot: RotationEntity, state: SecretState, exec: Executor): Promise<Omit<VerifiedKey, 'heartbeatIntervalSeconds'>> {
     const pending = state.pending!;
     const { secret } = state;
     this.faults.point('verify');
@@ -333,7 +336,7 @@ export class KeyRotationUseCase {
       if (tries > 0 || delay > 0) await this.clock.sleep(Math.min(delay, Math.max(0, deadline - this.clock.now())));
       let answeredAs: string | undefined;
       try {
-        const id = await this.iam.getCallerIdentity(credsOf(pending));
+        const id = await iam.getCallerIdentity(credsOf(pending));
         if (sameIamUser(userNameFromArn(id.arn), secret.username) && id.account === secret.accountId) return { at: new Date(this.clock.now()), arn: id.arn };
         answeredAs = id.arn;
       } catch (e) {
@@ -348,18 +351,18 @@ export class KeyRotationUseCase {
       if (answeredAs) {
         // Never promoted, and not left pending either: a later rotation would resume on it for ever.
         const masked = maskAccessKeyId(pending.fields.accessKeyId);
-        await this.discardPending(rot, exec, secret.username, pending);
+        await this.discardPending(iam, rot, exec, secret.username, pending);
         throw new KeyturnError(ErrorCode.PENDING_KEY_WRONG_USER, { maskedKeyId: masked, arn: answeredAs, username: secret.username });
       }
       if (this.clock.now() >= deadline) break;
       delay = Math.max(250, Math.min(delay * 2, 5_000));
     }
-    await this.discardPending(rot, exec, secret.username, pending);
+    await this.discardPending(iam, rot, exec, secret.username, pending);
     throw new KeyturnError(ErrorCode.VERIFY_TIMEOUT, { windowSeconds: Math.round(this.opts.verifyWindowMs / 1000), lastAnswer: lastError });
   }
 
-  private async discardPending(rot: RotationEntity, exec: Executor, username: string, pending: OpenVersion): Promise<void> {
-    await this.deleteKey(exec.creds, username, pending.fields.accessKeyId);
+  private async discardPending(iam: IamClient, rot: RotationEntity, exec: Executor, username: string, pending: OpenVersion): Promise<void> {
+    await this.deleteKey(iam, exec.creds, username, pending.fields.accessKeyId);
     await this.store.discardPending(rot, pending.row.id);
   }
 
@@ -385,7 +388,7 @@ export class KeyRotationUseCase {
    * previous key keeps working, and the runner comes back at retireAt (the
    * reconciler re-enqueues it from Postgres if the job is lost).
    */
-  async retire(rot: RotationEntity, state: SecretState, global: GlobalSettings): Promise<void> {
+  async retire(iam: IamClient, rot: RotationEntity, state: SecretState, global: GlobalSettings): Promise<void> {
     const { secret } = state;
     const eff = effectiveSettings(global, secret.settings);
     const prev = state.previous;
@@ -405,7 +408,7 @@ export class KeyRotationUseCase {
       const creds = await this.retireCreds(state);
       let action: 'deleted' | 'inactivated';
       try {
-        action = await this.retireKey(state, creds, eff.shouldDeletePreviousKey);
+        action = await this.retireKey(iam, state, creds, eff.shouldDeletePreviousKey);
         this.faults.point('retire:after-aws');
       } catch (e) {
         const msg = (e as Error).message;
@@ -424,12 +427,12 @@ export class KeyRotationUseCase {
     await this.store.journal(rot, { step: 'done', retirePending: false });
   }
 
-  private deleteKey(creds: IamCredentials, username: string, accessKeyId: string): Promise<void> {
-    return unlessKeyGone(this.iam.deleteAccessKey(creds, username, accessKeyId));
+  private deleteKey(iam: IamClient, creds: IamCredentials, username: string, accessKeyId: string): Promise<void> {
+    return unlessKeyGone(iam.deleteAccessKey(creds, username, accessKeyId));
   }
 
-  private inactivateKey(creds: IamCredentials, username: string, accessKeyId: string): Promise<void> {
-    return unlessKeyGone(this.iam.updateAccessKey(creds, username, accessKeyId, 'Inactive'));
+  private inactivateKey(iam: IamClient, creds: IamCredentials, username: string, accessKeyId: string): Promise<void> {
+    return unlessKeyGone(iam.updateAccessKey(creds, username, accessKeyId, 'Inactive'));
   }
 }
 

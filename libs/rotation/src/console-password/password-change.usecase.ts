@@ -6,6 +6,7 @@ import { SettingsService, effectiveSettings, type EffectiveSettings } from '@key
 import { FAULTS, type Faults } from '../rotation.tokens.js';
 import { ChangeJournal, type SecretState } from '../change-journal.service.js';
 import type { Executor } from '../executor.js';
+import { jobIam, type PrepaidTurn } from '../paced-iam.client.js';
 import { AWS_MAX_PASSWORD, generatePassword, requirementsFor } from './password-generator.js';
 
 /** ChangePassword refused the old password (the IAM mapper tells it apart; AWS's text is read there only). */
@@ -29,25 +30,28 @@ export class PasswordChangeUseCase {
     @Inject(FAULTS) private readonly faults: Faults,
   ) {}
 
-  async run(rotationId: string, claimed?: RotationEntity): Promise<void> {
+  /** `turn`: the turn of the account's pace the worker's admission took, for the run's first AWS call. */
+  async run(rotationId: string, claimed?: RotationEntity, turn?: PrepaidTurn): Promise<void> {
     const rot = claimed ?? (await this.store.rotation(rotationId));
     if (rot.step === 'done') return;
     if (rot.step === 'promote') return this.promote(rot);
     let state = await this.store.state(rot.secretId);
-    const exec = await this.prepare(rot, state);
+    // Every call of this run is paced in the secret's account.
+    const iam = jobIam(this.iam, state.secret.accountId, turn);
+    const exec = await this.prepare(iam, rot, state);
     const eff = effectiveSettings(await this.settings.getGlobal(), state.secret.settings);
     let policy: PasswordPolicy | null | 'unknown' = 'unknown';
     if (!state.pending) {
-      policy = await this.readPolicy(rot, exec);
+      policy = await this.readPolicy(iam, rot, exec);
       state = await this.generate(rot, state, eff, policy);
     } else {
       await this.store.journal(rot, { step: 'apply', pendingVersion: state.pending.row.version });
     }
-    await this.apply(rot, state, exec, eff, policy);
+    await this.apply(iam, rot, state, exec, eff, policy);
     await this.promote(rot);
   }
 
-  private async prepare(rot: RotationEntity, state: SecretState): Promise<Executor> {
+  private async prepare(iam: IamClient, rot: RotationEntity, state: SecretState): Promise<Executor> {
     // A first attempt's row already says prepare (and the claim just read it): no write to make.
     if (rot.step !== 'prepare') await this.store.journal(rot, { step: 'prepare' });
     this.faults.point('prepare');
@@ -57,7 +61,7 @@ export class PasswordChangeUseCase {
     await this.store.journal(rot, { mode: exec.mode, executorSecretId: exec.secretId });
     // The executor's own identity needs no permission: it tells whether the key is who the secret says.
     try {
-      const id = await this.iam.getCallerIdentity(exec.creds);
+      const id = await iam.getCallerIdentity(exec.creds);
       const user = userNameFromArn(id.arn);
       if (exec.mode === 'basic') {
         if (!sameIamUser(user, secret.username)) {
@@ -81,9 +85,9 @@ export class PasswordChangeUseCase {
     if (!secret.iamUserId) await this.store.setIamUserId(secret.id, userId);
   }
 
-  private async readPolicy(rot: RotationEntity, exec: Executor): Promise<PasswordPolicy | null | 'unknown'> {
+  private async readPolicy(iam: IamClient, rot: RotationEntity, exec: Executor): Promise<PasswordPolicy | null | 'unknown'> {
     try {
-      return await this.iam.getAccountPasswordPolicy(exec.creds);
+      return await iam.getAccountPasswordPolicy(exec.creds);
     } catch (e) {
       if (e instanceof IamError && e.code === IamErrorCode.AccessDenied) {
         await this.store.warn(rot, WarningCode.PASSWORD_POLICY_UNREAD, undefined);
@@ -123,7 +127,7 @@ export class PasswordChangeUseCase {
     return new Set(recent.map((f) => f.password));
   }
 
-  private async apply(
+  private async apply(iam: IamClient, 
     rot: RotationEntity,
     state: SecretState,
     exec: Executor,
@@ -138,9 +142,9 @@ export class PasswordChangeUseCase {
       try {
         if (exec.mode === 'privileged') {
           // A resumed apply repeats the call; if reuse prevention refuses the repeat, the catch below sets a fresh one.
-          await this.iam.updateLoginProfile(exec.creds, secret.username, pending, eff.passwordResetRequired || undefined);
+          await iam.updateLoginProfile(exec.creds, secret.username, pending, eff.passwordResetRequired || undefined);
         } else {
-          await this.changeOwnPassword(rot, state, exec);
+          await this.changeOwnPassword(iam, rot, state, exec);
         }
         this.faults.point('apply:after-aws');
         await this.store.journal(rot, { step: 'promote' });
@@ -172,14 +176,14 @@ export class PasswordChangeUseCase {
    * them in turn (a wrong old password changes nothing). If AWS already has the
    * newest pending, store a fresh pending first, then move AWS to it.
    */
-  private async changeOwnPassword(rot: RotationEntity, state: SecretState, exec: Executor): Promise<void> {
+  private async changeOwnPassword(iam: IamClient, rot: RotationEntity, state: SecretState, exec: Executor): Promise<void> {
     const { secret } = state;
     for (let round = 0; round < 2; round++) {
       const pending = state.pending!;
       const candidates = await this.candidatePasswords(secret.id, state, pending.row.version);
       for (const old of candidates) {
         try {
-          await this.iam.changePassword(exec.creds, old, pending.fields.password);
+          await iam.changePassword(exec.creds, old, pending.fields.password);
           return;
         } catch (e) {
           if (!isWrongOldPassword(e)) throw e;

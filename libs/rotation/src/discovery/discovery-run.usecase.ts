@@ -14,7 +14,7 @@ import {
 } from '@keyturn/store';
 import { auditRow } from '@keyturn/auth';
 import { ChangeJournal } from '../change-journal.service.js';
-import { inAccount } from '../paced-iam.client.js';
+import { jobIam, type PrepaidTurn } from '../paced-iam.client.js';
 import type { RunOutcome } from '../rotation-runner.service.js';
 import { CLOCK, type Clock } from '../rotation.tokens.js';
 
@@ -64,7 +64,8 @@ export class DiscoveryRunUseCase {
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
-  async execute(runId: string): Promise<RunOutcome> {
+  /** `turn`: the turn of the account's pace the worker's admission took, for the scan's first AWS call. */
+  async execute(runId: string, turn?: PrepaidTurn): Promise<RunOutcome> {
     const before = await this.runs.getRun(runId);
     if (!before || before.status === 'succeeded' || before.status === 'failed') return { kind: 'done' };
     const leaseMs = this.config.rotation.leaseMs;
@@ -88,7 +89,8 @@ export class DiscoveryRunUseCase {
         await this.fail(run, new KeyturnError(ErrorCode.DISCOVERY_EXECUTOR_UNAVAILABLE, { executorSecretId: run.executorSecretId }));
         return { kind: 'done' };
       }
-      await inAccount(executor.accountId, () => this.scan(run, executor.creds, () => lost));
+      // Every call of the scan is paced in the executor's account.
+      await this.scan(jobIam(this.iam, executor.accountId, turn), run, executor.creds, () => lost);
       await this.runs.finish(run.id, this.owner, 'succeeded', null, (tx, counts) => this.announce(tx, run, 'succeeded', counts));
       logger.log({ discoveryId: run.id }, 'discovery run succeeded');
       return { kind: 'done' };
@@ -111,14 +113,14 @@ export class DiscoveryRunUseCase {
     return { accountId: state.secret.accountId, creds: { accessKeyId: f.accessKeyId, secretAccessKey: f.secretAccessKey } };
   }
 
-  private async scan(run: DiscoveryRunRow, creds: IamCredentials, lost: () => boolean): Promise<void> {
+  private async scan(iam: IamClient, run: DiscoveryRunRow, creds: IamCredentials, lost: () => boolean): Promise<void> {
     const guard = (held: boolean) => {
       if (!held || lost()) throw new LeaseLost();
     };
     if (run.phase === 'list-users') {
       let marker = run.nextMarker ?? undefined;
       for (;;) {
-        const page = await this.iam.listUsers(creds, { pathPrefix: run.pathPrefix, marker, maxItems: this.pageSize });
+        const page = await iam.listUsers(creds, { pathPrefix: run.pathPrefix, marker, maxItems: this.pageSize });
         const users = page.users.map((u) => ({ userName: u.userName, userId: u.userId, userArn: u.arn, userPath: u.path, userCreatedAt: u.createDate ?? null }));
         guard(await this.runs.recordUsersPage(run.id, this.owner, users, page.marker ?? null));
         if (!page.marker) break;
@@ -131,13 +133,13 @@ export class DiscoveryRunUseCase {
       const batch = await this.runs.unscannedUsers(run.id, SCAN_BATCH);
       if (!batch.length) return;
       for (const user of batch) {
-        const scanned = await this.scanUser(run, creds, user, denied);
+        const scanned = await this.scanUser(iam, run, creds, user, denied);
         guard(await this.runs.recordUserScan(run.id, this.owner, user.userName, scanned.hasConsolePassword, scanned.findings));
       }
     }
   }
 
-  private async scanUser(
+  private async scanUser(iam: IamClient, 
     run: DiscoveryRunRow,
     creds: IamCredentials,
     user: DiscoveryUserRow,
@@ -145,20 +147,20 @@ export class DiscoveryRunUseCase {
   ): Promise<{ hasConsolePassword: boolean | null; findings: NewDiscoveryFinding[] }> {
     let keys;
     try {
-      keys = await this.iam.listAccessKeys(creds, user.userName);
+      keys = await iam.listAccessKeys(creds, user.userName);
     } catch (e) {
       // Deleted between the listing and now: nothing of it to find.
       if (e instanceof IamError && e.code === IamErrorCode.NoSuchEntity) return { hasConsolePassword: null, findings: [] };
       throw e;
     }
-    const hasConsolePassword = await this.optional(run, denied, 'iam:GetLoginProfile', async () => (await this.iam.getLoginProfile(creds, user.userName)) !== null);
+    const hasConsolePassword = await this.optional(run, denied, 'iam:GetLoginProfile', async () => (await iam.getLoginProfile(creds, user.userName)) !== null);
     const holders = await this.journal.holdersOfAccessKeys(
       keys.map((k) => k.accessKeyId),
       NO_SECRET,
     );
     const findings: NewDiscoveryFinding[] = [];
     for (const k of keys) {
-      const used: AccessKeyLastUsed | null = await this.optional(run, denied, 'iam:GetAccessKeyLastUsed', () => this.iam.getAccessKeyLastUsed(creds, k.accessKeyId));
+      const used: AccessKeyLastUsed | null = await this.optional(run, denied, 'iam:GetAccessKeyLastUsed', () => iam.getAccessKeyLastUsed(creds, k.accessKeyId));
       findings.push({
         userName: user.userName,
         userId: user.userId,
