@@ -57,6 +57,7 @@ export class HeartbeatUseCase {
     private readonly versions: SecretVersionsRepository,
     private readonly tx: Transactions,
     @Inject(VERSION_CIPHER) private readonly cipher: VersionCipher,
+    /** The shared client: a job's calls go through its own (jobIam), which paces them in its account. */
     @Inject(IAM_CLIENT) private readonly iam: IamClient,
     @Inject(KEYTURN_CONFIG) private readonly config: KeyturnConfig,
     @Inject(CLOCK) private readonly clock: Clock,

@@ -109,7 +109,7 @@ export function takeNextTurnNow(iam: IamClient): void {
 /**
  * The IAM client of one job working in `accountId`: on a paced client (pacedIamClient), every call of
  * it waits for the account's pace, its first in that account on `turn` (the admission's) when there is
- * one. Any other client (a test's fake, the API's) is returned as it is.
+ * one. Any other client (a test's fake, the API's, a job's own) is returned as it is.
  */
 export function jobIam(iam: IamClient, accountId: string, turn?: PrepaidTurn): IamClient {
   const forJob = (iam as unknown as Partial<Record<typeof FOR_JOB, (job: JobScope) => IamClient>>)[FOR_JOB];
@@ -143,8 +143,6 @@ export function pacedIamClient(inner: IamClient, pacer: AccountPacer, maxWaitMs:
     return new Proxy(inner, {
       get(target, prop, receiver) {
         if (prop === TURN_AHEAD) return takeAhead;
-        // A job's client scoped again (another account, or the same): the turns it was given go along.
-        if (prop === FOR_JOB) return (other: JobScope) => forJob({ ...other, turn: other.turn ?? job.turn });
         const value = Reflect.get(target, prop, receiver);
         if (typeof value !== 'function') return value;
         return async (...args: unknown[]) => {

@@ -30,6 +30,7 @@ export class KeyRotationUseCase {
 
   constructor(
     private readonly store: ChangeJournal,
+    /** The shared client: a job's calls go through its own (jobIam), which paces them in its account. */
     @Inject(IAM_CLIENT) private readonly iam: IamClient,
     @Inject(ROTATION_OPTIONS) private readonly opts: RotationOptions,
     @Inject(CLOCK) private readonly clock: Clock,

@@ -25,6 +25,7 @@ const isPolicyViolation = (e: unknown) => e instanceof IamError && e.code === Ia
 export class PasswordChangeUseCase {
   constructor(
     private readonly store: ChangeJournal,
+    /** The shared client: a job's calls go through its own (jobIam), which paces them in its account. */
     @Inject(IAM_CLIENT) private readonly iam: IamClient,
     private readonly settings: SettingsService,
     @Inject(FAULTS) private readonly faults: Faults,

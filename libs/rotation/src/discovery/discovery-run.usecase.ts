@@ -58,6 +58,7 @@ export class DiscoveryRunUseCase {
   constructor(
     private readonly runs: DiscoveriesRepository,
     private readonly journal: ChangeJournal,
+    /** The shared client: a job's calls go through its own (jobIam), which paces them in its account. */
     @Inject(IAM_CLIENT) private readonly iam: IamClient,
     @Inject(VERSION_CIPHER) private readonly cipher: VersionCipher,
     @Inject(KEYTURN_CONFIG) private readonly config: Pick<KeyturnConfig, 'rotation' | 'webhooks'>,
