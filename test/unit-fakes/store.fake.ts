@@ -263,20 +263,17 @@ export class FakeStore {
       setStep: async (id, step) => {
         db().rotations.get(id)!.step = step;
       },
-      // As CLAIM_HOLDING_SQL does it with a lock: the lock first (this store's LeaseLocks), the claim only under it,
-      // and a claim refused by rotations_one_running undoes the lock it took.
+      // As CLAIM_SQL does it: the lock first (this store's LeaseLocks), the claim only under it, and a claim
+      // refused by rotations_one_running undoes the lock it took.
       claim: async (id, owner, leaseMs, lock): Promise<ClaimResult> => {
-        if (lock) {
-          const before = this.locks.held.get(lock.key);
-          if (!(await this.locks.tryTake(lock.key, lock.owner, leaseMs))) return { claimed: false, busy: 'user' };
-          const res = await claimRow(id, owner, leaseMs);
-          if (!res.claimed && res.busy === 'secret') {
-            if (before) this.locks.held.set(lock.key, before);
-            else this.locks.held.delete(lock.key);
-          }
-          return res;
+        const before = this.locks.held.get(lock.key);
+        if (!(await this.locks.tryTake(lock.key, lock.owner, leaseMs))) return { claimed: false, busy: 'user' };
+        const res = await claimRow(id, owner, leaseMs);
+        if (!res.claimed && res.busy === 'secret') {
+          if (before) this.locks.held.set(lock.key, before);
+          else this.locks.held.delete(lock.key);
         }
-        return claimRow(id, owner, leaseMs);
+        return res;
       },
       renewLease: async (id, owner, leaseMs) => {
         const r = db().rotations.get(id);

@@ -36,6 +36,9 @@ describe('rotation statements that return what a second statement read (Postgres
     await database.drop();
   });
 
+  /** The IAM-user lock a run asks for with its claim (one per rotation here, so none is ever busy). */
+  const lockFor = (rotationId: string) => ({ key: `iam-user:test:${rotationId}`, owner: 'w1:run' });
+
   /** An announcement as the runner makes it (RotationRunner.announcement), for a finish of `x`'s rotation. */
   function announcement(x: { rotationId: string; secretId: string }, status: 'succeeded' | 'failed', urls: string[] = [], code: string | null = null): FinishAnnouncement {
     return {
@@ -110,7 +113,7 @@ describe('rotation statements that return what a second statement read (Postgres
 
   it('claim returns the claimed row, as a read after it finds it', async () => {
     const x = await subject();
-    const res = await rotations.claim(x.rotationId, 'w1', 60_000);
+    const res = await rotations.claim(x.rotationId, 'w1', 60_000, lockFor(x.rotationId));
     if (!res.claimed) throw new Error(`not claimed: ${JSON.stringify(res)}`);
     expect(res.rotation).toMatchObject({ id: x.rotationId, status: 'running', leaseOwner: 'w1', attempt: 1 });
     expect(res.rotation).toEqual(await rotations.get(x.rotationId));
@@ -172,7 +175,7 @@ describe('rotation statements that return what a second statement read (Postgres
   it('finish returns the row as it was before and the current version; a recorded finish time is kept', async () => {
     const x = await subject(['previous', 'current']);
     const first = new Date('2026-11-28T10:00:00.000Z');
-    await rotations.claim(x.rotationId, 'w1', 60_000);
+    await rotations.claim(x.rotationId, 'w1', 60_000, lockFor(x.rotationId));
     await ds.query(`UPDATE rotations SET retire_pending = true, retire_at = $2 WHERE id = $1`, [x.rotationId, first]);
     const before = await rotations.get(x.rotationId);
 
@@ -200,7 +203,7 @@ describe('rotation statements that return what a second statement read (Postgres
   it('finish announces news only: the event completed from the locked row, a delivery per URL and the audit entry', async () => {
     const x = await subject(['previous', 'current']);
     const retireAt = new Date('2026-11-28T10:00:00.123Z');
-    await rotations.claim(x.rotationId, 'w1', 60_000);
+    await rotations.claim(x.rotationId, 'w1', 60_000, lockFor(x.rotationId));
     await ds.query(`UPDATE rotations SET mode = 'privileged', retire_pending = true, retire_at = $2 WHERE id = $1`, [x.rotationId, retireAt]);
     const urls = ['https://a.example/hook', 'https://b.example/hook'];
     const ann = announcement(x, 'succeeded', urls);
@@ -228,7 +231,7 @@ describe('rotation statements that return what a second statement read (Postgres
 
     // A failure says no version and no retire time.
     const y = await subject(['current']);
-    await rotations.claim(y.rotationId, 'w1', 60_000);
+    await rotations.claim(y.rotationId, 'w1', 60_000, lockFor(y.rotationId));
     const failed = announcement(y, 'failed', [], 'E');
     expect(await rotations.finish(y.rotationId, 'failed', new Date(), { code: 'E', message: 'm' }, failed)).toMatchObject({ announced: true });
     expect((await ds.query(`SELECT payload FROM events WHERE id = $1`, [failed.event.id]))[0].payload).toEqual({
@@ -238,7 +241,7 @@ describe('rotation statements that return what a second statement read (Postgres
 
   it('finish and its announcement are all or nothing: an insert that fails leaves the rotation unfinished', async () => {
     const x = await subject(['current']);
-    await rotations.claim(x.rotationId, 'w1', 60_000);
+    await rotations.claim(x.rotationId, 'w1', 60_000, lockFor(x.rotationId));
     const ann = announcement(x, 'succeeded');
     // An audit id already taken: the audit insert fails, after the finish's update in the same statement.
     await ds.query(`INSERT INTO audit_events (id, actor_id, actor_name, action, outcome) VALUES ($1, 'x', 'x', 'x', 'success')`, [ann.audit.id]);
@@ -262,7 +265,7 @@ describe('rotation statements that return what a second statement read (Postgres
       const y = await subject(['current']);
       const other = `iam-user:test:${y.rotationId}`;
       await new LeaseLocks(ds).tryTake(other, 'someone-else', 60_000);
-      await rotations.claim(y.rotationId, 'w1', 60_000);
+      await rotations.claim(y.rotationId, 'w1', 60_000, { key: `${other}:own`, owner: 'w1:run' });
       await rotations.finish(y.rotationId, 'succeeded', new Date(), { code: null, message: null }, announcement(y, 'succeeded'), { key: other, owner: 'w1:run' });
       expect(await lockOf(other)).toBe('someone-else');
     });
@@ -283,7 +286,7 @@ describe('rotation statements that return what a second statement read (Postgres
 
   it('aboutToCreate journals the create step and retires the version make-room deleted the key of, in one statement', async () => {
     const x = await subject(['previous', 'current']);
-    const claimed = await rotations.claim(x.rotationId, 'w1', 60_000);
+    const claimed = await rotations.claim(x.rotationId, 'w1', 60_000, lockFor(x.rotationId));
     if (!claimed.claimed) throw new Error('not claimed');
     const at = new Date('2026-11-29T10:00:00.000Z');
     await rotations.aboutToCreate(claimed.rotation, at, x.versionIds[0]!);
@@ -416,7 +419,7 @@ describe('rotation statements that return what a second statement read (Postgres
       const found = await r.rotations.getWithSecret(x.rotationId);
       expect(found?.rotation.id).toBe(x.rotationId);
       expect(await locks.tryTake(`iam-user:${x.secretId}`, 'w1', 60_000)).toBe(true);
-      const claimed = await r.rotations.claim(x.rotationId, 'w1', 60_000);
+      const claimed = await r.rotations.claim(x.rotationId, 'w1', 60_000, lockFor(x.rotationId));
       if (!claimed.claimed) throw new Error(`not claimed: ${JSON.stringify(claimed)}`);
       const rot = claimed.rotation;
       expect((await r.secrets.withLiveVersions(x.secretId, rot.id))?.versions).toHaveLength(2);

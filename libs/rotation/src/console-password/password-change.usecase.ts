@@ -128,7 +128,8 @@ export class PasswordChangeUseCase {
     return new Set(recent.map((f) => f.password));
   }
 
-  private async apply(iam: IamClient, 
+  private async apply(
+    iam: IamClient,
     rot: RotationEntity,
     state: SecretState,
     exec: Executor,

@@ -140,7 +140,8 @@ export class DiscoveryRunUseCase {
     }
   }
 
-  private async scanUser(iam: IamClient, 
+  private async scanUser(
+    iam: IamClient,
     run: DiscoveryRunRow,
     creds: IamCredentials,
     user: DiscoveryUserRow,

@@ -51,29 +51,26 @@ const WITH_SECRET_SQL = namedFromMetadata(
         WHERE r.id = $1`,
 );
 
-/** The claim ($1 id, $2 owner, $3 lease ms as text), and `also`, a condition more (see CLAIM_HOLDING_SQL). */
-const claimUpdate = (m: EntityManager, also = '') => `UPDATE rotations
+/**
+ * The claim ($1 id, $2 owner, $3 lease ms as text), under a lease lock taken in the same statement ($4 lock
+ * key, $5 its owner, $6 its ttl in ms): the lock first, by LeaseLocks' rules, and the claim only if the lock
+ * was taken. One row always: `keyturn_locked`, and the claimed row's columns (null when nothing was
+ * claimed). A claim that rotations_one_running refuses fails the whole statement, so that lock is not taken
+ * either.
+ */
+const CLAIM_SQL = namedFromMetadata(
+  'rotation_claim',
+  (m) => `WITH l AS (${takeLeaseLockSql('$4', '$5', '$6')}),
+       c AS (
+         UPDATE rotations
             SET status = CASE WHEN status = 'succeeded' THEN status ELSE 'running' END,
                 lease_owner = $2, lease_expires_at = now() + ($3 || ' milliseconds')::interval,
                 attempt = attempt + 1, started_at = coalesce(started_at, now()), updated_at = now()
           WHERE id = $1
             AND (status = 'queued'
-                 OR (status IN ('running', 'succeeded') AND (lease_expires_at IS NULL OR lease_expires_at < now() OR lease_owner = $2)))${also}
-        RETURNING ${columnList(m, RotationEntity)}`;
-
-const CLAIM_SQL = namedFromMetadata('rotation_claim', (m) => claimUpdate(m));
-
-/**
- * The claim, under a lease lock taken in the same statement ($4 lock key, $5 its owner, $6 its ttl in ms):
- * the lock first, by LeaseLocks' rules, and the claim only if the lock was taken. One row always:
- * `keyturn_locked`, and the claimed row's columns (null when nothing was claimed). A claim that
- * rotations_one_running refuses fails the whole statement, so that lock is not taken either.
- */
-const CLAIM_HOLDING_SQL = namedFromMetadata(
-  'rotation_claim_holding',
-  (m) => `WITH l AS (${takeLeaseLockSql('$4', '$5', '$6')}),
-       c AS (${claimUpdate(m, `
-            AND EXISTS (SELECT 1 FROM l)`)})
+                 OR (status IN ('running', 'succeeded') AND (lease_expires_at IS NULL OR lease_expires_at < now() OR lease_owner = $2)))
+            AND EXISTS (SELECT 1 FROM l)
+        RETURNING ${columnList(m, RotationEntity)})
      SELECT EXISTS (SELECT 1 FROM l) AS keyturn_locked, c.* FROM (VALUES (1)) AS one (n) LEFT JOIN c ON true`,
 );
 
@@ -206,21 +203,17 @@ export class RotationsRepository {
    * one whose lease lapsed or is already `owner`'s. A second running rotation
    * of the secret is refused by `rotations_one_running` (busy: 'secret').
    * A claim returns the claimed row, so the run need not read it again.
-   * With `lock`, in the same statement, first the lease lock `lock.key` for
-   * `lock.owner` (LeaseLocks' rules, for `leaseMs`): busy 'user' when another
-   * owner holds it, and then nothing is claimed. A lock taken for a claim that
-   * then finds the lease held is the caller's to release, as after tryTake.
+   * In the same statement, first the lease lock `lock.key` for `lock.owner`
+   * (LeaseLocks' rules, for `leaseMs`; the run's IAM-user lock): busy 'user'
+   * when another owner holds it, and then nothing is claimed. A lock taken for
+   * a claim that then finds the lease held is the caller's to release, as
+   * after tryTake.
    */
-  async claim(id: string, owner: string, leaseMs: number, lock?: { key: string; owner: string }): Promise<ClaimResult> {
+  async claim(id: string, owner: string, leaseMs: number, lock: { key: string; owner: string }): Promise<ClaimResult> {
     try {
-      if (lock) {
-        const [row] = await queryReturning<Record<string, unknown>>(this.m, CLAIM_HOLDING_SQL(this.m), [id, owner, String(leaseMs), lock.key, lock.owner, Math.round(leaseMs)]);
-        if (row?.keyturn_locked !== true) return { claimed: false, busy: 'user' };
-        if (row.id !== null) return { claimed: true, rotation: toEntity(this.m, RotationEntity, row) };
-      } else {
-        const res = await queryReturning<Record<string, unknown>>(this.m, CLAIM_SQL(this.m), [id, owner, String(leaseMs)]);
-        if (res.length) return { claimed: true, rotation: toEntity(this.m, RotationEntity, res[0]) };
-      }
+      const [row] = await queryReturning<Record<string, unknown>>(this.m, CLAIM_SQL(this.m), [id, owner, String(leaseMs), lock.key, lock.owner, Math.round(leaseMs)]);
+      if (row?.keyturn_locked !== true) return { claimed: false, busy: 'user' };
+      if (row.id !== null) return { claimed: true, rotation: toEntity(this.m, RotationEntity, row) };
     } catch (e) {
       // rotations_one_running: another rotation of this secret holds the slot.
       if ((e as { code?: string }).code === '23505') return { claimed: false, busy: 'secret' };
